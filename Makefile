@@ -1,0 +1,62 @@
+# DeployKit. `make run` and `make test` install what they need first (idempotent, quick when done).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMPS := .stamps
+ARGS ?=
+PYTEST_ARGS ?=
+
+.PHONY: install system docker test-image frontend frontend-test run dev dev-frontend test lint format bench clean
+
+install: $(STAMPS)/venv
+
+$(STAMPS)/venv: pyproject.toml
+	@mkdir -p $(STAMPS)
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	@touch $@
+
+system:
+	@scripts/ensure-system-packages.sh
+
+docker:
+	@scripts/ensure-docker.sh
+
+test-image: docker
+	@scripts/build-test-image.sh
+
+frontend:
+	@if [ -x scripts/build-frontend.sh ]; then scripts/build-frontend.sh; fi
+
+frontend-test:
+	@if [ -x scripts/build-frontend.sh ]; then scripts/build-frontend.sh test; fi
+
+run: install docker frontend
+	$(BIN)/deploykitd serve $(ARGS)
+
+dev: install docker
+	$(BIN)/deploykitd serve --log-level debug --cors-origin http://localhost:5173 $(ARGS)
+
+dev-frontend:
+	cd frontend && npm ci && npx vite
+
+test: install system test-image frontend frontend-test
+	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+bench: install test-image frontend
+	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) $(STAMPS) .mypy_cache .ruff_cache .pytest_cache deploykit_http/spa_assets frontend/node_modules

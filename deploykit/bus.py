@@ -1,0 +1,67 @@
+"""Events: what happened, published after commit to in-process subscribers."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Protocol
+
+
+class EventType(StrEnum):
+    SERVICE_CREATED = "service.created"
+    SERVICE_UPDATED = "service.updated"
+    SERVICE_DELETED = "service.deleted"
+    SERVICE_STATUS_CHANGED = "service.status.changed"
+    DEPLOYMENT_CREATED = "deployment.created"
+    DEPLOYMENT_BUILDING = "deployment.building"
+    DEPLOYMENT_STARTING = "deployment.starting"
+    DEPLOYMENT_HEALTHY = "deployment.healthy"
+    DEPLOYMENT_FAILED = "deployment.failed"
+    DEPLOYMENT_CANCELLED = "deployment.cancelled"
+    CONTAINER_CREATED = "container.created"
+    CONTAINER_DELETED = "container.deleted"
+    BUILD_LOG = "build.log"
+    PROJECT_DELETED = "project.deleted"
+    PENDING_CHANGES_APPLIED = "pending_changes.applied"
+    HEALTH_CHANGED = "health.changed"
+
+
+@dataclass(frozen=True)
+class Event:
+    type: EventType
+    project_id: str | None = None
+    service_id: str | None = None
+    payload: dict[str, Any] = field(default_factory=dict)
+    at: datetime | None = None
+
+
+class Subscription(Protocol):
+    """An async iterator of events; ends after ``close()``."""
+
+    @property
+    def dropped(self) -> int:
+        """Events lost because this subscriber's queue was full."""
+        ...
+
+    def __aiter__(self) -> AsyncIterator[Event]: ...
+
+    async def __anext__(self) -> Event: ...
+
+    def close(self) -> None: ...
+
+
+class EventBus(Protocol):
+    def publish(self, event: Event) -> None:
+        """Never blocks and never raises; a full subscriber queue drops the event for it."""
+        ...
+
+    def subscribe(
+        self,
+        types: frozenset[EventType] | None = None,
+        project_id: str | None = None,
+        maxsize: int = 1000,
+    ) -> Subscription:
+        """Events of the given types (all when None) and project (all when None)."""
+        ...

@@ -1,0 +1,218 @@
+"""The container runtime: what the reconciler needs from Docker (or Swarm), plus DeployKit's
+naming and labelling rules. Nothing unlabelled is ever touched."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+LABEL_MANAGED_BY = "managed-by"
+MANAGED_BY = "deploykit"
+LABEL_PROJECT_ID = "deploykit.project-id"
+LABEL_SERVICE_ID = "deploykit.service-id"
+LABEL_DEPLOYMENT_ID = "deploykit.deployment-id"
+LABEL_REPLICA_INDEX = "deploykit.replica-index"
+
+
+def short(id: str, n: int) -> str:
+    return id.replace("-", "")[:n]
+
+
+def network_name(project_slug: str) -> str:
+    return f"dk-{project_slug}"
+
+
+def container_name(project_slug: str, service_slug: str, replica: int, deployment_id: str) -> str:
+    return f"dk-{project_slug}-{service_slug}-{replica}-{short(deployment_id, 8)}"
+
+
+def volume_name(project_slug: str, service_slug: str, volume: str) -> str:
+    return f"dk-{project_slug}-{service_slug}-{volume}"
+
+
+def image_tag(project_slug: str, service_slug: str, deployment_id: str) -> str:
+    return f"deploykit/{project_slug}-{service_slug}:{short(deployment_id, 12)}"
+
+
+def managed_labels(**extra: str) -> dict[str, str]:
+    return {LABEL_MANAGED_BY: MANAGED_BY, **extra}
+
+
+def container_labels(project_id: str, service_id: str, deployment_id: str, replica: int) -> dict[str, str]:
+    return managed_labels(
+        **{
+            LABEL_PROJECT_ID: project_id,
+            LABEL_SERVICE_ID: service_id,
+            LABEL_DEPLOYMENT_ID: deployment_id,
+            LABEL_REPLICA_INDEX: str(replica),
+        }
+    )
+
+
+@dataclass(frozen=True)
+class VolumeMount:
+    volume: str
+    """The Docker volume name."""
+    mount_path: str
+
+
+@dataclass(frozen=True)
+class ContainerSpec:
+    name: str
+    image: str
+    labels: dict[str, str]
+    network: str
+    aliases: list[str] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)
+    command: list[str] | None = None
+    port: int | None = None
+    cpus: float | None = None
+    memory_mb: int | None = None
+    restart_policy: str = "unless-stopped"
+    volumes: list[VolumeMount] = field(default_factory=list)
+    stop_grace_s: float = 10.0
+
+
+@dataclass(frozen=True)
+class ContainerState:
+    """What Docker says about one managed container."""
+
+    id: str
+    name: str
+    labels: dict[str, str]
+    state: str
+    """created, running, restarting, paused, exited, dead, removing."""
+    image: str = ""
+    exit_code: int | None = None
+    restart_count: int = 0
+    ip_address: str | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    oom_killed: bool = False
+
+    @property
+    def running(self) -> bool:
+        return self.state == "running"
+
+    @property
+    def project_id(self) -> str | None:
+        return self.labels.get(LABEL_PROJECT_ID)
+
+    @property
+    def service_id(self) -> str | None:
+        return self.labels.get(LABEL_SERVICE_ID)
+
+    @property
+    def deployment_id(self) -> str | None:
+        return self.labels.get(LABEL_DEPLOYMENT_ID)
+
+    @property
+    def replica_index(self) -> int:
+        try:
+            return int(self.labels.get(LABEL_REPLICA_INDEX, "0"))
+        except ValueError:
+            return 0
+
+
+@dataclass(frozen=True)
+class RuntimeEvent:
+    """A Docker event about a managed container (die, destroy, oom, health_status, start...)."""
+
+    action: str
+    container_id: str
+    labels: dict[str, str]
+    exit_code: int | None = None
+
+
+@dataclass(frozen=True)
+class ContainerStats:
+    container_id: str
+    cpu_percent: float
+    memory_bytes: int
+    memory_limit_bytes: int
+    network_rx_bytes: int
+    network_tx_bytes: int
+    at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class NetworkInfo:
+    name: str
+    labels: dict[str, str]
+
+
+class Runtime(Protocol):
+    """Every method translates engine failures: ``not_found``, ``conflict``, ``unavailable``."""
+
+    async def ping(self) -> bool:
+        """Whether the engine answers. Never raises."""
+        ...
+
+    async def ensure_network(self, name: str, labels: dict[str, str]) -> None:
+        """Create the network if missing (idempotent). Raises ``unavailable``."""
+        ...
+
+    async def remove_network(self, name: str) -> None:
+        """Idempotent; disconnects nothing unmanaged. Raises ``unavailable``, ``conflict`` (in use)."""
+        ...
+
+    async def list_networks(self) -> list[NetworkInfo]:
+        """Managed networks only."""
+        ...
+
+    async def ensure_volume(self, name: str, labels: dict[str, str]) -> None:
+        """Idempotent. Raises ``unavailable``."""
+        ...
+
+    async def remove_volume(self, name: str) -> None:
+        """Idempotent. Raises ``unavailable``, ``conflict`` (in use)."""
+        ...
+
+    async def list_volumes(self) -> list[str]:
+        """Names of managed volumes."""
+        ...
+
+    async def ensure_image(self, ref: str, *, pull: bool = False) -> None:
+        """Use the local image when present; pull it when missing or when ``pull`` is true (mutable
+        tags on redeploy). Raises ``unavailable`` when no registry answers, ``not_found`` when the
+        image does not exist."""
+        ...
+
+    async def run_container(self, spec: ContainerSpec) -> ContainerState:
+        """Create and start. Raises ``conflict`` (name taken), ``not_found`` (image), ``unavailable``."""
+        ...
+
+    async def stop_container(self, id: str, grace_s: float = 10.0) -> None:
+        """SIGTERM, then SIGKILL after ``grace_s``. Idempotent for stopped or missing containers."""
+        ...
+
+    async def start_container(self, id: str) -> None:
+        """Raises ``not_found``."""
+        ...
+
+    async def restart_container(self, id: str, grace_s: float = 10.0) -> None:
+        """Raises ``not_found``."""
+        ...
+
+    async def remove_container(self, id: str) -> None:
+        """Force-remove; idempotent for a missing container."""
+        ...
+
+    async def inspect_container(self, id: str) -> ContainerState:
+        """Raises ``not_found``."""
+        ...
+
+    async def list_containers(self) -> list[ContainerState]:
+        """Every managed container, running or not, in ONE engine call."""
+        ...
+
+    def events(self) -> AsyncIterator[RuntimeEvent]:
+        """Container events of managed containers until the iterator is closed. Raises
+        ``unavailable`` when the engine goes away (the caller resubscribes)."""
+        ...
+
+    async def stats(self, id: str) -> ContainerStats:
+        """One-shot stats. Raises ``not_found``."""
+        ...

@@ -1,0 +1,126 @@
+"""Push webhooks from GitHub and GitLab, and their verification."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Protocol
+
+
+class Provider(StrEnum):
+    GITHUB = "github"
+    GITLAB = "gitlab"
+
+
+class DeliveryStatus(StrEnum):
+    SUCCESS = "success"
+    SKIPPED = "skipped"
+    FAILED = "failed"
+
+
+def verify_github_signature(secret: str, body: bytes, header: str | None) -> bool:
+    """Check ``X-Hub-Signature-256`` (``sha256=<hex HMAC-SHA256 of the raw body>``) in constant time."""
+    if not header or not header.startswith("sha256="):
+        return False
+    expected = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected.encode(), header.strip().encode())
+
+
+def verify_gitlab_token(secret: str, header: str | None) -> bool:
+    """Check ``X-Gitlab-Token`` against the secret in constant time."""
+    if not header:
+        return False
+    return hmac.compare_digest(secret.encode(), header.encode())
+
+
+@dataclass(frozen=True)
+class PushEvent:
+    branch: str | None
+    commit_sha: str | None
+    author: str | None
+    message: str | None
+
+
+def _branch(ref: Any) -> str | None:
+    if isinstance(ref, str) and ref.startswith("refs/heads/"):
+        return ref.removeprefix("refs/heads/")
+    return None
+
+
+def parse_github_push(payload: dict[str, Any]) -> PushEvent:
+    head = payload.get("head_commit") or {}
+    author = (head.get("author") or {}).get("name") or (payload.get("pusher") or {}).get("name")
+    return PushEvent(
+        branch=_branch(payload.get("ref")),
+        commit_sha=payload.get("after") or head.get("id"),
+        author=author,
+        message=head.get("message"),
+    )
+
+
+def parse_gitlab_push(payload: dict[str, Any]) -> PushEvent:
+    sha = payload.get("checkout_sha") or payload.get("after")
+    commits = payload.get("commits") or []
+    head = next((c for c in commits if c.get("id") == sha), commits[-1] if commits else {})
+    return PushEvent(
+        branch=_branch(payload.get("ref")),
+        commit_sha=sha,
+        author=(head.get("author") or {}).get("name") or payload.get("user_name"),
+        message=head.get("message"),
+    )
+
+
+@dataclass
+class Webhook:
+    id: str
+    service_id: str
+    provider: Provider
+    secret: str
+    enabled: bool = True
+    created_at: datetime | None = None
+
+
+@dataclass
+class WebhookDelivery:
+    id: str
+    webhook_id: str
+    event: str
+    status: DeliveryStatus
+    delivery_key: str | None = None
+    branch: str | None = None
+    commit_sha: str | None = None
+    author: str | None = None
+    message: str | None = None
+    reason: str | None = None
+    deployment_id: str | None = None
+    delivered_at: datetime | None = None
+
+
+class WebhookService(Protocol):
+    async def get_webhook(self, id: str) -> Webhook:
+        """Raises ``not_found``."""
+        ...
+
+    async def get_service_webhook(self, service_id: str) -> Webhook:
+        """Raises ``not_found``."""
+        ...
+
+    async def create_webhook(self, service_id: str, provider: Provider) -> Webhook:
+        """Replaces an existing one with a new secret. Raises ``not_found``, ``invalid`` (not a git
+        service)."""
+        ...
+
+    async def delete_webhook(self, service_id: str) -> None:
+        """Raises ``not_found``."""
+        ...
+
+    async def record_delivery(self, delivery: WebhookDelivery) -> WebhookDelivery:
+        """Raises ``conflict`` for a repeated ``delivery_key`` of the same webhook."""
+        ...
+
+    async def list_deliveries(self, webhook_id: str, limit: int = 50) -> list[WebhookDelivery]:
+        """Newest first."""
+        ...

@@ -1,0 +1,1 @@
+"""Ingress through Caddy's admin API: routes, upstream switches, TLS."""

@@ -1,0 +1,1 @@
+"""Docker runtime adapter (aiodocker): networks, volumes, containers, images, builds, logs, stats."""

@@ -1,0 +1,1 @@
+"""In-process event bus: non-blocking publish, bounded per-subscriber queues."""

@@ -1,0 +1,1 @@
+"""SQLite storage: aiosqlite implementations of the domain services, with numbered migrations."""

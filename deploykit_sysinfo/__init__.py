@@ -1,0 +1,1 @@
+"""System introspection: host (psutil), Docker and database."""

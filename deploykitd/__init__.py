@@ -1,0 +1,1 @@
+"""deploykitd: the composition root and daemon."""

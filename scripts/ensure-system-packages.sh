@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Debian packages the tests use beside Docker: Caddy (ingress), Chromium (browser tests), git and
+# openssh (git builds over SSH), busybox-static (the offline test image). Installs only what is missing.
+set -euo pipefail
+want=()
+command -v caddy >/dev/null 2>&1 || want+=(caddy)
+command -v chromium >/dev/null 2>&1 || want+=(chromium)
+command -v git >/dev/null 2>&1 || want+=(git)
+[ -x /usr/sbin/sshd ] || want+=(openssh-server)
+command -v ssh-keygen >/dev/null 2>&1 || want+=(openssh-client)
+ldd /bin/busybox 2>&1 | grep -q "not a dynamic" || want+=(busybox-static)
+[ ${#want[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+  echo "ensure-system-packages: missing ${want[*]}; install them with your package manager." >&2
+  exit 1
+fi
+echo "ensure-system-packages: installing ${want[*]} ..." >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq "${want[@]}" >/dev/null
