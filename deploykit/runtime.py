@@ -216,3 +216,19 @@ class Runtime(Protocol):
     async def stats(self, id: str) -> ContainerStats:
         """One-shot stats. Raises ``not_found``."""
         ...
+
+
+class Reconciler(Protocol):
+    """What the rest of DeployKit may ask of the control loop."""
+
+    def trigger(self) -> None:
+        """Wake a full reconcile soon (coalesced). Never blocks."""
+        ...
+
+    def trigger_service(self, service_id: str) -> None:
+        """Wake a reconcile of one service soon (coalesced). Never blocks."""
+        ...
+
+    async def restart_service(self, service_id: str) -> None:
+        """Restart the service's running replicas one at a time. Raises ``not_found``, ``unavailable``."""
+        ...

@@ -1,0 +1,50 @@
+"""Shared fixtures. Tests marked ``docker`` need a real engine: they skip without one, except when
+``DEPLOYKIT_REQUIRE_DOCKER=1`` (CI), where a missing engine fails them instead."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from functools import cache
+
+import pytest
+
+TEST_IMAGE = os.environ.get("DEPLOYKIT_TEST_IMAGE", "deploykit-test/busybox:latest")
+
+
+def docker_required() -> bool:
+    return os.environ.get("DEPLOYKIT_REQUIRE_DOCKER") == "1"
+
+
+@cache
+def docker_problem() -> str | None:
+    """Why Docker tests cannot run here, or None when they can."""
+    if shutil.which("docker") is None:
+        return "no docker CLI on PATH (run scripts/ensure-docker.sh)"
+    try:
+        info = subprocess.run(["docker", "info"], capture_output=True, timeout=20)
+    except subprocess.TimeoutExpired:
+        return "docker info timed out"
+    if info.returncode != 0:
+        return "no Docker engine answers (run scripts/ensure-docker.sh)"
+    image = subprocess.run(["docker", "image", "inspect", TEST_IMAGE], capture_output=True, timeout=20)
+    if image.returncode != 0:
+        return f"the offline test image {TEST_IMAGE} is missing (run scripts/build-test-image.sh)"
+    return None
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if item.get_closest_marker("docker") is None:
+        return
+    problem = docker_problem()
+    if problem is None:
+        return
+    if docker_required():
+        pytest.fail(f"DEPLOYKIT_REQUIRE_DOCKER=1 but {problem}", pytrace=False)
+    pytest.skip(problem)
+
+
+@pytest.fixture
+def test_image() -> str:
+    return TEST_IMAGE
