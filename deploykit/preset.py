@@ -1,0 +1,123 @@
+"""Database presets: ready-made service templates with generated secrets.
+
+A preset's ``render()`` gives what the UI stages as a ``service.create``: the config (image, port,
+volume, health check) and the env vars, with fresh random passwords each time.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from typing import Any
+
+from deploykit.errors import not_found
+from deploykit.health import HealthCheck, HealthCheckType
+from deploykit.service import ImageSource, ServiceConfig, Volume
+
+
+def generate_secret(nbytes: int = 18) -> str:
+    """URL- and shell-safe random text (no quoting needed in connection strings)."""
+    return secrets.token_urlsafe(nbytes).replace("-", "x").replace("_", "y")
+
+
+@dataclass(frozen=True)
+class Preset:
+    id: str
+    name: str
+    description: str
+    image: str
+    port: int
+    mount_path: str
+    env: dict[str, str] = field(default_factory=dict)
+    """Values may hold ``{secret}`` placeholders, each replaced by one generated secret."""
+    connection_url: str = ""
+    """A template for other services, e.g. ``postgres://u:{secret}@${{name.HOST}}:${{name.PORT}}/db``."""
+
+    def render(self, service_name: str | None = None) -> dict[str, Any]:
+        """The preset with generated secrets: ``{id, name, config, env_vars, connection_url}``."""
+        secret = generate_secret()
+        name = service_name or self.id
+        config = ServiceConfig(
+            source=ImageSource(self.image),
+            port=self.port,
+            volumes=[Volume("data", self.mount_path)],
+            health_check=HealthCheck(type=HealthCheckType.TCP, path="/", interval_s=5, timeout_s=2),
+        )
+        env = {key: value.replace("{secret}", secret) for key, value in self.env.items()}
+        url = self.connection_url.replace("{secret}", secret).replace("{name}", name)
+        return {
+            "id": self.id,
+            "name": self.name,
+            "description": self.description,
+            "service_name": name,
+            "config": config.to_dict(),
+            "env_vars": env,
+            "connection_url": url,
+        }
+
+
+PRESETS: tuple[Preset, ...] = (
+    Preset(
+        id="postgres",
+        name="PostgreSQL",
+        description="PostgreSQL 16 with a data volume.",
+        image="postgres:16",
+        port=5432,
+        mount_path="/var/lib/postgresql/data",
+        env={
+            "POSTGRES_USER": "app",
+            "POSTGRES_PASSWORD": "{secret}",
+            "POSTGRES_DB": "app",
+            "PGDATA": "/var/lib/postgresql/data/pgdata",
+        },
+        connection_url="postgres://app:{secret}@${{{name}.HOST}}:${{{name}.PORT}}/app",
+    ),
+    Preset(
+        id="mysql",
+        name="MySQL",
+        description="MySQL 8 with a data volume.",
+        image="mysql:8.4",
+        port=3306,
+        mount_path="/var/lib/mysql",
+        env={"MYSQL_ROOT_PASSWORD": "{secret}", "MYSQL_DATABASE": "app"},
+        connection_url="mysql://root:{secret}@${{{name}.HOST}}:${{{name}.PORT}}/app",
+    ),
+    Preset(
+        id="mariadb",
+        name="MariaDB",
+        description="MariaDB 11 with a data volume.",
+        image="mariadb:11",
+        port=3306,
+        mount_path="/var/lib/mysql",
+        env={"MARIADB_ROOT_PASSWORD": "{secret}", "MARIADB_DATABASE": "app"},
+        connection_url="mysql://root:{secret}@${{{name}.HOST}}:${{{name}.PORT}}/app",
+    ),
+    Preset(
+        id="redis",
+        name="Redis",
+        description="Redis 7 with append-only persistence and a password.",
+        image="redis:7",
+        port=6379,
+        mount_path="/data",
+        env={"REDIS_PASSWORD": "{secret}", "REDIS_ARGS": "--appendonly yes --requirepass {secret}"},
+        connection_url="redis://:{secret}@${{{name}.HOST}}:${{{name}.PORT}}",
+    ),
+    Preset(
+        id="mongodb",
+        name="MongoDB",
+        description="MongoDB 7 with a data volume.",
+        image="mongo:7",
+        port=27017,
+        mount_path="/data/db",
+        env={"MONGO_INITDB_ROOT_USERNAME": "app", "MONGO_INITDB_ROOT_PASSWORD": "{secret}"},
+        connection_url="mongodb://app:{secret}@${{{name}.HOST}}:${{{name}.PORT}}",
+    ),
+)
+
+
+def get_preset(id: str) -> Preset:
+    """Raises ``not_found``."""
+    for preset in PRESETS:
+        if preset.id == id:
+            return preset
+    raise not_found("Preset")
