@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from deploykit.service import GitSource
@@ -37,4 +37,40 @@ class Builder(Protocol):
         """Clone and build, streaming output lines to ``on_log``. Cancelling the task stops the
         build. Raises ``invalid`` (clone or build failed; the message carries the failing step's
         output), ``unavailable`` (engine down), ``internal``."""
+        ...
+
+
+class BuildScheduler(Protocol):
+    """Runs builds through a bounded FIFO queue in front of a ``Builder``."""
+
+    async def build(self, service_id: str, req: BuildRequest, on_log: Callable[[str], None]) -> BuildResult:
+        """Wait for a build slot (first come, first served), then build. A newer build of the same
+        service cancels this one, queued or running: raises ``conflict``. Cancelling the task
+        leaves the queue. Otherwise raises as ``Builder.build``."""
+        ...
+
+
+class ImagePruner(Protocol):
+    async def prune_images(self, repository: str, *, keep: int = 5, in_use: Collection[str] = ()) -> list[str]:
+        """Remove the DeployKit-built tags of ``repository`` beyond the newest ``keep``, never one in
+        ``in_use`` nor one a container still uses; returns the removed tags. Raises ``unavailable``."""
+        ...
+
+
+@dataclass(frozen=True)
+class DeployKeyPair:
+    """A service's SSH deploy key: the public half is shown to users, the private half is stored
+    encrypted and written to disk only for the length of a clone."""
+
+    public_key: str
+    """``ssh-ed25519 AAAA... comment``, one line."""
+    fingerprint: str
+    """``SHA256:...`` as ``ssh-keygen -l`` prints it."""
+    private_key: str = field(repr=False)
+    """OpenSSH PEM (``-----BEGIN OPENSSH PRIVATE KEY-----``)."""
+
+
+class DeployKeyGenerator(Protocol):
+    def __call__(self, comment: str) -> DeployKeyPair:
+        """A fresh Ed25519 key pair; ``comment`` ends the public key line."""
         ...

@@ -99,3 +99,20 @@ class Ingress(Protocol):
     async def remove_route(self, service_id: str) -> None:
         """Idempotent. Raises ``unavailable``."""
         ...
+
+
+@dataclass(frozen=True)
+class DomainCheck:
+    """A domain's live status: does DNS point at this host, and what TLS answers for it."""
+
+    hostname: str
+    dns_ok: bool | None
+    """None when it cannot be told (no public address configured, resolver timed out)."""
+    tls_status: TLSStatus
+    error: str | None = None
+
+
+class DomainChecker(Protocol):
+    async def check_domain(self, hostname: str) -> DomainCheck:
+        """Resolve ``hostname`` and probe its TLS. Never raises."""
+        ...

@@ -14,6 +14,9 @@ LABEL_PROJECT_ID = "deploykit.project-id"
 LABEL_SERVICE_ID = "deploykit.service-id"
 LABEL_DEPLOYMENT_ID = "deploykit.deployment-id"
 LABEL_REPLICA_INDEX = "deploykit.replica-index"
+LABEL_INSTANCE = "deploykit.instance"
+"""Set on everything a DeployKit installation with an instance id creates, so that several
+installations (or test suites) can share one engine without sweeping each other's objects."""
 
 
 def short(id: str, n: int) -> str:
@@ -38,6 +41,10 @@ def image_tag(project_slug: str, service_slug: str, deployment_id: str) -> str:
 
 def managed_labels(**extra: str) -> dict[str, str]:
     return {LABEL_MANAGED_BY: MANAGED_BY, **extra}
+
+
+def volume_labels(project_id: str, service_id: str) -> dict[str, str]:
+    return managed_labels(**{LABEL_PROJECT_ID: project_id, LABEL_SERVICE_ID: service_id})
 
 
 def container_labels(project_id: str, service_id: str, deployment_id: str, replica: int) -> dict[str, str]:
@@ -143,6 +150,14 @@ class NetworkInfo:
     labels: dict[str, str]
 
 
+@dataclass(frozen=True)
+class VolumeInfo:
+    """A managed volume; its labels name the project and service that own it."""
+
+    name: str
+    labels: dict[str, str]
+
+
 class Runtime(Protocol):
     """Every method translates engine failures: ``not_found``, ``conflict``, ``unavailable``."""
 
@@ -172,6 +187,10 @@ class Runtime(Protocol):
 
     async def list_volumes(self) -> list[str]:
         """Names of managed volumes."""
+        ...
+
+    async def list_volume_infos(self) -> list[VolumeInfo]:
+        """Managed volumes with their labels (to sweep those of deleted services)."""
         ...
 
     async def ensure_image(self, ref: str, *, pull: bool = False) -> None:

@@ -1,0 +1,253 @@
+"""The database: one aiosqlite connection, migrations, and the one transaction helper.
+
+Every read and write runs under one asyncio lock, so a transaction never sees another's
+uncommitted rows on the shared connection. Events collected during a transaction are published
+only after it commits, and dropped when it rolls back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sqlite3
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from importlib import resources
+from typing import Any
+
+import aiosqlite
+
+from deploykit.bus import Event, EventBus
+from deploykit.clock import Clock
+from deploykit.errors import CONFLICT, NOT_FOUND, UNAVAILABLE, Error
+from deploykit_sqlite.cipher import Cipher
+
+log = logging.getLogger(__name__)
+
+BUSY_TIMEOUT_MS = 5000
+Params = tuple[Any, ...] | dict[str, Any]
+
+
+def to_text(value: datetime | None) -> str | None:
+    """Timestamps are stored as ISO-8601 UTC text, which sorts correctly."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def from_text(value: str | None) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(value)
+
+
+def must_time(value: str) -> datetime:
+    return datetime.fromisoformat(value)
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), sort_keys=True)
+
+
+def translate(exc: sqlite3.Error, conflict: str | None, missing: Error | None) -> Error | None:
+    """The domain error for a SQLite failure, or None when it is not one we expect."""
+    text = str(exc)
+    if isinstance(exc, sqlite3.IntegrityError):
+        if text.startswith("UNIQUE") or text.startswith("PRIMARY KEY"):
+            return Error(CONFLICT, conflict or "It already exists.")
+        if text.startswith("FOREIGN KEY"):
+            return missing or Error(NOT_FOUND, "A referenced record was not found.")
+    if isinstance(exc, sqlite3.OperationalError) and "locked" in text:
+        return Error(UNAVAILABLE, "The database is busy; try again.")
+    return None
+
+
+class Tx:
+    """A unit of work on the shared connection. Methods translate SQLite errors at this edge."""
+
+    def __init__(self, db: DB, conn: aiosqlite.Connection) -> None:
+        self.db = db
+        self._conn = conn
+        self.events: list[Event] = []
+
+    def now(self) -> datetime:
+        return self.db.clock.now()
+
+    def publish(self, event: Event) -> None:
+        """Queue an event; it is published only after this transaction commits."""
+        self.events.append(event)
+
+    async def execute(
+        self, sql: str, params: Params = (), *, conflict: str | None = None, missing: Error | None = None
+    ) -> int:
+        """Run one statement; the number of rows it changed. ``conflict`` is the message for a
+        UNIQUE violation, ``missing`` the error for a foreign-key failure."""
+        try:
+            cursor = await self._conn.execute(sql, params)
+        except sqlite3.Error as exc:
+            err = translate(exc, conflict, missing)
+            if err is None:
+                raise
+            raise err from exc
+        try:
+            return cursor.rowcount
+        finally:
+            await cursor.close()
+
+    async def fetchone(self, sql: str, params: Params = ()) -> sqlite3.Row | None:
+        async with self._conn.execute(sql, params) as cursor:
+            row: sqlite3.Row | None = await cursor.fetchone()
+            return row
+
+    async def fetchall(self, sql: str, params: Params = ()) -> list[sqlite3.Row]:
+        async with self._conn.execute(sql, params) as cursor:
+            return list(await cursor.fetchall())
+
+    async def scalar(self, sql: str, params: Params = ()) -> Any:
+        row = await self.fetchone(sql, params)
+        return None if row is None else row[0]
+
+    def seal(self, text: str) -> bytes:
+        return self.db.cipher.seal(text)
+
+    def unseal(self, blob: bytes) -> str:
+        return self.db.cipher.open(blob)
+
+
+def migration_files() -> list[tuple[int, str, str]]:
+    """``(version, name, sql)`` of every packaged migration, in order."""
+    out: list[tuple[int, str, str]] = []
+    for entry in resources.files("deploykit_sqlite").joinpath("migrations").iterdir():
+        if entry.name.endswith(".sql"):
+            version = int(entry.name.split("_", 1)[0])
+            out.append((version, entry.name, entry.read_text(encoding="utf-8")))
+    return sorted(out)
+
+
+class DB:
+    """Owns the connection. ``open`` connects and migrates; ``close`` is idempotent."""
+
+    def __init__(self, *, path: str, cipher: Cipher | None, bus: EventBus, clock: Clock, base_domain: str) -> None:
+        self.path = path
+        self.bus = bus
+        self.clock = clock
+        self.base_domain = base_domain
+        self._cipher = cipher
+        self._conn: aiosqlite.Connection | None = None
+        self._lock = asyncio.Lock()
+
+    @property
+    def cipher(self) -> Cipher:
+        if self._cipher is None:
+            raise RuntimeError("the store has no cipher before open()")
+        return self._cipher
+
+    def set_cipher(self, cipher: Cipher) -> None:
+        self._cipher = cipher
+
+    async def open(self) -> list[int]:
+        """Connect, configure and migrate; the versions applied now."""
+        conn = await aiosqlite.connect(self.path, isolation_level=None)
+        conn.row_factory = sqlite3.Row
+        await conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        await conn.execute("PRAGMA foreign_keys = ON")
+        if self.path != ":memory:" and not self.path.startswith("file::memory:"):
+            await conn.execute("PRAGMA journal_mode = WAL")
+            await conn.execute("PRAGMA synchronous = NORMAL")
+        self._conn = conn
+        try:
+            return await self._migrate()
+        except BaseException:
+            await self.close()
+            raise
+
+    async def close(self) -> None:
+        if self._conn is not None:
+            conn, self._conn = self._conn, None
+            await conn.close()
+
+    @property
+    def is_open(self) -> bool:
+        return self._conn is not None
+
+    @property
+    def in_transaction(self) -> bool:
+        return self._conn is not None and self._conn.in_transaction
+
+    async def _migrate(self) -> list[int]:
+        conn = self._require()
+        await conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations "
+            "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
+        )
+        async with conn.execute("SELECT version FROM schema_migrations") as cursor:
+            done = {int(row[0]) for row in await cursor.fetchall()}
+        applied: list[int] = []
+        for version, name, sql in migration_files():
+            if version in done:
+                continue
+            # Each migration and its record commit together, or not at all.
+            script = (
+                f"BEGIN IMMEDIATE;\n{sql}\n"
+                f"INSERT INTO schema_migrations (version, name, applied_at) "
+                f"VALUES ({version}, '{name}', '{to_text(self.clock.now())}');\nCOMMIT;"
+            )
+            try:
+                await conn.executescript(script)
+            except sqlite3.Error:
+                if conn.in_transaction:
+                    await conn.execute("ROLLBACK")
+                raise
+            applied.append(version)
+            log.info("applied migration %s", name)
+        return applied
+
+    def _require(self) -> aiosqlite.Connection:
+        if self._conn is None:
+            raise Error(UNAVAILABLE, "The database is not open.")
+        return self._conn
+
+    @asynccontextmanager
+    async def tx(self) -> AsyncIterator[Tx]:
+        """One write transaction (BEGIN IMMEDIATE ... COMMIT); events published after commit."""
+        conn = self._require()
+        async with self._lock:
+            tx = Tx(self, conn)
+            await self._settle(conn)
+            try:
+                await conn.execute("BEGIN IMMEDIATE")
+                yield tx
+                await conn.execute("COMMIT")
+            except BaseException:
+                await self._settle(conn)
+                raise
+        self._publish(tx.events)
+
+    @staticmethod
+    async def _settle(conn: aiosqlite.Connection) -> None:
+        """Roll back whatever a failed or cancelled unit of work left open."""
+        if conn.in_transaction:
+            await conn.execute("ROLLBACK")
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[Tx]:
+        """Reads under the lock, outside any transaction."""
+        conn = self._require()
+        async with self._lock:
+            yield Tx(self, conn)
+
+    def _publish(self, events: Iterable[Event]) -> None:
+        for event in events:
+            try:
+                self.bus.publish(event)
+            except Exception:  # the bus promises not to raise; a bug there must not undo a commit
+                log.exception("publishing %s failed", event.type)
+
+    async def ping(self) -> bool:
+        try:
+            async with self.read() as tx:
+                return bool(await tx.scalar("SELECT 1") == 1)
+        except Exception:
+            return False

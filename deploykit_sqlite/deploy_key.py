@@ -1,0 +1,45 @@
+"""Deploy keys on SQLite: one SSH key pair per service, the private half sealed at rest.
+
+The domain has no storage Protocol for deploy keys yet; this store is what one would describe.
+"""
+
+from __future__ import annotations
+
+from deploykit.build import DeployKeyPair
+from deploykit.errors import not_found
+from deploykit_sqlite.db import DB, to_text
+from deploykit_sqlite.service import load_service
+
+
+class DeployKeyStore:
+    def __init__(self, db: DB) -> None:
+        self.db = db
+
+    async def get_deploy_key(self, service_id: str) -> DeployKeyPair:
+        """Raises ``not_found`` (no key yet, or no such service)."""
+        async with self.db.read() as tx:
+            row = await tx.fetchone("SELECT * FROM deploy_keys WHERE service_id = ?", (service_id,))
+            if row is None:
+                raise not_found("Deploy key")
+            return DeployKeyPair(
+                public_key=row["public_key"], fingerprint=row["fingerprint"], private_key=tx.unseal(row["private_key"])
+            )
+
+    async def set_deploy_key(self, service_id: str, pair: DeployKeyPair) -> DeployKeyPair:
+        """Store (or rotate to) ``pair``. Raises ``not_found``."""
+        async with self.db.tx() as tx:
+            await load_service(tx, service_id)
+            await tx.execute(
+                "INSERT INTO deploy_keys (service_id, public_key, fingerprint, private_key, created_at) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (service_id) DO UPDATE SET public_key = excluded.public_key, "
+                "fingerprint = excluded.fingerprint, private_key = excluded.private_key, "
+                "created_at = excluded.created_at",
+                (service_id, pair.public_key, pair.fingerprint, tx.seal(pair.private_key), to_text(tx.now())),
+            )
+        return pair
+
+    async def delete_deploy_key(self, service_id: str) -> None:
+        """Raises ``not_found``."""
+        async with self.db.tx() as tx:
+            if await tx.execute("DELETE FROM deploy_keys WHERE service_id = ?", (service_id,)) == 0:
+                raise not_found("Deploy key")

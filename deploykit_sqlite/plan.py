@@ -1,0 +1,298 @@
+"""The effective state of a project's staged changes, and the validation of one more.
+
+Appending a change replays the log over the applied state (services, env var keys, groups) and
+checks the new change against the result: its target exists, its payload is valid, and no two
+services would share a name (case-insensitively).
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from dataclasses import dataclass, field
+from typing import Any
+
+from deploykit.envvar import Scope, validate_env_key, validate_env_value
+from deploykit.errors import CONFLICT, Error, FieldErrors, ValidationError, not_found
+from deploykit.pending_change import ChangeKind
+from deploykit.project import ProjectUpdate
+from deploykit.service import ServiceConfig, ServiceCreate, ServiceUpdate, Unset, validate_service_name
+from deploykit_sqlite.db import Tx
+from deploykit_sqlite.service import conflict_message, name_key, project_services
+
+log = logging.getLogger(__name__)
+
+TEMP_PREFIX = "tmp_"
+
+
+def new_temp_id() -> str:
+    return TEMP_PREFIX + secrets.token_hex(8)
+
+
+def malformed(field_name: str = "payload") -> ValidationError:
+    return ValidationError({field_name: ["is malformed"]})
+
+
+def parse_config(payload: dict[str, Any]) -> ServiceConfig:
+    """A ``ServiceConfig`` from a JSON payload, validated. Raises ``invalid``."""
+    try:
+        config = ServiceConfig.from_dict(payload)
+        errors = FieldErrors()
+        config.validate(errors)
+    except Error:
+        raise
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise malformed() from exc
+    errors.raise_if_any()
+    return config
+
+
+def parse_update(payload: dict[str, Any]) -> ServiceUpdate:
+    try:
+        return ServiceUpdate.from_dict(payload)
+    except Error:
+        raise
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise malformed() from exc
+
+
+def updated_config(upd: ServiceUpdate, config: ServiceConfig) -> ServiceConfig:
+    """``config`` with ``upd`` laid over it, normalized and validated. Raises ``invalid``."""
+    errors = FieldErrors()
+    if upd.name is not None:
+        if not isinstance(upd.name, str):
+            raise malformed("name")
+        validate_service_name(upd.name, errors)
+    if upd.drain_s is not None and (not isinstance(upd.drain_s, int | float) or not 0 <= upd.drain_s <= 3600):
+        errors.add("drain_s", "must be between 0 and 3600 seconds")
+    errors.raise_if_any()
+    try:
+        merged = upd.apply_to(config)
+        return parse_config(merged.to_dict())
+    except Error:
+        raise
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise malformed() from exc
+
+
+def parse_create(project_id: str, payload: dict[str, Any]) -> tuple[str, ServiceConfig]:
+    name = payload.get("name")
+    if not isinstance(name, str):
+        raise ValidationError({"name": ["must not be empty"]})
+    config = parse_config(payload)
+    ServiceCreate(project_id=project_id, name=name, config=config).validate()
+    return name, config
+
+
+def parse_env_vars(value: Any) -> dict[str, str]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise malformed("env_vars")
+    errors = FieldErrors()
+    for key, val in value.items():
+        validate_env_key(str(key), errors, f"env_vars.{key}")
+        if not isinstance(val, str):
+            errors.add(f"env_vars.{key}", "must be a string")
+        else:
+            validate_env_value(val, errors, f"env_vars.{key}")
+    errors.raise_if_any()
+    return {str(k): str(v) for k, v in value.items()}
+
+
+def as_float(value: Any, field_name: str) -> float:
+    if value is None:
+        return 0.0
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise malformed(field_name)
+    return float(value)
+
+
+def optional_id(payload: dict[str, Any], key: str) -> str | None:
+    value = payload.get(key)
+    if value is not None and not isinstance(value, str):
+        raise malformed(key)
+    return value
+
+
+@dataclass
+class Draft:
+    """A service as it will be once the staged changes apply."""
+
+    key: str
+    name: str
+    config: ServiceConfig
+    group_id: str | None
+    applied: bool
+    deleted: bool = False
+
+    def snapshot(self) -> dict[str, Any]:
+        return {"name": self.name, "group_id": self.group_id, **self.config.to_dict()}
+
+
+@dataclass
+class Staged:
+    """A validated change: its normalized payload, targets, and what the target looked like."""
+
+    payload: dict[str, Any]
+    target_id: str | None
+    target_temp_id: str | None
+    before: dict[str, Any] | None = None
+
+
+@dataclass
+class Plan:
+    project_id: str
+    services: dict[str, Draft] = field(default_factory=dict)
+    env_keys: dict[tuple[str, str], set[str]] = field(default_factory=dict)
+    env_vars: dict[str, tuple[str, str, str]] = field(default_factory=dict)
+    """Applied, not staged-deleted env vars: id -> (scope, scope_id, key)."""
+    groups: set[str] = field(default_factory=set)
+
+    def live(self, target_id: str | None, target_temp_id: str | None) -> Draft:
+        key = target_id if target_id is not None else target_temp_id
+        draft = self.services.get(key) if key is not None else None
+        if draft is None or draft.deleted or (target_id is not None and not draft.applied):
+            raise not_found("Service")
+        return draft
+
+    def check_name(self, name: str, own_key: str | None = None) -> None:
+        wanted = name_key(name)
+        for draft in self.services.values():
+            if not draft.deleted and draft.key != own_key and name_key(draft.name) == wanted:
+                raise Error(CONFLICT, conflict_message(name))
+
+    def check_group(self, group_id: str | None) -> None:
+        if group_id is not None and group_id not in self.groups:
+            raise ValidationError({"group_id": ["must be a group node of this project"]})
+
+    def stage(
+        self, kind: ChangeKind, payload: dict[str, Any], target_id: str | None, target_temp_id: str | None
+    ) -> Staged:
+        """Validate one change against this state and lay it over the state."""
+        if not isinstance(payload, dict):
+            raise malformed()
+        if kind == ChangeKind.PROJECT_UPDATE:
+            name = payload.get("name")
+            if not isinstance(name, str):
+                raise ValidationError({"name": ["must not be empty"]})
+            ProjectUpdate(name=name).validate()
+            return Staged({"name": name.strip()}, self.project_id, None)
+        if kind == ChangeKind.SERVICE_CREATE:
+            return self._create(payload, target_temp_id)
+        if kind in (ChangeKind.SERVICE_UPDATE, ChangeKind.SERVICE_DELETE, ChangeKind.SERVICE_MOVE):
+            if (target_id is None) == (target_temp_id is None):
+                raise ValidationError({"target_id": ["exactly one of target_id and target_temp_id is required"]})
+            draft = self.live(target_id, target_temp_id)
+            before = draft.snapshot()
+            if kind == ChangeKind.SERVICE_DELETE:
+                draft.deleted = True
+                return Staged({}, target_id, target_temp_id, before)
+            if kind == ChangeKind.SERVICE_MOVE:
+                group_id = optional_id(payload, "group_id")
+                self.check_group(group_id)
+                draft.group_id = group_id
+                return Staged({"group_id": group_id}, target_id, target_temp_id, before)
+            upd = parse_update(payload)
+            config = updated_config(upd, draft.config)
+            if upd.name is not None:
+                self.check_name(upd.name, draft.key)
+            if not isinstance(upd.group_id, Unset):
+                self.check_group(upd.group_id)
+                draft.group_id = upd.group_id
+            draft.config = config
+            if upd.name is not None:
+                draft.name = upd.name
+            return Staged(upd.to_dict(), target_id, target_temp_id, before)
+        if kind == ChangeKind.ENV_VAR_CREATE:
+            return self._env_create(payload)
+        if kind in (ChangeKind.ENV_VAR_UPDATE, ChangeKind.ENV_VAR_DELETE):
+            found = self.env_vars.get(target_id) if target_id is not None else None
+            if target_id is None or found is None:
+                raise not_found("Env var")
+            scope, scope_id, key = found
+            before = {"scope": scope, "scope_id": scope_id, "key": key}
+            if kind == ChangeKind.ENV_VAR_DELETE:
+                del self.env_vars[target_id]
+                self.env_keys.get((scope, scope_id), set()).discard(key)
+                return Staged({}, target_id, None, before)
+            value = payload.get("value")
+            if not isinstance(value, str):
+                raise ValidationError({"value": ["must be a string"]})
+            errors = FieldErrors()
+            validate_env_value(value, errors)
+            errors.raise_if_any()
+            return Staged({"value": value}, target_id, None, before)
+        raise ValidationError({"kind": ["is not a known change kind"]})
+
+    def _create(self, payload: dict[str, Any], target_temp_id: str | None) -> Staged:
+        temp_id = target_temp_id or new_temp_id()
+        if temp_id in self.services:
+            raise Error(CONFLICT, f"The temporary id '{temp_id}' is already used.")
+        name, config = parse_create(self.project_id, payload)
+        group_id = optional_id(payload, "group_id")
+        self.check_group(group_id)
+        env = parse_env_vars(payload.get("env_vars"))
+        x, y = as_float(payload.get("x"), "x"), as_float(payload.get("y"), "y")
+        self.check_name(name)
+        self.services[temp_id] = Draft(temp_id, name, config, group_id, applied=False)
+        self.env_keys[(Scope.SERVICE.value, temp_id)] = set(env)
+        normalized = {"name": name, **config.to_dict(), "group_id": group_id, "env_vars": env, "x": x, "y": y}
+        return Staged(normalized, None, temp_id)
+
+    def _env_create(self, payload: dict[str, Any]) -> Staged:
+        try:
+            scope = Scope(str(payload.get("scope")))
+        except ValueError as exc:
+            raise ValidationError({"scope": ["must be project, group or service"]}) from exc
+        key, value = payload.get("key"), payload.get("value")
+        errors = FieldErrors()
+        if not isinstance(key, str):
+            errors.add("key", "must not be empty")
+        else:
+            validate_env_key(key, errors)
+        if not isinstance(value, str):
+            errors.add("value", "must be a string")
+        else:
+            validate_env_value(value, errors)
+        errors.raise_if_any()
+        assert isinstance(key, str)
+        assert isinstance(value, str)
+        scope_id = optional_id(payload, "scope_id")
+        temp_id: str | None = None
+        if scope == Scope.PROJECT:
+            scope_id = self.project_id
+        elif scope == Scope.GROUP:
+            if scope_id is None or scope_id not in self.groups:
+                raise ValidationError({"scope_id": ["must be a group node of this project"]})
+        else:
+            if scope_id is None:
+                raise not_found("Service")
+            draft = self.live(None, scope_id)
+            temp_id = None if draft.applied else draft.key
+        keys = self.env_keys.setdefault((scope.value, scope_id), set())
+        if key in keys:
+            raise Error(CONFLICT, f"An env var named '{key}' already exists in this scope.")
+        keys.add(key)
+        return Staged({"scope": scope.value, "scope_id": scope_id, "key": key, "value": value}, None, temp_id)
+
+
+async def load_plan(
+    tx: Tx, project_id: str, staged: list[tuple[ChangeKind, dict[str, Any], str | None, str | None]]
+) -> Plan:
+    """The applied state of the project with ``staged`` laid over it in order. A staged change
+    that no longer fits (the world moved underneath it) is skipped here; apply will report it."""
+    plan = Plan(project_id)
+    for service in await project_services(tx, project_id):
+        plan.services[service.id] = Draft(service.id, service.name, service.config, service.group_id, applied=True)
+    for row in await tx.fetchall("SELECT id, scope, scope_id, key FROM env_vars WHERE project_id = ?", (project_id,)):
+        plan.env_vars[row["id"]] = (row["scope"], row["scope_id"], row["key"])
+        plan.env_keys.setdefault((row["scope"], row["scope_id"]), set()).add(row["key"])
+    rows = await tx.fetchall("SELECT id FROM canvas_nodes WHERE project_id = ? AND type = 'group'", (project_id,))
+    plan.groups = {r["id"] for r in rows}
+    for kind, payload, target_id, target_temp_id in staged:
+        try:
+            plan.stage(kind, payload, target_id, target_temp_id)
+        except Error as exc:
+            log.warning("staged %s no longer applies: %s", kind, exc.message)
+    return plan

@@ -1,0 +1,192 @@
+"""ServiceService on SQLite, plus the row helpers that apply and deployments share."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import uuid
+
+from deploykit.bus import Event, EventType
+from deploykit.errors import not_found
+from deploykit.service import Service, ServiceConfig, ServiceFilter, ServiceStatus
+from deploykit.slug import MAX_SLUG_LENGTH, service_slug
+from deploykit_sqlite.db import DB, Tx, dumps, from_text, to_text
+
+
+def name_key(name: str) -> str:
+    """Service names are unique per project regardless of case."""
+    return name.casefold()
+
+
+def row_to_service(row: sqlite3.Row) -> Service:
+    return Service(
+        id=row["id"],
+        project_id=row["project_id"],
+        name=row["name"],
+        slug=row["slug"],
+        config=ServiceConfig.from_dict(json.loads(row["config"])),
+        status=ServiceStatus(row["status"]),
+        active_deployment_id=row["active_deployment_id"],
+        group_id=row["group_id"],
+        stopped=bool(row["stopped"]),
+        drain_s=float(row["drain_s"]),
+        created_at=from_text(row["created_at"]),
+        updated_at=from_text(row["updated_at"]),
+    )
+
+
+async def load_service(tx: Tx, id: str, project_id: str | None = None) -> Service:
+    row = await tx.fetchone("SELECT * FROM services WHERE id = ?", (id,))
+    if row is None or (project_id is not None and row["project_id"] != project_id):
+        raise not_found("Service")
+    return row_to_service(row)
+
+
+async def project_services(tx: Tx, project_id: str) -> list[Service]:
+    rows = await tx.fetchall("SELECT * FROM services WHERE project_id = ? ORDER BY name_key", (project_id,))
+    return [row_to_service(r) for r in rows]
+
+
+async def unique_slug(tx: Tx, project_id: str, name: str) -> str:
+    """The name's slug, suffixed when a renamed service still holds it (slugs never change:
+    containers, volumes and the network alias are named after them)."""
+    base = service_slug(name)
+    rows = await tx.fetchall("SELECT slug FROM services WHERE project_id = ?", (project_id,))
+    taken = {r["slug"] for r in rows}
+    slug, n = base, 2
+    while slug in taken:
+        tail = f"-{n}"
+        slug = base[: MAX_SLUG_LENGTH - len(tail)].rstrip("-") + tail
+        n += 1
+    return slug
+
+
+def conflict_message(name: str) -> str:
+    return f"A service named '{name}' already exists in this project."
+
+
+async def insert_service(
+    tx: Tx,
+    project_id: str,
+    name: str,
+    config: ServiceConfig,
+    group_id: str | None = None,
+) -> Service:
+    """Insert an applied service and queue ``service.created``. Raises ``conflict``."""
+    id = str(uuid.uuid4())
+    now = to_text(tx.now())
+    slug = await unique_slug(tx, project_id, name)
+    await tx.execute(
+        "INSERT INTO services (id, project_id, name, name_key, slug, config, status, group_id, "
+        "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            id,
+            project_id,
+            name,
+            name_key(name),
+            slug,
+            dumps(config.to_dict()),
+            ServiceStatus.CREATED.value,
+            group_id,
+            now,
+            now,
+        ),
+        conflict=conflict_message(name),
+    )
+    service = await load_service(tx, id)
+    tx.publish(
+        Event(
+            EventType.SERVICE_CREATED,
+            project_id=project_id,
+            service_id=id,
+            payload={"name": name, "slug": slug},
+            at=tx.now(),
+        )
+    )
+    return service
+
+
+async def save_service(tx: Tx, service: Service) -> Service:
+    """Write name, config, group and drain of ``service``; queue ``service.updated``."""
+    await tx.execute(
+        "UPDATE services SET name = ?, name_key = ?, config = ?, group_id = ?, drain_s = ?, updated_at = ? "
+        "WHERE id = ?",
+        (
+            service.name,
+            name_key(service.name),
+            dumps(service.config.to_dict()),
+            service.group_id,
+            service.drain_s,
+            to_text(tx.now()),
+            service.id,
+        ),
+        conflict=conflict_message(service.name),
+    )
+    saved = await load_service(tx, service.id)
+    tx.publish(
+        Event(
+            EventType.SERVICE_UPDATED,
+            project_id=saved.project_id,
+            service_id=saved.id,
+            payload={"name": saved.name, "slug": saved.slug},
+            at=tx.now(),
+        )
+    )
+    return saved
+
+
+class ServiceStore:
+    def __init__(self, db: DB) -> None:
+        self.db = db
+
+    async def get_service(self, id: str) -> Service:
+        async with self.db.read() as tx:
+            return await load_service(tx, id)
+
+    async def list_services(self, filt: ServiceFilter) -> tuple[list[Service], int]:
+        where, params = ["1 = 1"], []
+        if filt.project_id is not None:
+            where.append("project_id = ?")
+            params.append(filt.project_id)
+        if filt.id is not None:
+            where.append("id = ?")
+            params.append(filt.id)
+        if filt.name is not None:
+            where.append("name_key = ?")
+            params.append(name_key(filt.name))
+        clause = " AND ".join(where)
+        async with self.db.read() as tx:
+            total = int(await tx.scalar(f"SELECT COUNT(*) FROM services WHERE {clause}", tuple(params)))
+            rows = await tx.fetchall(
+                f"SELECT * FROM services WHERE {clause} ORDER BY name_key, id LIMIT ? OFFSET ?",
+                (*params, max(filt.limit, 0), max(filt.offset, 0)),
+            )
+        return [row_to_service(r) for r in rows], total
+
+    async def set_service_status(self, id: str, status: ServiceStatus) -> Service:
+        async with self.db.tx() as tx:
+            service = await load_service(tx, id)
+            if service.status == status:
+                return service
+            await tx.execute(
+                "UPDATE services SET status = ?, updated_at = ? WHERE id = ?",
+                (ServiceStatus(status).value, to_text(tx.now()), id),
+            )
+            tx.publish(
+                Event(
+                    EventType.SERVICE_STATUS_CHANGED,
+                    project_id=service.project_id,
+                    service_id=id,
+                    payload={"status": status.value, "previous": service.status.value},
+                    at=tx.now(),
+                )
+            )
+            return await load_service(tx, id)
+
+    async def set_service_stopped(self, id: str, stopped: bool) -> Service:
+        async with self.db.tx() as tx:
+            await load_service(tx, id)
+            await tx.execute(
+                "UPDATE services SET stopped = ?, updated_at = ? WHERE id = ?", (int(stopped), to_text(tx.now()), id)
+            )
+            return await load_service(tx, id)

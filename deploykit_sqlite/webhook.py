@@ -1,0 +1,122 @@
+"""WebhookService on SQLite: one push webhook per git service, and its deliveries."""
+
+from __future__ import annotations
+
+import secrets
+import sqlite3
+import uuid
+
+from deploykit.errors import INVALID, Error, not_found
+from deploykit.service import GitSource
+from deploykit.webhook import DeliveryStatus, Provider, Webhook, WebhookDelivery
+from deploykit_sqlite.db import DB, Tx, from_text, to_text
+from deploykit_sqlite.service import load_service
+
+DEFAULT_DELIVERY_LIMIT = 50
+
+
+def row_to_webhook(tx: Tx, row: sqlite3.Row) -> Webhook:
+    return Webhook(
+        id=row["id"],
+        service_id=row["service_id"],
+        provider=Provider(row["provider"]),
+        secret=tx.unseal(row["secret"]),
+        enabled=bool(row["enabled"]),
+        created_at=from_text(row["created_at"]),
+    )
+
+
+def row_to_delivery(row: sqlite3.Row) -> WebhookDelivery:
+    return WebhookDelivery(
+        id=row["id"],
+        webhook_id=row["webhook_id"],
+        event=row["event"],
+        status=DeliveryStatus(row["status"]),
+        delivery_key=row["delivery_key"],
+        branch=row["branch"],
+        commit_sha=row["commit_sha"],
+        author=row["author"],
+        message=row["message"],
+        reason=row["reason"],
+        deployment_id=row["deployment_id"],
+        delivered_at=from_text(row["delivered_at"]),
+    )
+
+
+class WebhookStore:
+    def __init__(self, db: DB) -> None:
+        self.db = db
+
+    async def get_webhook(self, id: str) -> Webhook:
+        async with self.db.read() as tx:
+            row = await tx.fetchone("SELECT * FROM webhooks WHERE id = ?", (id,))
+            if row is None:
+                raise not_found("Webhook")
+            return row_to_webhook(tx, row)
+
+    async def get_service_webhook(self, service_id: str) -> Webhook:
+        async with self.db.read() as tx:
+            row = await tx.fetchone("SELECT * FROM webhooks WHERE service_id = ?", (service_id,))
+            if row is None:
+                raise not_found("Webhook")
+            return row_to_webhook(tx, row)
+
+    async def create_webhook(self, service_id: str, provider: Provider) -> Webhook:
+        try:
+            provider = Provider(provider)
+        except ValueError as exc:
+            raise Error(INVALID, "The provider must be github or gitlab.") from exc
+        async with self.db.tx() as tx:
+            service = await load_service(tx, service_id)
+            if not isinstance(service.config.source, GitSource):
+                raise Error(INVALID, "Only a service built from git can have a push webhook.")
+            await tx.execute("DELETE FROM webhooks WHERE service_id = ?", (service_id,))
+            id = str(uuid.uuid4())
+            await tx.execute(
+                "INSERT INTO webhooks (id, service_id, provider, secret, enabled, created_at) VALUES (?, ?, ?, ?, 1, ?)",
+                (id, service_id, provider.value, tx.seal(secrets.token_hex(32)), to_text(tx.now())),
+            )
+            row = await tx.fetchone("SELECT * FROM webhooks WHERE id = ?", (id,))
+            assert row is not None
+            return row_to_webhook(tx, row)
+
+    async def delete_webhook(self, service_id: str) -> None:
+        async with self.db.tx() as tx:
+            if await tx.execute("DELETE FROM webhooks WHERE service_id = ?", (service_id,)) == 0:
+                raise not_found("Webhook")
+
+    async def record_delivery(self, delivery: WebhookDelivery) -> WebhookDelivery:
+        id = delivery.id or str(uuid.uuid4())
+        async with self.db.tx() as tx:
+            delivered_at = delivery.delivered_at or tx.now()
+            await tx.execute(
+                "INSERT INTO webhook_deliveries (id, webhook_id, event, status, delivery_key, branch, commit_sha, "
+                "author, message, reason, deployment_id, delivered_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    id,
+                    delivery.webhook_id,
+                    delivery.event,
+                    DeliveryStatus(delivery.status).value,
+                    delivery.delivery_key,
+                    delivery.branch,
+                    delivery.commit_sha,
+                    delivery.author,
+                    delivery.message,
+                    delivery.reason,
+                    delivery.deployment_id,
+                    to_text(delivered_at),
+                ),
+                conflict="This delivery was already received.",
+                missing=not_found("Webhook"),
+            )
+            row = await tx.fetchone("SELECT * FROM webhook_deliveries WHERE id = ?", (id,))
+        assert row is not None
+        return row_to_delivery(row)
+
+    async def list_deliveries(self, webhook_id: str, limit: int = DEFAULT_DELIVERY_LIMIT) -> list[WebhookDelivery]:
+        async with self.db.read() as tx:
+            rows = await tx.fetchall(
+                "SELECT * FROM webhook_deliveries WHERE webhook_id = ? ORDER BY seq DESC LIMIT ?",
+                (webhook_id, max(limit, 0)),
+            )
+        return [row_to_delivery(r) for r in rows]
