@@ -74,3 +74,27 @@ class DeployKeyGenerator(Protocol):
     def __call__(self, comment: str) -> DeployKeyPair:
         """A fresh Ed25519 key pair; ``comment`` ends the public key line."""
         ...
+
+
+class DeployKeyService(Protocol):
+    """Per-service SSH deploy keys and the remote host keys pinned on first use."""
+
+    async def get_deploy_key(self, service_id: str) -> DeployKeyPair:
+        """Raises ``not_found`` (no key yet, or no such service)."""
+        ...
+
+    async def set_deploy_key(self, service_id: str, pair: DeployKeyPair) -> DeployKeyPair:
+        """Store or rotate the key pair; rotating forgets nothing else. Raises ``not_found``."""
+        ...
+
+    async def delete_deploy_key(self, service_id: str) -> None:
+        """Raises ``not_found``."""
+        ...
+
+    async def get_known_hosts(self, service_id: str) -> str | None:
+        """The pinned ``known_hosts`` lines of the service's git remote, or None before first use."""
+        ...
+
+    async def set_known_hosts(self, service_id: str, known_hosts: str) -> None:
+        """Pin the remote's host keys. Raises ``not_found``."""
+        ...

@@ -137,8 +137,15 @@ class DeploymentService(Protocol):
         Publishes ``deployment.created`` (and ``deployment.cancelled``). Raises ``not_found``."""
         ...
 
-    async def redeploy(self, service_id: str, created_by: str | None) -> Deployment:
-        """A new deployment from the service's current config with freshly resolved env.
+    async def redeploy(
+        self,
+        service_id: str,
+        created_by: str | None,
+        commit_sha: str | None = None,
+        commit_message: str | None = None,
+    ) -> Deployment:
+        """A new deployment from the service's current config with freshly resolved env; for a git
+        source, pinned to ``commit_sha`` when given (a push webhook), else the branch head.
         Raises ``not_found``, ``conflict`` (the service was never deployed)."""
         ...
 

@@ -1,7 +1,5 @@
-"""Deploy keys on SQLite: one SSH key pair per service, the private half sealed at rest.
-
-The domain has no storage Protocol for deploy keys yet; this store is what one would describe.
-"""
+"""Deploy keys on SQLite: one SSH key pair per service, the private half sealed at rest, and the
+git remote's host keys pinned on first use (``deploykit.build.DeployKeyService``)."""
 
 from __future__ import annotations
 
@@ -43,3 +41,19 @@ class DeployKeyStore:
         async with self.db.tx() as tx:
             if await tx.execute("DELETE FROM deploy_keys WHERE service_id = ?", (service_id,)) == 0:
                 raise not_found("Deploy key")
+
+    async def get_known_hosts(self, service_id: str) -> str | None:
+        async with self.db.read() as tx:
+            row = await tx.fetchone("SELECT known_hosts FROM known_hosts WHERE service_id = ?", (service_id,))
+            return None if row is None else str(row["known_hosts"])
+
+    async def set_known_hosts(self, service_id: str, known_hosts: str) -> None:
+        """Raises ``not_found``."""
+        async with self.db.tx() as tx:
+            await load_service(tx, service_id)
+            await tx.execute(
+                "INSERT INTO known_hosts (service_id, known_hosts, updated_at) VALUES (?, ?, ?) "
+                "ON CONFLICT (service_id) DO UPDATE SET known_hosts = excluded.known_hosts, "
+                "updated_at = excluded.updated_at",
+                (service_id, known_hosts, to_text(tx.now())),
+            )

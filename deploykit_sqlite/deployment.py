@@ -161,7 +161,13 @@ class DeploymentStore:
         async with self.db.tx() as tx:
             return await insert_deployment(tx, create)
 
-    async def redeploy(self, service_id: str, created_by: str | None) -> Deployment:
+    async def redeploy(
+        self,
+        service_id: str,
+        created_by: str | None,
+        commit_sha: str | None = None,
+        commit_message: str | None = None,
+    ) -> Deployment:
         async with self.db.tx() as tx:
             service = await load_service(tx, service_id)
             if not await has_deployments(tx, service_id):
@@ -170,7 +176,12 @@ class DeploymentStore:
             return await insert_deployment(
                 tx,
                 DeploymentCreate(
-                    service_id=service.id, config=service.config, env_vars=env.values, created_by=created_by
+                    service_id=service.id,
+                    config=service.config,
+                    env_vars=env.values,
+                    commit_sha=commit_sha,
+                    commit_message=commit_message,
+                    created_by=created_by,
                 ),
             )
 

@@ -194,6 +194,11 @@ async def test_redeploy_uses_current_config_and_fresh_env(store: Store, project:
     assert (again.env_vars, again.config, again.created_by) == ({"A": "1"}, service.config, "user-1")
 
 
+async def test_redeploy_can_pin_a_commit(store: Store, project: Project, service: Service) -> None:
+    pinned = await store.deployments.redeploy(service.id, None, commit_sha="abc123", commit_message="Fix")
+    assert (pinned.commit_sha, pinned.commit_message, pinned.status) == ("abc123", "Fix", S.PENDING)
+
+
 async def test_redeploy_of_a_never_deployed_service_is_a_conflict(store: Store, project: Project) -> None:
     [svc], _ = await deploy_services(store, project.id, image_service("api"))
     async with store.db.tx() as tx:

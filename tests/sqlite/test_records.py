@@ -238,3 +238,14 @@ async def test_deploy_keys_are_sealed_rotated_and_removed(store: Store, project:
     with pytest.raises(Error) as info:
         await store.deploy_keys.set_deploy_key("nope", pair)
     assert (info.value.code, info.value.message) == ("not_found", "Service not found.")
+
+
+async def test_known_hosts_are_pinned_per_service_and_replaced(store: Store, project: Project) -> None:
+    [app], _ = await deploy_services(store, project.id, {"name": "app", "source": GIT})
+    assert await store.deploy_keys.get_known_hosts(app.id) is None
+    await store.deploy_keys.set_known_hosts(app.id, "[127.0.0.1]:2222 ssh-ed25519 AAAA1\n")
+    await store.deploy_keys.set_known_hosts(app.id, "[127.0.0.1]:2222 ssh-ed25519 AAAA2\n")
+    assert await store.deploy_keys.get_known_hosts(app.id) == "[127.0.0.1]:2222 ssh-ed25519 AAAA2\n"
+    with pytest.raises(Error) as info:
+        await store.deploy_keys.set_known_hosts("nope", "x")
+    assert (info.value.code, info.value.message) == ("not_found", "Service not found.")
