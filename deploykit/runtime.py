@@ -125,7 +125,8 @@ class ContainerState:
 
 @dataclass(frozen=True)
 class RuntimeEvent:
-    """A Docker event about a managed container (die, destroy, oom, health_status, start...)."""
+    """A Docker event about a managed container (die, destroy, oom, health_status, start...), or
+    ``network_disconnect``/``network_destroy`` of a DeployKit network (labels: ``{"network": name}``)."""
 
     action: str
     container_id: str

@@ -1,0 +1,364 @@
+"""``DockerRuntime``: the domain's Runtime and LogStreamer on one Docker engine, through aiodocker.
+
+Every engine call goes through ``_call``/``_stream`` so that failures are translated once and
+calls are counted (``api_calls``; the reconcile benchmark reads it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections import Counter
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import aiodocker
+import aiohttp
+from aiodocker.exceptions import DockerError
+
+from deploykit.errors import CONFLICT, NOT_FOUND, UNAVAILABLE, Error
+from deploykit.logs import LogLine
+from deploykit.runtime import (
+    LABEL_MANAGED_BY,
+    MANAGED_BY,
+    ContainerSpec,
+    ContainerState,
+    ContainerStats,
+    NetworkInfo,
+    RuntimeEvent,
+    VolumeInfo,
+)
+from deploykit_docker import containers as convert
+from deploykit_docker.errors import translate, translate_pull
+from deploykit_docker.logs import lines as log_lines
+
+log = logging.getLogger(__name__)
+
+MANAGED_FILTER = json.dumps({"label": [f"{LABEL_MANAGED_BY}={MANAGED_BY}"]})
+EVENT_ACTIONS = (
+    "create", "start", "die", "destroy", "oom", "health_status", "stop", "kill", "restart", "disconnect",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class DockerSettings:
+    connect_timeout_s: float = 10.0
+    """How long to wait for the engine's socket to accept a connection."""
+    request_timeout_s: float = 120.0
+    """Ceiling for one short API call (stops add their grace period on top)."""
+
+
+class DockerRuntime:
+    """Runtime + LogStreamer on a Docker engine. ``url`` defaults to DOCKER_HOST or the local
+    socket. Constructing it does no I/O; ``open()`` builds the client (it never fails because the
+    engine is down: calls then raise ``unavailable`` until it is back)."""
+
+    def __init__(self, url: str | None = None, *, settings: DockerSettings | None = None) -> None:
+        self._url = url
+        self._settings = settings or DockerSettings()
+        self._docker: aiodocker.Docker | None = None
+        self.api_calls: Counter[str] = Counter()
+        self._network_locks: dict[str, asyncio.Lock] = {}
+
+    async def open(self) -> None:
+        if self._docker is None:
+            timeout = aiohttp.ClientTimeout(total=None, connect=self._settings.connect_timeout_s)
+            try:
+                self._docker = aiodocker.Docker(url=self._url, timeout=timeout)
+            except ValueError as exc:
+                raise Error(UNAVAILABLE, "No Docker engine address is configured.") from exc
+
+    async def close(self) -> None:
+        docker, self._docker = self._docker, None
+        if docker is not None:
+            await docker.close()
+
+    async def __aenter__(self) -> DockerRuntime:
+        await self.open()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # -- plumbing ---------------------------------------------------------------------------------
+
+    @property
+    def _client(self) -> aiodocker.Docker:
+        if self._docker is None:
+            raise Error(UNAVAILABLE, "The Docker runtime is not open.")
+        return self._docker
+
+    def _timeout(self, extra_s: float = 0.0) -> aiohttp.ClientTimeout:
+        return aiohttp.ClientTimeout(
+            total=self._settings.request_timeout_s + extra_s, connect=self._settings.connect_timeout_s
+        )
+
+    async def _call(
+        self,
+        op: str,
+        method: str,
+        path: str,
+        what: str,
+        *,
+        params: dict[str, Any] | None = None,
+        body: Any = None,
+        extra_timeout_s: float = 0.0,
+    ) -> Any:
+        self.api_calls[op] += 1
+        try:
+            return await self._client._query_json(
+                path, method, params=params, data=body, timeout=self._timeout(extra_timeout_s)
+            )
+        except Error:
+            raise
+        except (DockerError, aiohttp.ClientError, OSError, TimeoutError) as exc:
+            raise translate(exc, what) from exc
+
+    @asynccontextmanager
+    async def _stream(
+        self, op: str, path: str, what: str, params: dict[str, Any]
+    ) -> AsyncIterator[aiohttp.ClientResponse]:
+        self.api_calls[op] += 1
+        infinite = aiohttp.ClientTimeout(total=None, connect=self._settings.connect_timeout_s)
+        try:
+            async with self._client._query(path, "GET", params=params, timeout=infinite) as response:
+                try:
+                    yield response
+                finally:
+                    response.close()
+        except Error:
+            raise
+        except (DockerError, aiohttp.ClientError, OSError, TimeoutError) as exc:
+            raise translate(exc, what) from exc
+
+    # -- engine -----------------------------------------------------------------------------------
+
+    async def ping(self) -> bool:
+        try:
+            await self._call("version", "GET", "version", "the engine")
+        except Error:
+            return False
+        return True
+
+    async def info(self) -> dict[str, Any]:
+        """``docker info``. Raises ``unavailable``."""
+        data: dict[str, Any] = await self._call("info", "GET", "info", "the engine")
+        return data
+
+    async def version(self) -> dict[str, Any]:
+        """``docker version``. Raises ``unavailable``."""
+        data: dict[str, Any] = await self._call("version", "GET", "version", "the engine")
+        return data
+
+    async def disk_usage(self) -> dict[str, Any]:
+        """``docker system df``. Raises ``unavailable``."""
+        data: dict[str, Any] = await self._call("system_df", "GET", "system/df", "disk usage", extra_timeout_s=60)
+        return data
+
+    # -- networks ---------------------------------------------------------------------------------
+
+    async def _networks_named(self, name: str) -> list[dict[str, Any]]:
+        params = {"filters": json.dumps({"name": [name]})}
+        data = await self._call("network_list", "GET", "networks", f"network {name}", params=params)
+        # The engine's name filter matches substrings.
+        return [n for n in data if n.get("Name") == name]
+
+    async def ensure_network(self, name: str, labels: dict[str, str]) -> None:
+        # The engine's duplicate check is racy: two concurrent creates can both succeed.
+        async with self._network_locks.setdefault(name, asyncio.Lock()):
+            if await self._networks_named(name):
+                return
+            body = {"Name": name, "Driver": "bridge", "CheckDuplicate": True, "Labels": labels}
+            try:
+                await self._call("network_create", "POST", "networks/create", f"network {name}", body=json.dumps(body))
+            except Error as err:
+                if err.code != CONFLICT:
+                    raise
+
+    async def remove_network(self, name: str) -> None:
+        for data in await self._networks_named(name):
+            if (data.get("Labels") or {}).get(LABEL_MANAGED_BY) != MANAGED_BY:
+                raise Error(CONFLICT, f"Network {name} is not managed by DeployKit.")
+            try:
+                await self._call("network_remove", "DELETE", f"networks/{data['Id']}", f"network {name}")
+            except Error as err:
+                if err.code == NOT_FOUND:
+                    continue
+                if err.code == UNAVAILABLE:
+                    # The engine answers 403/500 for a network with endpoints.
+                    raise Error(CONFLICT, f"Network {name} is still in use.") from err
+                raise
+
+    async def list_networks(self) -> list[NetworkInfo]:
+        data = await self._call("network_list", "GET", "networks", "networks", params={"filters": MANAGED_FILTER})
+        return [NetworkInfo(name=str(n["Name"]), labels=dict(n.get("Labels") or {})) for n in data]
+
+    # -- volumes ----------------------------------------------------------------------------------
+
+    async def ensure_volume(self, name: str, labels: dict[str, str]) -> None:
+        body = json.dumps({"Name": name, "Labels": labels})
+        await self._call("volume_create", "POST", "volumes/create", f"volume {name}", body=body)
+
+    async def remove_volume(self, name: str) -> None:
+        try:
+            await self._call("volume_remove", "DELETE", f"volumes/{name}", f"volume {name}")
+        except Error as err:
+            if err.code != NOT_FOUND:
+                raise
+
+    async def list_volume_infos(self) -> list[VolumeInfo]:
+        data = await self._call("volume_list", "GET", "volumes", "volumes", params={"filters": MANAGED_FILTER})
+        return [VolumeInfo(name=str(v["Name"]), labels=dict(v.get("Labels") or {})) for v in data.get("Volumes") or []]
+
+    async def list_volumes(self) -> list[str]:
+        return [v.name for v in await self.list_volume_infos()]
+
+    # -- images -----------------------------------------------------------------------------------
+
+    async def _has_image(self, ref: str) -> bool:
+        try:
+            await self._call("image_inspect", "GET", f"images/{ref}/json", f"image {ref}")
+        except Error as err:
+            if err.code == NOT_FOUND:
+                return False
+            raise
+        return True
+
+    async def ensure_image(self, ref: str, *, pull: bool = False) -> None:
+        present = await self._has_image(ref)
+        if present and not pull:
+            return
+        name, tag = convert.split_image_ref(ref)
+        self.api_calls["image_pull"] += 1
+        try:
+            await self._client.images.pull(name, tag=tag)
+        except (DockerError, aiohttp.ClientError, OSError, TimeoutError) as exc:
+            err = translate_pull(exc, ref)
+            if present:
+                # A mutable tag we could not refresh: the local copy still runs.
+                log.warning("could not re-pull %s (%s); using the local image", ref, err.message)
+                return
+            raise err from exc
+
+    # -- containers -------------------------------------------------------------------------------
+
+    async def run_container(self, spec: ContainerSpec) -> ContainerState:
+        what = f"container {spec.name}"
+        body = json.dumps(convert.create_body(spec))
+        created = await self._call(
+            "container_create", "POST", "containers/create", what, params={"name": spec.name}, body=body
+        )
+        container_id = str(created["Id"])
+        try:
+            await self._call("container_start", "POST", f"containers/{container_id}/start", what)
+            return await self.inspect_container(container_id)
+        except Error:
+            await self.remove_container(container_id)
+            raise
+
+    async def stop_container(self, id: str, grace_s: float = 10.0) -> None:
+        try:
+            await self._call(
+                "container_stop",
+                "POST",
+                f"containers/{id}/stop",
+                f"container {id[:12]}",
+                params={"t": str(max(0, round(grace_s)))},
+                extra_timeout_s=grace_s,
+            )
+        except Error as err:
+            if err.code != NOT_FOUND:
+                raise
+
+    async def start_container(self, id: str) -> None:
+        await self._call("container_start", "POST", f"containers/{id}/start", f"container {id[:12]}")
+
+    async def restart_container(self, id: str, grace_s: float = 10.0) -> None:
+        await self._call(
+            "container_restart",
+            "POST",
+            f"containers/{id}/restart",
+            f"container {id[:12]}",
+            params={"t": str(max(0, round(grace_s)))},
+            extra_timeout_s=grace_s,
+        )
+
+    async def remove_container(self, id: str) -> None:
+        try:
+            await self._call(
+                "container_remove",
+                "DELETE",
+                f"containers/{id}",
+                f"container {id[:12]}",
+                params={"force": "1", "v": "0"},
+            )
+        except Error as err:
+            # 409: removal already in progress; the engine finishes it.
+            if err.code not in {NOT_FOUND, CONFLICT}:
+                raise
+
+    async def inspect_container(self, id: str) -> ContainerState:
+        data = await self._call("container_inspect", "GET", f"containers/{id}/json", f"container {id[:12]}")
+        return convert.state_from_inspect(data)
+
+    async def list_containers(self) -> list[ContainerState]:
+        data = await self._call(
+            "container_list", "GET", "containers/json", "containers", params={"all": "1", "filters": MANAGED_FILTER}
+        )
+        return [convert.state_from_list(item) for item in data]
+
+    async def events(self) -> AsyncIterator[RuntimeEvent]:
+        # No label filter on the engine side: it would drop network events (they carry none).
+        # Unmanaged containers' events are dropped here instead.
+        filters = json.dumps({"type": ["container", "network"], "event": list(EVENT_ACTIONS)})
+        async with self._stream("events", "events", "the event stream", {"filters": filters}) as response:
+            try:
+                async for raw in response.content:
+                    if not raw.strip():
+                        continue
+                    try:
+                        event = convert.event_from_json(json.loads(raw))
+                    except (ValueError, KeyError):
+                        continue
+                    if event is not None:
+                        yield event
+            except (aiohttp.ClientError, OSError) as exc:
+                raise Error(UNAVAILABLE, "The Docker engine closed the event stream.") from exc
+        raise Error(UNAVAILABLE, "The Docker engine closed the event stream.")
+
+    async def stats(self, id: str) -> ContainerStats:
+        data = await self._call(
+            "container_stats",
+            "GET",
+            f"containers/{id}/stats",
+            f"container {id[:12]}",
+            params={"stream": "0"},
+        )
+        return convert.stats_from_json(id, data)
+
+    # -- logs -------------------------------------------------------------------------------------
+
+    async def follow(self, container_id: str, tail: int = 100) -> AsyncIterator[LogLine]:
+        params = {"follow": "1", "stdout": "1", "stderr": "1", "timestamps": "1", "tail": str(max(0, tail))}
+        what = f"container {container_id[:12]}"
+        async with self._stream("container_logs", f"containers/{container_id}/logs", what, params) as response:
+            try:
+                async for line in log_lines(container_id, response.content):
+                    yield line
+            except (aiohttp.ClientError, OSError) as exc:
+                raise Error(UNAVAILABLE, "The Docker engine closed the log stream.") from exc
+
+    async def tail(self, container_id: str, lines: int = 50) -> list[LogLine]:
+        params = {"follow": "0", "stdout": "1", "stderr": "1", "timestamps": "1", "tail": str(max(0, lines))}
+        what = f"container {container_id[:12]}"
+        out: list[LogLine] = []
+        async with self._stream("container_logs", f"containers/{container_id}/logs", what, params) as response:
+            try:
+                async for line in log_lines(container_id, response.content):
+                    out.append(line)
+            except (aiohttp.ClientError, OSError) as exc:
+                raise Error(UNAVAILABLE, "The Docker engine closed the log stream.") from exc
+        return out[-lines:] if lines else []

@@ -1,0 +1,141 @@
+"""Git deployments: turning a pending git deployment into an image before the rollout.
+
+Builds run as their own supervised tasks (one per deployment), never inside a reconcile worker,
+so that a long build holds no worker. When a build ends the service is reconciled again: the
+deployment is then ``starting`` with the built tag (or ``failed`` with the build's output).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+
+from deploykit.build import BuildRequest, BuildScheduler, DeployKeyService
+from deploykit.deployment import Deployment, DeploymentFailure, DeploymentService, DeploymentStatus
+from deploykit.errors import CONFLICT, INVALID, NOT_FOUND, Error, error_code, error_message
+from deploykit.project import Project
+from deploykit.runtime import image_tag
+from deploykit.service import GitSource, Service
+
+log = logging.getLogger(__name__)
+
+
+class BuildDriver:
+    def __init__(
+        self,
+        *,
+        builds: BuildScheduler,
+        deployments: DeploymentService,
+        deploy_keys: DeployKeyService | None,
+        on_done: Callable[[str], None],
+        retry_s: float = 5.0,
+    ) -> None:
+        self._builds = builds
+        self._deployments = deployments
+        self._deploy_keys = deploy_keys
+        self._on_done = on_done
+        self._retry_s = retry_s
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+
+    def building(self, deployment_id: str) -> bool:
+        return deployment_id in self._tasks
+
+    async def ensure(self, project: Project, service: Service, deployment: Deployment) -> None:
+        """Start the deployment's build unless it already runs (also after a daemon restart,
+        when a ``building`` deployment has no build behind it any more)."""
+        if deployment.id in self._tasks:
+            return
+        source = deployment.config.source
+        assert isinstance(source, GitSource)
+        if deployment.status == DeploymentStatus.PENDING:
+            deployment = await self._deployments.mark_building(deployment.id)
+        req = BuildRequest(
+            deployment_id=deployment.id,
+            source=source,
+            tag=image_tag(project.slug, service.slug, deployment.id),
+            commit_sha=deployment.commit_sha,
+            deploy_key=await self._key(service.id),
+            known_hosts=await self._known_hosts(service.id),
+        )
+        task = asyncio.create_task(self._run(service.id, req), name=f"build-{deployment.short_id}")
+        self._tasks[deployment.id] = task
+        task.add_done_callback(lambda _: self._tasks.pop(deployment.id, None))
+
+    async def stop(self) -> None:
+        tasks = list(self._tasks.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _run(self, service_id: str, req: BuildRequest) -> None:
+        lines: asyncio.Queue[str | None] = asyncio.Queue()
+        writer = asyncio.create_task(self._write_log(req.deployment_id, lines))
+        try:
+            result = await self._builds.build(service_id, req, lines.put_nowait)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            await self._failed(service_id, req, exc)
+            self._done(service_id, req)
+            return
+        finally:
+            lines.put_nowait(None)
+            with contextlib.suppress(Exception):
+                await writer
+        try:
+            await self._deployments.mark_starting(
+                req.deployment_id,
+                image=result.image,
+                commit_sha=result.commit_sha,
+                commit_message=result.commit_message,
+            )
+            if result.known_hosts and self._deploy_keys is not None:
+                await self._deploy_keys.set_known_hosts(service_id, result.known_hosts)
+        except Error as err:
+            if err.code not in {INVALID, NOT_FOUND}:  # cancelled meanwhile: nothing to start
+                raise
+        self._done(service_id, req)
+
+    def _done(self, service_id: str, req: BuildRequest) -> None:
+        # Forget the task before the service is looked at again, so that a retry can start.
+        self._tasks.pop(req.deployment_id, None)
+        self._on_done(service_id)
+
+    async def _failed(self, service_id: str, req: BuildRequest, exc: Exception) -> None:
+        code = error_code(exc)
+        if code == CONFLICT:
+            return  # a newer build of the service superseded this one
+        if code in {INVALID, NOT_FOUND}:
+            message = error_message(exc)
+            reason = message.splitlines()[0] if message else "The build failed."
+            with contextlib.suppress(Error):
+                await self._deployments.mark_failed(
+                    req.deployment_id, DeploymentFailure(reason=f"build failed: {reason}", log_tail=message)
+                )
+            return
+        # The engine went away (or something unexpected): build again later.
+        log.warning("build of deployment %s failed (%s); retrying", req.deployment_id[:8], error_message(exc))
+        await asyncio.sleep(self._retry_s)
+
+    async def _write_log(self, deployment_id: str, lines: asyncio.Queue[str | None]) -> None:
+        while (line := await lines.get()) is not None:
+            text = line if line.endswith("\n") else line + "\n"
+            with contextlib.suppress(Error):
+                await self._deployments.append_log(deployment_id, text)
+
+    async def _key(self, service_id: str) -> str | None:
+        if self._deploy_keys is None:
+            return None
+        try:
+            return (await self._deploy_keys.get_deploy_key(service_id)).private_key
+        except Error as err:
+            if err.code == NOT_FOUND:
+                return None
+            raise
+
+    async def _known_hosts(self, service_id: str) -> str | None:
+        if self._deploy_keys is None:
+            return None
+        return await self._deploy_keys.get_known_hosts(service_id)

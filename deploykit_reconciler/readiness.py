@@ -1,0 +1,170 @@
+"""The readiness gate: a deployment's new replicas must prove themselves before traffic and the
+old replicas move.
+
+A replica is ready when its health check passed ``healthy_threshold`` times in a row (HTTP GET
+or TCP connect against its own address), or, without a check, once it has run ``min_ready_s``
+without a restart. A bad observation is the replica exited, its restart count rose, or its check
+failing after the start period (at most one per check interval). Enough of them in a row fail
+the deployment; a passing check resets the count.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass, field
+
+from deploykit.clock import Clock
+from deploykit.deployment import Deployment, DeploymentService
+from deploykit.errors import NOT_FOUND, Error
+from deploykit.health import HealthProbe
+from deploykit.runtime import ContainerState, Runtime
+from deploykit_reconciler.settings import ReconcilerSettings
+
+
+@dataclass(frozen=True)
+class Ready:
+    containers: list[ContainerState]
+
+
+@dataclass(frozen=True)
+class Failed:
+    reason: str
+    container_id: str | None = None
+    exit_code: int | None = None
+
+
+@dataclass(frozen=True)
+class Cancelled:
+    """The deployment stopped being the target (a newer one, a cancel) while we waited."""
+
+
+Outcome = Ready | Failed | Cancelled
+
+
+@dataclass
+class _Replica:
+    state: ContainerState
+    restarts: int
+    bad: int = 0
+    last_reason: str = ""
+    last_exit: int | None = None
+    successes: int = 0
+    running_since: float | None = None
+    next_probe: float = 0.0
+    last_bad_probe: float | None = None
+    ready: bool = False
+    history: list[str] = field(default_factory=list)
+
+
+class ReadinessGate:
+    def __init__(
+        self,
+        *,
+        runtime: Runtime,
+        probe: HealthProbe,
+        deployments: DeploymentService,
+        clock: Clock,
+        settings: ReconcilerSettings,
+    ) -> None:
+        self._runtime = runtime
+        self._probe = probe
+        self._deployments = deployments
+        self._clock = clock
+        self._settings = settings
+
+    async def wait(self, deployment: Deployment, containers: list[ContainerState], wake: asyncio.Event) -> Outcome:
+        """Watch ``containers`` (the deployment's replicas) until all are ready, one fails, or the
+        deployment is no longer in flight. ``wake`` is set by Docker events to look sooner."""
+        s = self._settings
+        check = deployment.config.health_check
+        port = deployment.config.port
+        threshold = check.unhealthy_threshold if check is not None else s.bad_observations
+        started = self._clock.monotonic()
+        replicas = [_Replica(state=c, restarts=c.restart_count) for c in containers]
+        while True:
+            now = self._clock.monotonic()
+            for r in replicas:
+                if r.ready:
+                    continue
+                await self._observe(r, now - started, check_port=port, deployment=deployment)
+                if r.bad >= threshold:
+                    exit_code = r.last_exit if r.last_exit is not None else r.state.exit_code
+                    return Failed(reason=r.last_reason, container_id=r.state.id, exit_code=exit_code)
+            if all(r.ready for r in replicas):
+                return Ready([r.state for r in replicas])
+            if self._clock.monotonic() - started > s.readiness_timeout_s:
+                return Failed(reason=f"not ready within {s.readiness_timeout_s:g} s")
+            current = await self._deployments.get_deployment(deployment.id)
+            if not current.in_flight:
+                return Cancelled()
+            wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wake.wait(), s.readiness_poll_s)
+
+    async def _observe(self, r: _Replica, elapsed: float, *, check_port: int | None, deployment: Deployment) -> None:
+        s = self._settings
+        now = self._clock.monotonic()
+        try:
+            c = await self._runtime.inspect_container(r.state.id)
+        except Error as err:
+            if err.code != NOT_FOUND:
+                raise
+            self._bad(r, "the container disappeared")
+            return
+        r.state = c
+        if c.state in {"exited", "dead"}:
+            r.last_exit = c.exit_code
+            self._bad(r, _exit_reason(c))
+            r.running_since = None
+            return
+        if c.restart_count > r.restarts:
+            r.restarts = c.restart_count
+            r.last_exit = c.exit_code
+            r.running_since = None
+            r.successes = 0
+            self._bad(r, f"{_exit_reason(c)}; restarted {c.restart_count} time(s)")
+            return
+        if c.state != "running":
+            return  # created / restarting without a new count yet: look again
+        if r.running_since is None:
+            r.running_since = now
+        check = deployment.config.health_check
+        if check is None or check_port is None:
+            if now - r.running_since >= s.min_ready_s:
+                r.ready = True
+            return
+        if now < r.next_probe:
+            return
+        if not c.ip_address:
+            self._bad(r, "the container has no address on its network")
+            return
+        result = await self._probe.probe(c.ip_address, check_port, check)
+        if result.ok:
+            r.bad = 0
+            r.successes += 1
+            r.next_probe = now + check.interval_s
+            if r.successes >= check.healthy_threshold:
+                r.ready = True
+            return
+        r.successes = 0
+        r.next_probe = now + s.readiness_poll_s
+        within_start = elapsed < check.start_period_s
+        spaced = r.last_bad_probe is None or now - r.last_bad_probe >= check.interval_s
+        if not within_start and spaced:
+            r.last_bad_probe = now
+            target = check.path if check.type.value == "http" else f"port {check_port}"
+            self._bad(r, f"health check on {target} failed: {result.error or 'no answer'}")
+
+    @staticmethod
+    def _bad(r: _Replica, reason: str) -> None:
+        r.bad += 1
+        r.last_reason = reason
+
+
+def _exit_reason(c: ContainerState) -> str:
+    if c.oom_killed:
+        return "killed: out of memory"
+    if c.exit_code is not None:
+        return f"exited with code {c.exit_code}"
+    return f"container is {c.state}"

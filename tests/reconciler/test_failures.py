@@ -1,0 +1,125 @@
+"""Failures and drift on the real engine: bad deployments, rollback, killed containers, lost networks."""
+
+from __future__ import annotations
+
+import pytest
+
+from deploykit.runtime import ContainerState
+from deploykit.service import Service
+from tests.reconciler.support import INDEX, Harness, docker_cli, http_get, httpd, wait_until
+
+pytestmark = pytest.mark.docker
+
+
+async def serving(harness: Harness, service: Service, deployment_id: str | None = None) -> ContainerState:
+    """The service's one running replica, answering HTTP."""
+
+    async def check() -> ContainerState | None:
+        running = await harness.running(service.id, deployment_id)
+        if len(running) != 1 or running[0].ip_address is None:
+            return None
+        answer = await http_get(running[0].ip_address, 8080, "/")
+        return running[0] if answer == (200, f"{INDEX}\n") else None
+
+    return await wait_until(check, what=f"{service.name} serving HTTP")
+
+
+async def test_crash_looping_image_fails_with_exit_code_and_log_tail_while_previous_keeps_serving(
+    harness: Harness,
+) -> None:
+    project = await harness.project("Crash")
+    service = await harness.create_service(project, "web", port=8080, command=httpd())
+    await harness.wait_status(service.id, "running")
+    (first,) = await harness.deployments(service.id)
+    good = await serving(harness, service, first.id)
+
+    result = await harness.update_service(service, command=["sh", "-c", "echo boom-$((6*7)); echo oops >&2; exit 3"])
+    (bad_id,) = result.created_deployments
+    bad = await harness.wait_deployment(bad_id, "failed")
+
+    assert bad.exit_code == 3
+    assert bad.failure_reason is not None
+    assert "exited with code 3" in bad.failure_reason
+    assert bad.log_tail is not None
+    assert "boom-42" in bad.log_tail
+    assert "oops" in bad.log_tail
+    # The previous healthy deployment kept serving from the very same container.
+    assert (await serving(harness, service, first.id)).id == good.id
+    assert (await harness.deployment(first.id)).status == "healthy"
+    after = await harness.wait_status(service.id, "running")
+    assert after.active_deployment_id == first.id
+    assert [c.deployment_id for c in await harness.containers(service_id=service.id)] == [first.id]
+
+
+async def test_rollback_runs_the_older_deployment_again_through_the_gate(harness: Harness) -> None:
+    project = await harness.project("Rollback")
+    service = await harness.create_service(project, "web", port=8080, command=httpd(), env_vars={"V": "1"})
+    (first,) = await harness.deployments(service.id)
+    await harness.wait_deployment(first.id, "healthy")
+    second_id = (await harness.set_env(service, "V", "2")).created_deployments[0]
+    await harness.wait_deployment(second_id, "healthy")
+    await harness.wait_deployment(first.id, "superseded")
+
+    rollback = await harness.store.deployments.rollback(service.id, first.id, None)
+    healthy = await harness.wait_deployment(rollback.id, "healthy")
+
+    assert healthy.env_vars == {"V": "1"}
+    c = await serving(harness, service, rollback.id)
+    assert c.deployment_id == rollback.id
+    assert (await harness.deployment(second_id)).status == "superseded"
+    assert (await harness.service(service.id)).active_deployment_id == rollback.id
+
+
+async def test_killed_container_is_replaced(harness: Harness) -> None:
+    project = await harness.project("Kill")
+    service = await harness.create_service(project, "web", port=8080, command=httpd())
+    await harness.wait_status(service.id, "running")
+    victim = await serving(harness, service)
+
+    await docker_cli("kill", victim.id)
+
+    replacement = await serving(harness, service)
+    assert replacement.id != victim.id
+    assert replacement.deployment_id == victim.deployment_id
+    assert [c.id for c in await harness.containers(service_id=service.id)] == [replacement.id]
+    await harness.wait_status(service.id, "running")
+
+    async def records_follow() -> bool:
+        return [r.id for r in await harness.records(service.id)] == [replacement.id]
+
+    await wait_until(records_follow, what="container records to follow the replacement")
+
+
+async def test_deleted_network_is_recreated(harness: Harness) -> None:
+    # No periodic resync to fall back on: the network events alone must bring it back.
+    await harness.stop()
+    await harness.start(interval_s=3600)
+    project = await harness.project("Net")
+    service = await harness.create_service(project, "web", port=8080, command=httpd())
+    await harness.wait_status(service.id, "running")
+    victim = await serving(harness, service)
+
+    await docker_cli("network", "disconnect", "-f", project.network_name, victim.id)
+    await docker_cli("network", "rm", project.network_name)
+
+    async def network_back() -> bool:
+        return project.network_name in {n.name for n in await harness.runtime.list_networks()}
+
+    await wait_until(network_back, within=5, what="the project network to come back")
+    replacement = await serving(harness, service)
+    assert replacement.ip_address is not None
+    await harness.wait_status(service.id, "running")
+
+
+async def test_missing_image_fails_the_deployment_while_previous_keeps_serving(harness: Harness) -> None:
+    project = await harness.project("Missing")
+    service = await harness.create_service(project, "web", port=8080, command=httpd())
+    await harness.wait_status(service.id, "running")
+    (first,) = await harness.deployments(service.id)
+    result = await harness.update_service(service, source={"type": "image", "image": "deploykit-test/nope:1.0"})
+    (bad_id,) = result.created_deployments
+    bad = await harness.wait_deployment(bad_id, "failed")
+    assert bad.failure_reason is not None
+    assert "deploykit-test/nope:1.0" in bad.failure_reason
+    await serving(harness, service, first.id)
+    assert (await harness.service(service.id)).active_deployment_id == first.id

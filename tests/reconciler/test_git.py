@@ -1,0 +1,94 @@
+"""Git sources: the reconciler drives the build scheduler, then rolls the built image out."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from deploykit.runtime import image_tag
+from deploykit_docker.builder import BuildQueue, DockerBuilder
+from tests.reconciler.support import Harness, docker_cli, http_get, wait_until
+
+pytestmark = pytest.mark.docker
+
+
+async def git(*args: str, cwd: Path) -> str:
+    proc = await asyncio.create_subprocess_exec(
+        "git", *args, cwd=cwd, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
+    out, err = await proc.communicate()
+    assert proc.returncode == 0, err.decode()
+    return out.decode().strip()
+
+
+def write_files(path: Path, image: str, extra: str) -> None:
+    path.mkdir(parents=True)
+    (path / "Dockerfile").write_text(
+        f'FROM {image}\n{extra}COPY index.html /www/index.html\nCMD ["httpd", "-f", "-p", "8080", "-h", "/www"]\n'
+    )
+    (path / "index.html").write_text("built from git\n")
+
+
+async def make_repo(path: Path, image: str, extra: str = "") -> str:
+    write_files(path, image, extra)
+    await git("init", "-q", "-b", "main", cwd=path)
+    await git("-c", "user.email=t@example.test", "-c", "user.name=t", "add", "-A", cwd=path)
+    await git("-c", "user.email=t@example.test", "-c", "user.name=t", "commit", "-q", "-m", "first page", cwd=path)
+    return await git("rev-parse", "HEAD", cwd=path)
+
+
+@pytest.fixture
+async def building(harness: Harness, tmp_path: Path) -> AsyncIterator[Harness]:
+    async with DockerBuilder(work_dir=tmp_path / "builds") as builder:
+        harness.builds = BuildQueue(builder, max_concurrent=1)
+        await harness.stop()
+        await harness.start()
+        yield harness
+        await harness.stop()
+
+
+async def test_git_service_is_built_then_rolled_out(building: Harness, tmp_path: Path) -> None:
+    harness = building
+    head = await make_repo(tmp_path / "repo", harness.image)
+    project = await harness.project("Git")
+    service = await harness.create_service(
+        project, "app", port=8080, source={"type": "git", "repo_url": f"file://{tmp_path / 'repo'}", "branch": "main"}
+    )
+    (deployment,) = await harness.deployments(service.id)
+    tag = image_tag(project.slug, service.slug, deployment.id)
+    try:
+        healthy = await harness.wait_deployment(deployment.id, "healthy", within=120)
+        assert (healthy.image, healthy.commit_sha, healthy.commit_message) == (tag, head, "first page")
+        assert "COPY index.html" in await harness.store.deployments.get_log(deployment.id)
+        (c,) = await harness.running(service.id)
+        assert c.ip_address is not None
+        ip = c.ip_address
+
+        async def serves() -> bool:
+            return await http_get(ip, 8080, "/") == (200, "built from git\n")
+
+        await wait_until(serves, what="the built page")
+    finally:
+        await harness.stop()
+        await harness.cleanup()
+        await docker_cli("rmi", "-f", tag, check=False)
+
+
+async def test_failing_build_fails_the_deployment_with_the_step_output(building: Harness, tmp_path: Path) -> None:
+    harness = building
+    await make_repo(tmp_path / "repo", harness.image, extra="RUN echo compiling && echo broken-step >&2 && exit 3\n")
+    project = await harness.project("GitFail")
+    service = await harness.create_service(
+        project, "app", port=8080, source={"type": "git", "repo_url": f"file://{tmp_path / 'repo'}", "branch": "main"}
+    )
+    (deployment,) = await harness.deployments(service.id)
+    failed = await harness.wait_deployment(deployment.id, "failed", within=120)
+    assert failed.failure_reason is not None
+    assert failed.failure_reason.startswith("build failed:")
+    assert failed.log_tail is not None
+    assert "broken-step" in failed.log_tail
+    assert not await harness.containers(service_id=service.id)
+    await harness.wait_status(service.id, "failed")

@@ -1,0 +1,181 @@
+"""The keyed work queue: coalescing, one run per key at a time, bounded workers, backoff, drain."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+
+import pytest
+
+from deploykit.errors import UNAVAILABLE, Error
+from deploykit_reconciler import Backoff, WorkQueue
+from tests.reconciler.support import wait_until
+
+
+async def _now(value: bool) -> bool:
+    return value
+
+
+@pytest.mark.parametrize(
+    ("failures", "delay"),
+    [(1, 1.0), (2, 2.0), (3, 4.0), (5, 16.0), (6, 30.0), (50, 30.0)],
+)
+def test_backoff_doubles_from_one_second_up_to_thirty(failures: int, delay: float) -> None:
+    assert Backoff(1.0, 30.0).delay(failures) == delay
+
+
+async def test_repeated_adds_coalesce_and_a_key_never_runs_twice_at_once() -> None:
+    running: set[str] = set()
+    runs: list[str] = []
+    release = asyncio.Event()
+
+    async def handle(key: str) -> None:
+        assert key not in running
+        running.add(key)
+        runs.append(key)
+        await release.wait()
+        running.discard(key)
+
+    q = WorkQueue(handle, workers=4, backoff=Backoff(0.01, 0.05))
+    for _ in range(5):
+        q.add("a")
+    q.start()
+    await asyncio.sleep(0)
+    for _ in range(5):
+        q.add("a")  # while running: marks it dirty, once
+    await asyncio.sleep(0.01)
+    assert runs == ["a"]
+    release.set()
+    await asyncio.wait_for(q.wait_idle(), 2)
+    assert runs == ["a", "a"]
+    await q.stop(1)
+
+
+async def test_a_slow_key_holds_one_worker_and_never_delays_another() -> None:
+    slow_started = asyncio.Event()
+    finish_slow = asyncio.Event()
+    done: list[str] = []
+
+    async def handle(key: str) -> None:
+        if key == "slow":
+            slow_started.set()
+            await finish_slow.wait()
+        done.append(key)
+
+    q = WorkQueue(handle, workers=2, backoff=Backoff(0.01, 0.05))
+    q.start()
+    q.add("slow")
+    await asyncio.wait_for(slow_started.wait(), 1)
+    q.add("fast-1")
+    q.add("fast-2")
+    await wait_until(lambda: _now(len(done) >= 2))
+    assert done == ["fast-1", "fast-2"]
+    finish_slow.set()
+    await asyncio.wait_for(q.wait_idle(), 1)
+    assert done == ["fast-1", "fast-2", "slow"]
+    await q.stop(1)
+
+
+async def test_failures_back_off_and_a_success_resets_the_count() -> None:
+    outcomes = [False, False, True, False]
+    stamps: list[float] = []
+    loop = asyncio.get_running_loop()
+
+    async def handle(key: str) -> None:
+        stamps.append(loop.time())
+        if not outcomes.pop(0):
+            raise Error(UNAVAILABLE, "The Docker engine is not reachable.")
+
+    q = WorkQueue(handle, workers=1, backoff=Backoff(0.05, 1.0))
+    q.start()
+    q.add("svc")
+    await wait_until(lambda: _now(len(stamps) >= 3))
+    assert q.failures("svc") == 0
+    gaps = [b - a for a, b in itertools.pairwise(stamps)]
+    assert 0.05 <= gaps[0] < 0.09
+    assert 0.1 <= gaps[1] < 0.15
+    q.add("svc")
+    await wait_until(lambda: _now(q.failures("svc") == 1))
+    assert len(stamps) == 4  # counted from zero again
+    await q.stop(1)
+
+
+async def test_ordinary_adds_wait_for_the_retry_but_a_forced_add_runs_now() -> None:
+    calls = 0
+
+    async def handle(key: str) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise Error(UNAVAILABLE, "down")
+
+    q = WorkQueue(handle, workers=1, backoff=Backoff(10.0, 30.0))
+    q.start()
+    q.add("svc")
+    await wait_until(lambda: _now(q.failures("svc") > 0))
+    q.add("svc")
+    await asyncio.sleep(0.02)
+    assert calls == 1
+    q.add("svc", force=True)
+    await asyncio.wait_for(q.wait_idle(), 1)
+    assert calls == 2
+    await q.stop(1)
+
+
+async def test_a_handler_asks_to_look_again_later_without_counting_a_failure() -> None:
+    calls = 0
+
+    async def handle(key: str) -> float | None:
+        nonlocal calls
+        calls += 1
+        return 0.02 if calls == 1 else None
+
+    q = WorkQueue(handle, workers=1, backoff=Backoff(10.0, 30.0))
+    q.start()
+    q.add("svc")
+    await wait_until(lambda: _now(calls >= 2))
+    assert q.failures("svc") == 0
+    await q.stop(1)
+
+
+async def test_stop_lets_running_work_finish_then_cancels_it_after_the_timeout() -> None:
+    finished: list[str] = []
+    cancelled: list[str] = []
+
+    async def handle(key: str) -> None:
+        try:
+            await asyncio.sleep(0.05 if key == "quick" else 10)
+            finished.append(key)
+        except asyncio.CancelledError:
+            cancelled.append(key)
+            raise
+
+    q = WorkQueue(handle, workers=2, backoff=Backoff(0.01, 0.05))
+    q.start()
+    q.add("quick")
+    q.add("stuck")
+    await asyncio.sleep(0.01)
+    await q.stop(0.2)
+    assert finished == ["quick"]
+    assert cancelled == ["stuck"]
+    q.add("after-stop")
+    assert not q.busy
+
+
+async def test_retry_now_runs_keys_waiting_for_their_backoff_at_once() -> None:
+    calls: list[str] = []
+
+    async def handle(key: str) -> None:
+        calls.append(key)
+        if calls.count(key) == 1:
+            raise Error(UNAVAILABLE, "down")
+
+    q = WorkQueue(handle, workers=2, backoff=Backoff(30.0, 30.0))
+    q.start()
+    q.add("a")
+    q.add("b")
+    await wait_until(lambda: _now(q.failures("a") == 1 and q.failures("b") == 1))
+    q.retry_now()
+    await asyncio.wait_for(q.wait_idle(), 1)
+    assert sorted(calls) == ["a", "a", "b", "b"]
+    await q.stop(1)

@@ -1,0 +1,96 @@
+"""The readiness gate with fakes and a hand-moved clock."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+
+from deploykit.deployment import DeploymentStatus
+from deploykit.health import HealthCheck, HealthResult
+from deploykit.runtime import ContainerState
+from deploykit_reconciler import ReconcilerSettings
+from deploykit_reconciler.readiness import Cancelled, Failed, ReadinessGate, Ready
+from tests.reconciler.fakes import FakeDeployments, FakeProbe, FakeRuntime, ManualClock, container, deployment
+
+SETTINGS = ReconcilerSettings(min_ready_s=3.0, readiness_poll_s=0.001, readiness_timeout_s=60.0, bad_observations=3)
+
+
+def gate(
+    states: list[ContainerState],
+    *,
+    clock: ManualClock,
+    probes: list[bool] | None = None,
+    status: DeploymentStatus = DeploymentStatus.STARTING,
+) -> ReadinessGate:
+    """Each inspect returns the next state (the last one repeats); each probe the next result."""
+    seen = list(states)
+
+    async def inspect(id: str) -> ContainerState:
+        return seen.pop(0) if len(seen) > 1 else seen[0]
+
+    results = list(probes or [])
+
+    async def probe(address: str, port: int, check: HealthCheck) -> HealthResult:
+        ok = results.pop(0) if len(results) > 1 else results[0]
+        return HealthResult(ok=ok, latency_ms=1.0, status_code=200 if ok else None, error=None if ok else "refused")
+
+    async def get(id: str) -> object:
+        return deployment(id, status=status)
+
+    return ReadinessGate(
+        runtime=FakeRuntime(inspect_container_fn=inspect),  # type: ignore[arg-type]
+        probe=FakeProbe(probe_fn=probe),
+        deployments=FakeDeployments(get_deployment_fn=get),  # type: ignore[arg-type]
+        clock=clock,
+        settings=SETTINGS,
+    )
+
+
+async def test_without_a_check_a_replica_is_ready_after_min_ready_s_without_restarts() -> None:
+    clock = ManualClock(step=0.5)
+    c = container()
+    outcome = await gate([c], clock=clock).wait(deployment(port=None), [c], asyncio.Event())
+    assert isinstance(outcome, Ready)
+    assert clock.t - 1000.0 >= 3.0
+
+
+async def test_http_check_passing_the_healthy_threshold_makes_it_ready() -> None:
+    check = HealthCheck(interval_s=1.0, healthy_threshold=2, start_period_s=10.0)
+    clock = ManualClock(step=0.25)
+    c = container()
+    g = gate([c], clock=clock, probes=[False, False, True, True])
+    outcome = await g.wait(deployment(check=check), [c], asyncio.Event())
+    assert outcome == Ready([c])
+
+
+async def test_three_exits_fail_it_with_the_exit_code() -> None:
+    clock = ManualClock(step=0.1)
+    start = container()
+    exited = replace(start, state="exited", exit_code=3)
+    outcome = await gate([start, exited], clock=clock).wait(deployment(port=None), [start], asyncio.Event())
+    assert outcome == Failed(reason="exited with code 3", container_id="c1", exit_code=3)
+
+
+async def test_a_rising_restart_count_is_a_bad_observation_each_time() -> None:
+    clock = ManualClock(step=0.1)
+    start = container()
+    states = [start] + [replace(start, restart_count=n, exit_code=1) for n in (1, 2, 3)]
+    outcome = await gate(states, clock=clock).wait(deployment(port=None), [start], asyncio.Event())
+    assert outcome == Failed(reason="exited with code 1; restarted 3 time(s)", container_id="c1", exit_code=1)
+
+
+async def test_a_failing_check_counts_once_per_interval_after_the_start_period() -> None:
+    check = HealthCheck(interval_s=1.0, unhealthy_threshold=3, start_period_s=2.0)
+    clock = ManualClock(step=0.1)
+    c = container()
+    outcome = await gate([c], clock=clock, probes=[False]).wait(deployment(check=check), [c], asyncio.Event())
+    assert outcome == Failed(reason="health check on / failed: refused", container_id="c1", exit_code=None)
+    # Start period (2 s) plus two more intervals before the third bad observation.
+    assert clock.t - 1000.0 >= 4.0
+
+
+async def test_a_deployment_that_stopped_being_in_flight_cancels_the_wait() -> None:
+    clock = ManualClock(step=0.01)
+    c = container()
+    g = gate([c], clock=clock, status=DeploymentStatus.CANCELLED)
+    assert await g.wait(deployment(port=None), [c], asyncio.Event()) == Cancelled()
