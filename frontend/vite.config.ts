@@ -17,8 +17,7 @@ export default defineConfig({
     rollupOptions: {
       output: {
         manualChunks: {
-          react: ["react", "react-dom", "react-router"],
-          flow: ["@xyflow/react"],
+          react: ["react", "react-dom", "react-dom/client", "react-router", "@tanstack/react-query"],
         },
       },
     },

@@ -20,7 +20,11 @@ const queryClient = new QueryClient({
   },
 });
 const router = createAppRouter();
+let lostAt = 0;
 api.onAuthLost = (reason) => {
+  // Several requests in flight can each discover the lost session; tell the user once.
+  if (Date.now() - lostAt < 3000) return;
+  lostAt = Date.now();
   queryClient.clear();
   authLostBus.emit(reason);
   const here = window.location.pathname;

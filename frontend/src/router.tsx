@@ -3,12 +3,14 @@ import { Shell, RequireAuth } from "./pages/Shell";
 import { SetupPage, LoginPage, RegisterPage } from "./pages/Auth";
 import { ProjectsPage } from "./pages/Projects";
 import { NotFound, RouteError } from "./pages/NotFound";
+import { Spinner } from "./ui/controls";
 
 export function createAppRouter() {
   return createBrowserRouter([
     {
       element: <Shell />,
       errorElement: <RouteError />,
+      hydrateFallbackElement: <Spinner />,
       children: [
         { path: "/setup", element: <SetupPage /> },
         { path: "/login", element: <LoginPage /> },

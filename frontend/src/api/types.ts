@@ -82,6 +82,7 @@ export interface Service extends ServiceCreate {
   slug: string;
   status: ServiceStatus;
   active_deployment_id: string | null;
+  group_id?: string | null;
   domains: (string | { hostname: string })[];
   created_at: string;
   updated_at: string;

@@ -62,12 +62,21 @@ describe("foldPendingChanges", () => {
 
   it("marks created services and shows their fields without a before", () => {
     const groups = foldPendingChanges(
-      [change("c1", "service.create", { target_temp_id: "tmp-1", payload: { name: "web", source: { type: "image", image: "busybox" }, port: 8080 } })],
+      [change("c1", "service.create", { target_temp_id: "tmp-1", payload: { name: "web", source: { type: "image", image: "busybox" }, port: 8080, command: null, volumes: [], x: 10 } })],
       ctx,
     );
     expect(groups[0]).toMatchObject({ id: "tmp-1", title: "web", badge: "creating" });
     expect(groups[0]!.fields).toContainEqual({ field: "port", before: null, after: "8080" });
     expect(groups[0]!.fields).toContainEqual({ field: "name", before: null, after: "web" });
+    expect(groups[0]!.fields.map((f) => f.field)).toEqual(["name", "source.type", "source.image", "port"]);
+  });
+
+  it("lists the variables a service is created with", () => {
+    const groups = foldPendingChanges(
+      [change("c1", "service.create", { target_temp_id: "tmp-1", payload: { name: "db", env_vars: { POSTGRES_DB: "app" } } })],
+      ctx,
+    );
+    expect(groups[0]!.env).toEqual([{ key: "POSTGRES_DB", op: "added", before: null, after: "app", changeIds: ["c1"] }]);
   });
 
   it("drops a service created and deleted before deploy", () => {
@@ -133,6 +142,11 @@ describe("stagedByService", () => {
       change("c2", "service.delete", { target_id: "s2" }),
     ]);
     expect(m.get("s1")).toEqual({ name: "api-v2", deleting: false, creating: false });
+    const created = stagedByService([
+      change("c3", "service.create", { target_temp_id: "tmp-1", payload: { name: "web", source: { type: "image", image: "a:1" }, port: 80 } }),
+      change("c4", "service.update", { target_id: "tmp-1", payload: { port: 81 } }),
+    ]).get("tmp-1");
+    expect(created).toEqual({ name: "web", creating: true, deleting: false, config: { name: "web", source: { type: "image", image: "a:1" }, port: 81 } });
     expect(m.get("s2")).toEqual({ deleting: true, creating: false });
   });
 });

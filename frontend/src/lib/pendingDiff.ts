@@ -23,6 +23,7 @@ const ACTION_ALIASES: Record<string, ChangeKind["action"]> = {
   update: "update",
   rename: "update",
   patch: "update",
+  move: "update",
   delete: "delete",
   remove: "delete",
 };
@@ -72,7 +73,9 @@ export interface DiffContext {
   envVars?: EnvVar[];
 }
 
-const HIDDEN_FIELDS = new Set(["id", "project_id", "slug", "status", "created_at", "updated_at", "x", "y", "draft_id", "env_vars"]);
+const HIDDEN_FIELDS = new Set([
+  "id", "project_id", "slug", "status", "created_at", "updated_at", "x", "y", "position_x", "position_y", "draft_id", "env_vars",
+]);
 
 /** One display string per value; objects are flattened by the caller, arrays shown as JSON. */
 export function formatValue(value: unknown): string | null {
@@ -175,6 +178,15 @@ export function foldPendingChanges(changes: PendingChange[], ctx: DiffContext): 
           g.after[f] = v;
         }
         if (kind.action === "update" && str(p["name"])) g.title = str(p["name"])!;
+        // A service created with variables (presets, the canvas socket) carries them in its payload.
+        const env = p["env_vars"];
+        if (kind.action === "create" && env && typeof env === "object" && !Array.isArray(env)) {
+          const gEnv = envState.get(g.key) ?? new Map();
+          envState.set(g.key, gEnv);
+          for (const [key, value] of Object.entries(env as Record<string, unknown>)) {
+            gEnv.set(key, { before: null, after: formatValue(value) ?? "", existed: false, ids: [c.id] });
+          }
+        }
       }
     }
   }
@@ -187,6 +199,8 @@ export function foldPendingChanges(changes: PendingChange[], ctx: DiffContext): 
       for (const [f, after] of Object.entries(g.after)) {
         const before = formatValue(g.before[f]);
         const a = formatValue(after);
+        // A created entity lists only what was set, not every empty default.
+        if (g.created && (a === null || a === "[]" || a === "{}")) continue;
         if (before !== a) g.fields.push({ field: f, before, after: a });
       }
     }
@@ -213,6 +227,8 @@ export interface StagedNodeState {
   name?: string;
   deleting: boolean;
   creating: boolean;
+  /** The staged service's config (create payload with later updates), for nodes not yet deployed. */
+  config?: Record<string, unknown>;
 }
 
 export function stagedByService(changes: PendingChange[]): Map<string, StagedNodeState> {
@@ -224,7 +240,12 @@ export function stagedByService(changes: PendingChange[]): Map<string, StagedNod
     if (!id) continue;
     const s = out.get(id) ?? { deleting: false, creating: false };
     const name = str(payloadOf(c)["name"]);
-    if (kind.action === "create") s.creating = true;
+    if (kind.action === "create") {
+      s.creating = true;
+      s.config = { ...payloadOf(c) };
+    } else if (kind.action === "update" && s.config) {
+      s.config = { ...s.config, ...payloadOf(c) };
+    }
     if (kind.action === "delete") s.deleting = true;
     if (name) s.name = name;
     out.set(id, s);

@@ -71,9 +71,10 @@ function RegisterForm({ testPrefix, submitLabel }: { testPrefix: string; submitL
 }
 
 export function SetupPage() {
+  const api = useApi();
   const reg = useCanRegister();
   if (reg.isPending) return <Spinner />;
-  if (reg.data && !reg.data.can_register) return <Navigate to="/login" replace />;
+  if (reg.data && !reg.data.can_register) return <Navigate to={api.isSignedIn() ? "/" : "/login"} replace />;
   return (
     <AuthCard title="Welcome to DeployKit" subtitle="Create the first account. It becomes the administrator of this installation.">
       <div data-testid="setup-wizard">
@@ -89,8 +90,10 @@ export function SetupPage() {
 }
 
 export function RegisterPage() {
+  const api = useApi();
   const reg = useCanRegister();
   if (reg.isPending) return <Spinner />;
+  if (api.isSignedIn() && reg.data && !reg.data.can_register) return <Navigate to="/" replace />;
   if (reg.data && !reg.data.can_register) {
     return (
       <AuthCard title="Registration is closed" subtitle="Ask an administrator to create an account for you.">

@@ -1,0 +1,171 @@
+import { useEffect, useRef, useState } from "react";
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { keys, useApi } from "../app";
+import { ApiError } from "../api/client";
+import type { PendingChange, Service } from "../api/types";
+import { draftFromService, draftToService, type ServiceDraft } from "../lib/serviceDraft";
+import { Modal, errorText, fieldError } from "../ui/controls";
+import { useToast } from "../ui/toast";
+import { ServiceFields } from "../service/ServiceFields";
+
+interface Preset {
+  id: string;
+  name: string;
+  description?: string;
+  service: Partial<Service>;
+  env_vars: Record<string, string>;
+}
+
+/** Stages a new service. While the dialog is open the others see it as a draft ghost. */
+export function AddServiceDialog({
+  projectId,
+  at,
+  send,
+  onClose,
+  onCreated,
+}: {
+  projectId: string;
+  at: { x: number; y: number };
+  send: (type: string, payload: Record<string, unknown>) => boolean;
+  onClose: () => void;
+  onCreated: (ids: string[]) => void;
+}) {
+  const api = useApi();
+  const qc = useQueryClient();
+  const toast = useToast();
+  const [draft, setDraft] = useState<ServiceDraft>(() => draftFromService());
+  const [local, setLocal] = useState<Record<string, string>>({});
+  const [advanced, setAdvanced] = useState(false);
+  const [presetEnv, setPresetEnv] = useState<Record<string, string> | null>(null);
+  const draftId = useRef(crypto.randomUUID());
+  const presets = useQuery({
+    queryKey: ["presets"],
+    queryFn: async () => {
+      const r = await api.get<Preset[] | { data: Preset[] }>("/presets/databases");
+      return Array.isArray(r) ? r : r.data;
+    },
+    retry: false,
+    staleTime: 300_000,
+  });
+
+  useEffect(() => {
+    const id = draftId.current;
+    send("service:draft-start", { draft_id: id, name: "", x: Math.round(at.x), y: Math.round(at.y) });
+    return () => {
+      send("service:draft-cancel", { draft_id: id });
+    };
+  }, [send, at.x, at.y]);
+
+  const m = useMutation({
+    mutationFn: async () => {
+      const { value, errors } = draftToService(draft);
+      setLocal(errors);
+      if (!value) throw new ApiError(422, "invalid", "Check the highlighted fields.", {});
+      if (presetEnv && Object.keys(presetEnv).length) {
+        // Only the canvas socket's service:create stages env vars together with the new service.
+        const sent = send("service:create", {
+          ...value,
+          draft_id: draftId.current,
+          env_vars: presetEnv,
+          x: Math.round(at.x),
+          y: Math.round(at.y),
+        });
+        if (!sent) throw new ApiError(0, "unavailable", "The canvas is offline; try again once it reconnects.");
+        return { id: "", kind: "service.create", target_temp_id: null } as PendingChange;
+      }
+      return api.post<PendingChange & { node?: { id: string }; canvas_node?: { id: string } }>(`/projects/${projectId}/services`, {
+        ...value,
+        position_x: Math.round(at.x),
+        position_y: Math.round(at.y),
+      });
+    },
+    onSuccess: (change) => {
+      if (change.id) {
+        qc.setQueryData<PendingChange[]>(keys.pending(projectId), (prev) =>
+          prev && !prev.some((c) => c.id === change.id) ? [...prev, change] : prev,
+        );
+      }
+      const ids = [change.target_temp_id].filter((x): x is string => !!x);
+      onCreated(ids);
+      toast.success(`Service “${draft.name}” staged. Deploy to create it.`);
+      onClose();
+    },
+    onError: (err) => {
+      if (!(err instanceof ApiError && err.status === 422 && Object.keys(err.fields).length === 0)) toast.error(errorText(err));
+    },
+  });
+
+  const set = (patch: Partial<ServiceDraft>) => setDraft((d) => ({ ...d, ...patch }));
+  const errs: Record<string, string | undefined> = {
+    name: local["name"] ?? fieldError(m.error, "name"),
+    image: local["image"] ?? fieldError(m.error, "image", "source"),
+    repo_url: local["repo_url"] ?? fieldError(m.error, "repo_url"),
+    branch: local["branch"] ?? fieldError(m.error, "branch"),
+    port: local["port"] ?? fieldError(m.error, "port"),
+    command: local["command"] ?? fieldError(m.error, "command"),
+    replicas: local["replicas"] ?? fieldError(m.error, "replicas"),
+    cpus: local["cpus"] ?? fieldError(m.error, "cpus"),
+    memory_mb: local["memory_mb"] ?? fieldError(m.error, "memory_mb"),
+    ...Object.fromEntries(Object.entries(local).filter(([k]) => k.startsWith("volumes.") || k.endsWith("_s") || k.endsWith("threshold"))),
+  };
+
+  // Tell the others what is being drafted once a name is typed.
+  const lastName = useRef("");
+  useEffect(() => {
+    if (draft.name === lastName.current) return;
+    lastName.current = draft.name;
+    const t = window.setTimeout(() => send("service:draft-start", { draft_id: draftId.current, name: draft.name, x: Math.round(at.x), y: Math.round(at.y) }), 300);
+    return () => clearTimeout(t);
+  }, [draft.name, send, at.x, at.y]);
+
+  return (
+    <Modal title="Add a service" onClose={onClose} testId="add-service-dialog" wide={advanced}>
+      <form
+        onSubmit={(e) => {
+          e.preventDefault();
+          m.mutate();
+        }}
+        noValidate
+      >
+        {presets.data && presets.data.length > 0 ? (
+          <div className="preset-row">
+            <span className="muted small">Database templates:</span>
+            {presets.data.map((p) => (
+              <button
+                type="button"
+                key={p.id}
+                className="chip"
+                title={p.description}
+                onClick={() => {
+                  setDraft({ ...draftFromService({ ...p.service, name: draft.name || p.id }) });
+                  setPresetEnv(p.env_vars);
+                  setAdvanced(true);
+                }}
+              >
+                {p.name}
+              </button>
+            ))}
+          </div>
+        ) : null}
+        <ServiceFields draft={draft} set={set} errors={errs} full={advanced} />
+        {presetEnv && Object.keys(presetEnv).length ? (
+          <p className="muted small">
+            Also stages {Object.keys(presetEnv).length} variables: {Object.keys(presetEnv).join(", ")} (secrets generated by the server).
+          </p>
+        ) : null}
+        <button type="button" className="link-btn" onClick={() => setAdvanced((a) => !a)} data-testid="svc-advanced">
+          {advanced ? "Fewer options" : "More options (replicas, limits, volumes, health check)"}
+        </button>
+        {m.error && !(m.error instanceof ApiError && m.error.status === 422) ? <div className="form-error">{errorText(m.error)}</div> : null}
+        <div className="modal-actions">
+          <button type="button" className="btn" onClick={onClose}>
+            Cancel
+          </button>
+          <button className="btn btn-primary" disabled={m.isPending} data-testid="add-service-submit">
+            {m.isPending ? "Staging…" : "Add service"}
+          </button>
+        </div>
+      </form>
+    </Modal>
+  );
+}

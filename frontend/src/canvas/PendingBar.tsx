@@ -1,0 +1,166 @@
+import { useMemo, useState } from "react";
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { keys, useApi } from "../app";
+import type { ApplyResult, EnvVar, PendingChange, Service } from "../api/types";
+import { foldPendingChanges } from "../lib/pendingDiff";
+import { ConfirmDialog, errorText } from "../ui/controls";
+import { useToast } from "../ui/toast";
+import type { FlowNode } from "./model";
+import { labelOf } from "./model";
+
+export function PendingBar({
+  projectId,
+  projectName,
+  services,
+  changes,
+  nodes,
+}: {
+  projectId: string;
+  projectName: string;
+  services: Service[];
+  changes: PendingChange[];
+  nodes: FlowNode[];
+}) {
+  const api = useApi();
+  const qc = useQueryClient();
+  const toast = useToast();
+  const [open, setOpen] = useState(false);
+  const [confirmDiscard, setConfirmDiscard] = useState(false);
+  const projectEnv = useQuery({
+    queryKey: keys.envVars(projectId, "project", projectId),
+    queryFn: async () => {
+      const r = await api.get<EnvVar[] | { data: EnvVar[] }>(`/projects/${projectId}/env-vars?limit=100`);
+      return Array.isArray(r) ? r : r.data;
+    },
+    enabled: open && changes.length > 0,
+  });
+  const serviceEnv = qc.getQueriesData<EnvVar[]>({ queryKey: ["project", projectId, "env"] }).flatMap(([, v]) => v ?? []);
+  const groups = useMemo(
+    () =>
+      foldPendingChanges(changes, {
+        projectId,
+        projectName,
+        services,
+        groups: Object.fromEntries(nodes.filter((n) => n.type === "group").map((n) => [n.id, labelOf(n.data.node) || "Group"])),
+        envVars: [...(projectEnv.data ?? []), ...serviceEnv],
+      }),
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+    [changes, projectId, projectName, services, nodes, projectEnv.data],
+  );
+
+  const deploy = useMutation({
+    mutationFn: () => api.post<ApplyResult>(`/projects/${projectId}/deploy`),
+    onSuccess: (r) => {
+      qc.setQueryData(keys.pending(projectId), []);
+      void qc.invalidateQueries({ queryKey: keys.project(projectId) });
+      setOpen(false);
+      const n = r?.created_deployments?.length ?? 0;
+      toast.success(`Deployed ${r?.applied_count ?? changes.length} change${(r?.applied_count ?? changes.length) === 1 ? "" : "s"}${n ? `, ${n} deployment${n === 1 ? "" : "s"} started` : ""}.`);
+    },
+    onError: (err) => toast.error(`Deploy failed: ${errorText(err)}`),
+  });
+  const discard = useMutation({
+    mutationFn: () => api.del(`/projects/${projectId}/pending-changes`),
+    onSuccess: () => {
+      qc.setQueryData(keys.pending(projectId), []);
+      setConfirmDiscard(false);
+      setOpen(false);
+      toast.success("Pending changes discarded.");
+    },
+    onError: (err) => toast.error(errorText(err)),
+  });
+  const discardOne = useMutation({
+    mutationFn: async (ids: string[]) => {
+      for (const id of ids) await api.del(`/projects/${projectId}/pending-changes/${id}`);
+      return ids;
+    },
+    onSuccess: (ids) => {
+      qc.setQueryData<PendingChange[]>(keys.pending(projectId), (prev) => prev?.filter((c) => !ids.includes(c.id)));
+      toast.success("Change discarded.");
+    },
+    onError: (err) => toast.error(errorText(err)),
+  });
+
+  if (changes.length === 0) return null;
+  return (
+    <div className={`pending-bar${open ? " open" : ""}`} data-testid="pending-bar">
+      {open ? (
+        <div className="pending-diff" data-testid="pending-diff">
+          {groups.length === 0 ? <p className="muted">These changes cancel each other out.</p> : null}
+          {groups.map((g) => (
+            <section key={g.key} className="diff-group" data-testid="diff-group" data-title={g.title}>
+              <header>
+                <span className="diff-scope">{g.scope}</span>
+                <strong>{g.title}</strong>
+                {g.badge ? <span className={`badge badge-${g.badge}`}>{g.badge}</span> : null}
+                <div className="grow" />
+                <button className="link-btn small" onClick={() => discardOne.mutate(g.changeIds)} disabled={discardOne.isPending} aria-label={`Discard changes to ${g.title}`}>
+                  Discard
+                </button>
+              </header>
+              {g.fields.length > 0 ? (
+                <table className="diff-table">
+                  <tbody>
+                    {g.fields.map((f) => (
+                      <tr key={f.field}>
+                        <td className="diff-field">{f.field}</td>
+                        <td className="diff-before">{f.before ?? <span className="muted">—</span>}</td>
+                        <td className="diff-arrow">→</td>
+                        <td className="diff-after">{f.after ?? <span className="muted">—</span>}</td>
+                      </tr>
+                    ))}
+                  </tbody>
+                </table>
+              ) : null}
+              {g.env.length > 0 ? (
+                <ul className="diff-env">
+                  {g.env.map((e) => (
+                    <li key={e.key} className={`env-${e.op}`}>
+                      <span className="env-op">{e.op === "added" ? "+" : e.op === "removed" ? "−" : "~"}</span>
+                      <code>{e.key}</code>
+                      {e.op === "changed" ? (
+                        <>
+                          <span className="diff-before">{e.before}</span> → <span className="diff-after">{e.after}</span>
+                        </>
+                      ) : e.op === "added" ? (
+                        <span className="diff-after">{e.after}</span>
+                      ) : (
+                        <span className="diff-before">{e.before}</span>
+                      )}
+                    </li>
+                  ))}
+                </ul>
+              ) : null}
+            </section>
+          ))}
+        </div>
+      ) : null}
+      <div className="pending-row">
+        <span className="pending-count" data-testid="pending-count">
+          <span className="pulse" /> {changes.length} pending change{changes.length === 1 ? "" : "s"}
+        </span>
+        <button className="link-btn" onClick={() => setOpen((o) => !o)} aria-expanded={open} data-testid="pending-toggle">
+          {open ? "Hide changes" : "Show changes"}
+        </button>
+        <div className="grow" />
+        <button className="btn btn-sm" onClick={() => setConfirmDiscard(true)} data-testid="pending-discard">
+          Discard
+        </button>
+        <button className="btn btn-sm btn-primary" onClick={() => deploy.mutate()} disabled={deploy.isPending} data-testid="pending-deploy">
+          {deploy.isPending ? "Deploying…" : "Deploy"}
+        </button>
+      </div>
+      {confirmDiscard ? (
+        <ConfirmDialog
+          title="Discard all pending changes?"
+          body={<p>{changes.length} staged change{changes.length === 1 ? "" : "s"} will be dropped. Nothing deployed changes.</p>}
+          confirmLabel="Discard changes"
+          danger
+          busy={discard.isPending}
+          onConfirm={() => discard.mutate()}
+          onClose={() => setConfirmDiscard(false)}
+        />
+      ) : null}
+    </div>
+  );
+}

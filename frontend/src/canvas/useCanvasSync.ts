@@ -1,0 +1,257 @@
+import { useCallback, useEffect, useRef, useState } from "react";
+import { applyNodeChanges, type Edge, type NodeChange } from "@xyflow/react";
+import { useQueryClient } from "@tanstack/react-query";
+import { keys, useApi } from "../app";
+import type { ApplyResult, CanvasEdge, CanvasNode, PendingChange, Presence, Service } from "../api/types";
+import { CanvasSocket, canvasSocketUrl, type CanvasMessage, type SocketStatus } from "./socket";
+import { presenceId, presenceName, sortForFlow, toFlowNode, type Cursor, type DraftView, type FlowNode } from "./model";
+import { useToast } from "../ui/toast";
+
+function toEdge(e: CanvasEdge): Edge {
+  const managed = e.managed ?? e.type === "env_ref";
+  return {
+    id: e.id,
+    source: e.source,
+    target: e.target,
+    animated: managed,
+    deletable: !managed,
+    className: managed ? "edge-managed" : "edge-user",
+    data: { raw: e },
+  };
+}
+
+function unwrap<T>(payload: Record<string, unknown>, ...names: string[]): T {
+  for (const n of names) if (payload[n] && typeof payload[n] === "object") return payload[n] as T;
+  return payload as T;
+}
+
+/**
+ * The live canvas of one project: the WebSocket, the React Flow nodes and edges, presence, cursors
+ * and drafts. Pending changes and services live in the query cache so every panel sees the same truth.
+ */
+export function useCanvasSync(projectId: string, myUserId: string | undefined) {
+  const api = useApi();
+  const qc = useQueryClient();
+  const toast = useToast();
+  const [status, setStatus] = useState<SocketStatus>("connecting");
+  const [attempt, setAttempt] = useState(0);
+  const [synced, setSynced] = useState(false);
+  const [nodes, setNodes] = useState<FlowNode[]>([]);
+  const [edges, setEdges] = useState<Edge[]>([]);
+  const [users, setUsers] = useState<Presence[]>([]);
+  const [cursors, setCursors] = useState<Record<string, Cursor>>({});
+  const [drafts, setDrafts] = useState<Record<string, DraftView>>({});
+  const [applied, setApplied] = useState<Record<string, string>>({});
+  const socket = useRef<CanvasSocket | null>(null);
+  const me = useRef(myUserId);
+  me.current = myUserId;
+
+  const setPending = useCallback(
+    (f: (prev: PendingChange[]) => PendingChange[]) =>
+      qc.setQueryData<PendingChange[]>(keys.pending(projectId), (prev) => f(prev ?? [])),
+    [qc, projectId],
+  );
+
+  const patchService = useCallback(
+    (id: string, patch: Partial<Service>) => {
+      qc.setQueryData<Service[]>(keys.services(projectId), (prev) => prev?.map((s) => (s.id === id ? { ...s, ...patch } : s)));
+    },
+    [qc, projectId],
+  );
+
+  const handle = useCallback(
+    (msg: CanvasMessage) => {
+      const p = msg.payload;
+      switch (msg.type) {
+        case "canvas:state": {
+          const raw = (p["nodes"] as CanvasNode[] | undefined) ?? [];
+          setNodes((prev) => {
+            const byId = new Map(prev.map((n) => [n.id, n]));
+            return sortForFlow(raw.map((n) => toFlowNode(n, byId.get(n.id))));
+          });
+          setEdges(((p["edges"] as CanvasEdge[] | undefined) ?? []).map(toEdge));
+          setSynced(true);
+          // A resync after a reconnect: what we cached may have missed events.
+          void qc.invalidateQueries({ queryKey: keys.services(projectId) });
+          break;
+        }
+        case "node:upserted": {
+          const n = unwrap<CanvasNode>(p, "node");
+          setNodes((prev) => {
+            const i = prev.findIndex((x) => x.id === n.id);
+            if (i === -1) return sortForFlow([...prev, toFlowNode(n)]);
+            const next = prev.slice();
+            next[i] = toFlowNode(n, prev[i]);
+            return next[i]!.parentId !== prev[i]!.parentId ? sortForFlow(next) : next;
+          });
+          break;
+        }
+        case "node:deleted": {
+          const id = String(p["id"] ?? p["node_id"] ?? "");
+          setNodes((prev) => prev.filter((n) => n.id !== id));
+          setEdges((prev) => prev.filter((e) => e.source !== id && e.target !== id));
+          break;
+        }
+        case "node:moved": {
+          const positions = (p["positions"] as { id: string; position_x: number; position_y: number }[] | undefined) ?? [];
+          const at = new Map(positions.map((q) => [q.id, q]));
+          setNodes((prev) =>
+            prev.map((n) => {
+              const q = at.get(n.id);
+              return q && !n.dragging
+                ? { ...n, position: { x: q.position_x, y: q.position_y }, data: { node: { ...n.data.node, position_x: q.position_x, position_y: q.position_y } } }
+                : n;
+            }),
+          );
+          break;
+        }
+        case "edge:upserted": {
+          const e = toEdge(unwrap<CanvasEdge>(p, "edge"));
+          setEdges((prev) => [...prev.filter((x) => x.id !== e.id), e]);
+          break;
+        }
+        case "edge:deleted": {
+          const id = String(p["id"] ?? "");
+          setEdges((prev) => prev.filter((e) => e.id !== id));
+          break;
+        }
+        case "users:list":
+          setUsers((p["users"] as Presence[] | undefined) ?? []);
+          break;
+        case "user:joined": {
+          const u = unwrap<Presence>(p, "user");
+          setUsers((prev) => [...prev.filter((x) => presenceId(x) !== presenceId(u)), u]);
+          break;
+        }
+        case "user:left": {
+          const id = presenceId(unwrap<Presence>(p, "user"));
+          setUsers((prev) => prev.filter((x) => presenceId(x) !== id));
+          setCursors((prev) => {
+            const { [id]: _gone, ...rest } = prev;
+            return rest;
+          });
+          break;
+        }
+        case "cursor:updated": {
+          const id = String(p["user_id"] ?? "");
+          if (!id || id === me.current) break;
+          setCursors((prev) => ({
+            ...prev,
+            [id]: { user_id: id, user_name: presenceName(p), x: Number(p["x"]), y: Number(p["y"]) },
+          }));
+          break;
+        }
+        case "service:drafts": {
+          const list = (p["drafts"] as DraftView[] | undefined) ?? [];
+          setDrafts(Object.fromEntries(list.filter((d) => d.user_id !== me.current).map((d) => [d.draft_id, d])));
+          break;
+        }
+        case "service:drafting": {
+          const d = unwrap<DraftView>(p, "draft");
+          if (d.draft_id && d.user_id !== me.current) setDrafts((prev) => ({ ...prev, [d.draft_id]: { ...prev[d.draft_id], ...d } }));
+          break;
+        }
+        case "service:draft-cancelled": {
+          const id = String(p["draft_id"] ?? "");
+          setDrafts((prev) => {
+            const { [id]: _gone, ...rest } = prev;
+            return rest;
+          });
+          break;
+        }
+        case "pending-changes:state":
+          setPending(() => (p["changes"] as PendingChange[] | undefined) ?? []);
+          break;
+        case "pending-change:added": {
+          const c = unwrap<PendingChange>(p, "change", "pending_change");
+          setPending((prev) => (prev.some((x) => x.id === c.id) ? prev : [...prev, c]));
+          break;
+        }
+        case "pending-changes:removed": {
+          const ids = new Set((p["ids"] as string[] | undefined) ?? []);
+          setPending((prev) => prev.filter((c) => !ids.has(c.id)));
+          break;
+        }
+        case "pending-changes:cleared":
+          setPending(() => []);
+          break;
+        case "pending-changes:applied": {
+          setPending(() => []);
+          const r = p as unknown as ApplyResult;
+          const remap = r.temp_id_to_service_id ?? {};
+          if (Object.keys(remap).length) {
+            setNodes((prev) =>
+              prev.map((n) => {
+                const real = remap[n.id];
+                return real && !prev.some((x) => x.id === real) ? { ...n, id: real, data: { node: { ...n.data.node, id: real } } } : n;
+              }),
+            );
+            setEdges((prev) => prev.map((e) => ({ ...e, source: remap[e.source] ?? e.source, target: remap[e.target] ?? e.target })));
+            setApplied(remap);
+          }
+          void qc.invalidateQueries({ queryKey: keys.project(projectId) });
+          if (r.applied_count !== undefined && String(p["user_id"] ?? "") !== me.current) {
+            toast.info(`${r.applied_count} change${r.applied_count === 1 ? "" : "s"} deployed.`);
+          }
+          break;
+        }
+        case "service:status-changed": {
+          const id = String(p["service_id"] ?? p["id"] ?? "");
+          const st = p["status"] as Service["status"] | undefined;
+          if (id && st) patchService(id, { status: st });
+          void qc.invalidateQueries({ queryKey: keys.services(projectId) });
+          break;
+        }
+        case "service:upserted":
+        case "service:created":
+        case "service:deleted":
+          void qc.invalidateQueries({ queryKey: keys.services(projectId) });
+          break;
+        case "error":
+          toast.error(String(p["message"] ?? "The canvas reported an error."));
+          break;
+        default:
+          if (msg.type.startsWith("deployment:") || msg.type.startsWith("container:")) {
+            const sid = String(p["service_id"] ?? (p["deployment"] as Record<string, unknown> | undefined)?.["service_id"] ?? "");
+            if (sid) {
+              void qc.invalidateQueries({ queryKey: keys.service(projectId, sid) });
+            }
+            void qc.invalidateQueries({ queryKey: keys.services(projectId) });
+          }
+      }
+    },
+    [qc, projectId, setPending, patchService, toast],
+  );
+
+  const handleRef = useRef(handle);
+  handleRef.current = handle;
+
+  useEffect(() => {
+    setSynced(false);
+    const s = new CanvasSocket({
+      url: canvasSocketUrl(projectId),
+      token: () => api.accessToken(),
+      refresh: async () => (await api.refresh().catch(() => null)) !== null || api.isSignedIn(),
+      onMessage: (m) => handleRef.current(m),
+      onStatus: (st, n) => {
+        setStatus(st);
+        setAttempt(n);
+      },
+      onAuthLost: () => api.onAuthLost("Your session has expired. Please sign in again."),
+    });
+    socket.current = s;
+    s.start();
+    return () => {
+      s.stop();
+      socket.current = null;
+    };
+  }, [api, projectId]);
+
+  const send = useCallback((type: string, payload: Record<string, unknown>) => socket.current?.send(type, payload) ?? false, []);
+
+  const onNodesChange = useCallback((changes: NodeChange<FlowNode>[]) => {
+    setNodes((prev) => applyNodeChanges(changes, prev));
+  }, []);
+
+  return { applied, status, attempt, synced, nodes, setNodes, edges, setEdges, users, cursors, drafts, send, onNodesChange };
+}

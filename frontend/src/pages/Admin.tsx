@@ -1,0 +1,246 @@
+import { useState } from "react";
+import { Navigate } from "react-router";
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useApi, useMe } from "../app";
+import type { Health, Role, User } from "../api/types";
+import { ConfirmDialog, Field, Modal, SelectField, Spinner, errorText, fieldError, timeAgo } from "../ui/controls";
+import { useToast } from "../ui/toast";
+
+type Tab = "users" | "status" | "about";
+
+export function AdminPage() {
+  const me = useMe();
+  const [tab, setTab] = useState<Tab>("users");
+  if (me.isPending) return <Spinner />;
+  if (me.data?.role !== "admin") return <Navigate to="/" replace />;
+  return (
+    <div className="page" data-testid="admin-page">
+      <h1>Admin settings</h1>
+      <div className="tabs page-tabs" role="tablist">
+        {(["users", "status", "about"] as const).map((t) => (
+          <button key={t} role="tab" aria-selected={tab === t} className={tab === t ? "on" : ""} onClick={() => setTab(t)} data-testid={`admin-tab-${t}`}>
+            {t === "users" ? "Users" : t === "status" ? "System status" : "About"}
+          </button>
+        ))}
+      </div>
+      {tab === "users" ? <Users me={me.data} /> : null}
+      {tab === "status" ? <Status /> : null}
+      {tab === "about" ? <About /> : null}
+    </div>
+  );
+}
+
+function Users({ me }: { me: User }) {
+  const api = useApi();
+  const qc = useQueryClient();
+  const toast = useToast();
+  const users = useQuery({
+    queryKey: ["users"],
+    queryFn: async () => {
+      const r = await api.get<User[] | { data: User[] }>("/users?limit=100");
+      return Array.isArray(r) ? r : r.data;
+    },
+  });
+  const [creating, setCreating] = useState(false);
+  const [deleting, setDeleting] = useState<User | null>(null);
+  const [form, setForm] = useState({ name: "", email: "", password: "", role: "member" as Role });
+  const create = useMutation({
+    mutationFn: () => api.post<User>("/users", form),
+    onSuccess: (u) => {
+      setCreating(false);
+      setForm({ name: "", email: "", password: "", role: "member" });
+      void qc.invalidateQueries({ queryKey: ["users"] });
+      toast.success(`${u.name} can now sign in.`);
+    },
+    onError: (err) => toast.error(errorText(err)),
+  });
+  const setRole = useMutation({
+    mutationFn: ({ u, role }: { u: User; role: Role }) => api.patch<User>(`/users/${u.id}`, { role }),
+    onSuccess: (u) => {
+      void qc.invalidateQueries({ queryKey: ["users"] });
+      toast.success(`${u.name} is now ${u.role}.`);
+    },
+    onError: (err) => toast.error(errorText(err)),
+  });
+  const del = useMutation({
+    mutationFn: (u: User) => api.del(`/users/${u.id}`),
+    onSuccess: () => {
+      setDeleting(null);
+      void qc.invalidateQueries({ queryKey: ["users"] });
+      toast.success("User deleted.");
+    },
+    onError: (err) => toast.error(errorText(err)),
+  });
+  return (
+    <section className="card" data-testid="admin-users">
+      <div className="row">
+        <h2>Users</h2>
+        <div className="grow" />
+        <button className="btn btn-primary btn-sm" onClick={() => setCreating(true)} data-testid="user-new">
+          Add user
+        </button>
+      </div>
+      {users.isPending ? <Spinner /> : null}
+      <table className="env-table">
+        <tbody>
+          {(users.data ?? []).map((u) => (
+            <tr key={u.id} data-testid="user-row">
+              <td>
+                <strong>{u.name}</strong> {u.id === me.id ? <span className="badge">you</span> : null}
+                <div className="muted small">{u.email}</div>
+              </td>
+              <td className="small muted">{u.created_at ? `joined ${timeAgo(u.created_at)}` : ""}</td>
+              <td>
+                <select aria-label={`Role of ${u.name}`} value={u.role} onChange={(e) => setRole.mutate({ u, role: e.target.value as Role })} disabled={setRole.isPending}>
+                  <option value="admin">admin</option>
+                  <option value="member">member</option>
+                </select>
+              </td>
+              <td className="env-actions">
+                <button className="link-btn small danger" disabled={u.id === me.id} onClick={() => setDeleting(u)}>
+                  Delete
+                </button>
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      {creating ? (
+        <Modal title="Add a user" onClose={() => setCreating(false)}>
+          <form
+            onSubmit={(e) => {
+              e.preventDefault();
+              create.mutate();
+            }}
+          >
+            <Field label="Name" name="name" value={form.name} onChange={(e) => setForm({ ...form, name: e.target.value })} error={fieldError(create.error, "name")} />
+            <Field label="Email" name="email" type="email" value={form.email} onChange={(e) => setForm({ ...form, email: e.target.value })} error={fieldError(create.error, "email")} />
+            <Field label="Initial password" name="password" type="password" autoComplete="new-password" value={form.password} onChange={(e) => setForm({ ...form, password: e.target.value })} error={fieldError(create.error, "password")} />
+            <SelectField label="Role" name="role" value={form.role} onChange={(e) => setForm({ ...form, role: e.target.value as Role })}>
+              <option value="member">member</option>
+              <option value="admin">admin</option>
+            </SelectField>
+            <div className="modal-actions">
+              <button type="button" className="btn" onClick={() => setCreating(false)}>
+                Cancel
+              </button>
+              <button className="btn btn-primary" disabled={create.isPending}>
+                Add user
+              </button>
+            </div>
+          </form>
+        </Modal>
+      ) : null}
+      {deleting ? (
+        <ConfirmDialog
+          title={`Delete ${deleting.name}?`}
+          body={<p>Their sessions and API keys stop working at once.</p>}
+          confirmLabel="Delete user"
+          danger
+          busy={del.isPending}
+          onConfirm={() => del.mutate(deleting)}
+          onClose={() => setDeleting(null)}
+        />
+      ) : null}
+    </section>
+  );
+}
+
+function fmt(key: string, v: unknown): string {
+  if (typeof v === "number") {
+    if (/bytes|size|memory_total|memory_used|used$|total$|free$|available$/i.test(key) && v > 4096) {
+      const u = ["B", "KB", "MB", "GB", "TB"];
+      let i = 0;
+      let x = v;
+      while (x >= 1024 && i < u.length - 1) {
+        x /= 1024;
+        i++;
+      }
+      return `${x.toFixed(1)} ${u[i]}`;
+    }
+    if (/percent|_pct$/i.test(key)) return `${v.toFixed(1)} %`;
+    return Number.isInteger(v) ? String(v) : v.toFixed(2);
+  }
+  if (typeof v === "boolean") return v ? "yes" : "no";
+  if (v === null || v === undefined) return "—";
+  return String(v);
+}
+
+function Tree({ value, depth = 0 }: { value: unknown; depth?: number }) {
+  if (Array.isArray(value)) {
+    if (value.every((x) => typeof x !== "object" || x === null)) return <span>{value.map((x) => fmt("", x)).join(", ") || "—"}</span>;
+    return (
+      <div className="kv-list">
+        {value.map((x, i) => (
+          <div key={i} className="kv-item">
+            <Tree value={x} depth={depth + 1} />
+          </div>
+        ))}
+      </div>
+    );
+  }
+  if (value && typeof value === "object") {
+    return (
+      <dl className={`kv depth-${depth}`}>
+        {Object.entries(value as Record<string, unknown>).map(([k, v]) => (
+          <div key={k} className="kv-row">
+            <dt>{k.replace(/_/g, " ")}</dt>
+            <dd>
+              {v && typeof v === "object" ? <Tree value={v} depth={depth + 1} /> : fmt(k, v)}
+              {typeof v === "number" && /percent/i.test(k) ? (
+                <span className="meter">
+                  <span style={{ width: `${Math.min(100, v)}%` }} />
+                </span>
+              ) : null}
+            </dd>
+          </div>
+        ))}
+      </dl>
+    );
+  }
+  return <span>{fmt("", value)}</span>;
+}
+
+function Status() {
+  const api = useApi();
+  const status = useQuery({ queryKey: ["system-status"], queryFn: () => api.get<Record<string, unknown>>("/system/status"), refetchInterval: 3000 });
+  const health = useQuery({ queryKey: ["health"], queryFn: () => api.request<Health>("GET", "/health", { auth: false }), refetchInterval: 3000 });
+  const lastChecked = Math.max(status.dataUpdatedAt, status.errorUpdatedAt, health.dataUpdatedAt);
+  return (
+    <div className="grid-2" data-testid="admin-status">
+      <section className="card">
+        <h2>Services</h2>
+        {health.data ? (
+          <ul className="health-list">
+            {Object.entries(health.data.services).map(([k, ok]) => (
+              <li key={k}>
+                <span className={`dot tone-${ok ? "ok" : "bad"}`} /> {k} <span className="muted">{ok ? "up" : "down"}</span>
+              </li>
+            ))}
+          </ul>
+        ) : (
+          <Spinner />
+        )}
+        <p className="muted small" data-testid="status-checked-at">
+          Refreshed every few seconds
+          {lastChecked ? `, last at ${new Date(lastChecked).toLocaleTimeString()}` : ""}.
+        </p>
+      </section>
+      <section className="card">
+        <h2>Host and Docker</h2>
+        {status.isPending ? <Spinner /> : status.error ? <div className="form-error">{errorText(status.error)}</div> : <Tree value={status.data} />}
+      </section>
+    </div>
+  );
+}
+
+function About() {
+  const api = useApi();
+  const about = useQuery({ queryKey: ["system-about"], queryFn: () => api.get<Record<string, unknown>>("/system/about") });
+  return (
+    <section className="card" data-testid="admin-about">
+      <h2>About this installation</h2>
+      {about.isPending ? <Spinner /> : about.error ? <div className="form-error">{errorText(about.error)}</div> : <Tree value={about.data} />}
+    </section>
+  );
+}

@@ -1,0 +1,132 @@
+import { useEffect, useState } from "react";
+import { useMutation, useQueryClient } from "@tanstack/react-query";
+import { keys, useApi } from "../app";
+import { ApiError } from "../api/client";
+import type { PendingChange, Service } from "../api/types";
+import { kindOf } from "../lib/pendingDiff";
+import { draftFromService, draftToService, serviceDelta, type ServiceDraft } from "../lib/serviceDraft";
+import { ConfirmDialog, errorText } from "../ui/controls";
+import { useToast } from "../ui/toast";
+import { ServiceFields } from "./ServiceFields";
+import { useServiceActions } from "./actions";
+
+/** The service as it will be after deploy: the applied service with staged updates on top. */
+function withStaged(service: Service, pending: PendingChange[]): Service {
+  let s: Service = service;
+  for (const c of pending) {
+    const k = kindOf(c);
+    if (k.entity === "service" && k.action === "update" && c.target_id === service.id && c.payload) s = { ...s, ...(c.payload as Partial<Service>) };
+  }
+  return s;
+}
+
+export function SettingsTab({ projectId, service, pending, onDeleted }: { projectId: string; service: Service; pending: PendingChange[]; onDeleted: () => void }) {
+  const api = useApi();
+  const qc = useQueryClient();
+  const toast = useToast();
+  const { stageDelete, addPending } = useServiceActions(projectId);
+  const effective = withStaged(service, pending);
+  const [draft, setDraft] = useState<ServiceDraft>(() => draftFromService(effective));
+  const [local, setLocal] = useState<Record<string, string>>({});
+  const [confirmDelete, setConfirmDelete] = useState(false);
+  const effectiveKey = JSON.stringify(effective);
+  useEffect(() => setDraft(draftFromService(JSON.parse(effectiveKey) as Service)), [effectiveKey]);
+  const base = `/projects/${projectId}/services/${service.id}`;
+
+  const save = useMutation({
+    mutationFn: async () => {
+      const { value, errors } = draftToService(draft);
+      setLocal(errors);
+      if (!value) throw new ApiError(422, "invalid", "Check the highlighted fields.");
+      const delta = serviceDelta(effective, value);
+      if (Object.keys(delta).length === 0) return null;
+      return api.patch<PendingChange>(base, delta);
+    },
+    onSuccess: (c) => {
+      if (!c) return toast.info("Nothing changed.");
+      addPending(c);
+      toast.success("Settings staged. Deploy to apply.");
+    },
+    onError: (err) => {
+      if (!(err instanceof ApiError && err.status === 422 && Object.keys(err.fields).length === 0)) toast.error(errorText(err));
+    },
+  });
+  const power = useMutation({
+    mutationFn: (action: "stop" | "start" | "restart") => api.post(`${base}/${action}`),
+    onSuccess: (_, action) => {
+      toast.success(`${service.name}: ${action === "stop" ? "stopping" : action === "start" ? "starting" : "restarting"}.`);
+      void qc.invalidateQueries({ queryKey: keys.services(projectId) });
+    },
+    onError: (err) => toast.error(errorText(err)),
+  });
+
+  const serverErr = (...names: string[]) => {
+    if (!(save.error instanceof ApiError)) return undefined;
+    for (const n of names) for (const [k, v] of Object.entries(save.error.fields)) if ((k === n || k.endsWith(`.${n}`)) && v[0]) return v[0];
+    return undefined;
+  };
+  const fields = ["name", "image", "repo_url", "branch", "dockerfile_path", "context", "port", "command", "replicas", "cpus", "memory_mb", "path", "interval_s", "timeout_s", "healthy_threshold", "unhealthy_threshold"];
+  const errs: Record<string, string | undefined> = {
+    ...Object.fromEntries(fields.map((f) => [f, local[f] ?? serverErr(f)])),
+    ...Object.fromEntries(Object.entries(local).filter(([k]) => k.startsWith("volumes."))),
+  };
+  const dirty = JSON.stringify(draft) !== JSON.stringify(draftFromService(effective));
+
+  return (
+    <div className="settings" data-testid="settings-tab">
+      <form
+        onSubmit={(e) => {
+          e.preventDefault();
+          save.mutate();
+        }}
+        noValidate
+      >
+        <ServiceFields draft={draft} set={(p) => setDraft((d) => ({ ...d, ...p }))} errors={errs} full />
+        <div className="row gap sticky-actions">
+          <button className="btn btn-primary" disabled={save.isPending || !dirty} data-testid="settings-save">
+            {save.isPending ? "Staging…" : "Stage changes"}
+          </button>
+          <button type="button" className="btn" disabled={!dirty} onClick={() => setDraft(draftFromService(effective))}>
+            Reset
+          </button>
+          <span className="muted small">Edits are staged and applied with the next deploy.</span>
+        </div>
+      </form>
+      <h3 className="section-title">Runtime</h3>
+      <div className="row gap">
+        {service.status === "stopped" ? (
+          <button className="btn btn-sm" onClick={() => power.mutate("start")} disabled={power.isPending} data-testid="svc-start">
+            Start
+          </button>
+        ) : (
+          <button className="btn btn-sm" onClick={() => power.mutate("stop")} disabled={power.isPending || !service.active_deployment_id} data-testid="svc-stop">
+            Stop
+          </button>
+        )}
+        <button className="btn btn-sm" onClick={() => power.mutate("restart")} disabled={power.isPending || !service.active_deployment_id} data-testid="svc-restart">
+          Restart
+        </button>
+        <span className="muted small">Immediate; a stopped service stays stopped until started.</span>
+      </div>
+      <h3 className="section-title danger">Danger zone</h3>
+      <button className="btn btn-danger btn-sm" onClick={() => setConfirmDelete(true)} data-testid="svc-delete">
+        Delete service
+      </button>
+      {confirmDelete ? (
+        <ConfirmDialog
+          title={`Delete ${service.name}?`}
+          body={<p>The delete is staged: on deploy the containers and volumes of this service are removed.</p>}
+          confirmLabel="Stage delete"
+          danger
+          requireText={service.name}
+          onConfirm={async () => {
+            await stageDelete(service.id, service.name);
+            setConfirmDelete(false);
+            onDeleted();
+          }}
+          onClose={() => setConfirmDelete(false)}
+        />
+      ) : null}
+    </div>
+  );
+}

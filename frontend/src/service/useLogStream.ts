@@ -1,0 +1,150 @@
+import { useCallback, useEffect, useRef, useState } from "react";
+import { useApi } from "../app";
+import { SSEParser } from "../lib/sse";
+
+export type StreamStatus = "connecting" | "live" | "ended" | "error" | "paused";
+
+export interface LogLine {
+  n: number;
+  container: string;
+  stream: string;
+  text: string;
+  ts?: string;
+  event?: boolean;
+}
+
+const MAX_LINES = 5000;
+
+/**
+ * A text/event-stream read with fetch so that it can carry the Bearer header (EventSource cannot).
+ * Pausing keeps reading and buffers, so nothing is lost; resuming shows the buffered lines.
+ */
+export function useLogStream(path: string | null) {
+  const api = useApi();
+  const [lines, setLines] = useState<LogLine[]>([]);
+  const [status, setStatus] = useState<StreamStatus>("connecting");
+  const [error, setError] = useState<string | null>(null);
+  const [paused, setPaused] = useState(false);
+  const [generation, setGeneration] = useState(0);
+  const buffer = useRef<LogLine[]>([]);
+  const pausedRef = useRef(false);
+  const counter = useRef(0);
+  const streamStatus = useRef<StreamStatus>("connecting");
+
+  const flush = useCallback(() => {
+    if (pausedRef.current || buffer.current.length === 0) return;
+    const add = buffer.current;
+    buffer.current = [];
+    setLines((prev) => {
+      const next = prev.concat(add);
+      return next.length > MAX_LINES ? next.slice(next.length - MAX_LINES) : next;
+    });
+  }, []);
+
+  useEffect(() => {
+    if (!path) return;
+    const ctrl = new AbortController();
+    let raf = 0;
+    const schedule = () => {
+      if (!raf) raf = requestAnimationFrame(() => {
+        raf = 0;
+        flush();
+      });
+    };
+    const push = (l: Omit<LogLine, "n">) => {
+      buffer.current.push({ ...l, n: counter.current++ });
+      schedule();
+    };
+    const set = (s: StreamStatus) => {
+      streamStatus.current = s;
+      setStatus(pausedRef.current && s === "live" ? "paused" : s);
+    };
+    set("connecting");
+    setError(null);
+    (async () => {
+      const res = await api.fetchAuthed(path, { headers: { Accept: "text/event-stream, text/plain, application/json" }, signal: ctrl.signal });
+      if (!res.ok) {
+        let msg = `${res.status}`;
+        try {
+          msg = ((await res.json()) as { message?: string }).message ?? msg;
+        } catch {
+          /* not JSON */
+        }
+        throw new Error(msg);
+      }
+      const type = res.headers.get("Content-Type") ?? "";
+      if (!type.includes("event-stream")) {
+        // A finished deployment's stored log: plain text, or JSON with the lines.
+        const text = await res.text();
+        let rows: string[] = [];
+        try {
+          const j = JSON.parse(text) as unknown;
+          const v = Array.isArray(j) ? j : ((j as Record<string, unknown>)["lines"] ?? (j as Record<string, unknown>)["log"] ?? (j as Record<string, unknown>)["data"]);
+          rows = Array.isArray(v) ? v.map((x) => (typeof x === "string" ? x : String((x as Record<string, unknown>)["line"] ?? JSON.stringify(x)))) : String(v ?? "").split("\n");
+        } catch {
+          rows = text.split("\n");
+        }
+        rows.filter((r, i) => r !== "" || i < rows.length - 1).forEach((r) => push({ container: "", stream: "stdout", text: r }));
+        set("ended");
+        return;
+      }
+      set("live");
+      const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+      const parser = new SSEParser();
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        for (const ev of parser.feed(value)) {
+          if (ev.event === "end") {
+            set("ended");
+            ctrl.abort();
+            return;
+          }
+          if (!ev.data) continue;
+          let d: Record<string, unknown>;
+          try {
+            d = JSON.parse(ev.data) as Record<string, unknown>;
+          } catch {
+            push({ container: "", stream: "stdout", text: ev.data });
+            continue;
+          }
+          const container = String(d["container_id"] ?? "").slice(0, 12);
+          if (d["event"]) push({ container, stream: "event", text: `— container ${String(d["event"]).replace("container_", "")} —`, event: true });
+          else push({ container, stream: String(d["stream"] ?? "stdout"), text: String(d["line"] ?? d["message"] ?? ""), ts: d["ts"] as string | undefined });
+        }
+      }
+      set("ended");
+    })().catch((err: unknown) => {
+      if (ctrl.signal.aborted) return;
+      setError(err instanceof Error ? err.message : "The stream failed.");
+      set("error");
+    });
+    return () => {
+      ctrl.abort();
+      cancelAnimationFrame(raf);
+    };
+  }, [api, path, generation, flush]);
+
+  const pause = useCallback(() => {
+    pausedRef.current = true;
+    setPaused(true);
+    if (streamStatus.current === "live") setStatus("paused");
+  }, []);
+  const resume = useCallback(() => {
+    pausedRef.current = false;
+    setPaused(false);
+    setStatus(streamStatus.current);
+    flush();
+  }, [flush]);
+  const clear = useCallback(() => {
+    buffer.current = [];
+    setLines([]);
+  }, []);
+  const retry = useCallback(() => {
+    setLines([]);
+    buffer.current = [];
+    setGeneration((g) => g + 1);
+  }, []);
+
+  return { lines, status, error, paused, pause, resume, clear, retry };
+}

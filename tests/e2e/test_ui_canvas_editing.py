@@ -1,0 +1,136 @@
+"""Editing on the canvas: notes, groups, drag into a group, staged deletes and settings, the diff and
+discarding with confirmation."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+
+try:
+    from tests.e2e import ui_support as ui
+except ImportError:  # tests/ is not a package: pytest put tests/e2e on sys.path
+    import ui_support as ui  # type: ignore[no-redef,import-not-found]
+
+spa_built, daemon, playwright_instance, browser, api = (
+    ui.spa_built,
+    ui.daemon,
+    ui.playwright_instance,
+    ui.browser,
+    ui.api,
+)
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+def expect() -> Any:
+    from playwright.sync_api import expect as pw_expect
+
+    pw_expect.set_options(timeout=15_000)
+    return pw_expect
+
+
+def discard_all(page: Any) -> None:
+    e = expect()
+    page.get_by_test_id("pending-discard").click()
+    page.get_by_test_id("confirm-ok").click()
+    e(page.get_by_test_id("pending-bar")).to_be_hidden()
+
+
+@ui.screenshot_on_failure
+def test_notes_groups_staged_delete_settings_and_discard(browser: Any, daemon: ui.Daemon, api: ui.Api) -> None:
+    e = expect()
+    api.register("Ada Admin", "ada@example.com")
+    project = api.call("POST", "/projects", {"name": "editing"}, expect=201)
+    pid = project["id"]
+    api.call(
+        "POST",
+        f"/projects/{pid}/services",
+        {
+            "name": "api",
+            "source": {"type": "image", "image": ui.TEST_IMAGE},
+            "port": 8080,
+            "position_x": 40,
+            "position_y": 40,
+        },
+    )
+    api.call("POST", f"/projects/{pid}/deploy")
+    page = ui.new_page(browser)
+    ui.sign_in(page, daemon.url, api.tokens, f"/projects/{pid}")
+    e(page.get_by_test_id("canvas-page")).to_have_attribute("data-synced", "true")
+    node = page.locator('[data-testid="service-node"][data-name="api"]')
+    e(node).not_to_have_attribute("data-status", "staged")
+    pane = page.locator(".react-flow__pane")
+
+    # A note, written in place, is stored on the server.
+    pane.click(button="right", position={"x": 700, "y": 80})
+    page.get_by_test_id("ctx-add-note").click()
+    note = page.get_by_test_id("note-node")
+    e(note).to_have_count(1)
+    note.dblclick()
+    note.locator("textarea").fill("Ask Bob about the cache size")
+    pane.click(position={"x": 1000, "y": 500})
+    page.reload()
+    e(page.get_by_test_id("note-node")).to_contain_text("Ask Bob about the cache size")
+
+    # Dragging the deployed service into a new group stages a move (its group's env applies).
+    pane.click(button="right", position={"x": 420, "y": 260})
+    page.get_by_test_id("ctx-add-group").click()
+    group = page.get_by_test_id("group-node")
+    e(group).to_have_count(1)
+    gbox = group.bounding_box()
+    nbox = node.bounding_box()
+    assert gbox is not None
+    assert nbox is not None
+    page.mouse.move(nbox["x"] + 60, nbox["y"] + 20)
+    page.mouse.down()
+    for i in range(1, 11):
+        page.mouse.move(
+            nbox["x"] + 60 + (gbox["x"] + 140 - nbox["x"] - 60) * i / 10,
+            nbox["y"] + 20 + (gbox["y"] + 80 - nbox["y"] - 20) * i / 10,
+        )
+    page.mouse.up()
+    e(page.get_by_test_id("pending-count")).to_contain_text("1 pending change")
+    page.get_by_test_id("pending-toggle").click()
+    e(page.get_by_test_id("pending-diff")).to_contain_text("group_id")
+    discard_all(page)
+
+    # Group variables are edited from the group's menu and staged like the others.
+    group.locator(".group-handle").click(button="right")
+    page.get_by_test_id("ctx-group-variables").click()
+    page.get_by_test_id("group-env-key").fill("REGION")
+    page.get_by_test_id("group-env-value").fill("eu-west")
+    page.get_by_test_id("group-env-add").click()
+    e(page.get_by_test_id("group-env-staged")).to_contain_text("REGION")
+    page.keyboard.press("Escape")
+    e(page.get_by_test_id("pending-count")).to_contain_text("1 pending change")
+    page.get_by_test_id("pending-toggle").click()
+    e(page.get_by_test_id("diff-group").filter(has_text="REGION")).to_contain_text("eu-west")
+    discard_all(page)
+
+    # Delete on a selected deployed service stages the delete; the node stays, faded.
+    node.click()
+    e(page.locator('.react-flow__node:has([data-name="api"])')).to_have_class(re.compile("selected"))
+    page.keyboard.press("Delete")
+    e(node).to_have_class(re.compile("deleting"))
+    page.get_by_test_id("pending-toggle").click()
+    e(page.get_by_test_id("diff-group").filter(has_text="api")).to_contain_text("deleting")
+    discard_all(page)
+    e(node).not_to_have_class(re.compile("deleting"))
+
+    # Settings edits are validated inline and staged as a diff of what changed.
+    node.click()
+    page.get_by_test_id("tab-settings").click()
+    page.get_by_test_id("svc-port").fill("99999")
+    page.get_by_test_id("settings-save").click()
+    e(page.get_by_test_id("field-error-port")).to_be_visible()
+    page.get_by_test_id("svc-port").fill("8080")
+    page.get_by_test_id("svc-replicas").fill("2")
+    page.get_by_test_id("settings-save").click()
+    e(page.get_by_test_id("pending-count")).to_contain_text("1 pending change")
+    page.get_by_test_id("pending-toggle").click()
+    row = page.get_by_test_id("pending-diff").locator("tr", has_text="replicas")
+    e(row).to_contain_text("1")
+    e(row).to_contain_text("2")
+    e(node).to_contain_text("\N{MULTIPLICATION SIGN}1")  # not deployed yet: the node shows what runs
