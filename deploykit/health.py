@@ -58,7 +58,7 @@ class HealthCheck:
     def from_dict(cls, data: dict[str, Any]) -> HealthCheck:
         return cls(
             type=HealthCheckType(data.get("type", "http")),
-            path=str(data.get("path", "/")),
+            path=str(data.get("path") or "/"),
             interval_s=float(data.get("interval_s", 5.0)),
             timeout_s=float(data.get("timeout_s", 2.0)),
             healthy_threshold=int(data.get("healthy_threshold", 1)),
@@ -95,6 +95,26 @@ class HealthRecordFilter:
     limit: int = 500
 
 
+@dataclass(frozen=True)
+class ReplicaHealth:
+    """The health monitor's current view of one replica of a service's healthy deployment."""
+
+    service_id: str
+    deployment_id: str
+    container_id: str
+    replica_index: int
+    healthy: bool
+    """False while the replica is held out of the route (failed ``unhealthy_threshold`` checks in
+    a row) until it passes ``healthy_threshold`` in a row again."""
+    consecutive_failures: int = 0
+    consecutive_successes: int = 0
+    restarts: int = 0
+    """Restarts by the health monitor since the replica was first watched."""
+    last_result: HealthResult | None = None
+    since: datetime | None = None
+    """When the replica was first watched or last changed between healthy and unhealthy."""
+
+
 class HealthProbe(Protocol):
     async def probe(self, address: str, port: int, check: HealthCheck) -> HealthResult:
         """Run ``check`` once against ``address:port``. Never raises for a failing target."""
@@ -112,4 +132,11 @@ class HealthRecordService(Protocol):
 
     async def prune_health(self, before: datetime) -> int:
         """Delete results older than ``before``; returns how many."""
+        ...
+
+
+class HealthMonitor(Protocol):
+    def health_state(self, service_id: str) -> list[ReplicaHealth]:
+        """The watched replicas of the service's healthy deployment, by replica index; empty
+        when it has no health check, no healthy deployment, or is unknown. Never raises."""
         ...

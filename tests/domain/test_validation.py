@@ -252,3 +252,8 @@ def test_error_helpers_unwrap_causes_and_hide_foreign_errors() -> None:
     assert error_code(foreign) == INTERNAL
     assert error_message(foreign) == "Internal error."
     assert error_message(Error(INTERNAL, "db path /x broke")) == "Internal error."
+
+
+def test_health_check_without_a_path_keeps_the_default_path() -> None:
+    check = HealthCheck.from_dict({"type": "tcp", "path": None})
+    assert (check.type, check.path) == (HealthCheckType.TCP, "/")
