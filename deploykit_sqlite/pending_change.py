@@ -138,7 +138,9 @@ class Applier:
         self.created.append(service.id)
         data = {"name": service.name, "service_id": service.id}
         if staged_node is not None and temp_id is not None:
-            await rekey_node(tx, self.project_id, temp_id, service.id, {**staged_node.data, **data, "staged": False})
+            # The staged preview (source, port) is the service's own data now: keep only what users set.
+            kept = {k: v for k, v in staged_node.data.items() if k not in STAGED_PREVIEW}
+            await rekey_node(tx, self.project_id, temp_id, service.id, {**kept, **data, "staged": False})
         else:
             await save_node(
                 tx,
@@ -243,6 +245,10 @@ class Applier:
         return created
 
 
+STAGED_PREVIEW = frozenset({"source", "port"})
+"""Node data a staged service carries so the canvas can show it before it exists."""
+
+
 class PendingChangeStore:
     def __init__(self, db: DB) -> None:
         self.db = db
@@ -314,9 +320,24 @@ class PendingChangeStore:
                 position_x=float(payload.get("x") or 0.0),
                 position_y=float(payload.get("y") or 0.0),
                 parent_id=payload.get("group_id"),
-                data={"name": payload["name"], "staged": True},
+                data={
+                    "name": payload["name"],
+                    "staged": True,
+                    "source": payload.get("source"),
+                    "port": payload.get("port"),
+                },
             ),
         )
+
+    @staticmethod
+    async def _unmove_node(tx: Tx, project_id: str, change: PendingChange) -> None:
+        """A discarded move puts the service's node back into the group it really is in."""
+        assert change.target_id is not None
+        node = await find_node(tx, project_id, change.target_id)
+        group_id = (change.before or {}).get("group_id")
+        if node is not None and node.parent_id != group_id:
+            node.parent_id = group_id
+            await save_node(tx, node)
 
     async def discard_pending_changes(self, project_id: str, id: str | None = None) -> list[str]:
         async with self.db.tx() as tx:
@@ -335,6 +356,8 @@ class PendingChangeStore:
                 await tx.execute("DELETE FROM pending_changes WHERE id = ?", (change.id,))
                 if change.kind == ChangeKind.SERVICE_CREATE and change.target_temp_id is not None:
                     await remove_node(tx, project_id, change.target_temp_id)
+                elif change.kind == ChangeKind.SERVICE_MOVE and change.target_id is not None:
+                    await self._unmove_node(tx, project_id, change)
             ids = {c.id for c in removed}
             return [c.id for c in changes if c.id in ids]
 

@@ -64,7 +64,7 @@ async def test_service_create_gets_a_temp_id_a_staged_node_and_a_normalized_payl
         NodeType.SERVICE,
         10.0,
         20.0,
-        {"name": "api", "staged": True},
+        {"name": "api", "staged": True, "source": change.payload["source"], "port": change.payload["port"]},
     )
     assert await store.pending_changes.list_pending_changes(project.id) == [change]
 
@@ -421,6 +421,26 @@ async def test_move_applies_group_and_parent(store: Store, project: Project) -> 
     assert (await store.services.get_service(api.id)).group_id == group.id
     assert (await store.canvas.get_node(project.id, api.id)).parent_id == group.id
     assert [n.id for n in await store.canvas.list_nodes(project.id)] == [group.id, api.id]
+
+
+async def test_discarding_a_move_puts_the_node_back_in_its_real_group(store: Store, project: Project) -> None:
+    [api], _ = await deploy_services(store, project.id, image_service("api"))
+    group = await add_group(store, project.id)
+    node = await store.canvas.get_node(project.id, api.id)
+    node.parent_id = group.id
+    await store.canvas.upsert_node(node)  # the canvas moves the node, then stages the move
+    move = await stage(store, project.id, K.SERVICE_MOVE, {"group_id": group.id}, target_id=api.id)
+    assert await store.pending_changes.discard_pending_changes(project.id, move.id) == [move.id]
+    assert (await store.canvas.get_node(project.id, api.id)).parent_id is None
+    assert (await store.services.get_service(api.id)).group_id is None
+
+
+async def test_a_staged_service_node_shows_its_source_and_port(store: Store, project: Project) -> None:
+    create = await stage(store, project.id, K.SERVICE_CREATE, {**image_service("api"), "port": 8080})
+    assert create.target_temp_id is not None
+    node = await store.canvas.get_node(project.id, create.target_temp_id)
+    assert node.data["staged"] is True
+    assert (node.data["source"], node.data["port"]) == (create.payload["source"], 8080)
 
 
 @pytest.mark.parametrize(
