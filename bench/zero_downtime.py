@@ -1,0 +1,314 @@
+"""Zero-downtime upstream switches through Caddy, at the proxy level.
+
+A supervised Caddy on loopback routes ``web.localhost`` to busybox httpd containers. While an
+open-loop load of ``--rate`` requests/s runs through it, the service is redeployed ``--rollouts``
+times the way the reconciler rolls a stateless service: start the new container, wait until it
+answers, switch the route in one admin change (``CaddyIngress.set_route``), keep the old one for
+``--drain`` seconds, then stop it (SIGTERM). For contrast, ``--naive`` more redeploys stop the old
+container first, then start the new one and switch once it answers. Replicas take ``--boot``
+seconds to listen, as real applications do; Caddy holds a request for at most ``try_duration``
+(5 s), so a naive gap shorter than that shows up as latency, a longer one as failures.
+
+Three clients send the same load at once, because the one failure mode left is the client's:
+- ``fresh``: a new connection per request;
+- ``keepalive+retry``: pooled connections; an idempotent request whose reused connection was closed
+  before any response byte is retried once, as browsers and Go's client do (RFC 9112 §9.3.1);
+- ``keepalive``: pooled connections, no retry at all (what a naive script sees).
+
+Each Caddy config change (every switch) is a graceful reload that closes idle client connections;
+a request already on its way on one of them races that close. Only the last client sees that.
+A reload also swaps Caddy's SO_REUSEPORT listener: with net.ipv4.tcp_migrate_req=0 (the kernel
+default) a connection queued on the old listener is reset, which any client can see (rarely).
+
+Prints figures; never passes or fails on time. Needs Docker, the offline test image and Caddy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import socket
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from deploykit.ingress import Route
+from deploykit_caddy import CaddyIngress, CaddySettings, CaddySupervisor, SupervisorSettings, tcp_migrate_req
+
+IMAGE = os.environ.get("DEPLOYKIT_TEST_IMAGE", "deploykit-test/busybox:latest")
+HOST = "web.localhost"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def docker(*args: str) -> str:
+    process = await asyncio.create_subprocess_exec(
+        "docker", *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
+    out, err = await process.communicate()
+    if process.returncode != 0:
+        raise RuntimeError(f"docker {' '.join(args)}: {err.decode().strip()}")
+    return out.decode().strip()
+
+
+@dataclass
+class Containers:
+    ids: list[str] = field(default_factory=list)
+
+    boot_s: float = 0.0
+
+    async def start(self, body: str) -> tuple[str, str]:
+        """Run one replica, which takes ``boot_s`` to start listening, and return
+        (container id, ip:port) once it answers."""
+        script = f"sleep {self.boot_s:g}; echo {body} > /www/index.html && exec httpd -f -p 8080 -h /www"
+        name = f"dk-bench-{body}-{uuid.uuid4().hex[:6]}"
+        cid = await docker(
+            "run", "-d", "--init", "--label", "deploykit-test=1", "--name", name, IMAGE, "sh", "-c", script
+        )
+        self.ids.append(cid)
+        ip = await docker("inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", cid)
+        address = f"{ip}:8080"
+        deadline = time.monotonic() + 20
+        async with httpx.AsyncClient(timeout=1.0) as client:
+            while True:
+                try:
+                    if (await client.get(f"http://{address}/")).text.strip() == body:
+                        return cid, address
+                except httpx.HTTPError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"{name} never answered")
+                await asyncio.sleep(0.02)
+
+    async def stop(self, cid: str, grace_s: int = 5) -> None:
+        await docker("stop", "-t", str(grace_s), cid)
+        await docker("rm", "-f", cid)
+        self.ids.remove(cid)
+
+    async def remove_all(self) -> None:
+        if self.ids:
+            await docker("rm", "-f", *self.ids)
+            self.ids.clear()
+
+
+@dataclass
+class Sample:
+    sent_at: float
+    latency_s: float
+    ok: bool
+    outcome: str
+
+
+@dataclass
+class Load:
+    name: str
+    url: str
+    keepalive: bool
+    retry: bool
+    rate: float
+    samples: list[Sample] = field(default_factory=list)
+    retries: int = 0
+
+    async def _one(self, client: httpx.AsyncClient) -> None:
+        sent_at = time.monotonic()
+        outcome = ""
+        for attempt in (1, 2):
+            try:
+                response = await client.get(self.url, headers={"Host": HOST})
+            except (httpx.RemoteProtocolError, httpx.ReadError) as exc:
+                if self.retry and attempt == 1:
+                    self.retries += 1
+                    continue
+                outcome = type(exc).__name__
+                break
+            except httpx.HTTPError as exc:
+                outcome = type(exc).__name__
+                break
+            outcome = str(response.status_code)
+            break
+        self.samples.append(Sample(sent_at, time.monotonic() - sent_at, outcome.startswith("2"), outcome))
+
+    async def run(self, stop: asyncio.Event) -> None:
+        limits = httpx.Limits(max_connections=1000, max_keepalive_connections=0 if not self.keepalive else 100)
+        async with httpx.AsyncClient(timeout=30.0, limits=limits) as client:
+            tasks: list[asyncio.Task[None]] = []
+            next_at = time.monotonic()
+            while not stop.is_set():
+                tasks.append(asyncio.create_task(self._one(client)))
+                next_at += 1 / self.rate
+                await asyncio.sleep(max(0.0, next_at - time.monotonic()))
+            await asyncio.gather(*tasks)
+
+
+def p99(values: list[float]) -> float:
+    if not values:
+        return float("nan")
+    if len(values) < 2:
+        return values[0]
+    return statistics.quantiles(values, n=100, method="inclusive")[98]
+
+
+def within(sample: Sample, windows: list[tuple[float, float]]) -> bool:
+    return any(start <= sample.sent_at <= end for start, end in windows)
+
+
+async def main(args: argparse.Namespace) -> int:
+    problems = []
+    if shutil.which("docker") is None:
+        problems.append("no docker CLI")
+    caddy_bin = args.caddy_bin or shutil.which("caddy")
+    if caddy_bin is None:
+        problems.append("no caddy binary")
+    if problems:
+        print(f"zero_downtime: skipped ({', '.join(problems)})")
+        return 1 if os.environ.get("DEPLOYKIT_REQUIRE_DOCKER") == "1" else 0
+    assert caddy_bin is not None
+
+    data_dir = Path(tempfile.mkdtemp(prefix="dkb-"))
+    settings = CaddySettings(
+        http_port=free_port(),
+        https_port=free_port(),
+        listen_host="127.0.0.1",
+        redirect_http=False,
+        storage_dir=str(data_dir / "storage"),
+    )
+    sup_settings = SupervisorSettings(data_dir=str(data_dir), caddy_bin=caddy_bin)
+    ingress = CaddyIngress(sup_settings.admin_url, settings=settings)
+    await ingress.open()
+    supervisor = CaddySupervisor(settings=sup_settings, on_start=lambda: ingress.sync_routes(ingress.routes()))
+    containers = Containers(boot_s=args.boot)
+    url = f"http://127.0.0.1:{settings.http_port}/"
+    try:
+        await supervisor.open()
+        cid, address = await containers.start("v0")
+        await ingress.set_route(Route("bench", [HOST], [address]))
+
+        loads = [
+            Load("fresh", url, keepalive=False, retry=False, rate=args.rate),
+            Load("keepalive+retry", url, keepalive=True, retry=True, rate=args.rate),
+            Load("keepalive", url, keepalive=True, retry=False, rate=args.rate),
+        ]
+        stop = asyncio.Event()
+        runners = [asyncio.create_task(load.run(stop)) for load in loads]
+
+        steady_start = time.monotonic()
+        await asyncio.sleep(args.steady)
+        steady = [(steady_start + 0.5, time.monotonic())]
+
+        events: list[tuple[float, str]] = []
+        switch_windows: list[tuple[float, float]] = []
+        switch_s: list[float] = []
+        for i in range(1, args.rollouts + 1):
+            new_cid, new_address = await containers.start(f"v{i}")
+            started = time.monotonic()
+            events.append((started, f"switch {i}"))
+            await ingress.set_route(Route("bench", [HOST], [new_address]))
+            switch_s.append(time.monotonic() - started)
+            await asyncio.sleep(args.drain)
+            events.append((time.monotonic(), f"stop old {i - 1}"))
+            await containers.stop(cid)
+            events.append((time.monotonic(), f"stopped old {i - 1}"))
+            switch_windows.append((started, time.monotonic() + 0.5))
+            cid = new_cid
+            await asyncio.sleep(0.5)
+        start_first_end = time.monotonic()
+        # A request sent just before a naive stop is that stop's victim: keep the phases apart.
+        await asyncio.sleep(1.0)
+
+        naive_windows: list[tuple[float, float]] = []
+        naive_gap_s: list[float] = []
+        for i in range(1, args.naive + 1):
+            started = time.monotonic()
+            events.append((started, f"naive {i}: stop old"))
+            await containers.stop(cid)
+            cid, address = await containers.start(f"n{i}")
+            await ingress.set_route(Route("bench", [HOST], [address]))
+            events.append((time.monotonic(), f"naive {i}: switched to the new one"))
+            naive_gap_s.append(time.monotonic() - started)
+            naive_windows.append((started - 0.5, time.monotonic() + 0.5))
+            await asyncio.sleep(1.0)
+
+        stop.set()
+        await asyncio.gather(*runners)
+    finally:
+        await containers.remove_all()
+        await supervisor.close()
+        await ingress.close()
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+    if args.timeline:
+        failures = [
+            (s.sent_at, f"{load.name}: {s.outcome} after {s.latency_s:.2f}s")
+            for load in loads
+            for s in load.samples
+            if not s.ok or s.latency_s > args.slow
+        ]
+        for at, what in sorted(failures + events):
+            print(f"  {at - steady_start:8.3f}  {what}")
+    print(f"zero_downtime: {args.rate:g} req/s per client, 3 clients, caddy {caddy_bin}")
+    load1, load5, _ = os.getloadavg()
+    print(
+        f"  host: {os.cpu_count()} CPUs, load average {load1:.1f} / {load5:.1f} (1 / 5 min) at the end, "
+        f"net.ipv4.tcp_migrate_req={ {True: 1, False: 0, None: 'n/a'}[tcp_migrate_req()] }"
+    )
+    print(
+        f"  rollouts: {args.rollouts} start-first (drain {args.drain:g}s), "
+        f"set_route took p50 {statistics.median(switch_s) * 1000:.1f} ms, max {max(switch_s) * 1000:.1f} ms, "
+        f"replicas boot in {args.boot:g}s"
+    )
+    if naive_gap_s:
+        print(f"  naive:    {args.naive} stop-then-start, downtime gap p50 {statistics.median(naive_gap_s):.2f} s")
+    header = f"  {'client':<16} {'phase':<22} {'requests':>8} {'failed':>6} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8}"
+    print(header)
+    for load in loads:
+        phases = [
+            ("steady", [s for s in load.samples if within(s, steady)]),
+            ("during switches", [s for s in load.samples if within(s, switch_windows)]),
+            ("all start-first", [s for s in load.samples if s.sent_at < start_first_end]),
+            ("during naive rollouts", [s for s in load.samples if within(s, naive_windows)]),
+        ]
+        for phase, samples in phases:
+            if not samples:
+                continue
+            latencies = sorted(s.latency_s * 1000 for s in samples)
+            failed = [s for s in samples if not s.ok]
+            print(
+                f"  {load.name:<16} {phase:<22} {len(samples):>8} {len(failed):>6} "
+                f"{statistics.median(latencies):>8.1f} {p99(latencies):>8.1f} {latencies[-1]:>8.1f}"
+            )
+            kinds: dict[str, int] = {}
+            for s in failed:
+                kinds[s.outcome] = kinds.get(s.outcome, 0) + 1
+            if kinds:
+                print(f"  {'':<16}   failures: {', '.join(f'{k} x{v}' for k, v in sorted(kinds.items()))}")
+        if load.retry:
+            print(f"  {'':<16}   retried once after a reload closed the connection: {load.retries}")
+    return 0
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rate", type=float, default=50.0, help="requests per second, per client")
+    parser.add_argument("--rollouts", type=int, default=10)
+    parser.add_argument("--naive", type=int, default=5, help="stop-then-start redeploys for contrast")
+    parser.add_argument("--drain", type=float, default=2.0, help="seconds old replicas keep serving")
+    parser.add_argument("--boot", type=float, default=3.0, help="seconds a new replica takes to listen")
+    parser.add_argument("--steady", type=float, default=5.0, help="seconds of load before the first rollout")
+    parser.add_argument("--caddy-bin", default=None)
+    parser.add_argument("--timeline", action="store_true", help="print failures and slow requests among events")
+    parser.add_argument("--slow", type=float, default=1.0, help="seconds above which --timeline prints a request")
+    sys.exit(asyncio.run(main(parser.parse_args())))

@@ -1,0 +1,159 @@
+"""CaddySupervisor runs a real ``caddy run`` child and brings every route back after it dies."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from deploykit import UNAVAILABLE, Error
+from deploykit.ingress import Route
+from deploykit_caddy import CaddyIngress, CaddySupervisor, SupervisorSettings
+from tests.caddy.conftest import CADDY_BIN, Proxy, Upstreams, wait_for
+
+pytestmark = [pytest.mark.caddy]
+
+
+def process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie still "exists"; the supervisor reaps its child, so only a live one counts.
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split(") ", 1)[1][0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.docker
+async def test_killing_supervised_caddy_restores_every_route_within_2s(proxy: Proxy, upstreams: Upstreams) -> None:
+    a = await upstreams.start("alpha")
+    proxy.database["svc-1"] = Route("svc-1", ["web.localhost", "shop.test"], [a])
+    proxy.database["svc-2"] = Route("svc-2", ["idle.localhost"], [])
+    await proxy.ingress.sync_routes(list(proxy.database.values()))
+    assert (await proxy.get("web.localhost")).status_code == 200
+    old_pid = proxy.supervisor.pid
+    assert old_pid is not None
+
+    killed_at = time.monotonic()
+    os.kill(old_pid, signal.SIGKILL)
+
+    async def routes_back() -> bool:
+        try:
+            statuses = [(await proxy.get(h)).status_code for h in ("web.localhost", "shop.test", "idle.localhost")]
+        except httpx.HTTPError:
+            return False
+        return statuses == [200, 200, 503]
+
+    await wait_for(routes_back, timeout_s=2.0, what="every route to answer again after SIGKILL")
+    elapsed = time.monotonic() - killed_at
+    assert elapsed < 2.0
+    assert proxy.supervisor.pid not in (None, old_pid)
+    assert (proxy.supervisor.starts, proxy.supervisor.resyncs) == (2, 2)
+    assert (await proxy.get("web.localhost")).text.strip() == "alpha"
+
+
+async def test_close_stops_caddy_and_its_listeners(proxy: Proxy) -> None:
+    pid = proxy.supervisor.pid
+    assert pid is not None
+    assert process_exists(pid)
+    await proxy.ingress.sync_routes([Route("s1", ["a.localhost"], [])])
+
+    await proxy.supervisor.close()
+
+    assert not process_exists(pid)
+    assert proxy.supervisor.pid is None
+    assert await proxy.ingress.ping() is False
+    with socket.socket() as s:
+        assert s.connect_ex(("127.0.0.1", proxy.settings.http_port)) != 0
+
+
+async def test_a_missing_binary_is_unavailable(caddy_dir: Path) -> None:
+    async def resync() -> None:
+        raise AssertionError("never called")
+
+    settings = SupervisorSettings(data_dir=str(caddy_dir), caddy_bin=str(caddy_dir / "no-caddy"))
+    supervisor = CaddySupervisor(settings=settings, on_start=resync)
+    with pytest.raises(Error) as excinfo:
+        await supervisor.open()
+    assert (excinfo.value.code, excinfo.value.message) == (
+        UNAVAILABLE,
+        f"Cannot start Caddy ({caddy_dir / 'no-caddy'}).",
+    )
+    await supervisor.close()
+
+
+async def test_a_caddy_that_exits_at_start_is_unavailable(caddy_dir: Path) -> None:
+    async def resync() -> None:
+        raise AssertionError("never called")
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        admin = f"127.0.0.1:{taken.getsockname()[1]}"
+        settings = SupervisorSettings(data_dir=str(caddy_dir), caddy_bin=CADDY_BIN, admin_listen=admin)
+        supervisor = CaddySupervisor(settings=settings, on_start=resync)
+        with pytest.raises(Error) as excinfo:
+            await supervisor.open()
+    assert excinfo.value.code == UNAVAILABLE
+    assert excinfo.value.message.startswith("Caddy exited at start (1): ")
+    assert supervisor.pid is None
+    await supervisor.close()
+
+
+async def test_a_failing_resync_is_retried_until_it_succeeds(caddy_dir: Path) -> None:
+    calls = 0
+
+    async def resync() -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise RuntimeError("database busy")
+
+    settings = SupervisorSettings(data_dir=str(caddy_dir), caddy_bin=CADDY_BIN, resync_retry_s=0.01)
+    async with CaddySupervisor(settings=settings, on_start=resync) as supervisor:
+        assert (calls, supervisor.resyncs, supervisor.starts) == (2, 1, 1)
+
+
+async def test_a_too_long_socket_path_is_refused_with_advice(tmp_path: Path) -> None:
+    async def resync() -> None:
+        raise AssertionError("never called")
+
+    data_dir = tmp_path / ("d" * 100)
+    supervisor = CaddySupervisor(
+        settings=SupervisorSettings(data_dir=str(data_dir), caddy_bin=CADDY_BIN), on_start=resync
+    )
+    with pytest.raises(Error) as excinfo:
+        await supervisor.open()
+    assert excinfo.value.code == UNAVAILABLE
+    assert excinfo.value.message.endswith("is too long; use a shorter data directory or a loopback admin address.")
+
+
+async def test_ping_is_false_before_open() -> None:
+    assert await CaddyIngress("http://127.0.0.1:1").ping() is False
+
+
+async def test_a_caddy_left_by_a_killed_daemon_is_stopped_at_open(caddy_dir: Path) -> None:
+    async def resync() -> None:
+        pass
+
+    settings = SupervisorSettings(data_dir=str(caddy_dir), caddy_bin=CADDY_BIN)
+    first = CaddySupervisor(settings=settings, on_start=resync)
+    await first.open()
+    orphan = first.pid
+    assert orphan is not None
+    # The daemon dies without closing: its supervisor task is gone, its Caddy is not.
+    assert first._task is not None
+    first._task.cancel()
+    first._process = None
+
+    async with CaddySupervisor(settings=settings, on_start=resync) as second:
+        assert not process_exists(orphan)
+        assert second.pid not in (None, orphan)
