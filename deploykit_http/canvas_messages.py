@@ -1,0 +1,214 @@
+"""The client half of the canvas protocol: what each message a browser sends does.
+
+Reads and writes go to the store through the collaborators; what the room should see goes out
+through the hub (``broadcast`` to everyone, ``queue`` to one client).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from deploykit.canvas import CanvasEdge, CanvasNode, EdgeType, NodePosition, NodeType
+from deploykit.errors import INVALID, NOT_FOUND, Error
+from deploykit.pending_change import ChangeKind, PendingChangeCreate
+from deploykit.service import ServiceConfig
+from deploykit_http import render
+from deploykit_http.rooms import Client, Room, encode
+from deploykit_http.staging import stage_service_create
+
+if TYPE_CHECKING:
+    from deploykit_http.context import Collaborators
+    from deploykit_http.hub import CanvasHub
+
+
+class CanvasMessages:
+    def __init__(self, hub: CanvasHub, c: Collaborators) -> None:
+        self.hub = hub
+        self._c = c
+
+    async def dispatch(self, client: Client, room: Room, type: str, p: dict[str, Any]) -> None:
+        pid = client.project_id
+        canvas = self._c.canvas
+        if type == "cursor:move":
+            x, y = float(p.get("x", 0)), float(p.get("y", 0))
+            payload = {"user_id": client.user_id, "user_name": client.identity.user.name, "x": x, "y": y}
+            self.hub.broadcast(pid, "cursor:updated", payload, exclude=client)
+        elif type == "node:move":
+            positions = [
+                NodePosition(id=str(q["id"]), position_x=float(q["position_x"]), position_y=float(q["position_y"]))
+                for q in p.get("positions") or []
+            ]
+            # Others see the move at once; the store gets the latest position of each node
+            # written behind (a drag sends dozens of moves a second, one write per flush suffices).
+            out = [{"id": q.id, "position_x": q.position_x, "position_y": q.position_y} for q in positions]
+            self.hub.broadcast(pid, "node:moved", {"positions": out, "user_id": client.user_id}, exclude=client)
+            self.hub.record_moves(pid, positions)
+        elif type == "node:upsert":
+            await self._upsert_node(client, p)
+        elif type == "node:delete":
+            await self._delete_node(client, str(p.get("id", "")))
+        elif type == "edge:upsert":
+            edge = await canvas.upsert_edge(
+                CanvasEdge(
+                    id=str(p.get("id") or uuid.uuid4()),
+                    project_id=pid,
+                    source=str(p.get("source", "")),
+                    target=str(p.get("target", "")),
+                    type=EdgeType.USER,
+                    data=dict(p.get("data") or {}),
+                )
+            )
+            self.hub.broadcast(pid, "edge:upserted", render.edge(edge))
+        elif type == "edge:delete":
+            edge_id = str(p.get("id", ""))
+            await canvas.delete_edge(pid, edge_id)
+            self.hub.broadcast(pid, "edge:deleted", {"id": edge_id})
+        elif type == "service:draft-start":
+            draft_id = str(p.get("draft_id") or uuid.uuid4())
+            draft = {**room.drafts.get(draft_id, {}), **p, "draft_id": draft_id}
+            draft.update(user_id=client.user_id, user_name=client.identity.user.name)
+            room.drafts[draft_id] = draft
+            self.hub.broadcast(pid, "service:drafting", draft, exclude=client)
+        elif type == "service:draft-cancel":
+            draft_id = str(p.get("draft_id", ""))
+            if room.drafts.pop(draft_id, None) is not None:
+                self.hub.broadcast(pid, "service:draft-cancelled", {"draft_id": draft_id}, exclude=client)
+        elif type == "service:create":
+            await self._create_service(client, room, p)
+        elif type == "auth":
+            pass  # a client re-sending its token is harmless
+        else:
+            raise Error(INVALID, f"Unknown message type '{type}'.")
+
+    async def _upsert_node(self, client: Client, p: dict[str, Any]) -> None:
+        pid = client.project_id
+        node_id = str(p.get("id") or uuid.uuid4())
+        try:
+            existing: CanvasNode | None = await self._c.canvas.get_node(pid, node_id)
+        except Error as exc:
+            if exc.code != NOT_FOUND:
+                raise
+            existing = None
+        try:
+            node_type = NodeType(p.get("type") or (existing.type if existing else "note"))
+        except ValueError:
+            raise Error(INVALID, "type: must be service, group, note or label") from None
+        if node_type == NodeType.SERVICE and existing is None:
+            raise Error(INVALID, "Service nodes are created with service:create.")
+        base = existing or CanvasNode(id=node_id, project_id=pid, type=node_type)
+        node = CanvasNode(
+            id=node_id,
+            project_id=pid,
+            type=node_type,
+            position_x=float(p.get("position_x", base.position_x)),
+            position_y=float(p.get("position_y", base.position_y)),
+            width=_opt_float(p.get("width", base.width)),
+            height=_opt_float(p.get("height", base.height)),
+            parent_id=p.get("parent_id", base.parent_id),
+            data=dict(p["data"]) if isinstance(p.get("data"), dict) else dict(base.data),
+        )
+        saved = await self._c.canvas.upsert_node(node)
+        if node_type == NodeType.SERVICE and existing is not None and existing.parent_id != saved.parent_id:
+            await self._stage_move(client, saved)
+        self.hub.broadcast(pid, "node:upserted", render.node(saved))
+
+    async def _stage_move(self, client: Client, node: CanvasNode) -> None:
+        """Moving an applied service into or out of a group changes which env it gets: staged."""
+        try:
+            await self._c.services.get_service(node.id)
+        except Error as exc:
+            if exc.code == NOT_FOUND:
+                return  # a staged service: its create carries the group
+            raise
+        change = await self._c.pending_changes.append_pending_change(
+            PendingChangeCreate(
+                project_id=client.project_id,
+                kind=ChangeKind.SERVICE_MOVE,
+                payload={"group_id": node.parent_id},
+                target_id=node.id,
+                created_by=client.user_id,
+            )
+        )
+        if change.id:  # an empty id: a move back to where the service is staged nothing
+            await self.hub.change_added(client.project_id, change)
+
+    async def _delete_node(self, client: Client, node_id: str) -> None:
+        pid = client.project_id
+        node = await self._c.canvas.get_node(pid, node_id)
+        if node.type == NodeType.SERVICE:
+            try:
+                svc = await self._c.services.get_service(node_id)
+            except Error as exc:
+                if exc.code != NOT_FOUND:
+                    raise
+            else:
+                change = await self._c.pending_changes.append_pending_change(
+                    PendingChangeCreate(
+                        project_id=pid,
+                        kind=ChangeKind.SERVICE_DELETE,
+                        payload={"name": svc.name},
+                        target_id=svc.id,
+                        created_by=client.user_id,
+                    )
+                )
+                await self.hub.change_added(pid, change)
+                return
+            # A staged service: deleting its node discards its creation.
+            changes = await self._c.pending_changes.list_pending_changes(pid)
+            create = next(
+                (c for c in changes if c.kind == ChangeKind.SERVICE_CREATE and c.target_temp_id == node_id), None
+            )
+            if create is not None:
+                removed = await self._c.pending_changes.discard_pending_changes(pid, create.id)
+                await self.hub.changes_removed(pid, removed)
+        with contextlib.suppress(Error):
+            await self._c.canvas.delete_node(pid, node_id)
+        await self.hub.node_deleted(pid, node_id)
+
+    async def _create_service(self, client: Client, room: Room, p: dict[str, Any]) -> None:
+        assert self.hub.context is not None
+        draft_id = str(p.get("draft_id") or "")
+        data = {k: v for k, v in p.items() if k not in ("draft_id", "name", "env_vars", "x", "y", "group_id")}
+        try:
+            config = ServiceConfig.from_dict(data)
+        except (TypeError, ValueError):
+            raise Error(INVALID, "The service is malformed: check port, replicas and resources.") from None
+        staged = await stage_service_create(
+            self.hub.context,
+            client.project_id,
+            client.user_id,
+            name=str(p.get("name") or ""),
+            config=config,
+            group_id=p.get("group_id"),
+            position=(float(p.get("x") or 0), float(p.get("y") or 0)),
+            env=env_map(p.get("env_vars")),
+        )
+        self.hub.queue(
+            client,
+            encode(
+                "service:created",
+                {
+                    "draft_id": draft_id,
+                    "temp_id": staged.temp_id,
+                    "change": render.pending_change(staged.change),
+                    "node": render.node(staged.node) if staged.node else None,
+                },
+            ),
+        )
+        if draft_id and room.drafts.pop(draft_id, None) is not None:
+            self.hub.broadcast(client.project_id, "service:draft-cancelled", {"draft_id": draft_id}, exclude=client)
+
+
+def env_map(value: Any) -> dict[str, str]:
+    """``env_vars`` as ``{KEY: value}`` or ``[{key, value}]``."""
+    if isinstance(value, dict):
+        return {str(k): str(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return {str(i.get("key", "")): str(i.get("value", "")) for i in value if isinstance(i, dict)}
+    return {}
+
+
+def _opt_float(value: Any) -> float | None:
+    return None if value is None else float(value)

@@ -1,0 +1,150 @@
+"""What the HTTP adapter is built from: Protocol-typed collaborators and settings."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from deploykit.auth import AuthService
+from deploykit.bus import EventBus
+from deploykit.canvas import CanvasService
+from deploykit.clock import Clock, SystemClock
+from deploykit.container import ContainerService
+from deploykit.deployment import DeploymentService
+from deploykit.envvar import EnvVarService
+from deploykit.errors import NOT_FOUND, Error
+from deploykit.logs import LogStreamer
+from deploykit.pending_change import ChangeKind, PendingChangeService
+from deploykit.project import Project, ProjectService
+from deploykit.runtime import Reconciler, Runtime
+from deploykit.service import Service, ServiceConfig, ServiceService
+from deploykit.system import SystemService
+from deploykit.user import UserService
+from deploykit_http.errors import unavailable
+from deploykit_http.identity import Identities, LoginLimiter
+
+if TYPE_CHECKING:
+    from deploykit_http.hub import CanvasHub
+
+SPA_DIR = Path(__file__).resolve().parent / "spa_assets"
+
+
+async def _false() -> bool:
+    return False
+
+
+@dataclass(frozen=True, kw_only=True)
+class Collaborators:
+    """The services the handlers call. The runtime-side ones are optional: without them their
+    routes answer 503 ``unavailable`` (a daemon whose Docker adapter is missing still serves)."""
+
+    auth: AuthService
+    users: UserService
+    projects: ProjectService
+    services: ServiceService
+    deployments: DeploymentService
+    containers: ContainerService
+    canvas: CanvasService
+    env_vars: EnvVarService
+    pending_changes: PendingChangeService
+    bus: EventBus
+    ping_database: Callable[[], Awaitable[bool]] = _false
+    runtime: Runtime | None = None
+    logs: LogStreamer | None = None
+    reconciler: Reconciler | None = None
+    system: SystemService | None = None
+    ping_ingress: Callable[[], Awaitable[bool]] | None = None
+    clock: Clock = field(default_factory=SystemClock)
+
+
+@dataclass(frozen=True, kw_only=True)
+class HTTPSettings:
+    version: str = "0.0.0"
+    cors_origins: tuple[str, ...] = ("*",)
+    """``*`` allows any origin (CORS and the canvas WebSocket's origin check)."""
+    base_domain: str = "localhost"
+    max_body_bytes: int = 1024 * 1024
+    spa_dir: Path = SPA_DIR
+    identity_cache_s: float = 5.0
+    """How long a verified token is trusted without asking the store again (see identity.py)."""
+    ws_auth_timeout_s: float = 5.0
+    ws_send_queue: int = 512
+    """Messages buffered per canvas client; a client that falls further behind is disconnected."""
+    ws_session_check_s: float = 15.0
+    sse_ping_s: float = 15.0
+    login_max_failures: int = 5
+
+
+@dataclass(frozen=True)
+class ServiceTarget:
+    """A service that staged changes can address: applied (``target_id``) or itself only staged
+    for creation (``target_temp_id``), with the config it has or will have."""
+
+    project_id: str
+    target_id: str | None
+    target_temp_id: str | None
+    name: str
+    config: ServiceConfig
+
+    @property
+    def key(self) -> str:
+        return self.target_id or self.target_temp_id or ""
+
+
+@dataclass
+class Context:
+    """Everything a handler may use. Built once per app by ``build_app``."""
+
+    c: Collaborators
+    settings: HTTPSettings
+    identities: Identities
+    limiter: LoginLimiter
+    hub: CanvasHub
+
+    async def project(self, project_id: str) -> Project:
+        return await self.c.projects.get_project(project_id)
+
+    async def service_in(self, project_id: str, service_id: str) -> Service:
+        """The service, which must belong to the project: anything else is ``not_found``."""
+        svc = await self.c.services.get_service(service_id)
+        if svc.project_id != project_id:
+            raise Error(NOT_FOUND, "Service not found.")
+        return svc
+
+    async def service_target(self, project_id: str, service_id: str) -> ServiceTarget:
+        """An applied service of the project, or one staged for creation under that temp id.
+        Raises ``not_found``."""
+        try:
+            svc = await self.service_in(project_id, service_id)
+        except Error as exc:
+            if exc.code != NOT_FOUND:
+                raise
+        else:
+            return ServiceTarget(svc.project_id, svc.id, None, svc.name, svc.config)
+        for change in await self.c.pending_changes.list_pending_changes(project_id):
+            if change.kind == ChangeKind.SERVICE_CREATE and change.target_temp_id == service_id:
+                config = ServiceConfig.from_dict(change.payload)
+                return ServiceTarget(project_id, None, service_id, str(change.payload.get("name", "")), config)
+        raise Error(NOT_FOUND, "Service not found.")
+
+    def runtime(self) -> Runtime:
+        if self.c.runtime is None:
+            raise unavailable("The container runtime")
+        return self.c.runtime
+
+    def logs(self) -> LogStreamer:
+        if self.c.logs is None:
+            raise unavailable("Container logs")
+        return self.c.logs
+
+    def reconciler(self) -> Reconciler:
+        if self.c.reconciler is None:
+            raise unavailable("The reconciler")
+        return self.c.reconciler
+
+    def system(self) -> SystemService:
+        if self.c.system is None:
+            raise unavailable("System introspection")
+        return self.c.system

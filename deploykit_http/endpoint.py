@@ -1,0 +1,183 @@
+"""Endpoints: a route's method, path, access level, body and response models, and its handler.
+
+Each endpoint becomes one Starlette route whose wrapper authenticates, parses the body with the
+endpoint's pydantic model, calls the handler and renders either its result or its error. The same
+declarations feed the OpenAPI document (``openapi.py``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, Protocol
+
+import pydantic
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from deploykit.auth import Identity
+from deploykit.errors import FORBIDDEN, UNAUTHORIZED, Error, ValidationError
+from deploykit.user import User
+from deploykit_http.errors import error_response, status_response
+from deploykit_http.middleware import BodyTooLarge
+
+log = logging.getLogger("deploykit_http")
+
+
+class Access(Enum):
+    PUBLIC = "public"
+    USER = "user"
+    ADMIN = "admin"
+
+
+class Authenticator(Protocol):
+    """What an endpoint needs to turn a bearer token into an identity (see ``identity.py``)."""
+
+    async def identify(self, token: str) -> Identity:
+        """Raises ``unauthorized``."""
+        ...
+
+
+@dataclass
+class Call:
+    """One request as a handler sees it."""
+
+    request: Request
+    params: dict[str, str]
+    identity: Identity | None = None
+    body: Any = None
+    query: Any = None
+
+    @property
+    def user(self) -> User:
+        if self.identity is None:  # only reachable from a PUBLIC endpoint's misuse
+            raise Error(UNAUTHORIZED, "Authentication required.")
+        return self.identity.user
+
+    @property
+    def client_address(self) -> str:
+        return self.request.client.host if self.request.client else "unknown"
+
+
+Handler = Callable[[Call], Awaitable[Any]]
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    method: str
+    path: str
+    """Under ``/api``, Starlette/OpenAPI template syntax: ``/projects/{project_id}``."""
+    handler: Handler
+    summary: str
+    tag: str
+    access: Access = Access.USER
+    body: type[pydantic.BaseModel] | None = None
+    query: type[pydantic.BaseModel] | None = None
+    response: type[pydantic.BaseModel] | None = None
+    status: int = 200
+    errors: tuple[int, ...] = ()
+    content_type: str = "application/json"
+    """Of a successful response; ``text/event-stream`` endpoints return their own Response."""
+    body_required: bool = True
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def bearer_token(request: Request) -> str | None:
+    header = request.headers.get("authorization")
+    if not header:
+        return None
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+def validation_fields(exc: pydantic.ValidationError) -> dict[str, list[str]]:
+    fields: dict[str, list[str]] = {}
+    for item in exc.errors(include_url=False):
+        loc = [str(p) for p in item["loc"] if not (isinstance(p, str) and p in ("body", "query"))]
+        # Drop discriminated-union tags such as "image" in ("source", "image", "image").
+        name = ".".join(loc) or "body"
+        fields.setdefault(name, []).append(str(item["msg"]))
+    return fields
+
+
+async def read_json(request: Request, required: bool) -> Any:
+    raw = await request.body()
+    if not raw.strip():
+        if required:
+            raise ValidationError({"body": ["is required"]}, "A JSON body is required.")
+        return {}
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise Error("invalid", "Malformed JSON body.") from exc
+
+
+def _responder(ep: Endpoint, authenticator: Authenticator) -> Callable[[Request], Awaitable[Response]]:
+    async def respond(request: Request) -> Response:
+        call = Call(request=request, params=dict(request.path_params))
+        try:
+            if ep.access is not Access.PUBLIC:
+                token = bearer_token(request)
+                if token is None:
+                    raise Error(UNAUTHORIZED, "Authentication required.")
+                call.identity = await authenticator.identify(token)
+                if ep.access is Access.ADMIN and not call.identity.user.is_admin:
+                    raise Error(FORBIDDEN, "Only admins may do this.")
+            if ep.query is not None:
+                try:
+                    call.query = ep.query.model_validate(dict(request.query_params))
+                except pydantic.ValidationError as exc:
+                    raise ValidationError(validation_fields(exc)) from None
+            if ep.body is not None:
+                data = await read_json(request, ep.body_required)
+                if not isinstance(data, dict):
+                    raise ValidationError({"body": ["must be a JSON object"]})
+                try:
+                    call.body = ep.body.model_validate(data)
+                except pydantic.ValidationError as exc:
+                    raise ValidationError(validation_fields(exc)) from None
+            result = await ep.handler(call)
+        except BodyTooLarge:
+            raise  # answered 413 by the edge middleware
+        except Exception as exc:
+            return error_response(exc, request.scope.get("state", {}).get("request_id"))
+        if isinstance(result, Response):
+            return result
+        if result is None:
+            return Response(status_code=204)
+        return JSONResponse(result, status_code=ep.status)
+
+    return respond
+
+
+def to_routes(endpoints: list[Endpoint], authenticator: Authenticator) -> list[Route]:
+    """One Starlette route per path, dispatching on the method (so that a 405 names every
+    method the path allows in ``Allow``)."""
+    by_path: dict[str, dict[str, Callable[[Request], Awaitable[Response]]]] = {}
+    for ep in endpoints:
+        by_path.setdefault(ep.path, {})[ep.method] = _responder(ep, authenticator)
+    routes = []
+    for path, handlers in by_path.items():
+        if "GET" in handlers:
+            handlers["HEAD"] = handlers["GET"]
+
+        async def dispatch(request: Request, handlers: dict[str, Any] = handlers) -> Response:
+            response: Response = await handlers[request.method](request)
+            return response
+
+        routes.append(Route(path, dispatch, methods=list(handlers)))
+    return routes
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    """Routing errors from Starlette (unknown route, wrong method) in the API's error shape."""
+    status = getattr(exc, "status_code", 500)
+    headers = getattr(exc, "headers", None)
+    messages = {404: "Not found.", 405: "Method not allowed."}
+    return status_response(status, messages.get(status, "Request failed."), headers=headers)

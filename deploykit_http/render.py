@@ -1,0 +1,195 @@
+"""Domain entities in their JSON form (the shapes ``models.py`` declares for OpenAPI).
+
+Rendering is plain dict building: it is on every request's hot path and the response models are
+only the documentation of these shapes (the schemathesis suite checks that they agree).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from deploykit.auth import APIKey, AuthTokens
+from deploykit.canvas import CanvasEdge, CanvasNode
+from deploykit.clock import isoformat
+from deploykit.container import ContainerRecord
+from deploykit.deployment import Deployment
+from deploykit.envvar import EnvVar
+from deploykit.ingress import generated_hostname
+from deploykit.pending_change import ApplyResult, PendingChange
+from deploykit.project import Project
+from deploykit.service import Service, ServiceConfig
+from deploykit.user import User
+
+
+def user(u: User) -> dict[str, Any]:
+    return {
+        "id": u.id,
+        "email": u.email,
+        "name": u.name,
+        "role": u.role.value,
+        "created_at": isoformat(u.created_at),
+        "updated_at": isoformat(u.updated_at),
+    }
+
+
+def tokens(t: AuthTokens) -> dict[str, Any]:
+    return {"access_token": t.access_token, "refresh_token": t.refresh_token, "expires_at": isoformat(t.expires_at)}
+
+
+def api_key(k: APIKey, token: str | None = None) -> dict[str, Any]:
+    out = {
+        "id": k.id,
+        "description": k.description,
+        "prefix": k.prefix,
+        "created_at": isoformat(k.created_at),
+        "expires_at": isoformat(k.expires_at),
+        "last_used_at": isoformat(k.last_used_at),
+    }
+    if token is not None:
+        out["token"] = token
+    return out
+
+
+def project(p: Project) -> dict[str, Any]:
+    return {
+        "id": p.id,
+        "name": p.name,
+        "slug": p.slug,
+        "created_at": isoformat(p.created_at),
+        "updated_at": isoformat(p.updated_at),
+    }
+
+
+def config(c: ServiceConfig) -> dict[str, Any]:
+    out = c.to_dict()
+    if out["health_check"] is not None:
+        out["health_check"] = dict(out["health_check"])
+    return out
+
+
+def service(s: Service, project_slug: str | None = None, base_domain: str | None = None) -> dict[str, Any]:
+    domains: list[str] = []
+    if s.config.port is not None and project_slug and base_domain:
+        domains.append(generated_hostname(s.slug, project_slug, base_domain))
+    return {
+        "id": s.id,
+        "project_id": s.project_id,
+        "name": s.name,
+        "slug": s.slug,
+        **config(s.config),
+        "status": s.status.value,
+        "active_deployment_id": s.active_deployment_id,
+        "group_id": s.group_id,
+        "stopped": s.stopped,
+        "domains": domains,
+        "created_at": isoformat(s.created_at),
+        "updated_at": isoformat(s.updated_at),
+    }
+
+
+def deployment(d: Deployment) -> dict[str, Any]:
+    return {
+        "id": d.id,
+        "service_id": d.service_id,
+        "project_id": d.project_id,
+        "status": d.status.value,
+        "image": d.image,
+        **config(d.config),
+        "commit_sha": d.commit_sha,
+        "commit_message": d.commit_message,
+        "env_vars": dict(d.env_vars),
+        "failure_reason": d.failure_reason,
+        "exit_code": d.exit_code,
+        "log_tail": d.log_tail,
+        "attempt_count": d.attempt_count,
+        "rollback_of": d.rollback_of,
+        "created_by": d.created_by,
+        "created_at": isoformat(d.created_at),
+        "started_at": isoformat(d.started_at),
+        "healthy_at": isoformat(d.healthy_at),
+        "finished_at": isoformat(d.finished_at),
+    }
+
+
+def container(c: ContainerRecord) -> dict[str, Any]:
+    return {
+        "id": c.id,
+        "name": c.name,
+        "project_id": c.project_id,
+        "service_id": c.service_id,
+        "deployment_id": c.deployment_id,
+        "replica_index": c.replica_index,
+        "state": c.state,
+        "exit_code": c.exit_code,
+        "restart_count": c.restart_count,
+        "ip_address": c.ip_address,
+        "created_at": isoformat(c.created_at),
+        "updated_at": isoformat(c.updated_at),
+    }
+
+
+def env_var(e: EnvVar) -> dict[str, Any]:
+    return {
+        "id": e.id,
+        "scope": e.scope.value,
+        "scope_id": e.scope_id,
+        "key": e.key,
+        "value": e.value,
+        "created_at": isoformat(e.created_at),
+        "updated_at": isoformat(e.updated_at),
+    }
+
+
+def pending_change(c: PendingChange) -> dict[str, Any]:
+    return {
+        "id": c.id,
+        "project_id": c.project_id,
+        "kind": c.kind.value,
+        "payload": c.payload,
+        "target_id": c.target_id,
+        "target_temp_id": c.target_temp_id,
+        "before": c.before,
+        "created_by": c.created_by,
+        "created_at": isoformat(c.created_at),
+    }
+
+
+def apply_result(r: ApplyResult) -> dict[str, Any]:
+    return {
+        "applied_count": r.applied_count,
+        "temp_id_to_service_id": dict(r.temp_id_to_service_id),
+        "created_deployments": list(r.created_deployments),
+    }
+
+
+def node(n: CanvasNode) -> dict[str, Any]:
+    return {
+        "id": n.id,
+        "project_id": n.project_id,
+        "type": n.type.value,
+        "position_x": n.position_x,
+        "position_y": n.position_y,
+        "width": n.width,
+        "height": n.height,
+        "parent_id": n.parent_id,
+        "data": n.data,
+        "created_at": isoformat(n.created_at),
+        "updated_at": isoformat(n.updated_at),
+    }
+
+
+def edge(e: CanvasEdge) -> dict[str, Any]:
+    return {
+        "id": e.id,
+        "project_id": e.project_id,
+        "source": e.source,
+        "target": e.target,
+        "type": e.type.value,
+        "managed": e.managed,
+        "data": e.data,
+        "created_at": isoformat(e.created_at),
+    }
+
+
+def page(items: list[dict[str, Any]], total: int, offset: int, limit: int) -> dict[str, Any]:
+    return {"data": items, "total_count": total, "offset": offset, "limit": limit}

@@ -1,0 +1,1 @@
+"""The REST routes, one module per concept; each exposes ``endpoints(ctx) -> list[Endpoint]``."""

@@ -1,0 +1,179 @@
+"""Registration, login, tokens, the profile and API keys."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from deploykit.auth import APIKeyCreate, ProfileUpdate
+from deploykit.errors import UNAUTHORIZED, Error, error_code
+from deploykit.user import UserCreate
+from deploykit_http import models as m
+from deploykit_http import render
+from deploykit_http.context import Context
+from deploykit_http.endpoint import Access, Call, Endpoint
+
+
+def endpoints(ctx: Context) -> list[Endpoint]:
+    auth = ctx.c.auth
+
+    async def can_register(call: Call) -> Any:
+        return {"can_register": await auth.can_register()}
+
+    async def register(call: Call) -> Any:
+        body: m.RegisterIn = call.body
+        user, tokens = await auth.register(UserCreate(email=body.email, name=body.name, password=body.password))
+        return {"user": render.user(user), "tokens": render.tokens(tokens)}
+
+    async def login(call: Call) -> Any:
+        body: m.LoginIn = call.body
+        ctx.limiter.check(body.email, call.client_address)
+        try:
+            tokens = await auth.login(body.email, body.password)
+        except Exception as exc:
+            if error_code(exc) == UNAUTHORIZED:
+                ctx.limiter.failed(body.email, call.client_address)
+            raise
+        ctx.limiter.succeeded(body.email)
+        return render.tokens(tokens)
+
+    async def refresh(call: Call) -> Any:
+        body: m.RefreshIn = call.body
+        try:
+            tokens = await auth.refresh(body.refresh_token)
+        except Exception:
+            # Reusing a rotated token revokes a session we cannot name here: trust nothing cached.
+            ctx.identities.forget_all()
+            raise
+        # The old access token stops working now, not when its cache entry ages out.
+        identity = await auth.authenticate(tokens.access_token)
+        if identity.session_id is not None:
+            ctx.identities.forget_session(identity.session_id)
+        return render.tokens(tokens)
+
+    async def me(call: Call) -> Any:
+        return render.user(call.user)
+
+    async def logout(call: Call) -> Any:
+        identity = call.identity
+        assert identity is not None
+        if call.request.query_params.get("all", "").lower() in ("1", "true", "yes"):
+            await auth.logout_all(identity.user.id)
+            ctx.identities.forget_user(identity.user.id)
+            await ctx.hub.end_user(identity.user.id)
+        elif identity.session_id is not None:
+            await auth.logout(identity.session_id)
+            ctx.identities.forget_session(identity.session_id)
+            await ctx.hub.end_session(identity.session_id)
+        else:
+            raise Error("invalid", "An API key has no session to end; delete the key instead.")
+        return None
+
+    async def profile(call: Call) -> Any:
+        body: m.ProfileIn = call.body
+        user = await auth.update_profile(
+            call.user.id,
+            ProfileUpdate(
+                name=body.name,
+                email=body.email,
+                new_password=body.new_password,
+                current_password=body.current_password,
+            ),
+        )
+        ctx.identities.forget_user(user.id)
+        return render.user(user)
+
+    async def list_keys(call: Call) -> Any:
+        return {"data": [render.api_key(k) for k in await auth.list_api_keys(call.user.id)]}
+
+    async def create_key(call: Call) -> Any:
+        body: m.APIKeyIn = call.body
+        key, token = await auth.create_api_key(
+            call.user.id, APIKeyCreate(description=body.description, expires_at=body.expires_at)
+        )
+        return render.api_key(key, token)
+
+    async def delete_key(call: Call) -> Any:
+        await auth.delete_api_key(call.user.id, call.params["key_id"])
+        ctx.identities.forget_api_key(call.params["key_id"])
+        await ctx.hub.end_api_key(call.params["key_id"])
+        return None
+
+    tag = "auth"
+    return [
+        Endpoint(
+            "GET",
+            "/auth/register",
+            can_register,
+            "Whether registration is open",
+            tag,
+            Access.PUBLIC,
+            response=m.CanRegisterOut,
+        ),
+        Endpoint(
+            "POST",
+            "/auth/register",
+            register,
+            "Register the first user (becomes admin)",
+            tag,
+            Access.PUBLIC,
+            body=m.RegisterIn,
+            response=m.RegisterOut,
+            status=201,
+            errors=(400, 409, 422),
+        ),
+        Endpoint(
+            "POST",
+            "/auth/login",
+            login,
+            "Log in",
+            tag,
+            Access.PUBLIC,
+            body=m.LoginIn,
+            response=m.TokensOut,
+            errors=(400, 401, 422, 429),
+        ),
+        Endpoint(
+            "POST",
+            "/auth/refresh",
+            refresh,
+            "Rotate the token pair",
+            tag,
+            Access.PUBLIC,
+            body=m.RefreshIn,
+            response=m.TokensOut,
+            errors=(400, 401, 422),
+        ),
+        Endpoint("GET", "/auth/me", me, "The current user", tag, response=m.UserOut),
+        Endpoint(
+            "POST",
+            "/auth/logout",
+            logout,
+            "End this session (all sessions with ?all=true)",
+            tag,
+            status=204,
+            errors=(400,),
+        ),
+        Endpoint(
+            "PATCH",
+            "/auth/profile",
+            profile,
+            "Update the current user's profile",
+            tag,
+            body=m.ProfileIn,
+            response=m.UserOut,
+            errors=(400, 409, 422),
+        ),
+        Endpoint("GET", "/api-keys", list_keys, "Own API keys", tag, response=m.APIKeyList),
+        Endpoint(
+            "POST",
+            "/api-keys",
+            create_key,
+            "Create an API key (token shown once)",
+            tag,
+            body=m.APIKeyIn,
+            response=m.APIKeyOut,
+            status=201,
+            errors=(400, 422),
+        ),
+        Endpoint("DELETE", "/api-keys/{key_id}", delete_key, "Delete an own API key", tag, status=204, errors=(404,)),
+    ]

@@ -1,0 +1,92 @@
+"""User administration (admins only). The last admin cannot be deleted or demoted (409)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from deploykit.user import Role, UserCreate, UserFilter, UserUpdate
+from deploykit_http import models as m
+from deploykit_http import render
+from deploykit_http.context import Context
+from deploykit_http.endpoint import Access, Call, Endpoint
+
+
+def endpoints(ctx: Context) -> list[Endpoint]:
+    users = ctx.c.users
+
+    async def list_users(call: Call) -> Any:
+        q: m.Paging = call.query
+        items, total = await users.list_users(UserFilter(offset=q.offset, limit=q.limit))
+        return render.page([render.user(u) for u in items], total, q.offset, q.limit)
+
+    async def create_user(call: Call) -> Any:
+        body: m.UserCreateIn = call.body
+        create = UserCreate(email=body.email, name=body.name, password=body.password, role=Role(body.role))
+        create.validate()
+        return render.user(await users.create_user(create))
+
+    async def get_user(call: Call) -> Any:
+        return render.user(await users.get_user(call.params["user_id"]))
+
+    async def update_user(call: Call) -> Any:
+        body: m.UserUpdateIn = call.body
+        upd = UserUpdate(
+            name=body.name,
+            email=body.email,
+            role=Role(body.role) if body.role is not None else None,
+            password=body.password,
+        )
+        upd.validate()
+        user = await users.update_user(call.params["user_id"], upd)
+        ctx.identities.forget_user(user.id)
+        return render.user(user)
+
+    async def delete_user(call: Call) -> Any:
+        user_id = call.params["user_id"]
+        await users.delete_user(user_id)
+        ctx.identities.forget_user(user_id)
+        await ctx.hub.end_user(user_id)
+        return None
+
+    tag = "users"
+    admin = Access.ADMIN
+    return [
+        Endpoint(
+            "GET",
+            "/users",
+            list_users,
+            "List users",
+            tag,
+            admin,
+            query=m.Paging,
+            response=m.UserPage,
+            errors=(403, 422),
+        ),
+        Endpoint(
+            "POST",
+            "/users",
+            create_user,
+            "Create a user",
+            tag,
+            admin,
+            body=m.UserCreateIn,
+            response=m.UserOut,
+            status=201,
+            errors=(400, 403, 409, 422),
+        ),
+        Endpoint("GET", "/users/{user_id}", get_user, "Get a user", tag, admin, response=m.UserOut, errors=(403, 404)),
+        Endpoint(
+            "PATCH",
+            "/users/{user_id}",
+            update_user,
+            "Update a user",
+            tag,
+            admin,
+            body=m.UserUpdateIn,
+            response=m.UserOut,
+            errors=(400, 403, 404, 409, 422),
+        ),
+        Endpoint(
+            "DELETE", "/users/{user_id}", delete_user, "Delete a user", tag, admin, status=204, errors=(403, 404, 409)
+        ),
+    ]

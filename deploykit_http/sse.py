@@ -1,0 +1,142 @@
+"""Server-sent event streams: a service's runtime logs, and a deployment's build/start log.
+
+Streams end on their own when their source ends, and at once when the server shuts down
+(``shutdown`` is set), so that a graceful stop never waits on a browser tab.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from deploykit.bus import Event, EventBus, EventType
+from deploykit.clock import isoformat
+from deploykit.deployment import DeploymentService, DeploymentStatus
+from deploykit.logs import LogStreamer
+
+log = logging.getLogger("deploykit_http")
+
+SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+
+
+def data(obj: dict[str, Any]) -> str:
+    return f"data: {json.dumps(obj, separators=(',', ':'))}\n\n"
+
+
+END = "event: end\ndata: {}\n\n"
+PING = ": ping\n\n"
+
+
+async def _next_or_stop(queue: asyncio.Queue[str | None], shutdown: asyncio.Event, idle_s: float) -> str | None:
+    """The next item, ``PING`` after ``idle_s`` seconds of silence, or None at shutdown."""
+    getter = asyncio.ensure_future(queue.get())
+    stopper = asyncio.ensure_future(shutdown.wait())
+    try:
+        done, _ = await asyncio.wait({getter, stopper}, timeout=idle_s, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopper.cancel()
+    if getter in done:
+        return getter.result() or ""
+    getter.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await getter
+    return None if shutdown.is_set() else PING
+
+
+async def runtime_logs(
+    streamer: LogStreamer,
+    container_ids: list[str],
+    tail: int,
+    ping_s: float,
+    shutdown: asyncio.Event,
+) -> AsyncIterator[str]:
+    """Interleave the containers' logs; ``container_exited`` as each ends, ``event: end`` after all."""
+    queue: asyncio.Queue[str | None] = asyncio.Queue(maxsize=1000)
+
+    async def follow(cid: str) -> None:
+        short = cid[:12]
+        try:
+            async for line in streamer.follow(cid, tail=tail):
+                await queue.put(
+                    data({"container_id": short, "stream": line.stream, "line": line.line, "ts": isoformat(line.ts)})
+                )
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.info("log stream of %s ended: %r", short, exc)
+        await queue.put(data({"container_id": short, "event": "container_exited"}))
+
+    tasks = [asyncio.create_task(follow(cid), name=f"logs-{cid[:12]}") for cid in container_ids]
+    remaining = len(tasks)
+    try:
+        while remaining:
+            item = await _next_or_stop(queue, shutdown, ping_s)
+            if item is None:
+                return
+            if '"event":"container_exited"' in item:
+                remaining -= 1
+            yield item
+        yield END
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+FINISHED_EVENTS = frozenset({EventType.DEPLOYMENT_HEALTHY, EventType.DEPLOYMENT_FAILED, EventType.DEPLOYMENT_CANCELLED})
+FINISHED = frozenset(
+    {DeploymentStatus.HEALTHY, DeploymentStatus.SUPERSEDED, DeploymentStatus.FAILED, DeploymentStatus.CANCELLED}
+)
+
+
+def _event_deployment(event: Event) -> str | None:
+    value = event.payload.get("deployment_id") or event.payload.get("id")
+    return str(value) if value is not None else None
+
+
+async def deployment_log(
+    deployments: DeploymentService,
+    bus: EventBus,
+    deployment_id: str,
+    service_id: str,
+    ping_s: float,
+    shutdown: asyncio.Event,
+) -> AsyncIterator[str]:
+    """The stored log so far, then new build/start lines until the deployment finishes."""
+    sub = bus.subscribe(frozenset({EventType.BUILD_LOG, *FINISHED_EVENTS}), maxsize=5000)
+    queue: asyncio.Queue[str | None] = asyncio.Queue()
+
+    async def pump() -> None:
+        async for event in sub:
+            if event.service_id not in (None, service_id) or _event_deployment(event) not in (None, deployment_id):
+                continue
+            if event.type == EventType.BUILD_LOG:
+                text = event.payload.get("line", event.payload.get("text", ""))
+                for line in str(text).splitlines() or [""]:
+                    await queue.put(data({"line": line}))
+            else:
+                await queue.put(None)
+                return
+
+    task = asyncio.create_task(pump(), name=f"deployment-log-{deployment_id[:8]}")
+    try:
+        for line in (await deployments.get_log(deployment_id)).splitlines():
+            yield data({"line": line})
+        if (await deployments.get_deployment(deployment_id)).status in FINISHED:
+            yield END
+            return
+        while True:
+            item = await _next_or_stop(queue, shutdown, ping_s)
+            if item is None or item == "":
+                break
+            yield item
+        if not shutdown.is_set():
+            yield END
+    finally:
+        sub.close()
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)

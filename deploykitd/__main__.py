@@ -1,0 +1,114 @@
+"""``deploykitd``: serve (the default), migrate, reset-password, version."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+
+from deploykit import __version__, error_message
+from deploykit_sqlite import Store, migrate
+from deploykitd.config import Config, build_parser, config_from_args
+from deploykitd.main import Main
+
+log = logging.getLogger("deploykitd")
+
+
+class JSONFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        out = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            out["exc"] = self.formatException(record.exc_info)
+        return json.dumps(out)
+
+
+def setup_logging(config: Config) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    if config.log_format == "json":
+        handler.setFormatter(JSONFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(config.log_level.upper())
+    if config.log_level != "debug":
+        logging.getLogger("aiosqlite").setLevel(logging.WARNING)
+
+
+async def serve(config: Config) -> int:
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    signals = 0
+
+    def on_signal(sig: signal.Signals) -> None:
+        nonlocal signals
+        signals += 1
+        log.info("received %s", sig.name)
+        if signals > 1:
+            log.warning("second signal: exiting at once")
+            sys.exit(1)
+        stop.set()
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, on_signal, sig)
+    main = Main(config)
+    try:
+        await main.open()
+        host, port = config.host_port
+        log.info("deploykitd %s listening on %s:%d (data in %s)", __version__, host, port, config.data_dir)
+        await main.run(stop)
+    finally:
+        await main.close()
+    log.info("stopped")
+    return 0
+
+
+async def reset_password(config: Config, email: str, password: str) -> int:
+    from deploykit_events import EventBus
+
+    store = Store(path=str(config.db_path), data_dir=config.data_dir, bus=EventBus())
+    await store.open()
+    try:
+        await store.auth.reset_password(email, password)
+    except Exception as exc:
+        print(f"deploykitd: {error_message(exc)}", file=sys.stderr)
+        return 1
+    finally:
+        await store.close()
+    print(f"Password of {email} reset; their sessions have ended.")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    command = args.command or "serve"
+    if command == "version":
+        print(f"deploykitd {__version__}")
+        return 0
+    config = config_from_args(args)
+    setup_logging(config)
+    if command == "migrate":
+        config.db_path.parent.mkdir(parents=True, exist_ok=True)
+        applied = asyncio.run(migrate(str(config.db_path)))
+        print(f"Applied migrations: {applied}" if applied else "The database is up to date.")
+        return 0
+    if command == "reset-password":
+        config.data_dir.mkdir(parents=True, exist_ok=True)
+        return asyncio.run(reset_password(config, args.email, args.password))
+    try:
+        return asyncio.run(serve(config))
+    except RuntimeError as exc:
+        log.error("%s", exc)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

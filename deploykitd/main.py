@@ -1,0 +1,201 @@
+"""The composition root: build every adapter, hand each to the others as a domain Protocol, run.
+
+``Main`` has ``open()`` (store, Docker, reconciler, app), ``run(stop)`` (serve until ``stop`` is
+set) and ``close()``. Shutdown fits in ``Config.shutdown_timeout_s`` (10 s): WebSockets are closed
+with 1001 and event streams ended first, then uvicorn finishes in-flight requests, then background
+work stops and the database closes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+import uvicorn
+from starlette.applications import Starlette
+
+from deploykit import __version__
+from deploykit.logs import LogStreamer
+from deploykit.runtime import Reconciler, Runtime
+from deploykit.system import SystemService
+from deploykit_events import EventBus
+from deploykit_http.app import build_app
+from deploykit_http.context import Collaborators, Context, HTTPSettings
+from deploykit_sqlite import Store
+from deploykitd.config import Config
+
+log = logging.getLogger("deploykitd")
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its own signal handling: ``Main`` owns SIGTERM/SIGINT."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+class Main:
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.bus = EventBus()
+        self.store: Store | None = None
+        self.runtime: Any = None
+        self.reconciler: Any = None
+        self.system: SystemService | None = None
+        self.app: Starlette | None = None
+        self.server: _Server | None = None
+
+    @property
+    def context(self) -> Context:
+        assert self.app is not None
+        ctx: Context = self.app.state.context
+        return ctx
+
+    async def open(self) -> None:
+        cfg = self.config
+        cfg.data_dir.mkdir(parents=True, exist_ok=True)
+        cfg.db_path.parent.mkdir(parents=True, exist_ok=True)
+        self.store = Store(path=str(cfg.db_path), data_dir=cfg.data_dir, bus=self.bus, base_domain=cfg.base_domain)
+        await self.store.open()
+        await self._open_runtime()
+        self._open_system()
+
+        runtime: Runtime | None = self.runtime
+        logs: LogStreamer | None = self.runtime
+        reconciler: Reconciler | None = self.reconciler
+        store = self.store
+        collaborators = Collaborators(
+            auth=store.auth,
+            users=store.users,
+            projects=store.projects,
+            services=store.services,
+            deployments=store.deployments,
+            containers=store.containers,
+            canvas=store.canvas,
+            env_vars=store.env_vars,
+            pending_changes=store.pending_changes,
+            bus=self.bus,
+            ping_database=store.ping,
+            runtime=runtime,
+            logs=logs,
+            reconciler=reconciler,
+            system=self.system,
+            # WIRE-INGRESS: the Caddy adapter's ``ping`` goes here once deploykitd starts Caddy.
+            ping_ingress=None,
+        )
+        settings = HTTPSettings(version=__version__, cors_origins=cfg.cors_origins, base_domain=cfg.base_domain)
+        self.app = build_app(collaborators, settings)
+        host, port = cfg.host_port
+        self.server = _Server(
+            uvicorn.Config(
+                self.app,
+                host=host,
+                port=port,
+                log_config=None,
+                access_log=False,
+                lifespan="on",
+                ws_max_size=1024 * 1024,
+                server_header=False,
+                timeout_graceful_shutdown=max(1, int(cfg.shutdown_timeout_s / 2)),
+            )
+        )
+
+    async def _open_runtime(self) -> None:
+        """Docker and the reconciler. Neither may stop the daemon from serving: an unreachable
+        engine makes ``/api/health`` say ``docker: false`` and the runtime routes answer 503."""
+        try:
+            from deploykit_docker import DockerRuntime, SocketHealthProbe
+            from deploykit_reconciler import Reconciler as ControlLoop
+            from deploykit_reconciler import ReconcilerSettings
+        except ImportError as exc:  # an adapter that is not built yet
+            log.warning("runtime adapters unavailable: %s", exc)
+            return
+        assert self.store is not None
+        runtime = DockerRuntime(self.config.docker_host)
+        try:
+            await runtime.open()
+        except Exception as exc:
+            log.warning("Docker client could not be created: %s", exc)
+            return
+        self.runtime = runtime
+        if not await runtime.ping():
+            log.warning(
+                "Docker does not answer at %s; serving without it", self.config.docker_host or "the default socket"
+            )
+        store = self.store
+        self.reconciler = ControlLoop(
+            runtime=runtime,
+            logs=runtime,
+            probe=SocketHealthProbe(),
+            projects=store.projects,
+            services=store.services,
+            deployments=store.deployments,
+            containers=store.containers,
+            bus=self.bus,
+            domains=store.domains,
+            # WIRE-INGRESS: ``ingress=`` the Caddy adapter once deploykitd supervises Caddy.
+            settings=ReconcilerSettings(
+                interval_s=self.config.reconcile_interval_s,
+                shutdown_timeout_s=max(1.0, self.config.shutdown_timeout_s / 3),
+            ),
+        )
+        await self.reconciler.start()
+
+    def _open_system(self) -> None:
+        """The admin pages' introspection; without it ``/api/system/*`` answer 503."""
+        try:
+            from deploykit_sysinfo import SystemInfo
+        except ImportError as exc:
+            log.warning("system introspection unavailable: %s", exc)
+            return
+        assert self.store is not None
+        # WIRE-INGRESS: ``ingress=`` the Caddy adapter once deploykitd supervises Caddy.
+        self.system = SystemInfo(version=__version__, docker=self.runtime, database_path=self.store.path)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Serve until ``stop`` is set (or the server fails), then shut down gracefully."""
+        assert self.server is not None
+        server = self.server
+        serving = asyncio.create_task(self._serve(server), name="uvicorn")
+        stopper = asyncio.create_task(stop.wait(), name="stop-signal")
+        await asyncio.wait({serving, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        stopper.cancel()
+        if serving.done():
+            serving.result()  # a failure to bind surfaces here
+            return
+        log.info("shutting down")
+        await self.context.hub.stop()  # WebSockets closed with 1001, event streams ended
+        server.should_exit = True
+        try:
+            await asyncio.wait_for(asyncio.shield(serving), self.config.shutdown_timeout_s * 0.6)
+        except TimeoutError:
+            server.force_exit = True
+            serving.cancel()
+            await asyncio.gather(serving, return_exceptions=True)
+
+    async def _serve(self, server: _Server) -> None:
+        try:
+            await server.serve()
+        except SystemExit as exc:  # uvicorn exits the process when it cannot bind
+            raise RuntimeError(f"the HTTP server could not start on {self.config.addr}") from exc
+        if not server.started:
+            raise RuntimeError(f"the HTTP server could not start on {self.config.addr}")
+
+    async def close(self) -> None:
+        if self.reconciler is not None:
+            with contextlib.suppress(Exception):
+                await self.reconciler.stop()
+        if self.runtime is not None:
+            with contextlib.suppress(Exception):
+                await self.runtime.close()
+        if self.store is not None:
+            await self.store.close()
+        self.bus.close()
+
+    @property
+    def started(self) -> bool:
+        return self.server is not None and self.server.started

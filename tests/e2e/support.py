@@ -1,0 +1,250 @@
+"""The real ``deploykitd`` as a subprocess on a free port, and small clients for it.
+
+Nothing here sleeps to let things settle: ``wait_until`` polls a condition against a deadline.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+
+T = TypeVar("T")
+PASSWORD = "correct horse battery"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_until(check: Callable[[], T | None], deadline_s: float = 10.0, what: str = "condition") -> T:
+    """Poll ``check`` until it returns something truthy; fail after ``deadline_s``."""
+    end = time.monotonic() + deadline_s
+    last: BaseException | None = None
+    while time.monotonic() < end:
+        try:
+            value = check()
+            if value:
+                return value
+        except Exception as exc:  # the daemon may not answer yet
+            last = exc
+        time.sleep(0.02)
+    raise AssertionError(f"timed out waiting for {what}" + (f" (last error: {last!r})" if last else ""))
+
+
+@dataclass
+class Daemon:
+    data_dir: Path
+    port: int = field(default_factory=free_port)
+    extra_args: list[str] = field(default_factory=list)
+    docker: bool = False
+    """Use the real Docker engine (else an address where none answers)."""
+    proc: subprocess.Popen[bytes] | None = None
+    log_path: Path | None = None
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_base(self) -> str:
+        return f"ws://127.0.0.1:{self.port}"
+
+    def command(self) -> list[str]:
+        return [
+            sys.executable,
+            "-m",
+            "deploykitd",
+            "serve",
+            "-addr",
+            f"127.0.0.1:{self.port}",
+            "-data-dir",
+            str(self.data_dir),
+            *([] if self.docker else ["--docker-host", "unix:///nonexistent/docker.sock"]),
+            "--log-level",
+            "warning",
+            *self.extra_args,
+        ]
+
+    def start(self) -> Daemon:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.log_path = self.data_dir / "daemon.log"
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        if not self.docker:
+            env.pop("DOCKER_HOST", None)
+        with open(self.log_path, "wb") as log:
+            self.proc = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT, env=env)
+        wait_until(self._healthy, 20, "the daemon to answer /api/health")
+        return self
+
+    def _healthy(self) -> bool:
+        if self.proc is not None and self.proc.poll() is not None:
+            raise AssertionError(f"deploykitd exited with {self.proc.returncode}:\n{self.log()}")
+        return httpx.get(f"{self.base}/api/health", timeout=1).status_code == 200
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path and self.log_path.exists() else ""
+
+    def terminate(self, timeout: float = 15) -> int:
+        """SIGTERM and wait; the exit code."""
+        assert self.proc is not None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return self.proc.returncode
+
+    def client(self, token: str | None = None) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return httpx.Client(base_url=f"{self.base}/api", headers=headers, timeout=10)
+
+
+@contextlib.contextmanager
+def running(data_dir: Path, *extra: str) -> Iterator[Daemon]:
+    daemon = Daemon(data_dir, extra_args=list(extra)).start()
+    try:
+        yield daemon
+    finally:
+        daemon.terminate()
+
+
+@dataclass
+class Account:
+    """A logged-in user of a daemon."""
+
+    daemon: Daemon
+    email: str
+    user: dict[str, Any]
+    tokens: dict[str, Any]
+
+    @property
+    def token(self) -> str:
+        return str(self.tokens["access_token"])
+
+    def client(self) -> httpx.Client:
+        return self.daemon.client(self.token)
+
+
+def register_admin(daemon: Daemon, email: str = "admin@example.com") -> Account:
+    with daemon.client() as c:
+        r = c.post("/auth/register", json={"email": email, "name": "Ada Admin", "password": PASSWORD})
+        assert r.status_code == 201, r.text
+        body = r.json()
+    return Account(daemon, email, body["user"], body["tokens"])
+
+
+def create_member(admin: Account, email: str, name: str = "Max Member") -> Account:
+    with admin.client() as c:
+        r = c.post("/users", json={"email": email, "name": name, "password": PASSWORD, "role": "member"})
+        assert r.status_code == 201, r.text
+        user = r.json()
+    return login(admin.daemon, email, user)
+
+
+def login(daemon: Daemon, email: str, user: dict[str, Any] | None = None) -> Account:
+    with daemon.client() as c:
+        r = c.post("/auth/login", json={"email": email, "password": PASSWORD})
+        assert r.status_code == 200, r.text
+        tokens = r.json()
+        me = user or c.get("/auth/me", headers={"Authorization": f"Bearer {tokens['access_token']}"}).json()
+    return Account(daemon, email, me, tokens)
+
+
+def create_project(account: Account, name: str = "Shop") -> dict[str, Any]:
+    with account.client() as c:
+        r = c.post("/projects", json={"name": name})
+        assert r.status_code == 201, r.text
+        return dict(r.json())
+
+
+def dumps(type: str, payload: dict[str, Any]) -> str:
+    return json.dumps({"type": type, "payload": payload})
+
+
+class CanvasClient:
+    """One canvas WebSocket: authenticates, records everything it receives, and waits for
+    messages by type and predicate against a deadline."""
+
+    def __init__(self, daemon: Daemon, project_id: str, token: str) -> None:
+        self.url = f"{daemon.ws_base}/api/projects/{project_id}/canvas/ws"
+        self.token = token
+        self.received: list[dict[str, Any]] = []
+        self._unread: list[dict[str, Any]] = []
+        self.ws: Any = None
+
+    async def __aenter__(self) -> CanvasClient:
+        import websockets
+
+        self.ws = await websockets.connect(self.url)
+        await self.send("auth", {"token": self.token})
+        await self.expect("pending-changes:state")
+        self._unread.clear()  # the initial state stays in ``received``
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.ws.close()
+
+    async def send(self, type: str, payload: dict[str, Any]) -> None:
+        await self.ws.send(dumps(type, payload))
+
+    async def expect(
+        self, type: str, where: Callable[[dict[str, Any]], bool] = lambda p: True, deadline_s: float = 5.0
+    ) -> dict[str, Any]:
+        """The payload of the first unread ``type`` message matching ``where``."""
+        import asyncio
+
+        loop = asyncio.get_running_loop()
+        end = loop.time() + deadline_s
+        while True:
+            for i, msg in enumerate(self._unread):
+                if msg["type"] == type and where(msg["payload"]):
+                    del self._unread[i]
+                    return dict(msg["payload"])
+            remaining = end - loop.time()
+            if remaining <= 0:
+                seen = [m["type"] for m in self.received]
+                raise AssertionError(f"no {type} message within {deadline_s}s; received {seen}")
+            raw = await asyncio.wait_for(self.ws.recv(), remaining)
+            msg = json.loads(raw)
+            self.received.append(msg)
+            self._unread.append(msg)
+
+    async def closed_with(self, deadline_s: float = 5.0) -> int:
+        """Wait for the server to close the socket; its close code."""
+        code, _ = await close_of(self.ws, deadline_s, self.received)
+        return code
+
+
+async def close_of(ws: Any, deadline_s: float = 5.0, into: list[dict[str, Any]] | None = None) -> tuple[int, str]:
+    """Read until the server closes ``ws``; the close code and reason. Fails if it stays open."""
+    import asyncio
+
+    import websockets
+
+    loop = asyncio.get_running_loop()
+    end = loop.time() + deadline_s
+    while True:
+        try:
+            raw = await asyncio.wait_for(ws.recv(), max(0.0, end - loop.time()))
+        except websockets.ConnectionClosed as exc:
+            if exc.rcvd is None:
+                raise AssertionError("the connection dropped without a close frame") from exc
+            return int(exc.rcvd.code), str(exc.rcvd.reason)
+        if into is not None:
+            into.append(json.loads(raw))

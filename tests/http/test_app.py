@@ -1,0 +1,279 @@
+"""The HTTP adapter over fakes: auth, error rendering, optional collaborators, SSE, SPA."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from datetime import timedelta
+
+import pytest
+
+from deploykit.auth import Identity
+from deploykit.deployment import Deployment, DeploymentStatus
+from deploykit.errors import UNAUTHORIZED, Error
+from deploykit.logs import LogLine
+from deploykit_http.context import HTTPSettings
+from deploykit_http.identity import Identities, LoginLimiter
+from tests.http.conftest import client_for, context_of, make_app
+from tests.http.fakes import (
+    ADMIN,
+    SERVICE,
+    FakeAuth,
+    FakeClock,
+    FakeLogs,
+    FakeReconciler,
+    FakeRuntime,
+    World,
+    container,
+)
+
+
+async def test_a_foreign_error_is_500_internal_error_and_logged_with_the_request_id(
+    world: World, settings: HTTPSettings, caplog: pytest.LogCaptureFixture
+) -> None:
+    def boom(filt: object) -> None:
+        raise RuntimeError("database file /secret/path is locked")
+
+    world.projects.list_projects_fn = boom
+    async with client_for(make_app(world, settings)) as c:
+        with caplog.at_level(logging.ERROR, logger="deploykit_http"):
+            r = await c.get("/projects")
+    assert r.status_code == 500
+    assert r.json() == {"error": "internal", "message": "Internal error."}
+    assert "secret" not in r.text
+    assert any(r.headers["x-request-id"] in rec.getMessage() for rec in caplog.records)
+
+
+@pytest.mark.parametrize(
+    ("token", "status", "body"),
+    [
+        (None, 401, {"error": "unauthorized", "message": "Authentication required."}),
+        ("bogus", 401, {"error": "unauthorized", "message": "The token is invalid or expired."}),
+        ("member-token", 403, {"error": "forbidden", "message": "Only admins may do this."}),
+    ],
+)
+async def test_admin_routes_check_the_bearer_and_the_role(
+    world: World, settings: HTTPSettings, token: str | None, status: int, body: dict[str, str]
+) -> None:
+    async with client_for(make_app(world, settings), token) as c:
+        r = await c.get("/users")
+    assert r.status_code == status
+    assert r.json() == body
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("POST", "/projects/p1/services/s1/redeploy"),
+        ("POST", "/projects/p1/services/s1/stop"),
+        ("POST", "/projects/p1/services/s1/restart"),
+        ("GET", "/projects/p1/services/s1/logs"),
+        ("GET", "/system/about"),
+        ("GET", "/system/status"),
+    ],
+)
+async def test_routes_of_missing_adapters_answer_503(
+    world: World, settings: HTTPSettings, method: str, path: str
+) -> None:
+    async with client_for(make_app(world, settings)) as c:
+        r = await c.request(method, path)
+    assert r.status_code == 503
+    assert r.json()["error"] == "unavailable"
+
+
+async def test_redeploy_creates_a_deployment_and_wakes_the_reconciler(world: World, settings: HTTPSettings) -> None:
+    triggered: list[str] = []
+    world.reconciler = FakeReconciler(trigger_service_fn=triggered.append)
+    dep = Deployment(id="d2", service_id="s1", project_id="p1", status=DeploymentStatus.PENDING, config=SERVICE.config)
+    world.deployments.redeploy_fn = lambda service_id, created_by: dep
+    async with client_for(make_app(world, settings)) as c:
+        r = await c.post("/projects/p1/services/s1/redeploy")
+    assert r.status_code == 201
+    assert r.json()["id"] == "d2"
+    assert r.json()["source"] == {"type": "image", "image": "nginx:1.27"}
+    assert triggered == ["s1"]
+
+
+async def test_a_service_under_another_project_is_404(world: World, settings: HTTPSettings) -> None:
+    world.reconciler = FakeReconciler()
+    async with client_for(make_app(world, settings)) as c:
+        for path in ("/projects/p1/services/s2", "/projects/p2/services/s1"):
+            r = await c.get(path)
+            assert r.status_code == 404, path
+        r = await c.post("/projects/p2/services/s1/redeploy")
+    assert r.status_code == 404
+
+
+async def test_runtime_logs_stream_lines_exits_and_end(world: World, settings: HTTPSettings) -> None:
+    world.runtime = FakeRuntime(
+        list_containers_fn=lambda: [
+            container("aaaaaaaaaaaaaaaa"),
+            container("bbbbbbbbbbbbbbbb"),
+            container("cccccccccccccccc", service_id="other"),
+        ]
+    )
+    world.logs = FakeLogs(
+        lines={
+            "aaaaaaaaaaaaaaaa": [LogLine("aaaaaaaaaaaaaaaa", "stdout", "hello")],
+            "bbbbbbbbbbbbbbbb": [LogLine("bbbbbbbbbbbbbbbb", "stderr", "oops")],
+            "cccccccccccccccc": [LogLine("cccccccccccccccc", "stdout", "not mine")],
+        },
+        hold={"bbbbbbbbbbbbbbbb": asyncio.sleep(0.3)},  # a live container that stops a little later
+    )
+    events: list[str] = []
+    async with client_for(make_app(world, settings)) as c, c.stream("GET", "/projects/p1/services/s1/logs") as r:
+        assert r.headers["content-type"].startswith("text/event-stream")
+        async for line in r.aiter_lines():
+            if line:
+                events.append(line)
+    data = [json.loads(e[6:]) for e in events if e.startswith("data: {")]
+    assert {"container_id": "aaaaaaaaaaaa", "stream": "stdout", "line": "hello", "ts": None} in data
+    assert {"container_id": "bbbbbbbbbbbb", "stream": "stderr", "line": "oops", "ts": None} in data
+    assert {"container_id": "aaaaaaaaaaaa", "event": "container_exited"} in data
+    assert {"container_id": "bbbbbbbbbbbb", "event": "container_exited"} in data
+    assert all(d.get("line") != "not mine" for d in data)
+    assert ": ping" in events
+    assert events[-2:] == ["event: end", "data: {}"]
+
+
+async def test_health_reports_each_dependency(world: World, settings: HTTPSettings) -> None:
+    world.runtime = FakeRuntime(ping_fn=lambda: False)
+    async with client_for(make_app(world, settings), None) as c:
+        r = await c.get("/health")
+    assert r.json() == {
+        "status": "ok",
+        "version": "9.9.9",
+        "services": {"database": True, "docker": False, "ingress": False},
+    }
+
+
+async def test_logout_evicts_the_cached_identity_at_once(world: World, settings: HTTPSettings) -> None:
+    logged_out: list[str] = []
+    world.auth.logout_fn = logged_out.append
+    async with client_for(make_app(world, settings)) as c:
+        world.projects.list_projects_fn = lambda filt: ([], 0)
+        assert (await c.get("/projects")).status_code == 200
+        assert (await c.post("/auth/logout")).status_code == 204
+        world.auth.authenticate_fn = lambda token: (_ for _ in ()).throw(
+            Error(UNAUTHORIZED, "The token is invalid or expired.")
+        )
+        assert (await c.get("/projects")).status_code == 401
+    assert logged_out == ["session-admin-token"]
+
+
+async def test_identity_cache_expires_after_its_ttl() -> None:
+    clock = FakeClock()
+    calls: list[str] = []
+
+    def authenticate(token: str) -> Identity:
+        calls.append(token)
+        return Identity(user=ADMIN, session_id="s")
+
+    identities = Identities(FakeAuth(authenticate_fn=authenticate), clock, ttl_s=5)
+    await identities.identify("t")
+    await identities.identify("t")
+    clock.advance(5.1)
+    await identities.identify("t")
+    assert calls == ["t", "t"]
+
+
+def test_login_limiter_blocks_after_five_failures_per_email_and_per_address() -> None:
+    clock = FakeClock()
+    limiter = LoginLimiter(clock)
+    for _ in range(5):
+        limiter.check("a@example.com", "10.0.0.1")
+        limiter.failed("a@example.com", "10.0.0.1")
+        clock.advance(60)
+    with pytest.raises(Error) as exc:
+        limiter.check("A@example.com ", "10.0.0.2")
+    assert exc.value.code == "rate_limited"
+    assert exc.value.retry_after == pytest.approx(15 * 60 - 5 * 60)
+    with pytest.raises(Error):
+        limiter.check("other@example.com", "10.0.0.1")
+    limiter.check("other@example.com", "10.0.0.3")
+    clock.advance(timedelta(minutes=11).total_seconds())
+    limiter.check("a@example.com", "10.0.0.1")
+
+
+async def test_the_spa_falls_back_to_index_and_caches_hashed_assets(world: World, settings: HTTPSettings) -> None:
+    spa = settings.spa_dir
+    (spa / "assets").mkdir(parents=True)
+    (spa / "index.html").write_text("<html>app</html>")
+    (spa / "assets" / "main-abc123.js").write_text("console.log(1)")
+    (spa / "favicon.svg").write_text("<svg/>")
+    (spa.parent / "secret.txt").write_text("no")
+    async with client_for(make_app(world, settings), None) as c:
+        c.base_url = "http://test"  # type: ignore[assignment]
+        deep = await c.get("/projects/p1/canvas")
+        asset = await c.get("/assets/main-abc123.js")
+        missing = await c.get("/assets/main-gone.js")
+        icon = await c.get("/favicon.svg")
+        escape = await c.get("/..%2Fsecret.txt")
+    assert deep.text == "<html>app</html>"
+    assert deep.headers["cache-control"] == "no-cache"
+    assert asset.headers["cache-control"] == "public, max-age=31536000, immutable"
+    assert asset.headers["content-type"].startswith("text/javascript")
+    assert missing.status_code == 404
+    assert icon.headers["content-type"] == "image/svg+xml"
+    assert escape.text == "<html>app</html>"
+
+
+async def test_a_placeholder_page_stands_in_for_an_unbuilt_spa(world: World, settings: HTTPSettings) -> None:
+    async with client_for(make_app(world, settings), None) as c:
+        c.base_url = "http://test"  # type: ignore[assignment]
+        r = await c.get("/")
+    assert r.status_code == 200
+    assert "make frontend" in r.text
+
+
+async def test_the_openapi_document_lists_every_endpoint(world: World, settings: HTTPSettings) -> None:
+    app = make_app(world, settings)
+    async with client_for(app, None) as c:
+        doc = (await c.get("/openapi.json")).json()
+    ctx = context_of(app)
+    assert doc["info"]["version"] == "9.9.9"
+    assert doc["paths"]["/api/users"]["get"]["security"] == [{"bearer": []}]
+    assert "403" in doc["paths"]["/api/users"]["get"]["responses"]
+    assert "security" not in doc["paths"]["/api/auth/login"]["post"]
+    assert ctx.settings.version == "9.9.9"
+
+
+async def test_a_finished_deployment_log_is_returned_whole(world: World, settings: HTTPSettings) -> None:
+    dep = Deployment(id="d1", service_id="s1", project_id="p1", status=DeploymentStatus.FAILED, config=SERVICE.config)
+    world.deployments.get_deployment_fn = lambda id: dep
+    world.deployments.get_log_fn = lambda id: "pulling\nfailed: exit 1\n"
+    async with client_for(make_app(world, settings)) as c:
+        r = await c.get("/projects/p1/services/s1/deployments/d1/logs")
+    assert r.json() == {"deployment_id": "d1", "status": "failed", "log": "pulling\nfailed: exit 1\n"}
+
+
+async def test_an_in_flight_deployment_log_streams_until_the_deployment_finishes(
+    world: World, settings: HTTPSettings
+) -> None:
+    from deploykit.bus import Event, EventType
+
+    dep = Deployment(id="d1", service_id="s1", project_id="p1", status=DeploymentStatus.BUILDING, config=SERVICE.config)
+    world.deployments.get_deployment_fn = lambda id: dep
+
+    async def get_log(id: str) -> str:
+        # The build goes on while the client reads: a line, then the end.
+        loop = asyncio.get_running_loop()
+        loop.call_later(
+            0.05, world.bus.publish, Event(EventType.BUILD_LOG, "p1", "s1", {"deployment_id": "d1", "line": "step 2"})
+        )
+        loop.call_later(
+            0.1, world.bus.publish, Event(EventType.BUILD_LOG, "p1", "s1", {"deployment_id": "d9", "line": "other"})
+        )
+        loop.call_later(
+            0.15, world.bus.publish, Event(EventType.DEPLOYMENT_HEALTHY, "p1", "s1", {"deployment_id": "d1"})
+        )
+        return "step 1\n"
+
+    world.deployments.get_log_fn = get_log
+    async with client_for(make_app(world, settings)) as c:
+        r = await c.get("/projects/p1/services/s1/deployments/d1/logs")
+    assert r.headers["content-type"].startswith("text/event-stream")
+    data = [json.loads(line[6:]) for line in r.text.splitlines() if line.startswith('data: {"')]
+    assert data == [{"line": "step 1"}, {"line": "step 2"}]
+    assert r.text.rstrip().endswith("event: end\ndata: {}")
