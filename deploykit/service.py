@@ -263,7 +263,7 @@ class ServiceConfig:
             source=source,
             port=None if port is None else int(port),
             command=list(data["command"]) if data.get("command") is not None else None,
-            replicas=int(data.get("replicas") or 1),
+            replicas=int(data["replicas"]) if data.get("replicas") is not None else 1,
             resources=Resources.from_dict(data.get("resources")),
             volumes=[Volume.from_dict(v) for v in data.get("volumes") or []],
             health_check=health,

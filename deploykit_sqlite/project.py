@@ -58,11 +58,16 @@ class ProjectStore:
             params.append(f"%{escaped}%")
         clause = " AND ".join(where)
         async with self.db.read() as tx:
-            total = int(await tx.scalar(f"SELECT COUNT(*) FROM projects WHERE {clause}", tuple(params)))
+            # The page and the total in one query; only a page past the end needs a second one.
             rows = await tx.fetchall(
-                f"SELECT * FROM projects WHERE {clause} ORDER BY name COLLATE NOCASE, id LIMIT ? OFFSET ?",
+                f"SELECT *, COUNT(*) OVER () AS total_count FROM projects WHERE {clause} "
+                "ORDER BY name COLLATE NOCASE, id LIMIT ? OFFSET ?",
                 (*params, max(filt.limit, 0), max(filt.offset, 0)),
             )
+            if rows:
+                total = int(rows[0]["total_count"])
+            else:
+                total = int(await tx.scalar(f"SELECT COUNT(*) FROM projects WHERE {clause}", tuple(params)))
         return [row_to_project(r) for r in rows], total
 
     async def create_project(self, create: ProjectCreate) -> Project:

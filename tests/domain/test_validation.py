@@ -257,3 +257,8 @@ def test_error_helpers_unwrap_causes_and_hide_foreign_errors() -> None:
 def test_health_check_without_a_path_keeps_the_default_path() -> None:
     check = HealthCheck.from_dict({"type": "tcp", "path": None})
     assert (check.type, check.path) == (HealthCheckType.TCP, "/")
+
+
+def test_zero_replicas_is_rejected_not_rounded_up() -> None:
+    config = ServiceConfig.from_dict({"source": {"type": "image", "image": "x"}, "replicas": 0})
+    assert fields_of(config) == {"replicas": ["must be between 1 and 20"]}
