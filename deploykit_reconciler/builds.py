@@ -3,17 +3,23 @@
 Builds run as their own supervised tasks (one per deployment), never inside a reconcile worker,
 so that a long build holds no worker. When a build ends the service is reconciled again: the
 deployment is then ``starting`` with the built tag (or ``failed`` with the build's output).
+
+``BuildPipeline`` is the ``BuildScheduler`` the daemon hands the reconciler: it puts the daemon's
+limits (timeout, memory) on every build, publishes each output line as a ``build.log`` event for
+live subscribers, and prunes the service's old images while it builds.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 from collections.abc import Callable
 
-from deploykit.build import BuildRequest, BuildScheduler, DeployKeyService
-from deploykit.deployment import Deployment, DeploymentFailure, DeploymentService, DeploymentStatus
+from deploykit.build import BuildRequest, BuildResult, BuildScheduler, DeployKeyService, ImagePruner
+from deploykit.bus import Event, EventBus, EventType
+from deploykit.deployment import Deployment, DeploymentFailure, DeploymentFilter, DeploymentService, DeploymentStatus
 from deploykit.errors import CONFLICT, INVALID, NOT_FOUND, Error, error_code, error_message
 from deploykit.project import Project
 from deploykit.runtime import image_tag
@@ -139,3 +145,70 @@ class BuildDriver:
         if self._deploy_keys is None:
             return None
         return await self._deploy_keys.get_known_hosts(service_id)
+
+
+class BuildPipeline:
+    """A ``BuildScheduler`` in front of another: applies ``timeout_s`` and ``memory_mb`` to every
+    build, publishes its output as ``build.log`` events (payload ``{deployment_id, line}``) on
+    ``bus``, and while it builds removes the service's older images beyond the newest
+    ``keep_images`` (counting the one being built), never one that a rollback-able or in-flight
+    deployment uses. Construction does no I/O."""
+
+    def __init__(
+        self,
+        builds: BuildScheduler,
+        *,
+        deployments: DeploymentService,
+        bus: EventBus | None = None,
+        pruner: ImagePruner | None = None,
+        timeout_s: float = 900.0,
+        memory_mb: int = 2048,
+        keep_images: int = 5,
+    ) -> None:
+        self._builds = builds
+        self._deployments = deployments
+        self._bus = bus
+        self._pruner = pruner
+        self.timeout_s = timeout_s
+        self.memory_mb = memory_mb
+        self.keep_images = keep_images
+
+    async def build(self, service_id: str, req: BuildRequest, on_log: Callable[[str], None]) -> BuildResult:
+        req = dataclasses.replace(req, timeout_s=self.timeout_s, memory_mb=self.memory_mb)
+        project_id: str | None = None
+        if self._bus is not None:
+            with contextlib.suppress(Error):
+                project_id = (await self._deployments.get_deployment(req.deployment_id)).project_id
+        bus = self._bus
+
+        def publish(line: str) -> None:
+            on_log(line)
+            if bus is not None:
+                payload = {"deployment_id": req.deployment_id, "line": line.rstrip("\n")}
+                bus.publish(Event(EventType.BUILD_LOG, project_id, service_id, payload))
+
+        # Pruning runs beside the build, so that it costs the rollout nothing: the newest
+        # ``keep_images - 1`` older images stay, and the one being built makes ``keep_images``.
+        prune = asyncio.create_task(self._prune(service_id, req.tag), name=f"prune-{service_id[:8]}")
+        try:
+            result = await self._builds.build(service_id, req, publish)
+        except BaseException:
+            prune.cancel()
+            await asyncio.gather(prune, return_exceptions=True)
+            raise
+        await prune
+        return result
+
+    async def _prune(self, service_id: str, tag: str) -> None:
+        if self._pruner is None:
+            return
+        try:
+            items, _ = await self._deployments.list_deployments(DeploymentFilter(service_id=service_id, limit=10_000))
+            in_use = frozenset(d.image for d in items if d.image and (d.was_healthy or d.in_flight))
+            repository = tag.rpartition(":")[0]
+            removed = await self._pruner.prune_images(repository, keep=max(self.keep_images - 1, 0), in_use=in_use)
+        except Exception as exc:  # pruning is housekeeping: never fail the build for it
+            log.warning("pruning images of service %s failed: %s", service_id[:8], error_message(exc))
+            return
+        if removed:
+            log.info("pruned %d old image(s) of service %s", len(removed), service_id[:8])

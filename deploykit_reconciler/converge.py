@@ -43,6 +43,7 @@ from deploykit.runtime import (
 )
 from deploykit.service import GitSource, ImageSource, Service, ServiceService, ServiceStatus
 from deploykit_reconciler.builds import BuildDriver
+from deploykit_reconciler.health import HealthMonitor
 from deploykit_reconciler.readiness import Cancelled, Failed, ReadinessGate, Ready
 from deploykit_reconciler.settings import ReconcilerSettings
 from deploykit_reconciler.status import LIVE_STATES, replica_slots, replica_up, serving_status
@@ -76,11 +77,17 @@ class Converger:
         )
         self.routes: dict[str, list[str]] = {}
         """Upstreams last sent to the ingress, by service id."""
+        self.route_hostnames: dict[str, list[str]] = {}
+        """Hostnames last sent to the ingress, by service id."""
         self._wakes: dict[str, asyncio.Event] = {}
         self._replacements: dict[tuple[str, int], list[float]] = {}
         self._killed: set[str] = set()
         self.builds: BuildDriver | None = None
         """Set by the Reconciler when a build scheduler is wired; git deployments wait otherwise."""
+        self.held_out: set[str] = set()
+        """Containers the health monitor keeps out of routes until they pass their check again."""
+        self.monitor: HealthMonitor | None = None
+        """Set by the Reconciler: told which replicas of a healthy deployment serve."""
 
     def note_killed(self, container_id: str) -> None:
         """Docker reported a kill (someone's ``docker kill``): its death is not a crash."""
@@ -113,6 +120,7 @@ class Converger:
         )
         active = await self._active(service)
         if service.stopped:
+            self._unwatch(service_id)
             await self._retire([x for x in actual if x.state in LIVE_STATES], keep=True)
             await self._sync_records(service, await self._observe(service_id))
             await self._set_status(service, ServiceStatus.STOPPED)
@@ -122,6 +130,7 @@ class Converger:
                 await self._cancel(older)
             return await self._roll_out(project, service, in_flight[0], active, actual)
         if active is None:
+            self._unwatch(service_id)
             await self._retire(actual)
             await self._sync_records(service, [])
             if service.status not in {ServiceStatus.CREATED, ServiceStatus.FAILED}:
@@ -203,7 +212,9 @@ class Converger:
             return await self._after_failure(project, service, active)
         assert isinstance(outcome, Ready)
         await self._switch_traffic(service, target, outcome.containers)
-        await c.deployments.mark_healthy(target.id)
+        healthy = await c.deployments.mark_healthy(target.id)
+        if self.monitor is not None:
+            self.monitor.track(healthy, outcome.containers)
         await c.deployments.append_log(target.id, f"healthy: {len(outcome.containers)} replica(s) ready\n")
         if others:
             await self._drain(service)
@@ -230,7 +241,9 @@ class Converger:
         replicas, held_back = await self._ensure_replicas(project, service, active, mine, attempt=False)
         now = self._c.clock.now()
         up = [x for x in replicas if replica_up(x, now, self._s.crash_window_s)]
-        await self._switch_traffic(service, active, up)
+        if self.monitor is not None:
+            self.monitor.track(active, replicas)
+        await self._switch_traffic(service, active, [x for x in up if x.id not in self.held_out])
         await self._sync_records(service, replicas)
         await self._set_status(service, serving_status(len(up), active.config.replicas))
         troubled = [x.replica_index for x in replicas if x not in up] + held_back
@@ -363,13 +376,15 @@ class Converger:
         if ingress is None or port is None:
             return
         upstreams = sorted(f"{x.ip_address}:{port}" for x in ready if x.ip_address)
-        if self.routes.get(service.id) == upstreams:
-            return
         hostnames: list[str] = []
         if self._c.domains is not None:
             hostnames = [d.hostname for d in await self._c.domains.list_domains(service.id)]
+        # A domain added or removed changes the route as much as new upstreams do.
+        if self.routes.get(service.id) == upstreams and self.route_hostnames.get(service.id) == hostnames:
+            return
         await ingress.set_route(Route(service_id=service.id, hostnames=hostnames, upstreams=upstreams))
         self.routes[service.id] = upstreams
+        self.route_hostnames[service.id] = hostnames
 
     async def _fail(self, deployment: Deployment, failed: Failed, replicas: Sequence[ContainerState]) -> None:
         tail = ""
@@ -472,9 +487,34 @@ class Converger:
         if self._c.ingress is not None:
             await self._c.ingress.remove_route(service_id)
         self.routes.pop(service_id, None)
+        self.route_hostnames.pop(service_id, None)
 
     def _forget(self, service_id: str) -> None:
         self._wakes.pop(service_id, None)
+        self._unwatch(service_id)
+
+    def _unwatch(self, service_id: str) -> None:
+        if self.monitor is not None:
+            self.monitor.untrack(service_id)
+
+    # -- health -----------------------------------------------------------------------------------
+
+    async def reroute(self, service_id: str) -> None:
+        """Point the service's route at its active replicas that are up and not held out by the
+        health monitor (which calls this holding the service's lock)."""
+        if self._c.ingress is None:
+            return
+        service = await self._c.services.get_service(service_id)
+        active = await self._active(service)
+        if active is None or service.stopped:
+            return
+        now = self._c.clock.now()
+        ready = [
+            x
+            for x in await self._observe(service_id)
+            if x.deployment_id == active.id and replica_up(x, now, self._s.crash_window_s) and x.id not in self.held_out
+        ]
+        await self._switch_traffic(service, active, ready)
 
     # -- restart ----------------------------------------------------------------------------------
 

@@ -7,6 +7,10 @@ Three kinds of wake-up feed one keyed work queue (``service:<id>``, ``project:<i
 - Docker events (die, destroy, oom, health_status) of managed containers: the container's service;
 - a full resync every ``interval_s`` (or on ``trigger()``): one container list and one network
   list, compared with the store in bulk; only services that are not in steady state get queued.
+
+Beside the queue runs the ``HealthMonitor`` (``health.py``): it keeps probing the replicas of
+healthy deployments that have a health check, learning which ones from the converger and every
+resync, and holds failing replicas out of the route while it restarts them.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from deploykit.clock import Clock, SystemClock
 from deploykit.container import ContainerFilter, ContainerRecord, ContainerService
 from deploykit.deployment import IN_FLIGHT, Deployment, DeploymentFilter, DeploymentService, DeploymentStatus
 from deploykit.errors import NOT_FOUND, Error, error_message
-from deploykit.health import HealthProbe
+from deploykit.health import HealthProbe, HealthRecordService, ReplicaHealth
 from deploykit.ingress import DomainService, Ingress
 from deploykit.logs import LogStreamer
 from deploykit.project import Project, ProjectFilter, ProjectService
@@ -31,6 +35,7 @@ from deploykit.runtime import LABEL_PROJECT_ID, LABEL_SERVICE_ID, ContainerState
 from deploykit.service import Service, ServiceFilter, ServiceService
 from deploykit_reconciler.builds import BuildDriver
 from deploykit_reconciler.converge import Collaborators, Converger
+from deploykit_reconciler.health import HealthMonitor
 from deploykit_reconciler.queue import Backoff, WorkQueue
 from deploykit_reconciler.settings import ReconcilerSettings
 from deploykit_reconciler.status import ServiceView, steady
@@ -61,11 +66,12 @@ class ResyncReport:
 
 
 class Reconciler:
-    """Implements the domain ``Reconciler`` Protocol, plus ``start()``/``stop()``.
+    """Implements the domain ``Reconciler`` and ``HealthMonitor`` Protocols, plus ``start()``/``stop()``.
 
-    Construction does no I/O. ``bus`` (store events), ``ingress`` and ``domains`` (traffic
-    switch), ``builds`` and ``deploy_keys`` (git sources; without them git deployments wait) are
-    optional."""
+    Construction does no I/O. ``bus`` (store events; health changes are published on it),
+    ``ingress`` and ``domains`` (traffic switch), ``builds`` and ``deploy_keys`` (git sources;
+    without them git deployments wait) and ``health`` (where probe results are kept; without it
+    they are not stored, but failing replicas are still held out and restarted) are optional."""
 
     def __init__(
         self,
@@ -82,6 +88,7 @@ class Reconciler:
         domains: DomainService | None = None,
         builds: BuildScheduler | None = None,
         deploy_keys: DeployKeyService | None = None,
+        health: HealthRecordService | None = None,
         clock: Clock | None = None,
         settings: ReconcilerSettings | None = None,
     ) -> None:
@@ -113,6 +120,19 @@ class Reconciler:
             workers=self.settings.workers,
             backoff=Backoff(self.settings.backoff_min_s, self.settings.backoff_max_s),
         )
+        self.monitor = HealthMonitor(
+            runtime=runtime,
+            probe=probe,
+            deployments=deployments,
+            clock=self._c.clock,
+            settings=self.settings,
+            reroute=self.converger.reroute,
+            lock=lambda service_id: self.queue.lock(f"service:{service_id}"),
+            held_out=self.converger.held_out,
+            records=health,
+            bus=bus,
+        )
+        self.converger.monitor = self.monitor
         self._resync_wanted = asyncio.Event()
         self._stopping = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -134,6 +154,12 @@ class Reconciler:
             await self.converger.restart_replicas(service, timeout_s=self.settings.readiness_timeout_s)
         self.queue.add(key, force=True)
 
+    # -- the domain HealthMonitor Protocol --------------------------------------------------------
+
+    def health_state(self, service_id: str) -> list[ReplicaHealth]:
+        """The health of the service's watched replicas, by replica index (empty: not watched)."""
+        return self.monitor.health_state(service_id)
+
     # -- lifecycle --------------------------------------------------------------------------------
 
     async def start(self) -> None:
@@ -146,10 +172,12 @@ class Reconciler:
             self._tasks.append(asyncio.create_task(self._follow_store(self._subscription), name="reconcile-store"))
         self._tasks.append(asyncio.create_task(self._follow_docker(), name="reconcile-docker-events"))
         self._tasks.append(asyncio.create_task(self._resync_loop(), name="reconcile-resync"))
+        self.monitor.start()
 
     async def stop(self) -> None:
         """Stop listening, let running work finish for ``shutdown_timeout_s``, cancel the rest."""
         self._stopping.set()
+        await self.monitor.stop()
         if self._subscription is not None:
             self._subscription.close()
             self._subscription = None
@@ -235,12 +263,18 @@ class Reconciler:
                 active=healthy.get(s.active_deployment_id or ""),
                 records=recs.get(s.id, []),
                 route=self.converger.routes.get(s.id),
+                held_out=self.converger.held_out,
             )
             if s.active_deployment_id and view.active is None:
                 view.active = await self._deployment(s.active_deployment_id)
+            if view.active is not None and not s.stopped:
+                self.monitor.track(view.active, view.containers)
+            else:
+                self.monitor.untrack(s.id)
             if not steady(view, with_ingress=with_ingress):
                 queue(f"service:{s.id}")
         known_services = {s.id for s in services}
+        self.monitor.retain(known_services)
         known_projects = {p.id for p in projects}
         for sid in by_service:
             if sid and sid not in known_services:

@@ -43,6 +43,15 @@ class ReconcilerSettings:
     comes back (dockerd restart) is noticed and everything is looked at again."""
     drain_requires_ingress: bool = True
     """Old replicas get ``service.drain_s`` only when an ingress routed traffic to them."""
+    health_concurrency: int = 32
+    """Health probes of healthy deployments' replicas in flight at once (each replica is probed at
+    its service's ``health_check.interval_s``; a slow one holds one slot, never the others)."""
+    health_restart_wait_s: float = 30.0
+    """How long a restart by the health monitor waits for the replica to run again."""
+    health_retention_s: float = 24 * 3600.0
+    """Stored probe results older than this are pruned."""
+    health_prune_interval_s: float = 3600.0
+    """How often old probe results are pruned."""
     instance_id: str | None = None
     """Labels everything this reconciler creates with ``deploykit.instance=<id>`` and makes it touch
     only objects carrying that label; None means objects without an instance label. Lets several

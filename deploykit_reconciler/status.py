@@ -3,7 +3,7 @@ service need any work at all (the resync's steady-state test, from one container
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Sequence, Set
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -60,6 +60,8 @@ class ServiceView:
     records: list[ContainerRecord] = field(default_factory=list)
     route: list[str] | None = None
     """Upstreams last sent to the ingress (None: never, or no ingress)."""
+    held_out: Set[str] = frozenset()
+    """Containers the health monitor keeps out of the route."""
 
 
 def steady(view: ServiceView, *, with_ingress: bool) -> bool:
@@ -93,7 +95,7 @@ def steady(view: ServiceView, *, with_ingress: bool) -> bool:
     if any(records[c.id].state != c.state or records[c.id].ip_address != c.ip_address for c in view.containers):
         return False
     if with_ingress and active.config.port is not None:
-        upstreams = sorted(f"{c.ip_address}:{active.config.port}" for c in view.containers)
+        upstreams = sorted(f"{c.ip_address}:{active.config.port}" for c in view.containers if c.id not in view.held_out)
         if view.route != upstreams:
             return False
     return True

@@ -1,0 +1,124 @@
+"""The daemon's build pipeline with fakes: limits on every build, live build.log events, pruning."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import pytest
+
+from deploykit.build import BuildRequest, BuildResult
+from deploykit.bus import EventType
+from deploykit.deployment import Deployment, DeploymentFilter, DeploymentStatus
+from deploykit.errors import INVALID, UNAVAILABLE, Error
+from deploykit.service import GitSource
+from deploykit_events import EventBus
+from deploykit_reconciler.builds import BuildPipeline
+from tests.reconciler.fakes import deployment
+
+REQ = BuildRequest(deployment_id="d-new", source=GitSource("file:///r"), tag="deploykit/shop-api:dnew")
+
+
+@dataclass
+class Scheduler:
+    """Builds by emitting ``lines`` then returning (or raising ``error``); records what it got."""
+
+    lines: tuple[str, ...] = ("Step 1/2 : FROM x\n", "done")
+    error: Exception | None = None
+    seen: list[BuildRequest] = field(default_factory=list)
+
+    async def build(self, service_id: str, req: BuildRequest, on_log: Callable[[str], None]) -> BuildResult:
+        self.seen.append(req)
+        for line in self.lines:
+            on_log(line)
+        await asyncio.sleep(0)
+        if self.error is not None:
+            raise self.error
+        return BuildResult(image=req.tag, commit_sha="c0ffee", commit_message="m")
+
+
+@dataclass
+class Deployments:
+    items: list[Deployment] = field(default_factory=list)
+
+    async def get_deployment(self, id: str) -> Deployment:
+        return replace(deployment(id), project_id="p9")
+
+    async def list_deployments(self, filt: DeploymentFilter) -> tuple[list[Deployment], int]:
+        assert filt.service_id == "s1"
+        return self.items, len(self.items)
+
+
+@dataclass
+class Pruner:
+    calls: list[tuple[str, int, frozenset[str]]] = field(default_factory=list)
+    error: Exception | None = None
+
+    async def prune_images(self, repository: str, *, keep: int = 5, in_use: Collection[str] = ()) -> list[str]:
+        self.calls.append((repository, keep, frozenset(in_use)))
+        if self.error is not None:
+            raise self.error
+        return ["deploykit/shop-api:old"]
+
+
+def pipeline(scheduler: Scheduler, pruner: Pruner, items: list[Deployment], bus: Any = None) -> BuildPipeline:
+    return BuildPipeline(
+        scheduler,
+        deployments=Deployments(items),  # type: ignore[arg-type]
+        bus=bus,
+        pruner=pruner,
+        timeout_s=60.0,
+        memory_mb=512,
+        keep_images=5,
+    )
+
+
+def dep(id: str, image: str, status: DeploymentStatus, was_healthy: bool) -> Deployment:
+    return replace(deployment(id, status=status), image=image, was_healthy=was_healthy)
+
+
+async def test_every_build_gets_the_daemon_limits_and_its_lines_are_published() -> None:
+    bus = EventBus()
+    sub = bus.subscribe(frozenset({EventType.BUILD_LOG}))
+    scheduler, logged = Scheduler(), list[str]()
+    result = await pipeline(scheduler, Pruner(), [], bus).build("s1", REQ, logged.append)
+
+    assert result.image == REQ.tag
+    assert [(r.timeout_s, r.memory_mb) for r in scheduler.seen] == [(60.0, 512)]
+    assert logged == ["Step 1/2 : FROM x\n", "done"]  # the stored log still gets every line
+    events = [await asyncio.wait_for(sub.__anext__(), 1) for _ in range(2)]
+    assert [(e.project_id, e.service_id, e.payload) for e in events] == [
+        ("p9", "s1", {"deployment_id": "d-new", "line": "Step 1/2 : FROM x"}),
+        ("p9", "s1", {"deployment_id": "d-new", "line": "done"}),
+    ]
+
+
+async def test_pruning_keeps_the_images_of_rollback_able_and_in_flight_deployments() -> None:
+    pruner = Pruner()
+    items = [
+        dep("d1", "deploykit/shop-api:healthy-once", DeploymentStatus.SUPERSEDED, True),
+        dep("d2", "deploykit/shop-api:never-healthy", DeploymentStatus.FAILED, False),
+        dep("d3", "deploykit/shop-api:starting", DeploymentStatus.STARTING, False),
+    ]
+    await pipeline(Scheduler(), pruner, items).build("s1", REQ, lambda _: None)
+    assert pruner.calls == [
+        ("deploykit/shop-api", 4, frozenset({"deploykit/shop-api:healthy-once", "deploykit/shop-api:starting"}))
+    ]
+
+
+@pytest.mark.parametrize(
+    ("build_error", "prune_error"),
+    [(None, Error(UNAVAILABLE, "engine gone")), (Error(INVALID, "step 2 failed"), None)],
+)
+async def test_a_failed_prune_never_fails_the_build_and_a_failed_build_still_fails(
+    build_error: Exception | None, prune_error: Exception | None
+) -> None:
+    p = pipeline(Scheduler(error=build_error), Pruner(error=prune_error), [])
+    if build_error is None:
+        assert (await p.build("s1", REQ, lambda _: None)).image == REQ.tag
+    else:
+        with pytest.raises(Error) as err:
+            await p.build("s1", REQ, lambda _: None)
+        assert (err.value.code, err.value.message) == (INVALID, "step 2 failed")
