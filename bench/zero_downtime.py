@@ -1,4 +1,14 @@
-"""Zero-downtime upstream switches through Caddy, at the proxy level.
+"""Zero-downtime rollouts through Caddy: through the real daemon (the default), or at the proxy level.
+
+``--mode daemon`` (what issue 7 names): a real ``deploykitd`` supervising its own Caddy on loopback
+ports deploys two busybox httpd services through its API. While ``--rate`` requests/s per client go
+through Caddy by Host header, the start-first service (no volume) is redeployed ``--rollouts`` times
+through ``POST .../redeploy`` (start, readiness, one-change route switch, 10 s drain, SIGTERM); then, for
+contrast, the same load goes to a service with a volume, which the daemon rolls stop-then-start, for
+``--naive`` redeploys. A switch window runs from the redeploy request until the old replica is gone
+(+0.5 s); failed requests and p99 in those windows are compared with the steady p99 before them.
+
+``--mode proxy``: the same switches driven straight through ``CaddyIngress``, as described below.
 
 A supervised Caddy on loopback routes ``web.localhost`` to busybox httpd containers. While an
 open-loop load of ``--rate`` requests/s runs through it, the service is redeployed ``--rollouts``
@@ -31,6 +41,7 @@ import os
 import shutil
 import socket
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -122,13 +133,14 @@ class Load:
     rate: float
     samples: list[Sample] = field(default_factory=list)
     retries: int = 0
+    host: str = HOST
 
     async def _one(self, client: httpx.AsyncClient) -> None:
         sent_at = time.monotonic()
         outcome = ""
         for attempt in (1, 2):
             try:
-                response = await client.get(self.url, headers={"Host": HOST})
+                response = await client.get(self.url, headers={"Host": self.host})
             except (httpx.RemoteProtocolError, httpx.ReadError) as exc:
                 if self.retry and attempt == 1:
                     self.retries += 1
@@ -166,6 +178,224 @@ def within(sample: Sample, windows: list[tuple[float, float]]) -> bool:
     return any(start <= sample.sent_at <= end for start, end in windows)
 
 
+def report(loads: list[Load], phases: list[tuple[str, list[tuple[float, float]]]]) -> None:
+    header = f"  {'client':<16} {'phase':<22} {'requests':>8} {'failed':>6} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8}"
+    print(header)
+    for load in loads:
+        for phase, windows in phases:
+            samples = [s for s in load.samples if within(s, windows)]
+            if not samples:
+                continue
+            latencies = sorted(s.latency_s * 1000 for s in samples)
+            failed = [s for s in samples if not s.ok]
+            print(
+                f"  {load.name:<16} {phase:<22} {len(samples):>8} {len(failed):>6} "
+                f"{statistics.median(latencies):>8.1f} {p99(latencies):>8.1f} {latencies[-1]:>8.1f}"
+            )
+            kinds: dict[str, int] = {}
+            for s in failed:
+                kinds[s.outcome] = kinds.get(s.outcome, 0) + 1
+            if kinds:
+                print(f"  {'':<16}   failures: {', '.join(f'{k} x{v}' for k, v in sorted(kinds.items()))}")
+        if load.retry:
+            print(f"  {'':<16}   retried once after a reload closed the connection: {load.retries}")
+
+
+class DaemonAPI:
+    """Just enough of the daemon's API to deploy, redeploy and watch two services."""
+
+    def __init__(self, base: str) -> None:
+        self.base = base
+        self.http = httpx.AsyncClient(base_url=f"{base}/api", timeout=30.0)
+        self.project_id = ""
+
+    async def setup(self) -> None:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if (await self.http.get("/health")).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("deploykitd did not answer")
+            await asyncio.sleep(0.05)
+        body = {"email": "bench@example.com", "name": "Bench", "password": "correct horse battery"}
+        tokens = (await self.http.post("/auth/register", json=body)).json()["tokens"]
+        self.http.headers["Authorization"] = f"Bearer {tokens['access_token']}"
+        self.project_id = (await self.http.post("/projects", json={"name": "zd"})).json()["id"]
+
+    async def create(self, services: list[dict[str, object]]) -> dict[str, str]:
+        staged = {}
+        for body in services:
+            r = await self.http.post(f"/projects/{self.project_id}/services", json=body)
+            staged[str(body["name"])] = r.json()["target_temp_id"]
+        ids = (await self.http.post(f"/projects/{self.project_id}/deploy")).json()["temp_id_to_service_id"]
+        return {name: ids[temp] for name, temp in staged.items()}
+
+    def path(self, service_id: str) -> str:
+        return f"/projects/{self.project_id}/services/{service_id}"
+
+    async def host(self, service_id: str) -> str:
+        return str((await self.http.get(self.path(service_id))).json()["domains"][0])
+
+    async def running(self, service_id: str) -> list[str]:
+        containers = (await self.http.get(f"{self.path(service_id)}/containers")).json()["data"]
+        return [c["id"] for c in containers if c["state"] == "running"]
+
+    async def redeploy(self, service_id: str, timeout_s: float = 120) -> None:
+        """Redeploy and return once the new deployment is healthy and the old replica is gone."""
+        before = set(await self.running(service_id))
+        dep = (await self.http.post(f"{self.path(service_id)}/redeploy")).json()
+        deadline = time.monotonic() + timeout_s
+        while True:
+            status = (await self.http.get(f"{self.path(service_id)}/deployments/{dep['id']}")).json()["status"]
+            if status in ("failed", "cancelled"):
+                raise RuntimeError(f"deployment {dep['id']} {status}")
+            if status == "healthy" and not before & set(await self.running(service_id)):
+                return
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"deployment {dep['id']} still {status} after {timeout_s}s")
+            await asyncio.sleep(0.05)
+
+    async def close(self) -> None:
+        if self.project_id:
+            await self.http.delete(f"/projects/{self.project_id}")
+        await self.http.aclose()
+
+
+async def through_daemon(args: argparse.Namespace, caddy_bin: str) -> int:
+    data_dir = Path(tempfile.mkdtemp(prefix="dkz-"))  # short: Caddy's admin socket lives in it
+    api_port, http_port, https_port = free_port(), free_port(), free_port()
+    instance = f"bench-zd-{uuid.uuid4().hex[:8]}"  # this daemon touches, and we remove, only its own objects
+    command = [
+        sys.executable, "-m", "deploykitd", "serve", "--addr", f"127.0.0.1:{api_port}",
+        "--data-dir", str(data_dir / "data"), "--caddy-bin", caddy_bin,
+        "--http-port", str(http_port), "--https-port", str(https_port), "--no-https-redirect",
+        "--instance-id", instance, "--log-level", "warning",
+    ]  # fmt: skip
+    script = f"sleep {args.boot:g}; echo $HOSTNAME > /www/index.html; trap 'kill $!; exit 0' TERM; "
+    script += "httpd -f -p 8080 -h /www & wait"
+    service = {
+        "source": {"type": "image", "image": IMAGE},
+        "port": 8080,
+        "command": ["sh", "-c", script],
+        # A replica that boots slowly is not failing: its checks count only after the start period.
+        "health_check": {
+            "type": "http",
+            "path": "/",
+            "interval_s": 0.5,
+            "timeout_s": 0.5,
+            "start_period_s": args.boot + 10,
+        },
+    }
+    url = f"http://127.0.0.1:{http_port}/"
+    daemon = await asyncio.create_subprocess_exec(
+        *command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    daemon_log: list[str] = []
+
+    async def read_log() -> None:
+        assert daemon.stdout is not None
+        async for line in daemon.stdout:
+            daemon_log.append(line.decode(errors="replace").rstrip())
+
+    log_reader = asyncio.create_task(read_log())
+    api = DaemonAPI(f"http://127.0.0.1:{api_port}")
+    switch_windows: list[tuple[float, float]] = []
+    naive_windows: list[tuple[float, float]] = []
+    rollout_s: list[float] = []
+    naive_s: list[float] = []
+    try:
+        await api.setup()
+        ids = await api.create(
+            [{**service, "name": "web"}, {**service, "name": "naive", "volumes": [{"name": "d", "mount_path": "/d"}]}]
+        )
+        hosts = {name: await api.host(sid) for name, sid in ids.items()}
+        for sid in ids.values():
+            deadline = time.monotonic() + 120
+            while not await api.running(sid) or (await api.http.get(api.path(sid))).json()["status"] != "running":
+                if time.monotonic() > deadline:
+                    svc = (await api.http.get(api.path(sid))).json()
+                    raise RuntimeError(f"{svc['name']} did not start: {svc['status']}")
+                await asyncio.sleep(0.1)
+
+        def clients(host: str) -> list[Load]:
+            return [
+                Load("fresh", url, keepalive=False, retry=False, rate=args.rate, host=host),
+                Load("keepalive+retry", url, keepalive=True, retry=True, rate=args.rate, host=host),
+                Load("keepalive", url, keepalive=True, retry=False, rate=args.rate, host=host),
+            ]
+
+        loads = clients(hosts["web"])
+        stop = asyncio.Event()
+        runners = [asyncio.create_task(load.run(stop)) for load in loads]
+        steady_start = time.monotonic()
+        await asyncio.sleep(args.steady)
+        steady = [(steady_start + 0.5, time.monotonic())]
+        for _ in range(args.rollouts):
+            started = time.monotonic()
+            await api.redeploy(ids["web"])
+            rollout_s.append(time.monotonic() - started)
+            switch_windows.append((started, time.monotonic() + 0.5))
+        await asyncio.sleep(0.5)
+        stop.set()
+        await asyncio.gather(*runners)
+
+        naive_loads = clients(hosts["naive"])
+        stop = asyncio.Event()
+        runners = [asyncio.create_task(load.run(stop)) for load in naive_loads]
+        naive_start = time.monotonic()
+        await asyncio.sleep(args.steady)
+        naive_steady = [(naive_start + 0.5, time.monotonic())]
+        for _ in range(args.naive):
+            started = time.monotonic()
+            await api.redeploy(ids["naive"])
+            naive_s.append(time.monotonic() - started)
+            naive_windows.append((started - 0.5, time.monotonic() + 0.5))
+        await asyncio.sleep(0.5)
+        stop.set()
+        await asyncio.gather(*runners)
+    finally:
+        try:
+            await api.close()
+        finally:
+            daemon.terminate()
+            await asyncio.wait_for(daemon.wait(), 30)
+            await log_reader
+            if daemon_log and sys.exc_info()[0] is not None:
+                print("deploykitd said:\n  " + "\n  ".join(daemon_log[-30:]), file=sys.stderr)
+            shutil.rmtree(data_dir, ignore_errors=True)
+            for kind, remove in (("container", ("rm", "-f")), ("network", ("rm",)), ("volume", ("rm", "-f"))):
+                listed = await docker(
+                    kind,
+                    "ls",
+                    "-q",
+                    *(["-a"] if kind == "container" else []),
+                    "--filter",
+                    f"label=deploykit.instance={instance}",
+                )
+                if listed.split():
+                    await docker(kind, *remove, *listed.split())
+
+    print(f"zero_downtime (through deploykitd): {args.rate:g} req/s per client, 3 clients, caddy {caddy_bin}")
+    load1, load5, _ = os.getloadavg()
+    print(
+        f"  host: {os.cpu_count()} CPUs, load average {load1:.1f} / {load5:.1f} (1 / 5 min) at the end, "
+        f"net.ipv4.tcp_migrate_req={ {True: 1, False: 0, None: 'n/a'}[tcp_migrate_req()] }"
+    )
+    print(
+        f"  rollouts: {args.rollouts} start-first redeploys (drain 10 s), each took p50 "
+        f"{statistics.median(rollout_s):.1f} s from request to old replica gone; replicas boot in {args.boot:g}s"
+    )
+    print(
+        f"  naive:    {args.naive} stop-then-start redeploys (a service with a volume), p50 {statistics.median(naive_s):.1f} s"
+    )
+    report(loads, [("steady", steady), ("during switches", switch_windows)])
+    report(naive_loads, [("steady (naive service)", naive_steady), ("during naive rollouts", naive_windows)])
+    return 0
+
+
 async def main(args: argparse.Namespace) -> int:
     problems = []
     if shutil.which("docker") is None:
@@ -177,6 +407,8 @@ async def main(args: argparse.Namespace) -> int:
         print(f"zero_downtime: skipped ({', '.join(problems)})")
         return 1 if os.environ.get("DEPLOYKIT_REQUIRE_DOCKER") == "1" else 0
     assert caddy_bin is not None
+    if args.mode == "daemon":
+        return await through_daemon(args, caddy_bin)
 
     data_dir = Path(tempfile.mkdtemp(prefix="dkb-"))
     settings = CaddySettings(
@@ -302,6 +534,9 @@ async def main(args: argparse.Namespace) -> int:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument(
+        "--mode", choices=["daemon", "proxy"], default="daemon", help="through deploykitd, or CaddyIngress"
+    )
     parser.add_argument("--rate", type=float, default=50.0, help="requests per second, per client")
     parser.add_argument("--rollouts", type=int, default=10)
     parser.add_argument("--naive", type=int, default=5, help="stop-then-start redeploys for contrast")

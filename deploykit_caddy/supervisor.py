@@ -49,6 +49,10 @@ class SupervisorSettings:
     """A Caddy that ran this long resets the restart backoff."""
     resync_retry_s: float = 1.0
     """Pause before calling ``on_start`` again when it failed."""
+    open_sync_timeout_s: float | None = 10.0
+    """How long ``open`` waits for the first successful ``on_start``. A Caddy that keeps refusing
+    the routes (another server holds the HTTP or HTTPS port) is stopped and ``open`` raises
+    ``unavailable``; None waits as long as it takes."""
 
     @property
     def socket_path(self) -> str:
@@ -101,7 +105,8 @@ class CaddySupervisor:
 
     async def open(self) -> None:
         """Start Caddy and wait until it answers and routes were synced once. Raises
-        ``unavailable`` when Caddy cannot be started (bad binary, port taken)."""
+        ``unavailable`` when Caddy cannot be started (bad binary) or does not take the routes
+        within ``open_sync_timeout_s`` (port taken)."""
         self._stopping.clear()
         if tcp_migrate_req() is False:
             log.warning(
@@ -110,7 +115,16 @@ class CaddySupervisor:
             )
         await self._stop_orphan()
         await self._start()
-        await self._resync()
+        try:
+            # The bootstrap config binds only the admin API: a taken port shows at the first load.
+            await asyncio.wait_for(self._resync(), self.settings.open_sync_timeout_s)
+        except TimeoutError:
+            await self._stop_process()
+            raise Error(
+                UNAVAILABLE,
+                f"Caddy did not take the routes within {self.settings.open_sync_timeout_s:g}s "
+                f"(is the HTTP or HTTPS port taken?): {self._last_output()}",
+            ) from None
         self._task = asyncio.create_task(self._supervise(), name="caddy-supervisor")
 
     async def close(self) -> None:

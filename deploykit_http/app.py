@@ -20,7 +20,18 @@ from deploykit_http.hub import CanvasHub
 from deploykit_http.identity import Identities, LoginLimiter
 from deploykit_http.middleware import EdgeMiddleware
 from deploykit_http.openapi import build_openapi
-from deploykit_http.routes import auth, env_vars, pending_changes, projects, runtime, services, system, users
+from deploykit_http.routes import (
+    auth,
+    domains,
+    env_vars,
+    pending_changes,
+    projects,
+    runtime,
+    services,
+    system,
+    users,
+    webhooks,
+)
 from deploykit_http.spa import SPA
 
 
@@ -32,8 +43,10 @@ def api_endpoints(ctx: Context) -> list[Endpoint]:
         *projects.endpoints(ctx),
         *services.endpoints(ctx),
         *runtime.endpoints(ctx),
+        *domains.endpoints(ctx),
         *env_vars.endpoints(ctx),
         *pending_changes.endpoints(ctx),
+        *webhooks.endpoints(ctx),
     ]
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from deploykit.auth import AuthService
+from deploykit.build import DeployKeyGenerator, DeployKeyService
 from deploykit.bus import EventBus
 from deploykit.canvas import CanvasService
 from deploykit.clock import Clock, SystemClock
@@ -15,6 +16,8 @@ from deploykit.container import ContainerService
 from deploykit.deployment import DeploymentService
 from deploykit.envvar import EnvVarService
 from deploykit.errors import NOT_FOUND, Error
+from deploykit.health import HealthMonitor, HealthRecordService
+from deploykit.ingress import DomainChecker, DomainService
 from deploykit.logs import LogStreamer
 from deploykit.pending_change import ChangeKind, PendingChangeService
 from deploykit.project import Project, ProjectService
@@ -22,6 +25,7 @@ from deploykit.runtime import Reconciler, Runtime
 from deploykit.service import Service, ServiceConfig, ServiceService
 from deploykit.system import SystemService
 from deploykit.user import UserService
+from deploykit.webhook import WebhookService
 from deploykit_http.errors import unavailable
 from deploykit_http.identity import Identities, LoginLimiter
 
@@ -56,6 +60,14 @@ class Collaborators:
     reconciler: Reconciler | None = None
     system: SystemService | None = None
     ping_ingress: Callable[[], Awaitable[bool]] | None = None
+    domains: DomainService | None = None
+    domain_checker: DomainChecker | None = None
+    """Refreshes a domain's DNS and TLS status (the Caddy adapter); None leaves stored status."""
+    health: HealthRecordService | None = None
+    health_monitor: HealthMonitor | None = None
+    webhooks: WebhookService | None = None
+    deploy_keys: DeployKeyService | None = None
+    generate_deploy_key: DeployKeyGenerator | None = None
     clock: Clock = field(default_factory=SystemClock)
 
 

@@ -236,6 +236,8 @@ class ServiceOut(BaseModel):
     group_id: Id | None
     stopped: bool
     domains: list[str]
+    rollout: Literal["start-first", "stop-first"]
+    """stop-first for services with volumes (or no port): the old replicas stop before the new start."""
     created_at: datetime | None
     updated_at: datetime | None
 

@@ -151,8 +151,9 @@ class BuildPipeline:
     """A ``BuildScheduler`` in front of another: applies ``timeout_s`` and ``memory_mb`` to every
     build, publishes its output as ``build.log`` events (payload ``{deployment_id, line}``) on
     ``bus``, and while it builds removes the service's older images beyond the newest
-    ``keep_images`` (counting the one being built), never one that a rollback-able or in-flight
-    deployment uses. Construction does no I/O."""
+    ``keep_images`` (counting the one being built), never the image of an in-flight deployment
+    nor of the newest ``keep_images - 1`` that were healthy once (the rollback targets).
+    Construction does no I/O."""
 
     def __init__(
         self,
@@ -187,8 +188,7 @@ class BuildPipeline:
                 payload = {"deployment_id": req.deployment_id, "line": line.rstrip("\n")}
                 bus.publish(Event(EventType.BUILD_LOG, project_id, service_id, payload))
 
-        # Pruning runs beside the build, so that it costs the rollout nothing: the newest
-        # ``keep_images - 1`` older images stay, and the one being built makes ``keep_images``.
+        # Pruning runs beside the build, so that it costs the rollout nothing.
         prune = asyncio.create_task(self._prune(service_id, req.tag), name=f"prune-{service_id[:8]}")
         try:
             result = await self._builds.build(service_id, req, publish)
@@ -203,10 +203,13 @@ class BuildPipeline:
         if self._pruner is None:
             return
         try:
+            keep = max(self.keep_images - 1, 0)  # the image being built is the last one kept
             items, _ = await self._deployments.list_deployments(DeploymentFilter(service_id=service_id, limit=10_000))
-            in_use = frozenset(d.image for d in items if d.image and (d.was_healthy or d.in_flight))
-            repository = tag.rpartition(":")[0]
-            removed = await self._pruner.prune_images(repository, keep=max(self.keep_images - 1, 0), in_use=in_use)
+            # The rollback targets kept are the newest deployments that were healthy once (listed
+            # newest first); keeping every one would let a busy service fill the disk.
+            targets = [d.image for d in items if d.image and d.was_healthy][:keep]
+            in_use = frozenset(targets) | {d.image for d in items if d.image and d.in_flight}
+            removed = await self._pruner.prune_images(tag.rpartition(":")[0], keep=keep, in_use=in_use)
         except Exception as exc:  # pruning is housekeeping: never fail the build for it
             log.warning("pruning images of service %s failed: %s", service_id[:8], error_message(exc))
             return

@@ -41,6 +41,7 @@ def setup_logging(config: Config) -> None:
     root.setLevel(config.log_level.upper())
     if config.log_level != "debug":
         logging.getLogger("aiosqlite").setLevel(logging.WARNING)
+        logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per Caddy admin call otherwise
 
 
 async def serve(config: Config) -> int:

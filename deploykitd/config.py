@@ -49,6 +49,12 @@ def addr_arg(addr: str) -> str:
     return addr
 
 
+def positive_int(text: str) -> int:
+    if not text.strip().isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"invalid value {text!r} (a whole number of at least 1)")
+    return int(text)
+
+
 @dataclass(frozen=True, kw_only=True)
 class Config:
     addr: str = ":8080"
@@ -62,10 +68,32 @@ class Config:
     """``text`` or ``json``."""
     cors_origins: tuple[str, ...] = ("*",)
     reconcile_interval_s: float = 30.0
+    max_builds: int = 1
+    """Git builds running at once; the rest wait first come, first served."""
+    build_timeout_s: float = 900.0
+    """A build running longer is stopped and its deployment fails."""
+    build_memory_mb: int = 2048
+    """Memory (and swap) cap of one build."""
+    instance_id: str | None = None
+    """Label what this daemon creates ``deploykit.instance=<id>`` and touch nothing else, so that
+    several daemons (test suites, staging beside production) can share one Docker engine."""
     base_domain: str = "localhost"
     docker_host: str | None = None
     """The Docker engine; DOCKER_HOST or the local socket when None."""
     shutdown_timeout_s: float = 10.0
+    ingress: bool = True
+    """Route services' domains through Caddy; False (``--no-ingress``) runs without a proxy."""
+    caddy_bin: str | None = None
+    """Supervise our own Caddy with this binary; None: ``caddy`` from PATH when found."""
+    caddy_admin: str | None = None
+    """Use the Caddy whose admin API answers here instead of supervising one."""
+    http_port: int = 80
+    https_port: int = 443
+    https_redirect: bool = True
+    """Redirect HTTP to HTTPS; False (``--no-https-redirect``) also serves routes on plain HTTP."""
+    public_ips: tuple[str, ...] = ()
+    """This host's public addresses: a domain's DNS is ok when it resolves to one of them."""
+    acme_email: str | None = None
 
     @property
     def db_path(self) -> Path:
@@ -78,6 +106,37 @@ class Config:
 
 def _flag(parser: argparse.ArgumentParser, name: str, **kw: object) -> None:
     parser.add_argument(f"--{name}", f"-{name}", **kw)  # type: ignore[arg-type]
+
+
+def port_arg(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"invalid port {text!r}")
+    return int(text)
+
+
+def ingress_flags(p: argparse.ArgumentParser) -> None:
+    _flag(p, "caddy-bin", dest="caddy_bin", default=argparse.SUPPRESS, help="supervise Caddy (default: caddy on PATH)")
+    _flag(p, "caddy-admin", dest="caddy_admin", default=argparse.SUPPRESS, help="use an existing Caddy's admin URL")
+    _flag(p, "no-ingress", dest="no_ingress", action="store_true", default=argparse.SUPPRESS, help="run without Caddy")
+    _flag(p, "http-port", dest="http_port", type=port_arg, default=argparse.SUPPRESS, help="HTTP port (default 80)")
+    _flag(p, "https-port", dest="https_port", type=port_arg, default=argparse.SUPPRESS, help="HTTPS port (default 443)")
+    _flag(
+        p,
+        "no-https-redirect",
+        dest="no_https_redirect",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="serve routes on plain HTTP too instead of redirecting to HTTPS",
+    )
+    _flag(
+        p,
+        "public-ip",
+        dest="public_ip",
+        action="append",
+        default=argparse.SUPPRESS,
+        help="this host's public IP for the domains' DNS check; repeatable or comma-separated",
+    )
+    _flag(p, "acme-email", dest="acme_email", default=argparse.SUPPRESS, help="contact address for ACME certificates")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -128,6 +187,37 @@ def build_parser() -> argparse.ArgumentParser:
         )
         _flag(
             p,
+            "max-builds",
+            dest="max_builds",
+            default=argparse.SUPPRESS,
+            type=positive_int,
+            help="git builds at once; more wait in a FIFO queue (default 1)",
+        )
+        _flag(
+            p,
+            "build-timeout",
+            dest="build_timeout",
+            default=argparse.SUPPRESS,
+            type=parse_duration,
+            help="stop a build that runs longer (default 15m)",
+        )
+        _flag(
+            p,
+            "build-memory",
+            dest="build_memory",
+            default=argparse.SUPPRESS,
+            type=positive_int,
+            help="memory cap of one build in MB (default 2048)",
+        )
+        _flag(
+            p,
+            "instance-id",
+            dest="instance_id",
+            default=argparse.SUPPRESS,
+            help="share the Docker engine with other daemons: touch only objects labelled with this id",
+        )
+        _flag(
+            p,
             "base-domain",
             dest="base_domain",
             default=argparse.SUPPRESS,
@@ -140,6 +230,7 @@ def build_parser() -> argparse.ArgumentParser:
             default=argparse.SUPPRESS,
             help="Docker engine address (default DOCKER_HOST or the local socket)",
         )
+        ingress_flags(p)
 
     serve_flags(parser)
     serve_flags(sub.add_parser("serve", help="run the daemon (the default)"))
@@ -168,6 +259,23 @@ def config_from_args(args: argparse.Namespace) -> Config:
         kw["cors_origins"] = tuple(o.strip() for o in values["cors_origin"].split(",") if o.strip()) or ("*",)
     if "reconcile_interval" in values:
         kw["reconcile_interval_s"] = values["reconcile_interval"]
+    if "max_builds" in values:
+        kw["max_builds"] = values["max_builds"]
+    if "build_timeout" in values:
+        kw["build_timeout_s"] = values["build_timeout"]
+    if "build_memory" in values:
+        kw["build_memory_mb"] = values["build_memory"]
+    if values.get("instance_id"):
+        kw["instance_id"] = values["instance_id"]
+    for name in ("caddy_bin", "caddy_admin", "http_port", "https_port", "acme_email"):
+        if name in values:
+            kw[name] = values[name]
+    if values.get("no_ingress"):
+        kw["ingress"] = False
+    if values.get("no_https_redirect"):
+        kw["https_redirect"] = False
+    if "public_ip" in values:
+        kw["public_ips"] = tuple(ip.strip() for arg in values["public_ip"] for ip in arg.split(",") if ip.strip())
     if "docker_host" not in kw and os.environ.get("DOCKER_HOST"):
         kw["docker_host"] = os.environ["DOCKER_HOST"]
     return Config(**kw)  # type: ignore[arg-type]

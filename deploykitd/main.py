@@ -21,11 +21,13 @@ from deploykit import __version__
 from deploykit.logs import LogStreamer
 from deploykit.runtime import Reconciler, Runtime
 from deploykit.system import SystemService
+from deploykit_docker.keys import generate_deploy_key
 from deploykit_events import EventBus
 from deploykit_http.app import build_app
 from deploykit_http.context import Collaborators, Context, HTTPSettings
 from deploykit_sqlite import Store
 from deploykitd.config import Config
+from deploykitd.ingress import Traffic
 
 log = logging.getLogger("deploykitd")
 
@@ -44,10 +46,12 @@ class Main:
         self.bus = EventBus()
         self.store: Store | None = None
         self.runtime: Any = None
+        self.builder: Any = None
         self.reconciler: Any = None
         self.system: SystemService | None = None
         self.app: Starlette | None = None
         self.server: _Server | None = None
+        self.traffic = Traffic(config)
 
     @property
     def context(self) -> Context:
@@ -61,6 +65,7 @@ class Main:
         cfg.db_path.parent.mkdir(parents=True, exist_ok=True)
         self.store = Store(path=str(cfg.db_path), data_dir=cfg.data_dir, bus=self.bus, base_domain=cfg.base_domain)
         await self.store.open()
+        await self.traffic.open()  # before the reconciler, whose first resync sets every route
         await self._open_runtime()
         self._open_system()
 
@@ -84,8 +89,14 @@ class Main:
             logs=logs,
             reconciler=reconciler,
             system=self.system,
-            # WIRE-INGRESS: the Caddy adapter's ``ping`` goes here once deploykitd starts Caddy.
-            ping_ingress=None,
+            webhooks=store.webhooks,
+            deploy_keys=store.deploy_keys,
+            generate_deploy_key=generate_deploy_key,
+            ping_ingress=self.traffic.ping if self.traffic.caddy is not None else None,
+            domains=store.domains,
+            domain_checker=self.traffic.ingress,
+            health=store.health,
+            health_monitor=self.reconciler,
         )
         settings = HTTPSettings(version=__version__, cors_origins=cfg.cors_origins, base_domain=cfg.base_domain)
         self.app = build_app(collaborators, settings)
@@ -137,13 +148,36 @@ class Main:
             containers=store.containers,
             bus=self.bus,
             domains=store.domains,
-            # WIRE-INGRESS: ``ingress=`` the Caddy adapter once deploykitd supervises Caddy.
+            ingress=self.traffic.ingress,
+            health=store.health,  # the health monitor's results, kept 24 hours
+            builds=await self._open_builds(),
+            deploy_keys=store.deploy_keys,
             settings=ReconcilerSettings(
                 interval_s=self.config.reconcile_interval_s,
                 shutdown_timeout_s=max(1.0, self.config.shutdown_timeout_s / 3),
+                instance_id=self.config.instance_id,
             ),
         )
         await self.reconciler.start()
+
+    async def _open_builds(self) -> Any:
+        """Git builds: the Docker builder behind a bounded FIFO queue, with the daemon's limits,
+        live ``build.log`` events and image pruning (``BuildPipeline``)."""
+        from deploykit_docker.builder import BuildQueue, DockerBuilder
+        from deploykit_reconciler.builds import BuildPipeline
+
+        assert self.store is not None
+        cfg = self.config
+        self.builder = DockerBuilder(docker_url=cfg.docker_host, work_dir=cfg.data_dir / "builds")
+        await self.builder.open()
+        return BuildPipeline(
+            BuildQueue(self.builder, max_concurrent=cfg.max_builds),
+            deployments=self.store.deployments,
+            bus=self.bus,
+            pruner=self.builder,
+            timeout_s=cfg.build_timeout_s,
+            memory_mb=cfg.build_memory_mb,
+        )
 
     def _open_system(self) -> None:
         """The admin pages' introspection; without it ``/api/system/*`` answer 503."""
@@ -153,8 +187,9 @@ class Main:
             log.warning("system introspection unavailable: %s", exc)
             return
         assert self.store is not None
-        # WIRE-INGRESS: ``ingress=`` the Caddy adapter once deploykitd supervises Caddy.
-        self.system = SystemInfo(version=__version__, docker=self.runtime, database_path=self.store.path)
+        self.system = SystemInfo(
+            version=__version__, docker=self.runtime, database_path=self.store.path, ingress=self.traffic.ingress
+        )
 
     async def run(self, stop: asyncio.Event) -> None:
         """Serve until ``stop`` is set (or the server fails), then shut down gracefully."""
@@ -189,6 +224,11 @@ class Main:
         if self.reconciler is not None:
             with contextlib.suppress(Exception):
                 await self.reconciler.stop()
+        with contextlib.suppress(Exception):
+            await self.traffic.close()
+        if self.builder is not None:
+            with contextlib.suppress(Exception):
+                await self.builder.close()
         if self.runtime is not None:
             with contextlib.suppress(Exception):
                 await self.runtime.close()

@@ -10,7 +10,17 @@ import pytest
 @pytest.mark.docker
 def test_offline_image_runs_a_container_and_prints(test_image: str) -> None:
     result = subprocess.run(
-        ["docker", "run", "--rm", "--label", "deploykit-test=1", test_image, "sh", "-c", "echo hello-$((6*7)); which httpd nc"],
+        [
+            "docker",
+            "run",
+            "--rm",
+            "--label",
+            "deploykit-test=1",
+            test_image,
+            "sh",
+            "-c",
+            "echo hello-$((6*7)); which httpd nc",
+        ],
         capture_output=True,
         text=True,
         timeout=60,

@@ -13,7 +13,7 @@ import pytest
 
 from deploykit import UNAVAILABLE, Error
 from deploykit.ingress import Route
-from deploykit_caddy import CaddyIngress, CaddySupervisor, SupervisorSettings
+from deploykit_caddy import CaddyIngress, CaddySettings, CaddySupervisor, SupervisorSettings
 from tests.caddy.conftest import CADDY_BIN, Proxy, Upstreams, wait_for
 
 pytestmark = [pytest.mark.caddy]
@@ -105,6 +105,29 @@ async def test_a_caddy_that_exits_at_start_is_unavailable(caddy_dir: Path) -> No
     assert excinfo.value.code == UNAVAILABLE
     assert excinfo.value.message.startswith("Caddy exited at start (1): ")
     assert supervisor.pid is None
+    await supervisor.close()
+
+
+async def test_a_caddy_that_cannot_bind_the_routes_port_is_stopped_and_unavailable(caddy_dir: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))  # no SO_REUSEPORT: Caddy cannot share it
+        taken.listen()
+        port = taken.getsockname()[1]
+        settings = SupervisorSettings(
+            data_dir=str(caddy_dir), caddy_bin=CADDY_BIN, resync_retry_s=0.05, open_sync_timeout_s=1.0
+        )
+        async with CaddyIngress(
+            settings.admin_url, settings=CaddySettings(http_port=port, https_port=None, listen_host="127.0.0.1")
+        ) as ingress:
+            routes = [Route("s1", ["a.localhost"], ["127.0.0.1:9"])]
+            supervisor = CaddySupervisor(settings=settings, on_start=lambda: ingress.sync_routes(routes))
+            with pytest.raises(Error) as excinfo:
+                await supervisor.open()
+    assert excinfo.value.code == UNAVAILABLE
+    assert excinfo.value.message.startswith(
+        "Caddy did not take the routes within 1s (is the HTTP or HTTPS port taken?)"
+    )
+    assert (supervisor.pid, supervisor.starts, supervisor.resyncs) == (None, 1, 0)
     await supervisor.close()
 
 

@@ -52,6 +52,9 @@ class Daemon:
     extra_args: list[str] = field(default_factory=list)
     docker: bool = False
     """Use the real Docker engine (else an address where none answers)."""
+    ingress: bool = False
+    """Let the daemon run Caddy (pass its flags in ``extra_args``); else ``--no-ingress``, so that
+    test daemons never start a Caddy on the host's ports 80 and 443."""
     proc: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
 
@@ -74,6 +77,7 @@ class Daemon:
             "-data-dir",
             str(self.data_dir),
             *([] if self.docker else ["--docker-host", "unix:///nonexistent/docker.sock"]),
+            *([] if self.ingress else ["--no-ingress"]),
             "--log-level",
             "warning",
             *self.extra_args,

@@ -155,6 +155,11 @@ def test_the_spa_or_its_placeholder_is_served_outside_api(daemon: Daemon) -> Non
             ["-base-domain", "apps.example.com", "-addr", "[::1]:8443"],
             {"base_domain": "apps.example.com", "host_port": ("::1", 8443)},
         ),
+        ([], {"max_builds": 1, "build_timeout_s": 900.0, "build_memory_mb": 2048, "instance_id": None}),
+        (
+            ["-max-builds", "3", "--build-timeout", "2m", "-build-memory=512", "--instance-id", "ci-7"],
+            {"max_builds": 3, "build_timeout_s": 120.0, "build_memory_mb": 512, "instance_id": "ci-7"},
+        ),
     ],
 )
 def test_flags_take_both_spellings(argv: list[str], expected: dict[str, object]) -> None:
@@ -162,7 +167,17 @@ def test_flags_take_both_spellings(argv: list[str], expected: dict[str, object])
     assert {k: getattr(config, k) for k in expected} == expected
 
 
-@pytest.mark.parametrize("argv", [["-reconcile-interval", "5x"], ["-addr", "nowhere"], ["-reconcile-interval", "0s"]])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["-reconcile-interval", "5x"],
+        ["-addr", "nowhere"],
+        ["-reconcile-interval", "0s"],
+        ["--max-builds", "0"],
+        ["--build-memory", "lots"],
+        ["--build-timeout", "-1m"],
+    ],
+)
 def test_bad_flag_values_are_refused(argv: list[str]) -> None:
     with pytest.raises(SystemExit):
         config_from_args(build_parser().parse_args(argv))

@@ -95,17 +95,19 @@ async def test_every_build_gets_the_daemon_limits_and_its_lines_are_published() 
     ]
 
 
-async def test_pruning_keeps_the_images_of_rollback_able_and_in_flight_deployments() -> None:
+async def test_pruning_keeps_the_newest_rollback_targets_and_in_flight_images() -> None:
     pruner = Pruner()
+    healthy_once = [
+        dep(f"d{i}", f"deploykit/shop-api:h{i}", DeploymentStatus.SUPERSEDED, True) for i in range(6, 0, -1)
+    ]  # newest first, as the store lists them
     items = [
-        dep("d1", "deploykit/shop-api:healthy-once", DeploymentStatus.SUPERSEDED, True),
-        dep("d2", "deploykit/shop-api:never-healthy", DeploymentStatus.FAILED, False),
-        dep("d3", "deploykit/shop-api:starting", DeploymentStatus.STARTING, False),
+        dep("d9", "deploykit/shop-api:starting", DeploymentStatus.STARTING, False),
+        dep("d8", "deploykit/shop-api:never-healthy", DeploymentStatus.FAILED, False),
+        *healthy_once,
     ]
     await pipeline(Scheduler(), pruner, items).build("s1", REQ, lambda _: None)
-    assert pruner.calls == [
-        ("deploykit/shop-api", 4, frozenset({"deploykit/shop-api:healthy-once", "deploykit/shop-api:starting"}))
-    ]
+    kept = {"deploykit/shop-api:starting", *(f"deploykit/shop-api:h{i}" for i in (6, 5, 4, 3))}
+    assert pruner.calls == [("deploykit/shop-api", 4, frozenset(kept))]
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,388 @@
+"""Deploy from git: a service's push webhook and its deliveries, its SSH deploy key, and the public
+endpoints GitHub and GitLab deliver pushes to.
+
+A delivery is always answered and recorded with why it did what it did: a push to the service's
+branch creates a deployment pinned to the pushed commit; another branch, a repeated delivery id or
+an unhandled event is ``skipped``; a bad signature is ``failed`` (and 401). Deliveries of one
+webhook are handled one at a time, so that a redelivery racing the original still finds it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import json
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+from starlette.requests import Request
+
+from deploykit.build import DeployKeyGenerator, DeployKeyPair, DeployKeyService
+from deploykit.clock import isoformat
+from deploykit.errors import INVALID, NOT_FOUND, UNAUTHORIZED, Error, error_message
+from deploykit.service import GitSource
+from deploykit.webhook import (
+    DeliveryStatus,
+    Provider,
+    PushEvent,
+    Webhook,
+    WebhookDelivery,
+    WebhookService,
+    parse_github_push,
+    parse_gitlab_push,
+    verify_github_signature,
+    verify_gitlab_token,
+)
+from deploykit_http.context import Context
+from deploykit_http.endpoint import Access, Call, Endpoint
+from deploykit_http.errors import unavailable
+
+SEEN_DELIVERIES = 1000
+"""How far back a delivery id is looked for when deduplicating (GitHub redelivers recent ones)."""
+DELETED_SHA = "0" * 40
+
+
+# --- models -------------------------------------------------------------------------------------
+
+
+class WebhookIn(BaseModel):
+    provider: Literal["github", "gitlab"]
+
+
+class WebhookOut(BaseModel):
+    id: str
+    provider: Literal["github", "gitlab"]
+    url: str
+    secret: str
+    enabled: bool
+    created_at: str | None
+
+
+class DeliveryOut(BaseModel):
+    id: str
+    event: str
+    branch: str | None
+    commit_sha: str | None
+    author: str | None
+    message: str | None
+    status: Literal["success", "skipped", "failed"]
+    reason: str | None
+    deployment_id: str | None
+    delivered_at: str | None
+
+
+class DeliveryList(BaseModel):
+    data: list[DeliveryOut]
+
+
+class DeliveryQuery(BaseModel):
+    limit: int = Field(default=50, ge=1, le=100)
+
+
+class DeployKeyOut(BaseModel):
+    public_key: str
+    fingerprint: str
+
+
+# --- rendering ----------------------------------------------------------------------------------
+
+
+def webhook_url(request: Request, hook: Webhook) -> str:
+    return f"{str(request.base_url).rstrip('/')}/api/webhooks/{hook.provider.value}/{hook.id}"
+
+
+def render_webhook(request: Request, hook: Webhook) -> dict[str, Any]:
+    return {
+        "id": hook.id,
+        "provider": hook.provider.value,
+        "url": webhook_url(request, hook),
+        "secret": hook.secret,
+        "enabled": hook.enabled,
+        "created_at": isoformat(hook.created_at),
+    }
+
+
+def render_delivery(d: WebhookDelivery) -> dict[str, Any]:
+    return {
+        "id": d.id,
+        "event": d.event,
+        "branch": d.branch,
+        "commit_sha": d.commit_sha,
+        "author": d.author,
+        "message": d.message,
+        "status": d.status.value,
+        "reason": d.reason,
+        "deployment_id": d.deployment_id,
+        "delivered_at": isoformat(d.delivered_at),
+    }
+
+
+def render_key(pair: DeployKeyPair) -> dict[str, Any]:
+    return {"public_key": pair.public_key, "fingerprint": pair.fingerprint}  # never the private half
+
+
+# --- deliveries ---------------------------------------------------------------------------------
+
+
+class Receiver:
+    """Turns one verified delivery into a recorded outcome (and, for a push to the service's
+    branch, a deployment)."""
+
+    def __init__(self, ctx: Context, webhooks: WebhookService) -> None:
+        self.ctx = ctx
+        self.webhooks = webhooks
+        self._locks: collections.defaultdict[str, asyncio.Lock] = collections.defaultdict(asyncio.Lock)
+
+    async def receive(
+        self,
+        hook: Webhook,
+        *,
+        event: str,
+        key: str | None,
+        signed: bool,
+        body: bytes,
+        parse: Any,
+        push_event: str,
+        ping_event: str | None,
+    ) -> dict[str, Any]:
+        base = WebhookDelivery(id="", webhook_id=hook.id, event=event or "unknown", status=DeliveryStatus.FAILED)
+        if not signed:
+            # No delivery key: an unsigned request must not use up the id of a genuine delivery.
+            await self._record(base, DeliveryStatus.FAILED, "The signature does not match the webhook's secret.")
+            raise Error(UNAUTHORIZED, "The webhook signature does not match.")
+        async with self._locks[hook.id]:
+            if key and await self._seen(hook.id, key):
+                reason = f"Delivery {key} was already received; nothing done."
+                return render_delivery(await self._record(base, DeliveryStatus.SKIPPED, reason))
+            base.delivery_key = key
+            if not hook.enabled:
+                return render_delivery(await self._record(base, DeliveryStatus.SKIPPED, "The webhook is disabled."))
+            if ping_event is not None and event == ping_event:
+                return render_delivery(await self._record(base, DeliveryStatus.SUCCESS, "Pong."))
+            if event != push_event:
+                reason = f"The {event or 'unnamed'} event is not handled; only {push_event}."
+                return render_delivery(await self._record(base, DeliveryStatus.SKIPPED, reason))
+            try:
+                payload = json.loads(body)
+                if not isinstance(payload, dict):
+                    raise ValueError("not an object")
+                push: PushEvent = parse(payload)
+            except (ValueError, UnicodeDecodeError, AttributeError, TypeError):
+                await self._record(base, DeliveryStatus.FAILED, "The body is not a push event's JSON.")
+                raise Error(INVALID, "The body is not a push event's JSON.") from None
+            return render_delivery(await self._push(hook, base, push))
+
+    async def _push(self, hook: Webhook, base: WebhookDelivery, push: PushEvent) -> WebhookDelivery:
+        base.branch, base.commit_sha = push.branch, push.commit_sha
+        base.author, base.message = push.author, push.message
+        service = await self.ctx.c.services.get_service(hook.service_id)
+        source = service.config.source
+        if not isinstance(source, GitSource):
+            return await self._record(base, DeliveryStatus.SKIPPED, "The service is no longer built from git.")
+        if push.branch is None:
+            return await self._record(base, DeliveryStatus.SKIPPED, "Not a push to a branch.")
+        if push.branch != source.branch:
+            reason = f"Push to branch {push.branch}; the service deploys {source.branch}."
+            return await self._record(base, DeliveryStatus.SKIPPED, reason)
+        if not push.commit_sha or push.commit_sha == DELETED_SHA:
+            return await self._record(base, DeliveryStatus.SKIPPED, "The branch was deleted.")
+        reconciler = self.ctx.c.reconciler
+        if reconciler is None:
+            await self._record(base, DeliveryStatus.FAILED, "Deployments are not available on this server.")
+            raise unavailable("The reconciler")
+        try:
+            dep = await self.ctx.c.deployments.redeploy(
+                service.id, None, commit_sha=push.commit_sha, commit_message=push.message
+            )
+        except Error as exc:
+            await self._record(base, DeliveryStatus.FAILED, error_message(exc))
+            raise
+        reconciler.trigger_service(service.id)
+        base.deployment_id = dep.id
+        return await self._record(base, DeliveryStatus.SUCCESS, f"Deploying {push.commit_sha[:12]}.")
+
+    async def _seen(self, webhook_id: str, key: str) -> bool:
+        recent = await self.webhooks.list_deliveries(webhook_id, limit=SEEN_DELIVERIES)
+        return any(d.delivery_key == key for d in recent)
+
+    async def _record(self, base: WebhookDelivery, status: DeliveryStatus, reason: str) -> WebhookDelivery:
+        base.status, base.reason = status, reason
+        return await self.webhooks.record_delivery(base)
+
+
+# --- endpoints ----------------------------------------------------------------------------------
+
+
+def endpoints(ctx: Context) -> list[Endpoint]:
+    key_locks: collections.defaultdict[str, asyncio.Lock] = collections.defaultdict(asyncio.Lock)
+    receiver: Receiver | None = None
+
+    def webhooks() -> WebhookService:
+        if ctx.c.webhooks is None:
+            raise unavailable("Webhooks")
+        return ctx.c.webhooks
+
+    def deploy_keys() -> tuple[DeployKeyService, DeployKeyGenerator]:
+        if ctx.c.deploy_keys is None or ctx.c.generate_deploy_key is None:
+            raise unavailable("Deploy keys")
+        return ctx.c.deploy_keys, ctx.c.generate_deploy_key
+
+    def the_receiver() -> Receiver:
+        nonlocal receiver
+        if receiver is None:
+            receiver = Receiver(ctx, webhooks())
+        return receiver
+
+    async def get_webhook(call: Call) -> Any:
+        svc = await ctx.service_in(call.params["project_id"], call.params["service_id"])
+        return render_webhook(call.request, await webhooks().get_service_webhook(svc.id))
+
+    async def create_webhook(call: Call) -> Any:
+        body: WebhookIn = call.body
+        svc = await ctx.service_in(call.params["project_id"], call.params["service_id"])
+        return render_webhook(call.request, await webhooks().create_webhook(svc.id, Provider(body.provider)))
+
+    async def delete_webhook(call: Call) -> Any:
+        svc = await ctx.service_in(call.params["project_id"], call.params["service_id"])
+        await webhooks().delete_webhook(svc.id)
+
+    async def list_deliveries(call: Call) -> Any:
+        q: DeliveryQuery = call.query
+        svc = await ctx.service_in(call.params["project_id"], call.params["service_id"])
+        hook = await webhooks().get_service_webhook(svc.id)
+        return {"data": [render_delivery(d) for d in await webhooks().list_deliveries(hook.id, limit=q.limit)]}
+
+    async def get_deploy_key(call: Call) -> Any:
+        svc = await ctx.service_in(call.params["project_id"], call.params["service_id"])
+        keys, generate = deploy_keys()
+        async with key_locks[svc.id]:  # two first GETs must not hand out two different keys
+            try:
+                return render_key(await keys.get_deploy_key(svc.id))
+            except Error as exc:
+                if exc.code != NOT_FOUND:
+                    raise
+            return render_key(await keys.set_deploy_key(svc.id, generate(f"deploykit-{svc.slug}")))
+
+    async def rotate_deploy_key(call: Call) -> Any:
+        svc = await ctx.service_in(call.params["project_id"], call.params["service_id"])
+        keys, generate = deploy_keys()
+        async with key_locks[svc.id]:
+            return render_key(await keys.set_deploy_key(svc.id, generate(f"deploykit-{svc.slug}")))
+
+    async def hook_of(call: Call, provider: Provider) -> Webhook:
+        hook = await webhooks().get_webhook(call.params["webhook_id"])
+        if hook.provider != provider:
+            raise Error(NOT_FOUND, "Webhook not found.")
+        return hook
+
+    async def github_delivery(call: Call) -> Any:
+        hook = await hook_of(call, Provider.GITHUB)
+        body = await call.request.body()
+        headers = call.request.headers
+        return await the_receiver().receive(
+            hook,
+            event=headers.get("x-github-event", ""),
+            key=headers.get("x-github-delivery"),
+            signed=verify_github_signature(hook.secret, body, headers.get("x-hub-signature-256")),
+            body=body,
+            parse=parse_github_push,
+            push_event="push",
+            ping_event="ping",
+        )
+
+    async def gitlab_delivery(call: Call) -> Any:
+        hook = await hook_of(call, Provider.GITLAB)
+        body = await call.request.body()
+        headers = call.request.headers
+        return await the_receiver().receive(
+            hook,
+            event=headers.get("x-gitlab-event", ""),
+            key=headers.get("idempotency-key") or headers.get("x-gitlab-event-uuid"),
+            signed=verify_gitlab_token(hook.secret, headers.get("x-gitlab-token")),
+            body=body,
+            parse=parse_gitlab_push,
+            push_event="Push Hook",
+            ping_event=None,
+        )
+
+    tag = "git"
+    svc_path = "/projects/{project_id}/services/{service_id}"
+    return [
+        Endpoint(
+            "GET",
+            svc_path + "/webhook",
+            get_webhook,
+            "The service's push webhook (URL and secret)",
+            tag,
+            response=WebhookOut,
+            errors=(404, 503),
+        ),
+        Endpoint(
+            "POST",
+            svc_path + "/webhook",
+            create_webhook,
+            "Create the service's push webhook, replacing one it has (a new secret)",
+            tag,
+            body=WebhookIn,
+            response=WebhookOut,
+            status=201,
+            errors=(400, 404, 503),
+        ),
+        Endpoint(
+            "DELETE",
+            svc_path + "/webhook",
+            delete_webhook,
+            "Remove the service's push webhook",
+            tag,
+            status=204,
+            errors=(404, 503),
+        ),
+        Endpoint(
+            "GET",
+            svc_path + "/webhook/deliveries",
+            list_deliveries,
+            "The webhook's deliveries, newest first",
+            tag,
+            query=DeliveryQuery,
+            response=DeliveryList,
+            errors=(404, 503),
+        ),
+        Endpoint(
+            "GET",
+            svc_path + "/deploy-key",
+            get_deploy_key,
+            "The service's SSH deploy key (public half; created on first use)",
+            tag,
+            response=DeployKeyOut,
+            errors=(404, 503),
+        ),
+        Endpoint(
+            "POST",
+            svc_path + "/deploy-key",
+            rotate_deploy_key,
+            "Rotate the service's SSH deploy key",
+            tag,
+            response=DeployKeyOut,
+            errors=(404, 503),
+        ),
+        Endpoint(
+            "POST",
+            "/webhooks/github/{webhook_id}",
+            github_delivery,
+            "Receive a GitHub delivery (X-Hub-Signature-256 over the raw body)",
+            tag,
+            access=Access.PUBLIC,
+            response=DeliveryOut,
+            errors=(400, 401, 404, 409, 413, 503),
+        ),
+        Endpoint(
+            "POST",
+            "/webhooks/gitlab/{webhook_id}",
+            gitlab_delivery,
+            "Receive a GitLab delivery (X-Gitlab-Token)",
+            tag,
+            access=Access.PUBLIC,
+            response=DeliveryOut,
+            errors=(400, 401, 404, 409, 413, 503),
+        ),
+    ]

@@ -1,0 +1,174 @@
+"""The daemon's ingress: a supervised Caddy, an existing one (``--caddy-admin``), or none.
+
+Caddy never blocks the daemon: a missing binary, a taken port or an unreachable admin API is
+logged, ``/api/health`` says ``ingress: false``, and the daemon keeps serving. Routes live in
+``CaddyIngress``'s memory (the reconciler recomputes them from the database at every start and
+every change) and go back into Caddy whenever it (re)starts: the supervisor's ``on_start`` in
+supervised mode, a once-a-second ``ensure_routes`` in external mode.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import shutil
+
+from deploykit.errors import UNAVAILABLE, Error
+from deploykit.ingress import DomainCheck, Route
+from deploykit_caddy import CaddyIngress, CaddySettings, CaddySupervisor, SupervisorSettings, enable_tcp_migrate_req
+from deploykitd.config import Config
+
+log = logging.getLogger("deploykitd.ingress")
+
+ENSURE_INTERVAL_S = 1.0
+"""External mode: how often Caddy's routes are compared with ours (one GET when all is well)."""
+RETRY_MAX_S = 60.0
+"""Supervised mode: the longest pause between two attempts to start a Caddy that failed to start."""
+
+
+class TolerantIngress:
+    """The Ingress the reconciler gets: ``CaddyIngress``, except that an unreachable Caddy does
+    not fail a rollout. The route is kept as desired state either way (``CaddyIngress`` records
+    it before talking to Caddy) and goes into Caddy as soon as it answers again; meanwhile there
+    is no proxy to switch, so nothing is lost by carrying on."""
+
+    def __init__(self, caddy: CaddyIngress) -> None:
+        self.caddy = caddy
+
+    async def ping(self) -> bool:
+        return await self.caddy.ping()
+
+    async def sync_routes(self, routes: list[Route]) -> None:
+        await self._tolerate(self.caddy.sync_routes(routes), "routes")
+
+    async def set_route(self, route: Route) -> None:
+        await self._tolerate(self.caddy.set_route(route), f"the route of service {route.service_id}")
+
+    async def remove_route(self, service_id: str) -> None:
+        await self._tolerate(self.caddy.remove_route(service_id), f"the route of service {service_id}")
+
+    async def check_domain(self, hostname: str) -> DomainCheck:
+        return await self.caddy.check_domain(hostname)
+
+    @staticmethod
+    async def _tolerate(change: object, what: str) -> None:
+        assert asyncio.iscoroutine(change)
+        try:
+            await change
+        except Error as exc:
+            if exc.code != UNAVAILABLE:
+                raise
+            log.warning("Caddy did not take %s (%s); it gets it when it answers again", what, exc.message)
+
+
+class Traffic:
+    """Owns Caddy for the daemon: ``open()`` never raises for Caddy's sake; ``close()`` stops it."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.caddy: CaddyIngress | None = None
+        self.ingress: TolerantIngress | None = None
+        self.supervisor: CaddySupervisor | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
+
+    def settings(self, *, supervised: bool) -> CaddySettings:
+        cfg = self.config
+        return CaddySettings(
+            http_port=cfg.http_port,
+            https_port=cfg.https_port,
+            redirect_http=cfg.https_redirect,
+            acme_email=cfg.acme_email,
+            public_addresses=cfg.public_ips,
+            # An existing Caddy keeps its own certificate storage (it may not reach our data directory).
+            storage_dir=str(cfg.data_dir / "caddy" / "storage") if supervised else None,
+        )
+
+    async def open(self) -> None:
+        cfg = self.config
+        if not cfg.ingress:
+            log.info("ingress disabled (--no-ingress): services get no domains routed")
+            return
+        if cfg.caddy_admin is not None:
+            self.caddy = CaddyIngress(cfg.caddy_admin, settings=self.settings(supervised=False))
+            await self.caddy.open()
+            self.ingress = TolerantIngress(self.caddy)
+            self._task = asyncio.create_task(self._ensure_loop(self.caddy), name="caddy-ensure-routes")
+            log.info("using the Caddy at %s", cfg.caddy_admin)
+            return
+        caddy_bin = cfg.caddy_bin or shutil.which("caddy")
+        if caddy_bin is None:
+            log.warning("no Caddy found on PATH (use --caddy-bin or --caddy-admin); serving without ingress")
+            return
+        if enable_tcp_migrate_req() is False:
+            log.warning("could not set net.ipv4.tcp_migrate_req=1 (not root?): a route change may reset a connection")
+        sup = SupervisorSettings(data_dir=str(cfg.data_dir / "caddy"), caddy_bin=caddy_bin, open_sync_timeout_s=5.0)
+        caddy = CaddyIngress(sup.admin_url, settings=self.settings(supervised=True))
+        await caddy.open()
+        self.caddy = caddy
+        self.ingress = TolerantIngress(caddy)
+        self.supervisor = CaddySupervisor(settings=sup, on_start=lambda: caddy.sync_routes(caddy.routes()))
+        try:
+            await self.supervisor.open()
+        except Error as exc:
+            log.error("Caddy could not start (%s); serving without it and retrying", exc.message)
+            self._task = asyncio.create_task(self._start_loop(self.supervisor), name="caddy-start")
+
+    async def ping(self) -> bool:
+        return self.caddy is not None and await self.caddy.ping()
+
+    @property
+    def caddy_pid(self) -> int | None:
+        return self.supervisor.pid if self.supervisor is not None else None
+
+    async def close(self) -> None:
+        self._stopping.set()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self.supervisor is not None:
+            with contextlib.suppress(Exception):
+                await self.supervisor.close()
+        if self.caddy is not None:
+            await self.caddy.close()
+
+    async def _pause(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), seconds)
+
+    async def _ensure_loop(self, caddy: CaddyIngress) -> None:
+        """External mode: put our routes back whenever that Caddy lost them (restarted, edited)."""
+        reachable = True
+        while not self._stopping.is_set():
+            try:
+                await caddy.ensure_routes()
+            except Error as exc:
+                if reachable:
+                    log.warning("Caddy at %s: %s", caddy.admin_url, exc.message)
+                reachable = False
+            except Exception:
+                log.exception("checking Caddy's routes failed")
+            else:
+                if not reachable:
+                    log.info("Caddy at %s answers again", caddy.admin_url)
+                reachable = True
+            await self._pause(ENSURE_INTERVAL_S)
+
+    async def _start_loop(self, supervisor: CaddySupervisor) -> None:
+        """Supervised mode, when the first start failed (port taken, bad binary): try again with
+        backoff; once started, the supervisor keeps it running."""
+        backoff = 2.0
+        while not self._stopping.is_set():
+            await self._pause(backoff)
+            if self._stopping.is_set():
+                return
+            try:
+                await supervisor.open()
+            except Error as exc:
+                log.debug("Caddy still cannot start: %s", exc.message)
+                backoff = min(backoff * 2, RETRY_MAX_S)
+            else:
+                log.info("Caddy started after all")
+                return

@@ -1,0 +1,381 @@
+"""Deploy from git through the real daemon and a real Docker engine: a repository made with
+``git init`` is staged as a service and built; push webhooks (GitHub, GitLab) deploy the pushed
+commit; bad, foreign and repeated deliveries do nothing but say why; a failing build leaves the
+previous deployment serving; the deploy key rotates.
+
+The tests of this module share one daemon and one service and run in file order: each one starts
+from what the previous left serving."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import subprocess
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import TEST_IMAGE
+from tests.e2e.support import Account, Daemon, create_project, register_admin, wait_until
+
+pytestmark = [pytest.mark.docker, pytest.mark.slow]
+
+GIT_ENV = {
+    **os.environ,
+    "GIT_AUTHOR_NAME": "Grace Hopper",
+    "GIT_AUTHOR_EMAIL": "grace@example.com",
+    "GIT_COMMITTER_NAME": "Grace Hopper",
+    "GIT_COMMITTER_EMAIL": "grace@example.com",
+    "GIT_CONFIG_NOSYSTEM": "1",
+}
+PORT = 8080
+DEPLOY_S = 90.0
+
+
+def git(repo: Path, *args: str) -> str:
+    out = subprocess.run(["git", *args], cwd=repo, env=GIT_ENV, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    return out.stdout.strip()
+
+
+def dockerfile(*steps: str) -> str:
+    return "\n".join(
+        [
+            f"FROM {TEST_IMAGE}",
+            "COPY index.html /www/index.html",
+            *steps,
+            f'CMD ["httpd", "-f", "-p", "{PORT}", "-h", "/www"]',
+            "STOPSIGNAL SIGKILL",  # httpd as PID 1 ignores SIGTERM: don't wait out the stop grace
+            "",
+        ]
+    )
+
+
+@dataclass
+class Repo:
+    path: Path
+
+    @property
+    def url(self) -> str:
+        return f"file://{self.path}"
+
+    def commit(self, files: dict[str, str], message: str) -> str:
+        for name, text in files.items():
+            (self.path / name).write_text(text)
+        git(self.path, "add", "-A")
+        git(self.path, "commit", "-q", "-m", message)
+        return git(self.path, "rev-parse", "HEAD")
+
+
+@dataclass
+class World:
+    daemon: Daemon
+    admin: Account
+    project_id: str
+    service_id: str
+    repo: Repo
+    first: dict[str, Any]
+    statuses: list[str] = field(default_factory=list)
+    """The first deployment's statuses in the order they were seen."""
+
+    @property
+    def svc(self) -> str:
+        return f"/projects/{self.project_id}/services/{self.service_id}"
+
+    def client(self) -> httpx.Client:
+        return self.admin.client()
+
+    def deployments(self) -> list[dict[str, Any]]:
+        with self.client() as c:
+            r = c.get(f"{self.svc}/deployments", params={"limit": 100})
+            assert r.status_code == 200, r.text
+            return list(r.json()["data"])
+
+    def deployment(self, deployment_id: str) -> dict[str, Any]:
+        with self.client() as c:
+            r = c.get(f"{self.svc}/deployments/{deployment_id}")
+            assert r.status_code == 200, r.text
+            return dict(r.json())
+
+    def settled(self, deployment_id: str) -> dict[str, Any]:
+        """Wait until the deployment is healthy or failed; the deployment."""
+
+        def settled() -> dict[str, Any] | None:
+            d = self.deployment(deployment_id)
+            return d if d["status"] in ("healthy", "failed") else None
+
+        return wait_until(settled, DEPLOY_S, f"deployment {deployment_id[:8]} to settle")
+
+    def deliveries(self) -> list[dict[str, Any]]:
+        with self.client() as c:
+            r = c.get(f"{self.svc}/webhook/deliveries")
+            assert r.status_code == 200, r.text
+            return list(r.json()["data"])
+
+    def webhook(self, provider: str) -> dict[str, Any]:
+        with self.client() as c:
+            r = c.post(f"{self.svc}/webhook", json={"provider": provider})
+            assert r.status_code == 201, r.text
+            return dict(r.json())
+
+
+def served(deployment_id: str) -> str:
+    """What the deployment's container answers on ``/`` (asked at its IP, as a peer would)."""
+    ids = subprocess.run(
+        ["docker", "ps", "-q", "--filter", f"label=deploykit.deployment-id={deployment_id}"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    ).stdout.split()
+    assert len(ids) == 1, f"deployment {deployment_id[:8]} runs {len(ids)} containers"
+    inspect = json.loads(subprocess.run(["docker", "inspect", ids[0]], capture_output=True, timeout=30).stdout)
+    networks = inspect[0]["NetworkSettings"]["Networks"]
+    ip = next(n["IPAddress"] for n in networks.values() if n.get("IPAddress"))
+    r = httpx.get(f"http://{ip}:{PORT}/", timeout=5)
+    assert r.status_code == 200
+    return r.text
+
+
+def github_push(world: World, hook: dict[str, Any], sha: str, *, branch: str = "main", **over: Any) -> httpx.Response:
+    body = json.dumps(
+        {
+            "ref": f"refs/heads/{branch}",
+            "after": sha,
+            "head_commit": {"id": sha, "message": over.pop("message", "a change"), "author": {"name": "Grace Hopper"}},
+            "repository": {"clone_url": world.repo.url},
+        }
+    ).encode()
+    secret = over.pop("secret", hook["secret"])
+    headers = {
+        "Content-Type": "application/json",
+        "X-GitHub-Event": over.pop("event", "push"),
+        "X-GitHub-Delivery": over.pop("delivery", str(uuid.uuid4())),
+        "X-Hub-Signature-256": "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest(),
+    }
+    assert not over
+    return httpx.post(hook["url"], content=body, headers=headers, timeout=10)
+
+
+def containers_of(project_id: str) -> list[str]:
+    out = subprocess.run(
+        ["docker", "ps", "-aq", "--filter", f"label=deploykit.project-id={project_id}"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    return out.stdout.split()
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    """A daemon with Docker, and a git service deployed from a ``file://`` repository."""
+    root = tmp_path_factory.mktemp("git-deploy")
+    repo = Repo(root / "repo")
+    repo.path.mkdir()
+    git(repo.path, "init", "-q", "-b", "main")
+    first_sha = repo.commit(
+        {"Dockerfile": dockerfile("RUN echo built-from-git-marker"), "index.html": "version one\n"}, "first version"
+    )
+    # An instance id of its own: other daemons on this engine (parallel suites) leave its containers alone.
+    args = ["--reconcile-interval", "5s", "--no-ingress", "--instance-id", f"e2e-git-{uuid.uuid4().hex[:8]}"]
+    daemon = Daemon(root / "data", docker=True, extra_args=args).start()
+    admin = register_admin(daemon)
+    pid = create_project(admin, "Git Shop")["id"]
+    try:
+        with admin.client() as c:
+            body = {
+                "name": "site",
+                "source": {"type": "git", "repo_url": repo.url, "branch": "main"},
+                "port": PORT,
+                "health_check": {"type": "http", "path": "/", "interval_s": 0.5, "timeout_s": 0.5},
+            }
+            r = c.post(f"/projects/{pid}/services", json=body)
+            assert r.status_code == 200, r.text
+            applied = c.post(f"/projects/{pid}/deploy")
+            assert applied.status_code == 200, applied.text
+            sid = applied.json()["temp_id_to_service_id"][r.json()["target_temp_id"]]
+        w = World(daemon, admin, pid, sid, repo, {})
+        dep_id = wait_until(lambda: [d["id"] for d in w.deployments()], 10, "the first deployment")[0]
+
+        def watch() -> dict[str, Any] | None:
+            d = w.deployment(dep_id)
+            if not w.statuses or w.statuses[-1] != d["status"]:
+                w.statuses.append(d["status"])
+            return d if d["status"] in ("healthy", "failed") else None
+
+        w.first = wait_until(watch, DEPLOY_S, "the first deployment to settle")
+        assert w.first["commit_sha"] == first_sha, w.first
+        yield w
+    finally:
+        with admin.client() as c:
+            c.delete(f"/projects/{pid}")
+        wait_until(lambda: containers_of(pid) == [], 60, "the project's containers to be removed")
+        daemon.terminate()
+
+
+def test_a_git_service_builds_and_serves_the_repository(world: World) -> None:
+    assert world.first["status"] == "healthy", (world.first["failure_reason"], world.first["log_tail"])
+    seen = [s for s in world.statuses if s != "pending"]
+    assert seen == ["building", "starting", "healthy"], world.statuses
+    assert world.first["commit_message"] == "first version"
+    repository, _, tag = world.first["image"].partition(":")
+    assert repository.startswith("deploykit/git-shop"), world.first["image"]
+    assert repository.endswith("-site"), world.first["image"]
+    assert tag == world.first["id"].replace("-", "")[:12]
+    assert served(world.first["id"]) == "version one\n"
+
+    with world.client() as c:
+        r = c.get(f"{world.svc}/deployments/{world.first['id']}/logs")
+    assert r.status_code == 200, r.text
+    log = r.json()["log"]
+    assert "built-from-git-marker" in log
+    assert "COPY index.html /www/index.html" in log
+
+
+def test_a_signed_github_push_deploys_the_pushed_commit(world: World) -> None:
+    hook = world.webhook("github")
+    assert hook["url"] == f"{world.daemon.base}/api/webhooks/github/{hook['id']}"
+    assert len(hook["secret"]) >= 32
+    with world.client() as c:
+        assert c.get(f"{world.svc}/webhook").json() == hook
+
+    ping = httpx.post(
+        hook["url"],
+        content=b"{}",
+        headers={
+            "X-GitHub-Event": "ping",
+            "X-GitHub-Delivery": "ping-1",
+            "X-Hub-Signature-256": "sha256=" + hmac.new(hook["secret"].encode(), b"{}", hashlib.sha256).hexdigest(),
+        },
+    )
+    assert (ping.status_code, ping.json()["status"], ping.json()["reason"]) == (200, "success", "Pong.")
+
+    sha = world.repo.commit({"index.html": "version two\n"}, "second version")
+    r = github_push(world, hook, sha, message="second version")
+    assert r.status_code == 200, r.text
+    delivery = r.json()
+    assert (delivery["status"], delivery["commit_sha"], delivery["branch"]) == ("success", sha, "main")
+    dep_id = delivery["deployment_id"]
+
+    # The deployment's log while it builds: an event stream (or, if it already finished, the stored log).
+    lines: list[str] = []
+    url = f"{world.daemon.base}/api{world.svc}/deployments/{dep_id}/logs"
+    with httpx.stream("GET", url, headers={"Authorization": f"Bearer {world.admin.token}"}, timeout=DEPLOY_S) as s:
+        if s.headers["content-type"].startswith("text/event-stream"):
+            events = [json.loads(x[6:]) for x in s.iter_lines() if x.startswith("data: {")]
+            lines = [e["line"] for e in events if "line" in e]
+        else:
+            lines = json.loads(s.read())["log"].splitlines()
+    assert any("built-from-git-marker" in line for line in lines), lines
+
+    dep = world.settled(dep_id)
+    assert (dep["status"], dep["commit_sha"], dep["commit_message"]) == ("healthy", sha, "second version")
+    assert served(dep_id) == "version two\n"
+    assert world.deliveries()[0]["deployment_id"] == dep_id
+
+
+@pytest.mark.parametrize(
+    ("case", "status", "reason"),
+    [
+        ("wrong signature", 401, "The signature does not match the webhook's secret."),
+        ("another branch", 200, "Push to branch feature; the service deploys main."),
+        ("repeated delivery", 200, "Delivery {key} was already received; nothing done."),
+    ],
+)
+def test_a_delivery_that_must_not_deploy_only_records_why(world: World, case: str, status: int, reason: str) -> None:
+    hook = world.webhook("github")
+    sha = world.repo.commit({"index.html": f"not deployed: {case}\n"}, case)
+    key = str(uuid.uuid4())
+    if case == "repeated delivery":
+        # The original is for another branch (nothing to deploy); its redelivery must not act again.
+        assert github_push(world, hook, sha, branch="feature", delivery=key).json()["status"] == "skipped"
+    before = len(world.deployments())
+
+    if case == "wrong signature":
+        r = github_push(world, hook, sha, delivery=key, secret="not-the-secret")
+    elif case == "another branch":
+        r = github_push(world, hook, sha, branch="feature", delivery=key)
+    else:
+        r = github_push(world, hook, sha, branch="main", delivery=key)
+
+    assert r.status_code == status, r.text
+    latest = world.deliveries()[0]
+    expected_status = "failed" if status == 401 else "skipped"
+    assert (latest["status"], latest["reason"], latest["deployment_id"]) == (
+        expected_status,
+        reason.format(key=key),
+        None,
+    )
+    assert len(world.deployments()) == before
+    if status == 401:
+        assert r.json()["error"] == "unauthorized"
+
+
+def test_a_body_over_the_limit_is_refused(world: World) -> None:
+    hook = world.webhook("github")
+    r = httpx.post(hook["url"], content=b"x" * (1024 * 1024 + 1), headers={"X-GitHub-Event": "push"}, timeout=10)
+    assert r.status_code == 413
+    assert r.json()["error"] == "payload_too_large"
+
+
+def test_a_gitlab_push_deploys_the_pushed_commit(world: World) -> None:
+    hook = world.webhook("gitlab")
+    assert hook["url"] == f"{world.daemon.base}/api/webhooks/gitlab/{hook['id']}"
+    sha = world.repo.commit({"index.html": "version three\n"}, "third version")
+    body = {
+        "object_kind": "push",
+        "ref": "refs/heads/main",
+        "checkout_sha": sha,
+        "user_name": "Grace Hopper",
+        "commits": [{"id": sha, "message": "third version", "author": {"name": "Grace Hopper"}}],
+    }
+    bad = httpx.post(hook["url"], json=body, headers={"X-Gitlab-Event": "Push Hook", "X-Gitlab-Token": "nope"})
+    assert bad.status_code == 401
+    r = httpx.post(hook["url"], json=body, headers={"X-Gitlab-Event": "Push Hook", "X-Gitlab-Token": hook["secret"]})
+    assert r.status_code == 200, r.text
+    assert (r.json()["status"], r.json()["author"]) == ("success", "Grace Hopper")
+    dep = world.settled(r.json()["deployment_id"])
+    assert (dep["status"], dep["commit_sha"]) == ("healthy", sha)
+    assert served(dep["id"]) == "version three\n"
+
+
+def test_a_failing_build_step_fails_the_deployment_and_the_previous_one_keeps_serving(world: World) -> None:
+    serving = next(d for d in world.deployments() if d["status"] == "healthy")
+    hook = world.webhook("github")
+    sha = world.repo.commit(
+        {"Dockerfile": dockerfile("RUN echo the-step-that-fails && exit 3"), "index.html": "never served\n"},
+        "broken build",
+    )
+    r = github_push(world, hook, sha, message="broken build")
+    assert r.json()["status"] == "success", r.text
+    dep = world.settled(r.json()["deployment_id"])
+    assert dep["status"] == "failed"
+    assert dep["failure_reason"].startswith("build failed"), dep
+    with world.client() as c:
+        log = c.get(f"{world.svc}/deployments/{dep['id']}/logs").json()["log"]
+    assert "the-step-that-fails" in log
+    assert "the-step-that-fails" in (dep["log_tail"] or dep["failure_reason"])
+    assert world.deployment(serving["id"])["status"] == "healthy"
+    assert served(serving["id"]) == "version three\n"
+
+
+def test_the_deploy_key_is_created_on_first_use_and_rotates(world: World) -> None:
+    with world.client() as c:
+        first = c.get(f"{world.svc}/deploy-key")
+        assert first.status_code == 200, first.text
+        assert c.get(f"{world.svc}/deploy-key").json() == first.json()
+        rotated = c.post(f"{world.svc}/deploy-key")
+        assert rotated.status_code == 200, rotated.text
+        assert c.get(f"{world.svc}/deploy-key").json() == rotated.json()
+    assert first.json()["public_key"].startswith("ssh-ed25519 ")
+    assert rotated.json()["public_key"] != first.json()["public_key"]
+    assert rotated.json()["fingerprint"].startswith("SHA256:")
+    assert set(rotated.json()) == {"public_key", "fingerprint"}
+    assert "PRIVATE" not in first.text + rotated.text

@@ -1,0 +1,278 @@
+"""Push webhooks, their deliveries and deploy keys over fakes: what each delivery does and records."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import hmac
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from deploykit.build import DeployKeyPair
+from deploykit.deployment import Deployment, DeploymentStatus
+from deploykit.errors import CONFLICT, NOT_FOUND, Error
+from deploykit.service import GitSource, Service, ServiceConfig
+from deploykit.webhook import DeliveryStatus, Provider, Webhook, WebhookDelivery
+from deploykit_http.app import build_app
+from deploykit_http.context import HTTPSettings
+from tests.http.conftest import client_for
+from tests.http.fakes import FakeReconciler, World, fake
+
+SECRET = "s3cret"
+GIT_SERVICE = Service(
+    id="s1",
+    project_id="p1",
+    name="api",
+    slug="api",
+    config=ServiceConfig(source=GitSource(repo_url="https://example.com/a.git", branch="main"), port=80),
+)
+HOOKS = {
+    "gh": Webhook("gh", "s1", Provider.GITHUB, SECRET, created_at=datetime(2026, 1, 2, tzinfo=UTC)),
+    "gl": Webhook("gl", "s1", Provider.GITLAB, SECRET, created_at=datetime(2026, 1, 2, tzinfo=UTC)),
+}
+SHA = "a" * 40
+
+FakeWebhooks = fake(
+    "FakeWebhooks",
+    "get_webhook",
+    "get_service_webhook",
+    "create_webhook",
+    "delete_webhook",
+    "record_delivery",
+    "list_deliveries",
+)
+FakeDeployKeys = fake(
+    "FakeDeployKeys", "get_deploy_key", "set_deploy_key", "delete_deploy_key", "get_known_hosts", "set_known_hosts"
+)
+
+
+@dataclasses.dataclass
+class Git:
+    """The world of these tests: a git service, its webhooks, the deliveries and deployments made."""
+
+    world: World
+    webhooks: Any
+    keys: Any
+    deliveries: list[WebhookDelivery] = dataclasses.field(default_factory=list)
+    redeployed: list[tuple[str, str | None, str | None]] = dataclasses.field(default_factory=list)
+    triggered: list[str] = dataclasses.field(default_factory=list)
+    generated: int = 0
+
+    def app(self, without: str | None = None) -> Any:
+        c = dataclasses.replace(
+            self.world.collaborators(),
+            webhooks=self.webhooks,
+            deploy_keys=self.keys,
+            generate_deploy_key=self.generate,
+        )
+        if without is not None:
+            c = dataclasses.replace(c, **{without: None})  # type: ignore[arg-type]
+        return build_app(c, HTTPSettings(sse_ping_s=0.05))
+
+    def generate(self, comment: str) -> DeployKeyPair:
+        self.generated += 1
+        return DeployKeyPair(f"ssh-ed25519 KEY{self.generated} {comment}", f"SHA256:{self.generated}", "PRIVATE")
+
+
+@pytest.fixture
+def git(world: World) -> Git:
+    hooks, keys = FakeWebhooks(), FakeDeployKeys()
+    g = Git(world, hooks, keys)
+    world.services.get_service_fn = lambda id: GIT_SERVICE if id == "s1" else _raise(Error(NOT_FOUND, "nope"))
+    hooks.get_webhook_fn = lambda id: HOOKS.get(id) or _raise(Error(NOT_FOUND, "Webhook not found."))
+    hooks.list_deliveries_fn = lambda webhook_id, limit=50: [d for d in reversed(g.deliveries)][:limit]
+
+    def record(d: WebhookDelivery) -> WebhookDelivery:
+        d = dataclasses.replace(d, id=f"d{len(g.deliveries) + 1}")
+        g.deliveries.append(d)
+        return d
+
+    hooks.record_delivery_fn = record
+
+    def redeploy(
+        service_id: str, created_by: str | None, commit_sha: str | None = None, commit_message: str | None = None
+    ) -> Deployment:
+        g.redeployed.append((service_id, commit_sha, commit_message))
+        return Deployment("dep-new", service_id, "p1", DeploymentStatus.PENDING, GIT_SERVICE.config)
+
+    world.deployments.redeploy_fn = redeploy
+    reconciler = FakeReconciler()
+    reconciler.trigger_service_fn = g.triggered.append
+    world.reconciler = reconciler
+    return g
+
+
+def _raise(exc: Exception) -> Any:
+    raise exc
+
+
+def github(body: dict[str, Any], *, event: str = "push", delivery: str = "k1", secret: str = SECRET) -> dict[str, Any]:
+    raw = json.dumps(body).encode()
+    sig = "sha256=" + hmac.new(secret.encode(), raw, hashlib.sha256).hexdigest()
+    headers = {"X-GitHub-Event": event, "X-GitHub-Delivery": delivery, "X-Hub-Signature-256": sig}
+    return {"content": raw, "headers": headers}
+
+
+def push(branch: str = "main", sha: str = SHA) -> dict[str, Any]:
+    return {"ref": f"refs/heads/{branch}", "after": sha, "head_commit": {"message": "fix", "author": {"name": "Ada"}}}
+
+
+async def test_creating_a_webhook_answers_its_url_under_the_request_base(git: Git) -> None:
+    git.webhooks.create_webhook_fn = lambda service_id, provider: HOOKS["gh"]
+    async with client_for(git.app()) as c:
+        r = await c.post("/projects/p1/services/s1/webhook", json={"provider": "github"})
+    assert r.status_code == 201, r.text
+    assert r.json() == {
+        "id": "gh",
+        "provider": "github",
+        "url": "http://test/api/webhooks/github/gh",
+        "secret": SECRET,
+        "enabled": True,
+        "created_at": "2026-01-02T00:00:00Z",
+    }
+
+
+async def test_a_push_to_the_service_branch_deploys_the_pushed_commit(git: Git) -> None:
+    async with client_for(git.app(), token=None) as c:
+        r = await c.post("/webhooks/github/gh", **github(push()))
+    assert r.status_code == 200, r.text
+    assert (r.json()["status"], r.json()["deployment_id"], r.json()["author"]) == ("success", "dep-new", "Ada")
+    assert git.redeployed == [("s1", SHA, "fix")]
+    assert git.triggered == ["s1"]
+    assert git.deliveries[0].delivery_key == "k1"
+
+
+@pytest.mark.parametrize(
+    ("case", "request_kw", "status", "recorded", "reason"),
+    [
+        (
+            "bad signature",
+            github(push(), secret="wrong"),
+            401,
+            DeliveryStatus.FAILED,
+            "The signature does not match the webhook's secret.",
+        ),
+        (
+            "another branch",
+            github(push("dev")),
+            200,
+            DeliveryStatus.SKIPPED,
+            "Push to branch dev; the service deploys main.",
+        ),
+        (
+            "a tag",
+            github({"ref": "refs/tags/v1", "after": SHA}),
+            200,
+            DeliveryStatus.SKIPPED,
+            "Not a push to a branch.",
+        ),
+        (
+            "a deleted branch",
+            github(push(sha="0" * 40)),
+            200,
+            DeliveryStatus.SKIPPED,
+            "The branch was deleted.",
+        ),
+        (
+            "another event",
+            github({}, event="issues"),
+            200,
+            DeliveryStatus.SKIPPED,
+            "The issues event is not handled; only push.",
+        ),
+        ("ping", github({"zen": "hi"}, event="ping"), 200, DeliveryStatus.SUCCESS, "Pong."),
+    ],
+)
+async def test_a_delivery_that_does_not_deploy_records_why(
+    git: Git, case: str, request_kw: dict[str, Any], status: int, recorded: DeliveryStatus, reason: str
+) -> None:
+    async with client_for(git.app(), token=None) as c:
+        r = await c.post("/webhooks/github/gh", **request_kw)
+    assert r.status_code == status, r.text
+    assert [(d.status, d.reason) for d in git.deliveries] == [(recorded, reason)]
+    assert git.redeployed == []
+    if status == 401:
+        assert r.json() == {"error": "unauthorized", "message": "The webhook signature does not match."}
+        assert git.deliveries[0].delivery_key is None  # a forged request cannot use up a genuine id
+
+
+async def test_a_repeated_delivery_id_does_nothing_again(git: Git) -> None:
+    async with client_for(git.app(), token=None) as c:
+        first = await c.post("/webhooks/github/gh", **github(push(), delivery="same"))
+        again = await c.post("/webhooks/github/gh", **github(push(), delivery="same"))
+    assert (first.json()["status"], again.json()["status"]) == ("success", "skipped")
+    assert again.json()["reason"] == "Delivery same was already received; nothing done."
+    assert git.redeployed == [("s1", SHA, "fix")]
+
+
+async def test_a_push_to_a_never_deployed_service_is_recorded_failed(git: Git) -> None:
+    git.world.deployments.redeploy_fn = lambda *a, **k: _raise(Error(CONFLICT, "The service has never been deployed."))
+    async with client_for(git.app(), token=None) as c:
+        r = await c.post("/webhooks/github/gh", **github(push()))
+    assert r.status_code == 409
+    assert [(d.status, d.reason) for d in git.deliveries] == [
+        (DeliveryStatus.FAILED, "The service has never been deployed.")
+    ]
+
+
+@pytest.mark.parametrize(("token", "status"), [(SECRET, 200), ("wrong", 401), (None, 401)])
+async def test_a_gitlab_push_is_verified_by_its_token(git: Git, token: str | None, status: int) -> None:
+    headers = {"X-Gitlab-Event": "Push Hook", **({"X-Gitlab-Token": token} if token else {})}
+    body = {"ref": "refs/heads/main", "checkout_sha": SHA, "commits": [{"id": SHA, "message": "m"}]}
+    async with client_for(git.app(), token=None) as c:
+        r = await c.post("/webhooks/gitlab/gl", json=body, headers=headers)
+    assert r.status_code == status, r.text
+    assert git.redeployed == ([("s1", SHA, "m")] if status == 200 else [])
+
+
+async def test_a_webhook_of_the_other_provider_is_not_found(git: Git) -> None:
+    async with client_for(git.app(), token=None) as c:
+        r = await c.post("/webhooks/gitlab/gh", json={}, headers={"X-Gitlab-Token": SECRET})
+    assert (r.status_code, r.json()["error"]) == (404, "not_found")
+
+
+async def test_the_deploy_key_is_made_on_first_use_and_rotated_by_post(git: Git) -> None:
+    stored: dict[str, DeployKeyPair] = {}
+    git.keys.get_deploy_key_fn = lambda sid: stored.get(sid) or _raise(Error(NOT_FOUND, "Deploy key not found."))
+
+    def set_key(service_id: str, pair: DeployKeyPair) -> DeployKeyPair:
+        stored[service_id] = pair
+        return pair
+
+    git.keys.set_deploy_key_fn = set_key
+    async with client_for(git.app()) as c:
+        first = (await c.get("/projects/p1/services/s1/deploy-key")).json()
+        same = (await c.get("/projects/p1/services/s1/deploy-key")).json()
+        rotated = await c.post("/projects/p1/services/s1/deploy-key")
+    assert first == same == {"public_key": "ssh-ed25519 KEY1 deploykit-api", "fingerprint": "SHA256:1"}
+    assert rotated.json() == {"public_key": "ssh-ed25519 KEY2 deploykit-api", "fingerprint": "SHA256:2"}
+    assert "PRIVATE" not in rotated.text
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "missing"),
+    [
+        ("GET", "/projects/p1/services/s1/webhook", "webhooks"),
+        ("GET", "/projects/p1/services/s1/deploy-key", "deploy_keys"),
+        ("POST", "/projects/p1/services/s1/deploy-key", "generate_deploy_key"),
+    ],
+)
+async def test_without_the_collaborator_the_route_is_unavailable(
+    git: Git, method: str, path: str, missing: str
+) -> None:
+    async with client_for(git.app(without=missing)) as c:
+        r = await c.request(method, path)
+    assert (r.status_code, r.json()["error"]) == (503, "unavailable")
+
+
+async def test_a_delivery_body_over_the_limit_is_413(git: Git) -> None:
+    app = build_app(
+        dataclasses.replace(git.world.collaborators(), webhooks=git.webhooks), HTTPSettings(max_body_bytes=1024)
+    )
+    async with client_for(app, token=None) as c:
+        r = await c.post("/webhooks/github/gh", content=b"x" * 2048, headers={"X-GitHub-Event": "push"})
+    assert r.status_code == 413
+    assert git.deliveries == []
