@@ -216,6 +216,8 @@ class ServiceUpdateIn(Body):
     health_check: HealthCheckM | None = None
     restart_policy: RestartPolicyM | None = None
     group_id: str | None = None
+    drain_s: float | None = Field(default=None, ge=0, le=3600)
+    """Seconds old replicas keep serving in-flight requests after traffic switches away."""
 
 
 class ServiceOut(BaseModel):
@@ -236,6 +238,7 @@ class ServiceOut(BaseModel):
     group_id: Id | None
     stopped: bool
     domains: list[str]
+    drain_s: float
     rollout: Literal["start-first", "stop-first"]
     """stop-first for services with volumes (or no port): the old replicas stop before the new start."""
     created_at: datetime | None

@@ -82,6 +82,7 @@ def service(s: Service, project_slug: str | None = None, base_domain: str | None
         "group_id": s.group_id,
         "stopped": s.stopped,
         "domains": domains,
+        "drain_s": s.drain_s,
         "rollout": "stop-first" if s.config.rolls_stop_first else "start-first",
         "created_at": isoformat(s.created_at),
         "updated_at": isoformat(s.updated_at),

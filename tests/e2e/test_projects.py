@@ -107,12 +107,17 @@ def test_staged_service_appears_only_after_deploy_with_its_env_at_three_scopes(d
         region = scopes["project"][0]
         upd = c.patch(f"/projects/{pid}/env-vars/{region['id']}", json={"value": "us"})
         assert upd.json()["kind"] == "env_var.update"
-        svc_upd = c.patch(f"/projects/{pid}/services/{service_id}", json={"replicas": 2})
+        svc_upd = c.patch(f"/projects/{pid}/services/{service_id}", json={"replicas": 2, "drain_s": 3})
         assert svc_upd.json()["kind"] == "service.update"
         assert c.get(f"/projects/{pid}/env-vars/{region['id']}").json()["value"] == "eu"
+        assert c.get(f"/projects/{pid}/services/{service_id}").json()["drain_s"] == 10
+        bad_drain = c.patch(f"/projects/{pid}/services/{service_id}", json={"drain_s": -1})
+        assert bad_drain.status_code == 422
+        assert list(bad_drain.json()["fields"]) == ["drain_s"]
         c.post(f"/projects/{pid}/deploy")
         assert c.get(f"/projects/{pid}/env-vars/{region['id']}").json()["value"] == "us"
-        assert c.get(f"/projects/{pid}/services/{service_id}").json()["replicas"] == 2
+        applied = c.get(f"/projects/{pid}/services/{service_id}").json()
+        assert (applied["replicas"], applied["drain_s"]) == (2, 3)
         delete = c.delete(f"/projects/{pid}/services/{service_id}")
         assert delete.json()["kind"] == "service.delete"
         c.post(f"/projects/{pid}/deploy")

@@ -134,3 +134,9 @@ def test_notes_groups_staged_delete_settings_and_discard(browser: Any, daemon: u
     e(row).to_contain_text("1")
     e(row).to_contain_text("2")
     e(node).to_contain_text("\N{MULTIPLICATION SIGN}1")  # not deployed yet: the node shows what runs
+
+    # The settings say how the service rolls out; the drain period is staged like any setting.
+    e(page.get_by_test_id("svc-rollout")).to_contain_text("Start-first")
+    page.get_by_test_id("svc-drain").fill("4")
+    page.get_by_test_id("svc-drain-save").click()
+    e(page.get_by_test_id("pending-count")).to_contain_text("2 pending changes")

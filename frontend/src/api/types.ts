@@ -84,6 +84,10 @@ export interface Service extends ServiceCreate {
   active_deployment_id: string | null;
   group_id?: string | null;
   domains: (string | { hostname: string })[];
+  /** stop-first for services with volumes (or no port): old replicas stop before new ones start. */
+  rollout?: "start-first" | "stop-first";
+  /** Seconds old replicas keep serving in-flight requests after traffic switches away. */
+  drain_s?: number;
   created_at: string;
   updated_at: string;
 }

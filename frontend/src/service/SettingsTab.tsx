@@ -92,6 +92,7 @@ export function SettingsTab({ projectId, service, pending, onDeleted }: { projec
           <span className="muted small">Edits are staged and applied with the next deploy.</span>
         </div>
       </form>
+      <RolloutSection base={base} service={effective} />
       <h3 className="section-title">Runtime</h3>
       <div className="row gap">
         {service.status === "stopped" ? (
@@ -128,5 +129,54 @@ export function SettingsTab({ projectId, service, pending, onDeleted }: { projec
         />
       ) : null}
     </div>
+  );
+}
+
+/** How a new version replaces the old one, and the drain period (staged like every setting). */
+function RolloutSection({ base, service }: { base: string; service: Service }) {
+  const api = useApi();
+  const toast = useToast();
+  const { addPending } = useServiceActions(service.project_id);
+  const [drain, setDrain] = useState(String(service.drain_s ?? 10));
+  useEffect(() => setDrain(String(service.drain_s ?? 10)), [service.drain_s]);
+  const stage = useMutation({
+    mutationFn: () => {
+      const value = Number(drain);
+      if (!drain.trim() || !(value >= 0 && value <= 3600)) throw new ApiError(422, "invalid", "Drain period: enter seconds from 0 to 3600.");
+      return api.patch<PendingChange>(base, { drain_s: value });
+    },
+    onSuccess: (c) => {
+      addPending(c);
+      toast.success("Drain period staged. Deploy to apply.");
+    },
+    onError: (err) => toast.error(errorText(err)),
+  });
+  const stopFirst = service.rollout === "stop-first";
+  return (
+    <>
+      <h3 className="section-title">Rollout</h3>
+      <p className="muted small" data-testid="svc-rollout">
+        {stopFirst
+          ? "Stop-first: this service has volumes (or no port), so its old replicas stop before the new ones start; expect a short gap on each deploy."
+          : "Start-first, zero downtime: new replicas must pass their health check before traffic switches to them; old replicas then drain and stop."}
+      </p>
+      {stopFirst ? null : (
+        <form
+          className="row gap"
+          onSubmit={(e) => {
+            e.preventDefault();
+            stage.mutate();
+          }}
+        >
+          <label className="small">
+            Drain period (s){" "}
+            <input value={drain} onChange={(e) => setDrain(e.target.value)} inputMode="numeric" size={6} data-testid="svc-drain" />
+          </label>
+          <button className="btn btn-sm" disabled={stage.isPending || drain === String(service.drain_s ?? 10)} data-testid="svc-drain-save">
+            Stage
+          </button>
+        </form>
+      )}
+    </>
   );
 }
