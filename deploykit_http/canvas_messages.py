@@ -7,6 +7,7 @@ through the hub (``broadcast`` to everyone, ``queue`` to one client).
 from __future__ import annotations
 
 import contextlib
+import math
 import uuid
 from typing import TYPE_CHECKING, Any
 
@@ -32,12 +33,12 @@ class CanvasMessages:
         pid = client.project_id
         canvas = self._c.canvas
         if type == "cursor:move":
-            x, y = float(p.get("x", 0)), float(p.get("y", 0))
+            x, y = number(p.get("x", 0)), number(p.get("y", 0))
             payload = {"user_id": client.user_id, "user_name": client.identity.user.name, "x": x, "y": y}
             self.hub.broadcast(pid, "cursor:updated", payload, exclude=client)
         elif type == "node:move":
             positions = [
-                NodePosition(id=str(q["id"]), position_x=float(q["position_x"]), position_y=float(q["position_y"]))
+                NodePosition(id=str(q["id"]), position_x=number(q["position_x"]), position_y=number(q["position_y"]))
                 for q in p.get("positions") or []
             ]
             # Others see the move at once; the store gets the latest position of each node
@@ -97,13 +98,16 @@ class CanvasMessages:
             raise Error(INVALID, "type: must be service, group, note or label") from None
         if node_type == NodeType.SERVICE and existing is None:
             raise Error(INVALID, "Service nodes are created with service:create.")
+        if existing is not None and (existing.type == NodeType.SERVICE) != (node_type == NodeType.SERVICE):
+            # A service's node turned group could be deleted without staging the service's deletion.
+            raise Error(INVALID, "A node cannot become a service node or stop being one.")
         base = existing or CanvasNode(id=node_id, project_id=pid, type=node_type)
         node = CanvasNode(
             id=node_id,
             project_id=pid,
             type=node_type,
-            position_x=float(p.get("position_x", base.position_x)),
-            position_y=float(p.get("position_y", base.position_y)),
+            position_x=number(p.get("position_x", base.position_x)),
+            position_y=number(p.get("position_y", base.position_y)),
             width=_opt_float(p.get("width", base.width)),
             height=_opt_float(p.get("height", base.height)),
             parent_id=p.get("parent_id", base.parent_id),
@@ -182,7 +186,7 @@ class CanvasMessages:
             name=str(p.get("name") or ""),
             config=config,
             group_id=p.get("group_id"),
-            position=(float(p.get("x") or 0), float(p.get("y") or 0)),
+            position=(number(p.get("x") or 0), number(p.get("y") or 0)),
             env=env_map(p.get("env_vars")),
         )
         self.hub.queue(
@@ -210,5 +214,14 @@ def env_map(value: Any) -> dict[str, str]:
     return {}
 
 
+def number(value: Any) -> float:
+    """A finite float: NaN or infinity (``"Infinity"`` parses) would be stored and then break
+    every ``canvas:state`` in the browser, whose JSON has no such values. Raises ValueError."""
+    out = float(value)
+    if not math.isfinite(out):
+        raise ValueError("not a finite number")
+    return out
+
+
 def _opt_float(value: Any) -> float | None:
-    return None if value is None else float(value)
+    return None if value is None else number(value)

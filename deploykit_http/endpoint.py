@@ -113,9 +113,15 @@ async def read_json(request: Request, required: bool) -> Any:
             raise ValidationError({"body": ["is required"]}, "A JSON body is required.")
         return {}
     try:
-        return json.loads(raw)
+        return json.loads(raw, parse_constant=reject_constant)
     except (ValueError, UnicodeDecodeError) as exc:
         raise Error("invalid", "Malformed JSON body.") from exc
+
+
+def reject_constant(name: str) -> Any:
+    """``NaN`` and ``Infinity`` are not JSON (RFC 8259); Python's parser accepts them, and a
+    stored infinity would break every later response that carries it."""
+    raise ValueError(f"{name} is not JSON")
 
 
 def _responder(ep: Endpoint, authenticator: Authenticator) -> Callable[[Request], Awaitable[Response]]:
@@ -143,15 +149,16 @@ def _responder(ep: Endpoint, authenticator: Authenticator) -> Callable[[Request]
                 except pydantic.ValidationError as exc:
                     raise ValidationError(validation_fields(exc)) from None
             result = await ep.handler(call)
+            if isinstance(result, Response):
+                return result
+            if result is None:
+                return Response(status_code=204)
+            # Rendered inside the try: a result that cannot be JSON is a 500 in the API's shape.
+            return JSONResponse(result, status_code=ep.status)
         except BodyTooLarge:
             raise  # answered 413 by the edge middleware
         except Exception as exc:
             return error_response(exc, request.scope.get("state", {}).get("request_id"))
-        if isinstance(result, Response):
-            return result
-        if result is None:
-            return Response(status_code=204)
-        return JSONResponse(result, status_code=ep.status)
 
     return respond
 

@@ -27,6 +27,7 @@ from deploykit.errors import NOT_FOUND, Error, error_code, error_message
 from deploykit.pending_change import ApplyResult, PendingChange
 from deploykit_http import render
 from deploykit_http.canvas_messages import CanvasMessages
+from deploykit_http.endpoint import reject_constant
 from deploykit_http.rooms import Client, Room, encode, state_payload
 
 if TYPE_CHECKING:
@@ -197,7 +198,7 @@ class CanvasHub:
                 await self._close(client, CLOSE_TOO_BIG, "Message too big.")
                 return
             try:
-                msg = json.loads(raw)
+                msg = json.loads(raw, parse_constant=reject_constant)
                 type, payload = msg["type"], msg.get("payload") or {}
                 if not isinstance(type, str) or not isinstance(payload, dict):
                     raise ValueError

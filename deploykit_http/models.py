@@ -16,7 +16,8 @@ Id = str
 
 
 class Body(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    # No NaN or infinity from strings such as "Infinity": a stored one breaks every response carrying it.
+    model_config = ConfigDict(extra="ignore", allow_inf_nan=False)
 
 
 # --- errors -------------------------------------------------------------------------------------
