@@ -24,6 +24,44 @@ PASSWORD = "benchmark password"
 NO_DOCKER = "unix:///nonexistent/docker.sock"
 
 
+TEST_IMAGE = os.environ.get("DEPLOYKIT_TEST_IMAGE", "deploykit-test/busybox:latest")
+HTTPD_SCRIPT = "mkdir -p /www; echo ok > /www/index.html; exec httpd -f -p 8080 -h /www"
+"""A busybox web server on 8080 that answers ``ok``: the service the runtime benchmarks deploy."""
+
+
+async def http_ok(host: str, port: int) -> bool:
+    """Whether ``GET /`` on ``host:port`` answers 200 within a second."""
+    try:
+        async with asyncio.timeout(1):
+            reader, writer = await asyncio.open_connection(host, port)
+            writer.write(b"GET / HTTP/1.0\r\n\r\n")
+            await writer.drain()
+            line = await reader.readline()
+            writer.close()
+    except (OSError, TimeoutError):
+        return False
+    return line.split()[1:2] == [b"200"]
+
+
+def engine_reconciler(store: Any, runtime: Any, bus: Any, settings: Any) -> Any:
+    """The reconciler wired as deploykitd wires it (without ingress or builds), for in-process
+    benchmarks against the real engine."""
+    from deploykit_docker import SocketHealthProbe
+    from deploykit_reconciler import Reconciler
+
+    return Reconciler(
+        runtime=runtime,
+        logs=runtime,
+        probe=SocketHealthProbe(),
+        projects=store.projects,
+        services=store.services,
+        deployments=store.deployments,
+        containers=store.containers,
+        bus=bus,
+        settings=settings,
+    )
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

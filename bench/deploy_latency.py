@@ -18,32 +18,18 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench._support import HTTPD_SCRIPT, TEST_IMAGE, engine_reconciler, http_ok
 from deploykit.bus import EventType
 from deploykit.pending_change import ChangeKind, PendingChangeCreate
 from deploykit.project import ProjectCreate
 from deploykit.runtime import LABEL_INSTANCE
-from deploykit_docker import DockerRuntime, SocketHealthProbe
+from deploykit_docker import DockerRuntime
 from deploykit_events.bus import EventBus
-from deploykit_reconciler import Reconciler, ReconcilerSettings
+from deploykit_reconciler import ReconcilerSettings
 from deploykit_sqlite import Store
 
-IMAGE = os.environ.get("DEPLOYKIT_TEST_IMAGE", "deploykit-test/busybox:latest")
 RUNS = int(os.environ.get("BENCH_RUNS", "10"))
-SCRIPT = "mkdir -p /www; echo ok > /www/index.html; exec httpd -f -p 8080 -h /www"
 CHECK = {"type": "http", "path": "/", "interval_s": 1.0, "timeout_s": 1.0}
-
-
-async def http_ok(host: str, port: int) -> bool:
-    try:
-        async with asyncio.timeout(1):
-            reader, writer = await asyncio.open_connection(host, port)
-            writer.write(b"GET / HTTP/1.0\r\n\r\n")
-            await writer.drain()
-            line = await reader.readline()
-            writer.close()
-    except (OSError, TimeoutError):
-        return False
-    return line.split()[1:2] == [b"200"]
 
 
 async def docker(*args: str) -> str:
@@ -56,7 +42,7 @@ async def docker_run_once(network: str, instance: str) -> float:
     started = time.perf_counter()
     cid = await docker(
         "run", "-d", "--network", network, "--label", "managed-by=deploykit", "--label", f"{LABEL_INSTANCE}={instance}",
-        IMAGE, "sh", "-c", SCRIPT,
+        TEST_IMAGE, "sh", "-c", HTTPD_SCRIPT,
     )  # fmt: skip
     ip = json.loads(await docker("inspect", cid))[0]["NetworkSettings"]["Networks"][network]["IPAddress"]
     while True:
@@ -72,16 +58,8 @@ async def main() -> None:
     await store.open()
     runtime = DockerRuntime()
     await runtime.open()
-    reconciler = Reconciler(
-        runtime=runtime,
-        logs=runtime,
-        probe=SocketHealthProbe(),
-        projects=store.projects,
-        services=store.services,
-        deployments=store.deployments,
-        containers=store.containers,
-        bus=bus,
-        settings=ReconcilerSettings(instance_id=instance, pull_mutable_tags=False),
+    reconciler = engine_reconciler(
+        store, runtime, bus, ReconcilerSettings(instance_id=instance, pull_mutable_tags=False)
     )
     await reconciler.start()
     project = await store.projects.create_project(ProjectCreate(name="bench latency"))
@@ -96,9 +74,9 @@ async def main() -> None:
             plain.append(await docker_run_once(project.network_name, instance))
             payload = {
                 "name": f"web{i}",
-                "source": {"type": "image", "image": IMAGE},
+                "source": {"type": "image", "image": TEST_IMAGE},
                 "port": 8080,
-                "command": ["sh", "-c", SCRIPT],
+                "command": ["sh", "-c", HTTPD_SCRIPT],
                 "health_check": CHECK,
             }
             await store.pending_changes.append_pending_change(

@@ -16,31 +16,17 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench._support import HTTPD_SCRIPT, TEST_IMAGE, engine_reconciler, http_ok
 from deploykit.deployment import DeploymentFilter, DeploymentStatus
 from deploykit.pending_change import ChangeKind, PendingChangeCreate
 from deploykit.project import ProjectCreate
 from deploykit.runtime import LABEL_INSTANCE, ContainerState
-from deploykit_docker import DockerRuntime, SocketHealthProbe
+from deploykit_docker import DockerRuntime
 from deploykit_events.bus import EventBus
-from deploykit_reconciler import Reconciler, ReconcilerSettings
+from deploykit_reconciler import ReconcilerSettings
 from deploykit_sqlite import Store
 
-IMAGE = os.environ.get("DEPLOYKIT_TEST_IMAGE", "deploykit-test/busybox:latest")
 RUNS = int(os.environ.get("BENCH_RUNS", "10"))
-SCRIPT = "mkdir -p /www; echo ok > /www/index.html; exec httpd -f -p 8080 -h /www"
-
-
-async def http_ok(host: str, port: int) -> bool:
-    try:
-        async with asyncio.timeout(1):
-            reader, writer = await asyncio.open_connection(host, port)
-            writer.write(b"GET / HTTP/1.0\r\n\r\n")
-            await writer.drain()
-            line = await reader.readline()
-            writer.close()
-    except (OSError, TimeoutError):
-        return False
-    return line.split()[1:2] == [b"200"]
 
 
 async def serving(runtime: DockerRuntime, service_id: str, not_id: str | None) -> ContainerState | None:
@@ -59,26 +45,16 @@ async def main() -> None:
     runtime = DockerRuntime()
     await runtime.open()
     settings = ReconcilerSettings(instance_id=instance, pull_mutable_tags=False)
-    reconciler = Reconciler(
-        runtime=runtime,
-        logs=runtime,
-        probe=SocketHealthProbe(),
-        projects=store.projects,
-        services=store.services,
-        deployments=store.deployments,
-        containers=store.containers,
-        bus=bus,
-        settings=settings,
-    )
+    reconciler = engine_reconciler(store, runtime, bus, settings)
     await reconciler.start()
     project = await store.projects.create_project(ProjectCreate(name="bench drift"))
     repairs: list[float] = []
     try:
         payload = {
             "name": "web",
-            "source": {"type": "image", "image": IMAGE},
+            "source": {"type": "image", "image": TEST_IMAGE},
             "port": 8080,
-            "command": ["sh", "-c", SCRIPT],
+            "command": ["sh", "-c", HTTPD_SCRIPT],
             "health_check": {"type": "http", "path": "/", "interval_s": 1.0, "timeout_s": 1.0},
         }
         await store.pending_changes.append_pending_change(

@@ -16,16 +16,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench._support import TEST_IMAGE, engine_reconciler
 from deploykit.pending_change import ChangeKind, PendingChangeCreate
 from deploykit.project import ProjectCreate
 from deploykit.runtime import LABEL_INSTANCE
 from deploykit.service import ServiceFilter, ServiceStatus
-from deploykit_docker import DockerRuntime, SocketHealthProbe
+from deploykit_docker import DockerRuntime
 from deploykit_events.bus import EventBus
-from deploykit_reconciler import Reconciler, ReconcilerSettings
+from deploykit_reconciler import ReconcilerSettings
 from deploykit_sqlite import Store
 
-IMAGE = os.environ.get("DEPLOYKIT_TEST_IMAGE", "deploykit-test/busybox:latest")
 SERVICES = int(os.environ.get("BENCH_SERVICES", "300"))
 PER_PROJECT = 50
 RESYNCS = 5
@@ -42,17 +42,7 @@ async def main() -> None:
     settings = ReconcilerSettings(
         instance_id=instance, pull_mutable_tags=False, min_ready_s=0.5, workers=32, stop_grace_s=0, interval_s=3600
     )
-    reconciler = Reconciler(
-        runtime=runtime,
-        logs=runtime,
-        probe=SocketHealthProbe(),
-        projects=store.projects,
-        services=store.services,
-        deployments=store.deployments,
-        containers=store.containers,
-        bus=bus,
-        settings=settings,
-    )
+    reconciler = engine_reconciler(store, runtime, bus, settings)
     projects = []
     timings: list[float] = []
     calls: list[dict[str, int]] = []
@@ -64,7 +54,11 @@ async def main() -> None:
             project = await store.projects.create_project(ProjectCreate(name=f"bench scale {p // PER_PROJECT}"))
             projects.append(project)
             for i in range(p, min(SERVICES, p + PER_PROJECT)):
-                payload = {"name": f"s{i}", "source": {"type": "image", "image": IMAGE}, "command": ["sleep", "86400"]}
+                payload = {
+                    "name": f"s{i}",
+                    "source": {"type": "image", "image": TEST_IMAGE},
+                    "command": ["sleep", "86400"],
+                }
                 await store.pending_changes.append_pending_change(
                     PendingChangeCreate(project_id=project.id, kind=ChangeKind.SERVICE_CREATE, payload=payload)
                 )
