@@ -50,7 +50,9 @@ class BuildDriver:
 
     async def ensure(self, project: Project, service: Service, deployment: Deployment) -> None:
         """Start the deployment's build unless it already runs (also after a daemon restart,
-        when a ``building`` deployment has no build behind it any more)."""
+        when a ``building`` deployment has no build behind it any more). A deployment that
+        recorded its image (a rollback whose image was pruned) is built again from its recorded
+        commit into that very tag; it is marked ``building`` only from ``pending``."""
         if deployment.id in self._tasks:
             return
         source = deployment.config.source
@@ -60,7 +62,7 @@ class BuildDriver:
         req = BuildRequest(
             deployment_id=deployment.id,
             source=source,
-            tag=image_tag(project.slug, service.slug, deployment.id),
+            tag=deployment.image or image_tag(project.slug, service.slug, deployment.id),
             commit_sha=deployment.commit_sha,
             deploy_key=await self._key(service.id),
             known_hosts=await self._known_hosts(service.id),

@@ -176,7 +176,8 @@ class Converger:
         c = self._c
         if target.status in {DeploymentStatus.PENDING, DeploymentStatus.BUILDING}:
             source = target.config.source
-            if target.status == DeploymentStatus.BUILDING or (isinstance(source, GitSource) and target.image is None):
+            unbuilt = isinstance(source, GitSource) and target.image is None
+            if target.status == DeploymentStatus.BUILDING or unbuilt or await self._rebuild_wanted(target):
                 # Built first, in a task of its own; the build's end brings us back here.
                 await self._set_status(service, ServiceStatus.DEPLOYING)
                 if self.builds is not None:
@@ -188,6 +189,10 @@ class Converger:
             pull = self._s.pull_mutable_tags and _mutable(image_of(target))
             await self._prepare(project, service, target, pull=pull)
         except Error as err:
+            if self.builds is not None and (self.builds.building(target.id) or await self._rebuild_wanted(target)):
+                # Already starting (the image went after that): rebuilt without going back to building.
+                await self.builds.ensure(project, service, target)
+                return None
             if err.code == NOT_FOUND or (err.code in {UNAVAILABLE, INVALID} and await c.runtime.ping()):
                 await self._fail(target, Failed(reason=err.message), [])
                 return await self._after_failure(project, service, active)
@@ -222,6 +227,23 @@ class Converger:
         await self._sync_records(service, outcome.containers)
         await self._set_status(service, ServiceStatus.RUNNING)
         return None
+
+    async def _rebuild_wanted(self, deployment: Deployment) -> bool:
+        """A git deployment whose built image is gone (pruned: a rollback to an old one) is built
+        again from its recorded commit, into the same tag, rather than failed."""
+        source = deployment.config.source
+        image = deployment.image
+        if not (isinstance(source, GitSource) and image and deployment.commit_sha and self.builds is not None):
+            return False
+        # Never a registry pull: an image DeployKit built exists only here, and a pull of its name
+        # could fetch someone else's image published under it.
+        if await self._c.runtime.has_image(image):
+            return False
+        log.info("image %s of deployment %s is gone; rebuilding it", image, deployment.short_id)
+        await self._c.deployments.append_log(
+            deployment.id, f"image {image} is gone; rebuilding commit {deployment.commit_sha[:12]}\n"
+        )
+        return True
 
     async def _after_failure(self, project: Project, service: Service, active: Deployment | None) -> float | None:
         """The previous healthy deployment keeps (or, stop-first, goes back to) serving."""
@@ -313,7 +335,13 @@ class Converger:
                 volume_name(project.slug, service.slug, vol.name),
                 self._s.instance_labels(volume_labels(project.id, service.id)),
             )
-        await rt.ensure_image(image_of(deployment), pull=pull)
+        image = image_of(deployment)
+        if isinstance(deployment.config.source, GitSource):
+            # Built here, never pulled (see _rebuild_wanted); a missing one is rebuilt by the caller.
+            if not await rt.has_image(image):
+                raise Error(NOT_FOUND, f"The image {image} is not on this host.")
+            return
+        await rt.ensure_image(image, pull=pull)
 
     def spec(self, project: Project, service: Service, deployment: Deployment, replica: int) -> ContainerSpec:
         cfg = deployment.config

@@ -4,8 +4,11 @@ old replicas move.
 A replica is ready when its health check passed ``healthy_threshold`` times in a row (HTTP GET
 or TCP connect against its own address), or, without a check, once it has run ``min_ready_s``
 without a restart. A bad observation is the replica exited, its restart count rose, or its check
-failing after the start period (at most one per check interval). Enough of them in a row fail
-the deployment; a passing check resets the count.
+failing after the start period (at most one per check interval). Enough of them fail the
+deployment. A passing check resets the count of failing checks, never that of crashes: a replica
+that answers between crashes (a restart loop under ``unless-stopped``) is crash-looping all the
+same. A crash also resets the replica's success streak and takes back its readiness, so a
+replica that was ready and then died before its siblings were holds the rollout back.
 """
 
 from __future__ import annotations
@@ -46,7 +49,8 @@ Outcome = Ready | Failed | Cancelled
 class _Replica:
     state: ContainerState
     restarts: int
-    bad: int = 0
+    crashes: int = 0
+    failing: int = 0
     last_reason: str = ""
     last_exit: int | None = None
     successes: int = 0
@@ -55,6 +59,10 @@ class _Replica:
     last_bad_probe: float | None = None
     ready: bool = False
     history: list[str] = field(default_factory=list)
+
+    @property
+    def bad(self) -> int:
+        return self.crashes + self.failing
 
 
 class ReadinessGate:
@@ -85,8 +93,6 @@ class ReadinessGate:
         while True:
             now = self._clock.monotonic()
             for r in replicas:
-                if r.ready:
-                    continue
                 await self._observe(r, now - started, check_port=port, deployment=deployment)
                 if r.bad >= threshold:
                     exit_code = r.last_exit if r.last_exit is not None else r.state.exit_code
@@ -110,21 +116,20 @@ class ReadinessGate:
         except Error as err:
             if err.code != NOT_FOUND:
                 raise
-            self._bad(r, "the container disappeared")
+            self._crashed(r, "the container disappeared")
             return
         r.state = c
         if c.state in {"exited", "dead"}:
             r.last_exit = c.exit_code
-            self._bad(r, _exit_reason(c))
-            r.running_since = None
+            self._crashed(r, _exit_reason(c))
             return
         if c.restart_count > r.restarts:
             r.restarts = c.restart_count
             r.last_exit = c.exit_code
-            r.running_since = None
-            r.successes = 0
-            self._bad(r, f"{_exit_reason(c)}; restarted {c.restart_count} time(s)")
+            self._crashed(r, f"{_exit_reason(c)}; restarted {c.restart_count} time(s)")
             return
+        if r.ready:
+            return  # still up; it proved itself already
         if c.state != "running":
             return  # created / restarting without a new count yet: look again
         if r.running_since is None:
@@ -137,11 +142,11 @@ class ReadinessGate:
         if now < r.next_probe:
             return
         if not c.ip_address:
-            self._bad(r, "the container has no address on its network")
+            self._failing(r, "the container has no address on its network")
             return
         result = await self._probe.probe(c.ip_address, check_port, check)
         if result.ok:
-            r.bad = 0
+            r.failing = 0
             r.successes += 1
             r.next_probe = now + check.interval_s
             if r.successes >= check.healthy_threshold:
@@ -154,11 +159,19 @@ class ReadinessGate:
         if not within_start and spaced:
             r.last_bad_probe = now
             target = check.path if check.type.value == "http" else f"port {check_port}"
-            self._bad(r, f"health check on {target} failed: {result.error or 'no answer'}")
+            self._failing(r, f"health check on {target} failed: {result.error or 'no answer'}")
 
     @staticmethod
-    def _bad(r: _Replica, reason: str) -> None:
-        r.bad += 1
+    def _crashed(r: _Replica, reason: str) -> None:
+        r.crashes += 1
+        r.last_reason = reason
+        r.running_since = None
+        r.successes = 0
+        r.ready = False
+
+    @staticmethod
+    def _failing(r: _Replica, reason: str) -> None:
+        r.failing += 1
         r.last_reason = reason
 
 

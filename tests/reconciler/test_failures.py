@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from deploykit.runtime import ContainerState
@@ -48,6 +50,41 @@ async def test_crash_looping_image_fails_with_exit_code_and_log_tail_while_previ
     assert (await harness.deployment(first.id)).status == "healthy"
     after = await harness.wait_status(service.id, "running")
     assert after.active_deployment_id == first.id
+    assert [c.deployment_id for c in await harness.containers(service_id=service.id)] == [first.id]
+
+
+async def test_replica_that_answers_then_crashes_in_a_restart_loop_fails_promptly(harness: Harness) -> None:
+    # Slow to become ready (four passes half a second apart), quick to fail: every run of the bad
+    # command answers its check once or twice before it exits and Docker (unless-stopped) starts
+    # it again. Failing checks in the start period do not count; only the rising restart count.
+    check = {"type": "http", "path": "/", "interval_s": 0.5, "timeout_s": 0.5, "healthy_threshold": 4}
+    check["start_period_s"] = 20.0
+    project = await harness.project("Flaky")
+    service = await harness.create_service(project, "web", port=8080, command=httpd(), health_check=check)
+    (first,) = await harness.deployments(service.id)
+    await harness.wait_deployment(first.id, "healthy")
+    good = await serving(harness, service, first.id)
+
+    answers_then_crashes = [
+        "sh",
+        "-c",
+        f"mkdir -p /www; echo '{INDEX}' > /www/index.html; "
+        "httpd -f -p 8080 -h /www & sleep 1; echo crash-$((6*7)); exit 3",
+    ]
+    began = time.monotonic()
+    result = await harness.update_service(service, command=answers_then_crashes, restart_policy="unless-stopped")
+    (bad_id,) = result.created_deployments
+    bad = await harness.wait_deployment(bad_id, "failed", within=15)
+
+    assert time.monotonic() - began < 15
+    assert bad.exit_code == 3
+    assert bad.failure_reason is not None
+    assert bad.failure_reason.startswith("exited with code 3; restarted ")
+    assert bad.log_tail is not None
+    assert "crash-42" in bad.log_tail
+    assert (await serving(harness, service, first.id)).id == good.id
+    assert (await harness.deployment(first.id)).status == "healthy"
+    assert (await harness.wait_status(service.id, "running")).active_deployment_id == first.id
     assert [c.deployment_id for c in await harness.containers(service_id=service.id)] == [first.id]
 
 

@@ -6,8 +6,10 @@ import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import aiodocker
 import pytest
 
+from deploykit.bus import EventType
 from deploykit.runtime import image_tag
 from deploykit_docker.builder import BuildQueue, DockerBuilder
 from tests.reconciler.support import Harness, docker_cli, http_get, wait_until
@@ -24,12 +26,12 @@ async def git(*args: str, cwd: Path) -> str:
     return out.decode().strip()
 
 
-def write_files(path: Path, image: str, extra: str) -> None:
-    path.mkdir(parents=True)
+def write_files(path: Path, image: str, extra: str, page: str = "built from git\n") -> None:
+    path.mkdir(parents=True, exist_ok=True)
     (path / "Dockerfile").write_text(
         f'FROM {image}\n{extra}COPY index.html /www/index.html\nCMD ["httpd", "-f", "-p", "8080", "-h", "/www"]\n'
     )
-    (path / "index.html").write_text("built from git\n")
+    (path / "index.html").write_text(page)
 
 
 async def make_repo(path: Path, image: str, extra: str = "") -> str:
@@ -92,3 +94,60 @@ async def test_failing_build_fails_the_deployment_with_the_step_output(building:
     assert "broken-step" in failed.log_tail
     assert not await harness.containers(service_id=service.id)
     await harness.wait_status(service.id, "failed")
+
+
+async def test_rollback_to_a_pruned_image_rebuilds_its_commit(building: Harness, tmp_path: Path) -> None:
+    harness = building
+    repo = tmp_path / "repo"
+    first_sha = await make_repo(repo, harness.image)
+    project = await harness.project("GitRollback")
+    service = await harness.create_service(
+        project, "app", port=8080, source={"type": "git", "repo_url": f"file://{repo}", "branch": "main"}
+    )
+    (first,) = await harness.deployments(service.id)
+    tags = {image_tag(project.slug, service.slug, first.id)}
+    events = harness.bus.subscribe(
+        frozenset({EventType.DEPLOYMENT_BUILDING, EventType.DEPLOYMENT_STARTING, EventType.DEPLOYMENT_HEALTHY}),
+        project_id=project.id,
+    )
+    try:
+        first = await harness.wait_deployment(first.id, "healthy", within=120)
+        assert first.image is not None
+        write_files(repo, harness.image, "", page="second page\n")
+        await git("-c", "user.email=t@example.test", "-c", "user.name=t", "commit", "-qam", "second", cwd=repo)
+        second_id = (await harness.set_env(service, "V", "2")).created_deployments[0]
+        tags.add(image_tag(project.slug, service.slug, second_id))
+        second = await harness.wait_deployment(second_id, "healthy", within=120)
+        assert second.commit_sha != first_sha
+        await harness.wait_deployment(first.id, "superseded")
+        # The builder pruned it (it keeps a few images per service): gone from the engine.
+        async with aiodocker.Docker() as docker:
+            await docker.images.delete(first.image, force=True)
+
+        rollback = await harness.store.deployments.rollback(service.id, first.id, None)
+        healthy = await harness.wait_deployment(rollback.id, "healthy", within=120)
+
+        assert (healthy.image, healthy.commit_sha) == (first.image, first_sha)
+        assert "rebuilding commit" in await harness.store.deployments.get_log(rollback.id)
+        statuses: list[str] = []
+        async with asyncio.timeout(5):
+            async for event in events:
+                if event.payload.get("deployment_id") == rollback.id:
+                    statuses.append(event.payload["status"])
+                if statuses[-1:] == ["healthy"]:
+                    break
+        assert statuses == ["building", "starting", "healthy"]
+        (c,) = await harness.running(service.id, rollback.id)
+        assert c.ip_address is not None
+        ip = c.ip_address
+
+        async def serves_first_page() -> bool:
+            return await http_get(ip, 8080, "/") == (200, "built from git\n")
+
+        await wait_until(serves_first_page, what="the rebuilt first page")
+    finally:
+        events.close()
+        await harness.stop()
+        await harness.cleanup()
+        for tag in tags:
+            await docker_cli("rmi", "-f", tag, check=False)

@@ -94,3 +94,81 @@ async def test_a_deployment_that_stopped_being_in_flight_cancels_the_wait() -> N
     c = container()
     g = gate([c], clock=clock, status=DeploymentStatus.CANCELLED)
     assert await g.wait(deployment(port=None), [c], asyncio.Event()) == Cancelled()
+
+
+async def test_a_restart_loop_fails_it_even_when_the_replica_answers_between_crashes() -> None:
+    # unless-stopped: each run answers its check once, crashes, and Docker starts it again.
+    check = HealthCheck(interval_s=0.1, healthy_threshold=3, unhealthy_threshold=3)
+    clock = ManualClock(step=0.1)
+    start = container()
+    states = [start, start]
+    for n in (1, 2, 3):
+        crashed = replace(start, state="restarting", restart_count=n, exit_code=3)
+        states += [crashed, replace(crashed, state="running"), replace(crashed, state="running")]
+    g = gate(states, clock=clock, probes=[True])
+    outcome = await g.wait(deployment(check=check), [start], asyncio.Event())
+    assert outcome == Failed(reason="exited with code 3; restarted 3 time(s)", container_id="c1", exit_code=3)
+    # Promptly: a handful of polls, nowhere near the readiness timeout.
+    assert clock.t - 1000.0 < 5.0
+
+
+async def test_a_crash_after_a_passing_check_resets_the_success_streak() -> None:
+    # One pass, a restart, then passes again: ready only after a full streak since the restart.
+    check = HealthCheck(interval_s=0.1, healthy_threshold=2)
+    clock = ManualClock(step=0.1)
+    start = container()
+    restarted = replace(start, restart_count=1, exit_code=3)
+    probed: list[str] = []
+    seen = [start, restarted]
+
+    async def inspect(id: str) -> ContainerState:
+        return seen.pop(0) if len(seen) > 1 else seen[0]
+
+    async def probe(address: str, port: int, check: HealthCheck) -> HealthResult:
+        probed.append(address)
+        return HealthResult(ok=True, latency_ms=1.0, status_code=200)
+
+    async def get(id: str) -> object:
+        return deployment(id)
+
+    g = ReadinessGate(
+        runtime=FakeRuntime(inspect_container_fn=inspect),  # type: ignore[arg-type]
+        probe=FakeProbe(probe_fn=probe),
+        deployments=FakeDeployments(get_deployment_fn=get),  # type: ignore[arg-type]
+        clock=clock,
+        settings=SETTINGS,
+    )
+    assert await g.wait(deployment(check=check), [start], asyncio.Event()) == Ready([restarted])
+    # The pass before the restart did not count towards the two needed after it.
+    assert len(probed) == 3
+
+
+async def test_a_ready_replica_that_dies_before_its_siblings_are_ready_fails_it() -> None:
+    check = HealthCheck(interval_s=0.1, healthy_threshold=1, start_period_s=30.0)
+    clock = ManualClock(step=0.1)
+    first, second = container("c1"), container("c2", replica=1, ip="10.0.0.3")
+    dead = replace(first, state="exited", exit_code=3)
+    states = {"c1": [first, dead], "c2": [second]}
+    answers = {"10.0.0.2": [True], "10.0.0.3": [False, False, False, False, True]}
+
+    async def inspect(id: str) -> ContainerState:
+        seen = states[id]
+        return seen.pop(0) if len(seen) > 1 else seen[0]
+
+    async def probe(address: str, port: int, check: HealthCheck) -> HealthResult:
+        results = answers[address]
+        ok = results.pop(0) if len(results) > 1 else results[0]
+        return HealthResult(ok=ok, latency_ms=1.0, status_code=200 if ok else None, error=None if ok else "refused")
+
+    async def get(id: str) -> object:
+        return deployment(id)
+
+    g = ReadinessGate(
+        runtime=FakeRuntime(inspect_container_fn=inspect),  # type: ignore[arg-type]
+        probe=FakeProbe(probe_fn=probe),
+        deployments=FakeDeployments(get_deployment_fn=get),  # type: ignore[arg-type]
+        clock=clock,
+        settings=SETTINGS,
+    )
+    outcome = await g.wait(deployment(check=check, replicas=2), [first, second], asyncio.Event())
+    assert outcome == Failed(reason="exited with code 3", container_id="c1", exit_code=3)
