@@ -200,6 +200,10 @@ class Runtime(Protocol):
         image does not exist."""
         ...
 
+    async def has_image(self, ref: str) -> bool:
+        """Whether the image is present locally (never pulls). Raises ``unavailable``."""
+        ...
+
     async def run_container(self, spec: ContainerSpec) -> ContainerState:
         """Create and start. Raises ``conflict`` (name taken), ``not_found`` (image), ``unavailable``."""
         ...

@@ -218,7 +218,7 @@ class DockerRuntime:
 
     # -- images -----------------------------------------------------------------------------------
 
-    async def _has_image(self, ref: str) -> bool:
+    async def has_image(self, ref: str) -> bool:
         try:
             await self._call("image_inspect", "GET", f"images/{ref}/json", f"image {ref}")
         except Error as err:
@@ -228,7 +228,7 @@ class DockerRuntime:
         return True
 
     async def ensure_image(self, ref: str, *, pull: bool = False) -> None:
-        present = await self._has_image(ref)
+        present = await self.has_image(ref)
         if present and not pull:
             return
         name, tag = convert.split_image_ref(ref)

@@ -199,6 +199,10 @@ async def test_images_local_are_used_missing_ones_fail_clearly(engine: Engine) -
         await rt.ensure_image(f"deploykit-test/missing-{engine.tag}:1.0")
     assert missing.value.code in {UNAVAILABLE, NOT_FOUND}
     assert f"deploykit-test/missing-{engine.tag}:1.0" in missing.value.message
+    assert await rt.has_image(engine.image) is True
+    pulls = rt.api_calls["image_pull"]
+    assert await rt.has_image(f"deploykit-test/missing-{engine.tag}:1.0") is False
+    assert rt.api_calls["image_pull"] == pulls  # a presence check never pulls
 
 
 async def test_events_report_die_with_exit_code_for_managed_containers(engine: Engine) -> None:
