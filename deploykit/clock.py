@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from datetime import UTC, datetime
 from typing import Protocol
@@ -36,3 +37,18 @@ def isoformat(value: datetime | None) -> str | None:
     if value is None:
         return None
     return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+async def wait_event(event: asyncio.Event, seconds: float | None) -> bool:
+    """Wait until ``event`` is set or ``seconds`` pass (None: no limit); whether it was set.
+
+    Loops that sleep on a wake-up event use this instead of ``asyncio.wait_for(event.wait(), t)``:
+    on Python 3.11 ``wait_for`` can swallow a cancellation that arrives as the event is set, and a
+    supervised loop that loses its cancellation never stops. ``asyncio.timeout`` does not.
+    """
+    try:
+        async with asyncio.timeout(seconds):
+            await event.wait()
+    except TimeoutError:
+        return event.is_set()
+    return True

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import httpx
 
-from deploykit.clock import Clock, SystemClock
+from deploykit.clock import Clock, SystemClock, wait_event
 from deploykit.errors import UNAVAILABLE, Error
 from deploykit_caddy.ingress import UNIX_PREFIX, admin_transport
 from deploykit_caddy.kernel import tcp_migrate_req
@@ -269,8 +269,7 @@ class CaddySupervisor:
                 await self._on_start()
             except Exception:
                 log.exception("Re-syncing routes into Caddy failed; retrying")
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stopping.wait(), self.settings.resync_retry_s)
+                await wait_event(self._stopping, self.settings.resync_retry_s)
                 continue
             self.resyncs += 1
             return
@@ -288,8 +287,7 @@ class CaddySupervisor:
                     backoff = self.settings.backoff_initial_s
                 log.warning("Caddy exited (%s): %s; restarting in %.1fs", code, self._last_output(), backoff)
                 await self._stop_process()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), backoff)
+            await wait_event(self._stopping, backoff)
             if self._stopping.is_set():
                 return
             try:

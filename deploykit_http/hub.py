@@ -23,6 +23,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from deploykit.bus import Event, EventType, Subscription
 from deploykit.canvas import CanvasNode, NodePosition
+from deploykit.clock import wait_event
 from deploykit.errors import NOT_FOUND, Error, error_code, error_message
 from deploykit.pending_change import ApplyResult, PendingChange
 from deploykit_http import render
@@ -370,8 +371,7 @@ class CanvasHub:
 
     async def _check_sessions(self) -> None:
         while not self.shutdown_event.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.shutdown_event.wait(), self._settings.ws_session_check_s)
+            await wait_event(self.shutdown_event, self._settings.ws_session_check_s)
             if self.shutdown_event.is_set():
                 return
             try:

@@ -21,14 +21,13 @@ next prune.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from deploykit.bus import Event, EventBus, EventType
-from deploykit.clock import Clock
+from deploykit.clock import Clock, wait_event
 from deploykit.deployment import Deployment, DeploymentService, DeploymentStatus
 from deploykit.errors import NOT_FOUND, Error, error_message
 from deploykit.health import (
@@ -233,8 +232,7 @@ class HealthMonitor:
                 failures += 1
                 timeout = backoff.delay(failures)
                 log.exception("health monitor pass failed; next in %.1f s", timeout)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout)
+            await wait_event(self._wake, timeout)
 
     async def _tick(self) -> float | None:
         """Start the due probes and prune if due; seconds until something is due next (None: nothing

@@ -14,10 +14,9 @@ replica that was ready and then died before its siblings were holds the rollout 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from dataclasses import dataclass, field
 
-from deploykit.clock import Clock
+from deploykit.clock import Clock, wait_event
 from deploykit.deployment import Deployment, DeploymentService
 from deploykit.errors import NOT_FOUND, Error
 from deploykit.health import HealthProbe
@@ -105,8 +104,7 @@ class ReadinessGate:
             if not current.in_flight:
                 return Cancelled()
             wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(wake.wait(), s.readiness_poll_s)
+            await wait_event(wake, s.readiness_poll_s)
 
     async def _observe(self, r: _Replica, elapsed: float, *, check_port: int | None, deployment: Deployment) -> None:
         s = self._settings

@@ -16,14 +16,13 @@ resync, and holds failing replicas out of the route while it restarts them.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
 
 from deploykit.build import BuildScheduler, DeployKeyService
 from deploykit.bus import EventBus, EventType, Subscription
-from deploykit.clock import Clock, SystemClock
+from deploykit.clock import Clock, SystemClock, wait_event
 from deploykit.container import ContainerFilter, ContainerRecord, ContainerService
 from deploykit.deployment import IN_FLIGHT, Deployment, DeploymentFilter, DeploymentService, DeploymentStatus
 from deploykit.errors import NOT_FOUND, Error, error_message
@@ -222,8 +221,7 @@ class Reconciler:
                 retry = Backoff(self.settings.backoff_min_s, self.settings.engine_retry_max_s)
                 timeout = min(self.settings.interval_s, retry.delay(failures))
                 log.warning("resync failed (%s); next in %.1f s", error_message(exc), timeout)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._resync_wanted.wait(), timeout)
+            await wait_event(self._resync_wanted, timeout)
 
     async def resync(self, *, sweep_volumes: bool = False) -> ResyncReport:
         """One full pass: list what runs, compare with the store, queue what differs."""
@@ -381,5 +379,4 @@ class Reconciler:
 
     async def _pause(self, seconds: float) -> None:
         """Wait, unless the reconciler is stopping."""
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._stopping.wait(), seconds)
+        await wait_event(self._stopping, seconds)

@@ -14,6 +14,7 @@ import contextlib
 import logging
 import shutil
 
+from deploykit.clock import wait_event
 from deploykit.errors import UNAVAILABLE, Error
 from deploykit.ingress import DomainCheck, Route
 from deploykit_caddy import CaddyIngress, CaddySettings, CaddySupervisor, SupervisorSettings, enable_tcp_migrate_req
@@ -135,8 +136,7 @@ class Traffic:
             await self.caddy.close()
 
     async def _pause(self, seconds: float) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._stopping.wait(), seconds)
+        await wait_event(self._stopping, seconds)
 
     async def _ensure_loop(self, caddy: CaddyIngress) -> None:
         """External mode: put our routes back whenever that Caddy lost them (restarted, edited)."""
