@@ -178,27 +178,33 @@ def within(sample: Sample, windows: list[tuple[float, float]]) -> bool:
     return any(start <= sample.sent_at <= end for start, end in windows)
 
 
+HEADER = f"  {'client':<16} {'phase':<22} {'requests':>8} {'failed':>6} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8}"
+
+
+def report_load(load: Load, phases: list[tuple[str, list[Sample]]]) -> None:
+    """One client's rows of the table: requests, failures (by kind) and latency per phase."""
+    for phase, samples in phases:
+        if not samples:
+            continue
+        latencies = sorted(s.latency_s * 1000 for s in samples)
+        failed = [s for s in samples if not s.ok]
+        print(
+            f"  {load.name:<16} {phase:<22} {len(samples):>8} {len(failed):>6} "
+            f"{statistics.median(latencies):>8.1f} {p99(latencies):>8.1f} {latencies[-1]:>8.1f}"
+        )
+        kinds: dict[str, int] = {}
+        for s in failed:
+            kinds[s.outcome] = kinds.get(s.outcome, 0) + 1
+        if kinds:
+            print(f"  {'':<16}   failures: {', '.join(f'{k} x{v}' for k, v in sorted(kinds.items()))}")
+    if load.retry:
+        print(f"  {'':<16}   retried once after a reload closed the connection: {load.retries}")
+
+
 def report(loads: list[Load], phases: list[tuple[str, list[tuple[float, float]]]]) -> None:
-    header = f"  {'client':<16} {'phase':<22} {'requests':>8} {'failed':>6} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8}"
-    print(header)
+    print(HEADER)
     for load in loads:
-        for phase, windows in phases:
-            samples = [s for s in load.samples if within(s, windows)]
-            if not samples:
-                continue
-            latencies = sorted(s.latency_s * 1000 for s in samples)
-            failed = [s for s in samples if not s.ok]
-            print(
-                f"  {load.name:<16} {phase:<22} {len(samples):>8} {len(failed):>6} "
-                f"{statistics.median(latencies):>8.1f} {p99(latencies):>8.1f} {latencies[-1]:>8.1f}"
-            )
-            kinds: dict[str, int] = {}
-            for s in failed:
-                kinds[s.outcome] = kinds.get(s.outcome, 0) + 1
-            if kinds:
-                print(f"  {'':<16}   failures: {', '.join(f'{k} x{v}' for k, v in sorted(kinds.items()))}")
-        if load.retry:
-            print(f"  {'':<16}   retried once after a reload closed the connection: {load.retries}")
+        report_load(load, [(phase, [s for s in load.samples if within(s, windows)]) for phase, windows in phases])
 
 
 class DaemonAPI:
@@ -504,8 +510,7 @@ async def main(args: argparse.Namespace) -> int:
     )
     if naive_gap_s:
         print(f"  naive:    {args.naive} stop-then-start, downtime gap p50 {statistics.median(naive_gap_s):.2f} s")
-    header = f"  {'client':<16} {'phase':<22} {'requests':>8} {'failed':>6} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8}"
-    print(header)
+    print(HEADER)
     for load in loads:
         phases = [
             ("steady", [s for s in load.samples if within(s, steady)]),
@@ -513,22 +518,7 @@ async def main(args: argparse.Namespace) -> int:
             ("all start-first", [s for s in load.samples if s.sent_at < start_first_end]),
             ("during naive rollouts", [s for s in load.samples if within(s, naive_windows)]),
         ]
-        for phase, samples in phases:
-            if not samples:
-                continue
-            latencies = sorted(s.latency_s * 1000 for s in samples)
-            failed = [s for s in samples if not s.ok]
-            print(
-                f"  {load.name:<16} {phase:<22} {len(samples):>8} {len(failed):>6} "
-                f"{statistics.median(latencies):>8.1f} {p99(latencies):>8.1f} {latencies[-1]:>8.1f}"
-            )
-            kinds: dict[str, int] = {}
-            for s in failed:
-                kinds[s.outcome] = kinds.get(s.outcome, 0) + 1
-            if kinds:
-                print(f"  {'':<16}   failures: {', '.join(f'{k} x{v}' for k, v in sorted(kinds.items()))}")
-        if load.retry:
-            print(f"  {'':<16}   retried once after a reload closed the connection: {load.retries}")
+        report_load(load, phases)
     return 0
 
 
