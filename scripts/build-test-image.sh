@@ -8,7 +8,8 @@ if docker image inspect "$image" >/dev/null 2>&1; then exit 0; fi
 
 busybox=""
 for candidate in /bin/busybox /usr/bin/busybox; do
-  if [ -x "$candidate" ] && ldd "$candidate" 2>&1 | grep -q "not a dynamic"; then busybox=$candidate; break; fi
+  # Static (ldd exits non-zero on it): a dynamic busybox would need libraries inside the image.
+  if [ -x "$candidate" ] && ! ldd "$candidate" >/dev/null 2>&1; then busybox=$candidate; break; fi
 done
 if [ -z "$busybox" ]; then
   if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then

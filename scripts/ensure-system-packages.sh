@@ -8,7 +8,8 @@ command -v chromium >/dev/null 2>&1 || want+=(chromium)
 command -v git >/dev/null 2>&1 || want+=(git)
 [ -x /usr/sbin/sshd ] || want+=(openssh-server)
 command -v ssh-keygen >/dev/null 2>&1 || want+=(openssh-client)
-ldd /bin/busybox 2>&1 | grep -q "not a dynamic" || want+=(busybox-static)
+# A static busybox: ldd exits non-zero on it (a dynamic one would need libraries inside the image).
+{ [ -x /bin/busybox ] && ! ldd /bin/busybox >/dev/null 2>&1; } || want+=(busybox-static)
 [ ${#want[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
   echo "ensure-system-packages: missing ${want[*]}; install them with your package manager." >&2
