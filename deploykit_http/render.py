@@ -14,7 +14,8 @@ from deploykit.clock import isoformat
 from deploykit.container import ContainerRecord
 from deploykit.deployment import Deployment
 from deploykit.envvar import EnvVar
-from deploykit.ingress import generated_hostname
+from deploykit.health import HealthResult, ReplicaHealth
+from deploykit.ingress import Domain, generated_hostname
 from deploykit.pending_change import ApplyResult, PendingChange
 from deploykit.project import Project
 from deploykit.service import Service, ServiceConfig
@@ -195,3 +196,38 @@ def edge(e: CanvasEdge) -> dict[str, Any]:
 
 def page(items: list[dict[str, Any]], total: int, offset: int, limit: int) -> dict[str, Any]:
     return {"data": items, "total_count": total, "offset": offset, "limit": limit}
+
+
+def health_result(container_id: str, r: HealthResult) -> dict[str, Any]:
+    return {
+        "container_id": container_id,
+        "ok": r.ok,
+        "latency_ms": r.latency_ms,
+        "status_code": r.status_code,
+        "error": r.error,
+        "checked_at": isoformat(r.checked_at),
+    }
+
+
+def replica_health(r: ReplicaHealth) -> dict[str, Any]:
+    return {
+        "container_id": r.container_id,
+        "deployment_id": r.deployment_id,
+        "replica_index": r.replica_index,
+        "healthy": r.healthy,
+        "consecutive_failures": r.consecutive_failures,
+        "consecutive_successes": r.consecutive_successes,
+        "restarts": r.restarts,
+        "last_result": health_result(r.container_id, r.last_result) if r.last_result is not None else None,
+        "since": isoformat(r.since),
+    }
+
+
+def domain(d: Domain) -> dict[str, Any]:
+    return {
+        "hostname": d.hostname,
+        "is_generated": d.is_generated,
+        "dns_ok": d.dns_ok,
+        "tls_status": d.tls_status.value,
+        "created_at": isoformat(d.created_at),
+    }

@@ -16,11 +16,12 @@ from pydantic import BaseModel, Field
 
 from deploykit.clock import isoformat
 from deploykit.errors import NOT_FOUND, UNAVAILABLE, Error, FieldErrors, error_code
-from deploykit.health import HealthRecordFilter, ReplicaHealth
+from deploykit.health import HealthRecordFilter
 from deploykit.ingress import Domain, DomainService, normalize_hostname, validate_hostname
 from deploykit.runtime import ContainerStats
 from deploykit.service import Service
 from deploykit_http import models as m
+from deploykit_http import render
 from deploykit_http.context import Context
 from deploykit_http.endpoint import Call, Endpoint
 from deploykit_http.errors import unavailable
@@ -98,41 +99,6 @@ class MetricsOut(BaseModel):
     service_id: str
     samples: list[SampleOut]
     """Oldest first; one per running container per sampling."""
-
-
-def render_domain(d: Domain) -> dict[str, Any]:
-    return {
-        "hostname": d.hostname,
-        "is_generated": d.is_generated,
-        "dns_ok": d.dns_ok,
-        "tls_status": d.tls_status.value,
-        "created_at": isoformat(d.created_at),
-    }
-
-
-def render_result(container_id: str, r: Any) -> dict[str, Any]:
-    return {
-        "container_id": container_id,
-        "ok": r.ok,
-        "latency_ms": r.latency_ms,
-        "status_code": r.status_code,
-        "error": r.error,
-        "checked_at": isoformat(r.checked_at),
-    }
-
-
-def render_replica(r: ReplicaHealth) -> dict[str, Any]:
-    return {
-        "container_id": r.container_id,
-        "deployment_id": r.deployment_id,
-        "replica_index": r.replica_index,
-        "healthy": r.healthy,
-        "consecutive_failures": r.consecutive_failures,
-        "consecutive_successes": r.consecutive_successes,
-        "restarts": r.restarts,
-        "last_result": render_result(r.container_id, r.last_result) if r.last_result is not None else None,
-        "since": isoformat(r.since),
-    }
 
 
 @dataclass
@@ -213,7 +179,7 @@ def endpoints(ctx: Context) -> list[Endpoint]:
     async def list_domains(call: Call) -> Any:
         svc = await ctx.service_in(call.params["project_id"], call.params["service_id"])
         items = await refreshed(await domains().list_domains(svc.id))
-        return {"data": [render_domain(d) for d in items]}
+        return {"data": [render.domain(d) for d in items]}
 
     async def add_domain(call: Call) -> Any:
         body: DomainIn = call.body
@@ -224,7 +190,7 @@ def endpoints(ctx: Context) -> list[Endpoint]:
         d = await domains().add_domain(svc.id, normalize_hostname(body.hostname))
         reroute(svc)
         [d] = await refreshed([d])
-        return render_domain(d)
+        return render.domain(d)
 
     async def delete_domain(call: Call) -> Any:
         svc = await ctx.service_in(call.params["project_id"], call.params["service_id"])
@@ -250,8 +216,8 @@ def endpoints(ctx: Context) -> list[Endpoint]:
         return {
             "service_id": svc.id,
             "status": status,
-            "replicas": [render_replica(r) for r in replicas],
-            "results": [render_result(r.container_id, r.result) for r in records],
+            "replicas": [render.replica_health(r) for r in replicas],
+            "results": [render.health_result(r.container_id, r.result) for r in records],
         }
 
     async def service_metrics(call: Call) -> Any:
