@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -252,3 +253,53 @@ async def close_of(ws: Any, deadline_s: float = 5.0, into: list[dict[str, Any]] 
             return int(exc.rcvd.code), str(exc.rcvd.reason)
         if into is not None:
             into.append(json.loads(raw))
+
+
+class CanvasTap:
+    """A canvas WebSocket read on a thread of its own, for synchronous tests: it records every
+    message the project's room sends, so a test sees each status a deployment passes through
+    however short it was (polling the REST API can miss a build that takes half a second)."""
+
+    def __init__(self, daemon: Daemon, project_id: str, token: str) -> None:
+        self.url = f"{daemon.ws_base}/api/projects/{project_id}/canvas/ws"
+        self.token = token
+        self.received: list[dict[str, Any]] = []
+        self._lock = threading.Lock()
+        self._ws: Any = None
+        self._stack = contextlib.ExitStack()
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> CanvasTap:
+        from websockets.sync.client import connect
+
+        self._ws = self._stack.enter_context(connect(self.url, open_timeout=10))
+        self._ws.send(dumps("auth", {"token": self.token}))
+        while json.loads(self._ws.recv(timeout=10))["type"] != "pending-changes:state":
+            pass  # the initial state: everything after it is news
+        self._thread = threading.Thread(target=self._read, name="canvas-tap", daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stack.close()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+    def _read(self) -> None:
+        from websockets.exceptions import ConnectionClosed
+
+        try:
+            for raw in self._ws:
+                with self._lock:
+                    self.received.append(json.loads(raw))
+        except ConnectionClosed:
+            return
+
+    def statuses(self, deployment_id: str) -> list[str]:
+        """The ``deployment:<status>`` messages heard for one deployment, in order."""
+        with self._lock:
+            return [
+                m["type"].removeprefix("deployment:")
+                for m in self.received
+                if m["type"].startswith("deployment:") and m["payload"].get("deployment_id") == deployment_id
+            ]

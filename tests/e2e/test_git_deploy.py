@@ -23,7 +23,7 @@ import httpx
 import pytest
 
 from tests.conftest import TEST_IMAGE
-from tests.e2e.support import Account, Daemon, create_project, register_admin, wait_until
+from tests.e2e.support import Account, CanvasTap, Daemon, create_project, register_admin, wait_until
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -189,7 +189,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     admin = register_admin(daemon)
     pid = create_project(admin, "Git Shop")["id"]
     try:
-        with admin.client() as c:
+        with CanvasTap(daemon, pid, admin.token) as tap, admin.client() as c:
             body = {
                 "name": "site",
                 "source": {"type": "git", "repo_url": repo.url, "branch": "main"},
@@ -201,16 +201,16 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             applied = c.post(f"/projects/{pid}/deploy")
             assert applied.status_code == 200, applied.text
             sid = applied.json()["temp_id_to_service_id"][r.json()["target_temp_id"]]
-        w = World(daemon, admin, pid, sid, repo, {})
-        dep_id = wait_until(lambda: [d["id"] for d in w.deployments()], 10, "the first deployment")[0]
+            w = World(daemon, admin, pid, sid, repo, {})
+            dep_id = wait_until(lambda: [d["id"] for d in w.deployments()], 10, "the first deployment")[0]
+            w.first = w.settled(dep_id)
 
-        def watch() -> dict[str, Any] | None:
-            d = w.deployment(dep_id)
-            if not w.statuses or w.statuses[-1] != d["status"]:
-                w.statuses.append(d["status"])
-            return d if d["status"] in ("healthy", "failed") else None
+            # Every status the deployment went through, as the canvas heard them.
+            def heard() -> list[str] | None:
+                seen = tap.statuses(dep_id)
+                return seen if seen and seen[-1] in ("healthy", "failed") else None
 
-        w.first = wait_until(watch, DEPLOY_S, "the first deployment to settle")
+            w.statuses = wait_until(heard, 10, "the canvas to hear the deployment settle")
         assert w.first["commit_sha"] == first_sha, w.first
         yield w
     finally:
@@ -222,7 +222,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
 
 def test_a_git_service_builds_and_serves_the_repository(world: World) -> None:
     assert world.first["status"] == "healthy", (world.first["failure_reason"], world.first["log_tail"])
-    seen = [s for s in world.statuses if s != "pending"]
+    seen = [s for s in world.statuses if s not in ("created", "pending")]
     assert seen == ["building", "starting", "healthy"], world.statuses
     assert world.first["commit_message"] == "first version"
     repository, _, tag = world.first["image"].partition(":")
