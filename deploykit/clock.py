@@ -36,7 +36,9 @@ def isoformat(value: datetime | None) -> str | None:
     """ISO-8601 UTC with a ``Z`` suffix, as the API speaks it."""
     if value is None:
         return None
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    if value.tzinfo is not UTC:  # stored times are UTC already: converting them again costs as much
+        value = value.astimezone(UTC)
+    return value.isoformat().replace("+00:00", "Z")
 
 
 async def wait_event(event: asyncio.Event, seconds: float | None) -> bool:

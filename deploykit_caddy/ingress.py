@@ -36,14 +36,21 @@ class _UnknownID(Exception):
     """Caddy has no object with the ``@id`` we patched: it restarted, or never had our config."""
 
 
-def admin_transport(admin_url: str) -> tuple[str, httpx.AsyncHTTPTransport | None, dict[str, str]]:
-    """The base URL, transport and headers to reach an admin endpoint given as ``http://host:port``
-    or ``unix:///path/to/admin.sock``. Caddy accepts an empty Host on a socket that sets no
-    ``origins``, and checks the Host against the listen address on TCP (httpx sends exactly that)."""
+def admin_client(admin_url: str, timeout_s: float) -> httpx.AsyncClient:
+    """A client of an admin endpoint given as ``http://host:port`` or ``unix:///path/admin.sock``.
+    Caddy accepts an empty Host on a socket that sets no ``origins``, and checks the Host against
+    the listen address on TCP (httpx sends exactly that).
+
+    The admin API is plain HTTP, so the client gets a TLS context without any CA loaded: httpx's
+    default loads the whole certifi bundle (about a megabyte resident) for nothing, and an
+    ``https://`` admin URL fails verification instead of being trusted blindly."""
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     if admin_url.startswith(UNIX_PREFIX):
-        path = admin_url[len(UNIX_PREFIX) :]
-        return "http://caddy-admin", httpx.AsyncHTTPTransport(uds=path), {"Host": ""}
-    return admin_url.rstrip("/"), None, {}
+        transport = httpx.AsyncHTTPTransport(uds=admin_url[len(UNIX_PREFIX) :], verify=tls)
+        return httpx.AsyncClient(
+            base_url="http://caddy-admin", transport=transport, headers={"Host": ""}, timeout=timeout_s
+        )
+    return httpx.AsyncClient(base_url=admin_url.rstrip("/"), verify=tls, timeout=timeout_s)
 
 
 class CaddyIngress:
@@ -85,13 +92,7 @@ class CaddyIngress:
         self._lock = asyncio.Lock()
 
     async def open(self) -> None:
-        base_url, transport, headers = admin_transport(self.admin_url)
-        self._client = httpx.AsyncClient(
-            base_url=base_url,
-            transport=transport,
-            headers=headers,
-            timeout=self.settings.admin_timeout_s,
-        )
+        self._client = admin_client(self.admin_url, self.settings.admin_timeout_s)
 
     async def close(self) -> None:
         if self._client is not None:

@@ -18,7 +18,7 @@ import httpx
 
 from deploykit.clock import Clock, SystemClock, wait_event
 from deploykit.errors import UNAVAILABLE, Error
-from deploykit_caddy.ingress import UNIX_PREFIX, admin_transport
+from deploykit_caddy.ingress import UNIX_PREFIX, admin_client
 from deploykit_caddy.kernel import tcp_migrate_req
 
 log = logging.getLogger(__name__)
@@ -212,9 +212,8 @@ class CaddySupervisor:
         log.info("Caddy started (pid %s, admin %s)", process.pid, self.admin_url)
 
     async def _wait_until_answering(self, process: asyncio.subprocess.Process) -> None:
-        base_url, transport, headers = admin_transport(self.admin_url)
         deadline = self._clock.monotonic() + self.settings.start_timeout_s
-        async with httpx.AsyncClient(base_url=base_url, transport=transport, headers=headers, timeout=1.0) as client:
+        async with admin_client(self.admin_url, 1.0) as client:
             while True:
                 if process.returncode is not None:
                     raise Error(UNAVAILABLE, f"Caddy exited at start ({process.returncode}): {self._last_output()}")

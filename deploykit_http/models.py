@@ -15,7 +15,15 @@ from pydantic import BaseModel, ConfigDict, Field
 Id = str
 
 
-class Body(BaseModel):
+class Model(BaseModel):
+    """Every model of the API. Each is built on first use (``defer_build``): most are response
+    shapes that only the OpenAPI document reads, and building them all at import would cost the
+    idle daemon several megabytes for nothing."""
+
+    model_config = ConfigDict(defer_build=True)
+
+
+class Body(Model):
     # No NaN or infinity from strings such as "Infinity": a stored one breaks every response carrying it.
     model_config = ConfigDict(extra="ignore", allow_inf_nan=False)
 
@@ -23,7 +31,7 @@ class Body(BaseModel):
 # --- errors -------------------------------------------------------------------------------------
 
 
-class ErrorOut(BaseModel):
+class ErrorOut(Model):
     error: str
     message: str
     fields: dict[str, list[str]] | None = None
@@ -54,7 +62,7 @@ class ProfileIn(Body):
     current_password: str | None = None
 
 
-class UserOut(BaseModel):
+class UserOut(Model):
     id: Id
     email: str
     name: str
@@ -63,18 +71,18 @@ class UserOut(BaseModel):
     updated_at: datetime | None
 
 
-class TokensOut(BaseModel):
+class TokensOut(Model):
     access_token: str
     refresh_token: str
     expires_at: datetime
 
 
-class RegisterOut(BaseModel):
+class RegisterOut(Model):
     user: UserOut
     tokens: TokensOut
 
 
-class CanRegisterOut(BaseModel):
+class CanRegisterOut(Model):
     can_register: bool
 
 
@@ -83,7 +91,7 @@ class APIKeyIn(Body):
     expires_at: datetime | None = None
 
 
-class APIKeyOut(BaseModel):
+class APIKeyOut(Model):
     id: Id
     description: str
     prefix: str
@@ -93,11 +101,11 @@ class APIKeyOut(BaseModel):
     token: str | None = None
 
 
-class APIKeyList(BaseModel):
+class APIKeyList(Model):
     data: list[APIKeyOut]
 
 
-class OkOut(BaseModel):
+class OkOut(Model):
     ok: bool
 
 
@@ -118,7 +126,7 @@ class UserUpdateIn(Body):
     password: str | None = None
 
 
-class UserPage(BaseModel):
+class UserPage(Model):
     data: list[UserOut]
     total_count: int
     offset: int
@@ -132,7 +140,7 @@ class ProjectIn(Body):
     name: str
 
 
-class ProjectOut(BaseModel):
+class ProjectOut(Model):
     id: Id
     name: str
     slug: str
@@ -140,7 +148,7 @@ class ProjectOut(BaseModel):
     updated_at: datetime | None
 
 
-class ProjectPage(BaseModel):
+class ProjectPage(Model):
     data: list[ProjectOut]
     total_count: int
     offset: int
@@ -150,12 +158,12 @@ class ProjectPage(BaseModel):
 # --- services -----------------------------------------------------------------------------------
 
 
-class ImageSourceM(BaseModel):
+class ImageSourceM(Model):
     type: Literal["image"]
     image: str
 
 
-class GitSourceM(BaseModel):
+class GitSourceM(Model):
     type: Literal["git"]
     repo_url: str
     branch: str = "main"
@@ -166,17 +174,17 @@ class GitSourceM(BaseModel):
 SourceM = Annotated[ImageSourceM | GitSourceM, Field(discriminator="type")]
 
 
-class ResourcesM(BaseModel):
+class ResourcesM(Model):
     cpus: float | None = None
     memory_mb: int | None = None
 
 
-class VolumeM(BaseModel):
+class VolumeM(Model):
     name: str
     mount_path: str
 
 
-class HealthCheckM(BaseModel):
+class HealthCheckM(Model):
     type: Literal["http", "tcp"] = "http"
     path: str = "/"
     interval_s: float = 5.0
@@ -221,7 +229,7 @@ class ServiceUpdateIn(Body):
     """Seconds old replicas keep serving in-flight requests after traffic switches away."""
 
 
-class ServiceOut(BaseModel):
+class ServiceOut(Model):
     id: Id
     project_id: Id
     name: str
@@ -246,7 +254,7 @@ class ServiceOut(BaseModel):
     updated_at: datetime | None
 
 
-class ServicePage(BaseModel):
+class ServicePage(Model):
     data: list[ServiceOut]
     total_count: int
     offset: int
@@ -257,7 +265,7 @@ class RollbackIn(Body):
     deployment_id: str
 
 
-class DeploymentOut(BaseModel):
+class DeploymentOut(Model):
     id: Id
     service_id: Id
     project_id: Id
@@ -286,20 +294,20 @@ class DeploymentOut(BaseModel):
     finished_at: datetime | None
 
 
-class DeploymentPage(BaseModel):
+class DeploymentPage(Model):
     data: list[DeploymentOut]
     total_count: int
     offset: int
     limit: int
 
 
-class DeploymentLogOut(BaseModel):
+class DeploymentLogOut(Model):
     deployment_id: Id
     status: str
     log: str
 
 
-class ContainerOut(BaseModel):
+class ContainerOut(Model):
     id: str
     name: str
     project_id: Id
@@ -314,7 +322,7 @@ class ContainerOut(BaseModel):
     updated_at: datetime | None
 
 
-class ContainerList(BaseModel):
+class ContainerList(Model):
     data: list[ContainerOut]
 
 
@@ -330,7 +338,7 @@ class EnvVarUpdateIn(Body):
     value: str
 
 
-class EnvVarOut(BaseModel):
+class EnvVarOut(Model):
     id: Id
     scope: Literal["project", "group", "service"]
     scope_id: Id
@@ -340,14 +348,14 @@ class EnvVarOut(BaseModel):
     updated_at: datetime | None
 
 
-class EnvVarList(BaseModel):
+class EnvVarList(Model):
     data: list[EnvVarOut]
 
 
 # --- pending changes ----------------------------------------------------------------------------
 
 
-class PendingChangeOut(BaseModel):
+class PendingChangeOut(Model):
     id: Id
     project_id: Id
     kind: str
@@ -359,15 +367,15 @@ class PendingChangeOut(BaseModel):
     created_at: datetime | None
 
 
-class PendingChangeList(BaseModel):
+class PendingChangeList(Model):
     data: list[PendingChangeOut]
 
 
-class DiscardOut(BaseModel):
+class DiscardOut(Model):
     removed: list[Id]
 
 
-class ApplyResultOut(BaseModel):
+class ApplyResultOut(Model):
     applied_count: int
     temp_id_to_service_id: dict[str, Id]
     created_deployments: list[Id]
@@ -376,19 +384,19 @@ class ApplyResultOut(BaseModel):
 # --- system -------------------------------------------------------------------------------------
 
 
-class HealthServicesOut(BaseModel):
+class HealthServicesOut(Model):
     database: bool
     docker: bool
     ingress: bool
 
 
-class HealthOut(BaseModel):
+class HealthOut(Model):
     status: Literal["ok", "degraded"]
     version: str
     services: HealthServicesOut
 
 
-class SystemAboutOut(BaseModel):
+class SystemAboutOut(Model):
     version: str
     python: str
     docker: dict[str, Any]
@@ -396,13 +404,13 @@ class SystemAboutOut(BaseModel):
     ingress: dict[str, Any]
 
 
-class SystemStatusOut(BaseModel):
+class SystemStatusOut(Model):
     host: dict[str, Any]
     docker: dict[str, Any]
     ingress: dict[str, Any]
 
 
-class PresetOut(BaseModel):
+class PresetOut(Model):
     id: str
     name: str
     description: str
@@ -414,10 +422,10 @@ class PresetOut(BaseModel):
     connection_url: str
 
 
-class PresetList(BaseModel):
+class PresetList(Model):
     data: list[PresetOut]
 
 
-class Paging(BaseModel):
+class Paging(Model):
     offset: int = Field(default=0, ge=0)
     limit: int = Field(default=20, ge=1, le=100)

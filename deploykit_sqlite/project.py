@@ -58,11 +58,13 @@ class ProjectStore:
             params.append(f"%{escaped}%")
         clause = " AND ".join(where)
         async with self.db.read() as tx:
-            # The page and the total in one query; only a page past the end needs a second one.
+            # The page walks the name index and stops at the limit; the total is a scalar subquery
+            # (a window ``COUNT(*) OVER ()`` would sort every row). A page past the end has no row
+            # to carry the total, so only then is it asked for alone.
             rows = await tx.fetchall(
-                f"SELECT *, COUNT(*) OVER () AS total_count FROM projects WHERE {clause} "
-                "ORDER BY name COLLATE NOCASE, id LIMIT ? OFFSET ?",
-                (*params, max(filt.limit, 0), max(filt.offset, 0)),
+                f"SELECT *, (SELECT COUNT(*) FROM projects WHERE {clause}) AS total_count FROM projects "
+                f"WHERE {clause} ORDER BY name COLLATE NOCASE, id LIMIT ? OFFSET ?",
+                (*params, *params, max(filt.limit, 0), max(filt.offset, 0)),
             )
             if rows:
                 total = int(rows[0]["total_count"])

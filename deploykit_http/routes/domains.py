@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from deploykit.clock import isoformat
 from deploykit.errors import NOT_FOUND, UNAVAILABLE, Error, FieldErrors, error_code
@@ -34,7 +34,7 @@ class DomainIn(m.Body):
     hostname: str = Field(examples=["app.example.com"])
 
 
-class DomainOut(BaseModel):
+class DomainOut(m.Model):
     hostname: str
     is_generated: bool
     dns_ok: bool | None
@@ -42,11 +42,11 @@ class DomainOut(BaseModel):
     created_at: datetime | None
 
 
-class DomainList(BaseModel):
+class DomainList(m.Model):
     data: list[DomainOut]
 
 
-class HealthResultOut(BaseModel):
+class HealthResultOut(m.Model):
     container_id: str
     ok: bool
     latency_ms: float
@@ -55,7 +55,7 @@ class HealthResultOut(BaseModel):
     checked_at: datetime | None
 
 
-class ReplicaHealthOut(BaseModel):
+class ReplicaHealthOut(m.Model):
     container_id: str
     deployment_id: str
     replica_index: int
@@ -67,7 +67,7 @@ class ReplicaHealthOut(BaseModel):
     since: datetime | None
 
 
-class HealthOut(BaseModel):
+class HealthOut(m.Model):
     service_id: str
     status: Literal["healthy", "unhealthy", "unknown"]
     """unknown: no health check, no healthy deployment, or nothing probed yet."""
@@ -76,16 +76,16 @@ class HealthOut(BaseModel):
     """Recent probe results (kept 24 hours), newest first."""
 
 
-class HealthQuery(BaseModel):
+class HealthQuery(m.Model):
     since: datetime | None = None
     limit: int = Field(default=100, ge=1, le=500)
 
 
-class MetricsQuery(BaseModel):
+class MetricsQuery(m.Model):
     since: datetime | None = None
 
 
-class SampleOut(BaseModel):
+class SampleOut(m.Model):
     container_id: str
     at: datetime | None
     cpu_percent: float
@@ -95,7 +95,7 @@ class SampleOut(BaseModel):
     network_tx_bytes: int
 
 
-class MetricsOut(BaseModel):
+class MetricsOut(m.Model):
     service_id: str
     samples: list[SampleOut]
     """Oldest first; one per running container per sampling."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 from starlette.responses import StreamingResponse
 
 from deploykit.container import ContainerFilter
@@ -18,7 +18,7 @@ from deploykit_http.context import Context
 from deploykit_http.endpoint import Call, Endpoint
 
 
-class LogQuery(BaseModel):
+class LogQuery(m.Model):
     tail: int = Field(default=500, ge=0, le=10_000)
 
 

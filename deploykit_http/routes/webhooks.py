@@ -14,7 +14,7 @@ import collections
 import json
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 from starlette.requests import Request
 
 from deploykit.build import DeployKeyGenerator, DeployKeyPair, DeployKeyService
@@ -36,6 +36,7 @@ from deploykit.webhook import (
 from deploykit_http.context import Context
 from deploykit_http.endpoint import Access, Call, Endpoint
 from deploykit_http.errors import unavailable
+from deploykit_http.models import Model
 
 SEEN_DELIVERIES = 1000
 """How far back a delivery id is looked for when deduplicating (GitHub redelivers recent ones)."""
@@ -45,11 +46,11 @@ DELETED_SHA = "0" * 40
 # --- models -------------------------------------------------------------------------------------
 
 
-class WebhookIn(BaseModel):
+class WebhookIn(Model):
     provider: Literal["github", "gitlab"]
 
 
-class WebhookOut(BaseModel):
+class WebhookOut(Model):
     id: str
     provider: Literal["github", "gitlab"]
     url: str
@@ -58,7 +59,7 @@ class WebhookOut(BaseModel):
     created_at: str | None
 
 
-class DeliveryOut(BaseModel):
+class DeliveryOut(Model):
     id: str
     event: str
     branch: str | None
@@ -71,15 +72,15 @@ class DeliveryOut(BaseModel):
     delivered_at: str | None
 
 
-class DeliveryList(BaseModel):
+class DeliveryList(Model):
     data: list[DeliveryOut]
 
 
-class DeliveryQuery(BaseModel):
+class DeliveryQuery(Model):
     limit: int = Field(default=50, ge=1, le=100)
 
 
-class DeployKeyOut(BaseModel):
+class DeployKeyOut(Model):
     public_key: str
     fingerprint: str
 

@@ -176,3 +176,39 @@ async def test_concurrent_writers_are_serialized(store: Store) -> None:
     assert len({c.target_temp_id for c in staged}) == 10
     _, total = await store.projects.list_projects(ProjectFilter())
     assert total == 20
+
+
+async def test_reads_of_a_file_store_see_committed_data_without_waiting_for_a_writer(tmp_path: Path) -> None:
+    store = Store(
+        path=str(tmp_path / "deploykit.db"), data_dir=tmp_path, bus=RecordingBus(), clock=ManualClock(), bcrypt_rounds=4
+    )
+    await store.open()
+    try:
+        await store.projects.create_project(ProjectCreate(name="Committed"))
+        inside, release = asyncio.Event(), asyncio.Event()
+
+        async def slow_writer() -> None:
+            async with store.db.tx() as tx:
+                await tx.execute(
+                    "INSERT INTO projects (id, name, slug, created_at, updated_at) "
+                    "VALUES ('p2', 'Uncommitted', 'u', '2026-01-01T00:00:00+00:00', '2026-01-01T00:00:00+00:00')"
+                )
+                inside.set()
+                await release.wait()
+
+        writer = asyncio.create_task(slow_writer())
+        await inside.wait()
+        # The writer holds its transaction open: a read neither waits for it nor sees its row.
+        found, total = await asyncio.wait_for(store.projects.list_projects(ProjectFilter()), 2)
+        assert (total, [p.name for p in found]) == (1, ["Committed"])
+        release.set()
+        await writer
+        found, total = await store.projects.list_projects(ProjectFilter())
+        assert (total, [p.name for p in found]) == (2, ["Committed", "Uncommitted"])
+
+        async with store.db.read() as tx:
+            with pytest.raises(RuntimeError, match="cannot write"):
+                await tx.execute("DELETE FROM projects")
+        assert (await store.projects.list_projects(ProjectFilter()))[1] == 2
+    finally:
+        await store.close()
