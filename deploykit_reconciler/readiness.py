@@ -3,7 +3,9 @@ old replicas move.
 
 A replica is ready when its health check passed ``healthy_threshold`` times in a row (HTTP GET
 or TCP connect against its own address), or, without a check, once it has run ``min_ready_s``
-without a restart. A bad observation is the replica exited, its restart count rose, or its check
+without a restart. A check that has not passed yet is retried quickly at first (10, 20, 40 ms...
+up to the poll interval): most apps listen within milliseconds of starting, and the deploy should
+not wait a whole interval for the second look. A bad observation is the replica exited, its restart count rose, or its check
 failing after the start period (at most one per check interval). Enough of them fail the
 deployment. A passing check resets the count of failing checks, never that of crashes: a replica
 that answers between crashes (a restart loop under ``unless-stopped``) is crash-looping all the
@@ -22,6 +24,14 @@ from deploykit.errors import NOT_FOUND, Error
 from deploykit.health import HealthProbe
 from deploykit.runtime import ContainerState, Runtime
 from deploykit_reconciler.settings import ReconcilerSettings
+
+FIRST_RETRY_S = 0.01
+
+
+def retry_delay(attempt: int, poll_s: float) -> float:
+    """Seconds before the next look at a replica whose check has failed ``attempt`` times in a
+    row (0 for the first failure): doubling from ``FIRST_RETRY_S``, never more than ``poll_s``."""
+    return min(poll_s, FIRST_RETRY_S * float(2 ** min(attempt, 30)))
 
 
 @dataclass(frozen=True)
@@ -55,6 +65,8 @@ class _Replica:
     successes: int = 0
     running_since: float | None = None
     next_probe: float = 0.0
+    misses: int = 0
+    """Checks failed in a row; spaces the next one (``retry_delay``)."""
     last_bad_probe: float | None = None
     ready: bool = False
     history: list[str] = field(default_factory=list)
@@ -104,7 +116,16 @@ class ReadinessGate:
             if not current.in_flight:
                 return Cancelled()
             wake.clear()
-            await wait_event(wake, s.readiness_poll_s)
+            await wait_event(wake, self._until_next_look(replicas, check is not None))
+
+    def _until_next_look(self, replicas: list[_Replica], checked: bool) -> float:
+        """The poll interval, or less when a replica's next check is due sooner."""
+        poll = self._settings.readiness_poll_s
+        if not checked:
+            return poll
+        now = self._clock.monotonic()
+        due = [r.next_probe - now for r in replicas if not r.ready and r.running_since is not None]
+        return max(0.0, min([poll, *due]))
 
     async def _observe(self, r: _Replica, elapsed: float, *, check_port: int | None, deployment: Deployment) -> None:
         s = self._settings
@@ -145,13 +166,15 @@ class ReadinessGate:
         result = await self._probe.probe(c.ip_address, check_port, check)
         if result.ok:
             r.failing = 0
+            r.misses = 0
             r.successes += 1
             r.next_probe = now + check.interval_s
             if r.successes >= check.healthy_threshold:
                 r.ready = True
             return
         r.successes = 0
-        r.next_probe = now + s.readiness_poll_s
+        r.next_probe = now + retry_delay(r.misses, s.readiness_poll_s)
+        r.misses += 1
         within_start = elapsed < check.start_period_s
         spaced = r.last_bad_probe is None or now - r.last_bad_probe >= check.interval_s
         if not within_start and spaced:

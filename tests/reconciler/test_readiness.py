@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 from dataclasses import replace
 
 from deploykit.deployment import DeploymentStatus
@@ -172,3 +173,58 @@ async def test_a_ready_replica_that_dies_before_its_siblings_are_ready_fails_it(
     )
     outcome = await g.wait(deployment(check=check, replicas=2), [first, second], asyncio.Event())
     assert outcome == Failed(reason="exited with code 3", container_id="c1", exit_code=3)
+
+
+def test_a_failing_check_is_retried_sooner_at_first_then_at_the_poll_interval() -> None:
+    from deploykit_reconciler.readiness import retry_delay
+
+    assert [retry_delay(n, 0.1) for n in range(6)] == [0.01, 0.02, 0.04, 0.08, 0.1, 0.1]
+    assert retry_delay(1000, 2.0) == 2.0
+
+
+async def test_a_replica_that_starts_listening_late_is_seen_after_quick_retries_not_whole_intervals() -> None:
+    """With a poll interval of a second, a check refused twice still passes about 30 ms (fake
+    time) after the first look: the retries are 10 and 20 ms apart."""
+    check = HealthCheck(interval_s=5.0, healthy_threshold=1, start_period_s=10.0)
+    clock = ManualClock()
+    c = container()
+    looks: list[float] = []
+    results = [False, False, True]
+
+    async def inspect(id: str) -> ContainerState:
+        clock.advance(0.001)  # each look at Docker takes a millisecond
+        return c
+
+    async def probe(address: str, port: int, hc: HealthCheck) -> HealthResult:
+        looks.append(clock.t)
+        ok = results.pop(0)
+        return HealthResult(ok=ok, latency_ms=1.0, status_code=200 if ok else None, error=None if ok else "refused")
+
+    async def get(id: str) -> object:
+        return deployment(id, status=DeploymentStatus.STARTING)
+
+    g = ReadinessGate(
+        runtime=FakeRuntime(inspect_container_fn=inspect),  # type: ignore[arg-type]
+        probe=FakeProbe(probe_fn=probe),
+        deployments=FakeDeployments(get_deployment_fn=get),  # type: ignore[arg-type]
+        clock=clock,
+        settings=replace(SETTINGS, readiness_poll_s=1.0),
+    )
+
+    async def advancing() -> None:
+        # Fake time moves on while the gate waits in real time for its next look.
+        while True:
+            await asyncio.sleep(0.001)
+            clock.advance(0.001)
+
+    mover = asyncio.create_task(advancing())
+    try:
+        outcome = await asyncio.wait_for(g.wait(deployment(check=check), [c], asyncio.Event()), 30)
+    finally:
+        mover.cancel()
+    assert outcome == Ready([c])
+    assert len(looks) == 3
+    gaps = [b - a for a, b in itertools.pairwise(looks)]
+    # Nowhere near the 1 s poll interval.
+    assert gaps[0] < 0.1, gaps
+    assert gaps[1] < 0.2, gaps
