@@ -118,7 +118,14 @@ class WebhookService(Protocol):
         ...
 
     async def record_delivery(self, delivery: WebhookDelivery) -> WebhookDelivery:
-        """Raises ``conflict`` for a repeated ``delivery_key`` of the same webhook."""
+        """Raises ``conflict`` for a repeated ``delivery_key`` of the same webhook. Deliveries
+        without a key (refused signatures) are kept only as a bounded recent history, so that
+        unsigned requests cannot grow the table without end; keyed ones are all kept, since
+        their keys are what stops a captured delivery from being replayed."""
+        ...
+
+    async def find_delivery(self, webhook_id: str, delivery_key: str) -> WebhookDelivery | None:
+        """The delivery of this webhook with ``delivery_key``, if one was received."""
         ...
 
     async def list_deliveries(self, webhook_id: str, limit: int = 50) -> list[WebhookDelivery]:

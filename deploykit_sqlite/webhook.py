@@ -13,6 +13,8 @@ from deploykit_sqlite.db import DB, Tx, from_text, to_text
 from deploykit_sqlite.service import load_service
 
 DEFAULT_DELIVERY_LIMIT = 50
+UNKEYED_KEPT = 100
+"""Deliveries without a key (refused signatures) kept per webhook; older ones are deleted."""
 
 
 def row_to_webhook(tx: Tx, row: sqlite3.Row) -> Webhook:
@@ -110,8 +112,22 @@ class WebhookStore:
                 missing=not_found("Webhook"),
             )
             row = await tx.fetchone("SELECT * FROM webhook_deliveries WHERE id = ?", (id,))
+            if delivery.delivery_key is None:
+                await tx.execute(
+                    "DELETE FROM webhook_deliveries WHERE webhook_id = ? AND delivery_key IS NULL AND seq < ("
+                    "SELECT MIN(seq) FROM (SELECT seq FROM webhook_deliveries WHERE webhook_id = ? "
+                    "AND delivery_key IS NULL ORDER BY seq DESC LIMIT ?))",
+                    (delivery.webhook_id, delivery.webhook_id, UNKEYED_KEPT),
+                )
         assert row is not None
         return row_to_delivery(row)
+
+    async def find_delivery(self, webhook_id: str, delivery_key: str) -> WebhookDelivery | None:
+        async with self.db.read() as tx:
+            row = await tx.fetchone(
+                "SELECT * FROM webhook_deliveries WHERE webhook_id = ? AND delivery_key = ?", (webhook_id, delivery_key)
+            )
+        return None if row is None else row_to_delivery(row)
 
     async def list_deliveries(self, webhook_id: str, limit: int = DEFAULT_DELIVERY_LIMIT) -> list[WebhookDelivery]:
         async with self.db.read() as tx:

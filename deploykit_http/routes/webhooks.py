@@ -38,8 +38,6 @@ from deploykit_http.endpoint import Access, Call, Endpoint
 from deploykit_http.errors import unavailable
 from deploykit_http.models import Model
 
-SEEN_DELIVERIES = 1000
-"""How far back a delivery id is looked for when deduplicating (GitHub redelivers recent ones)."""
 DELETED_SHA = "0" * 40
 
 
@@ -203,8 +201,7 @@ class Receiver:
         return await self._record(base, DeliveryStatus.SUCCESS, f"Deploying {push.commit_sha[:12]}.")
 
     async def _seen(self, webhook_id: str, key: str) -> bool:
-        recent = await self.webhooks.list_deliveries(webhook_id, limit=SEEN_DELIVERIES)
-        return any(d.delivery_key == key for d in recent)
+        return await self.webhooks.find_delivery(webhook_id, key) is not None
 
     async def _record(self, base: WebhookDelivery, status: DeliveryStatus, reason: str) -> WebhookDelivery:
         base.status, base.reason = status, reason

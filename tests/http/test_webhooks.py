@@ -42,6 +42,7 @@ FakeWebhooks = fake(
     "create_webhook",
     "delete_webhook",
     "record_delivery",
+    "find_delivery",
     "list_deliveries",
 )
 FakeDeployKeys = fake(
@@ -84,6 +85,9 @@ def git(world: World) -> Git:
     world.services.get_service_fn = lambda id: GIT_SERVICE if id == "s1" else _raise(Error(NOT_FOUND, "nope"))
     hooks.get_webhook_fn = lambda id: HOOKS.get(id) or _raise(Error(NOT_FOUND, "Webhook not found."))
     hooks.list_deliveries_fn = lambda webhook_id, limit=50: [d for d in reversed(g.deliveries)][:limit]
+    hooks.find_delivery_fn = lambda webhook_id, key: next(
+        (d for d in g.deliveries if d.webhook_id == webhook_id and d.delivery_key == key), None
+    )
 
     def record(d: WebhookDelivery) -> WebhookDelivery:
         d = dataclasses.replace(d, id=f"d{len(g.deliveries) + 1}")

@@ -249,3 +249,38 @@ async def test_known_hosts_are_pinned_per_service_and_replaced(store: Store, pro
     with pytest.raises(Error) as info:
         await store.deploy_keys.set_known_hosts("nope", "x")
     assert (info.value.code, info.value.message) == ("not_found", "Service not found.")
+
+
+async def test_a_delivery_is_found_by_its_key_and_unkeyed_ones_are_a_bounded_history(
+    store: Store, project: Project
+) -> None:
+    from deploykit_sqlite.webhook import UNKEYED_KEPT
+
+    [app], _ = await deploy_services(store, project.id, {"name": "app", "source": GIT})
+    hook = await store.webhooks.create_webhook(app.id, Provider.GITHUB)
+    other = await store.webhooks.create_webhook(
+        (await deploy_services(store, project.id, {"name": "other", "source": GIT}))[0][0].id, Provider.GITHUB
+    )
+    keyed = await store.webhooks.record_delivery(
+        WebhookDelivery(id="", webhook_id=hook.id, event="push", status=DeliveryStatus.SUCCESS, delivery_key="k1")
+    )
+    assert await store.webhooks.find_delivery(hook.id, "k1") == keyed
+    assert await store.webhooks.find_delivery(other.id, "k1") is None
+    assert await store.webhooks.find_delivery(hook.id, "k2") is None
+
+    # Refused (unsigned) deliveries carry no key: only the newest UNKEYED_KEPT of them stay, and
+    # they never push out a keyed delivery, whose key is what stops a replay.
+    for i in range(UNKEYED_KEPT + 20):
+        await store.webhooks.record_delivery(
+            WebhookDelivery(id="", webhook_id=hook.id, event="push", status=DeliveryStatus.FAILED, reason=f"bad {i}")
+        )
+    await store.webhooks.record_delivery(
+        WebhookDelivery(id="", webhook_id=other.id, event="push", status=DeliveryStatus.FAILED, reason="other")
+    )
+    kept = await store.webhooks.list_deliveries(hook.id, limit=1000)
+    unkeyed = [d for d in kept if d.delivery_key is None]
+    assert len(unkeyed) == UNKEYED_KEPT
+    assert unkeyed[0].reason == f"bad {UNKEYED_KEPT + 19}"
+    assert unkeyed[-1].reason == "bad 20"
+    assert await store.webhooks.find_delivery(hook.id, "k1") == keyed
+    assert [d.reason for d in await store.webhooks.list_deliveries(other.id)] == ["other"]
