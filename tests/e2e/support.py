@@ -6,6 +6,7 @@ Nothing here sleeps to let things settle: ``wait_until`` polls a condition again
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import signal
@@ -29,6 +30,15 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def instance_args(data_dir: Path, extra_args: list[str]) -> list[str]:
+    """``--instance-id`` derived from the data directory, unless the test chose one: test daemons
+    sharing the engine (another suite running beside this one) then never take each other's
+    containers for orphans, and a daemon restarted on the same data keeps its containers."""
+    if any(a.lstrip("-").startswith("instance-id") for a in extra_args):
+        return []
+    return ["--instance-id", "test-" + hashlib.sha256(str(data_dir.resolve()).encode()).hexdigest()[:12]]
 
 
 def wait_until(check: Callable[[], T | None], deadline_s: float = 10.0, what: str = "condition") -> T:
@@ -81,6 +91,7 @@ class Daemon:
             *([] if self.ingress else ["--no-ingress"]),
             "--log-level",
             "warning",
+            *instance_args(self.data_dir, self.extra_args),
             *self.extra_args,
         ]
 

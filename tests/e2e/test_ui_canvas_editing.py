@@ -107,6 +107,25 @@ def test_notes_groups_staged_delete_settings_and_discard(browser: Any, daemon: u
     e(page.get_by_test_id("pending-count")).to_contain_text("1 pending change")
     page.get_by_test_id("pending-toggle").click()
     e(page.get_by_test_id("diff-group").filter(has_text="REGION")).to_contain_text("eu-west")
+    page.get_by_test_id("pending-deploy").click()
+    e(page.get_by_test_id("pending-bar")).to_be_hidden()
+
+    # Removing a stored group variable is staged in the group's dialog, under its name, and nowhere
+    # else: the project's own variables do not list it.
+    group.locator(".group-handle").click(button="right")
+    page.get_by_test_id("ctx-group-variables").click()
+    dialog = page.get_by_test_id("group-variables-dialog")
+    dialog.locator("tr", has_text="REGION").get_by_role("button", name="Remove").click()
+    staged = page.get_by_test_id("group-env-staged")
+    e(staged).to_contain_text("REGION")
+    e(staged).to_contain_text("removed on deploy")
+    page.keyboard.press("Escape")
+    e(page.get_by_test_id("pending-count")).to_contain_text("1 pending change")
+    page.goto(f"{daemon.url}/projects/{pid}/settings")
+    e(page.get_by_test_id("project-settings")).to_contain_text("Project variables")
+    e(page.get_by_test_id("project-settings").locator(".env-table .badge-staged")).to_have_count(0)
+    page.goto(f"{daemon.url}/projects/{pid}")
+    e(page.get_by_test_id("canvas-page")).to_have_attribute("data-synced", "true")
     discard_all(page)
 
     # Delete on a selected deployed service stages the delete; the node stays, faded.

@@ -23,6 +23,11 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 
+try:
+    from tests.e2e.support import instance_args
+except ImportError:  # tests/ is not a package: pytest put tests/e2e on sys.path
+    from support import instance_args  # type: ignore[no-redef,import-not-found]
+
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
 SPA_INDEX = ROOT / "deploykit_http" / "spa_assets" / "index.html"
@@ -87,7 +92,16 @@ def start_daemon(
     port = port or free_port()
     log_path = data_dir / "deploykitd.log"
     log = log_path.open("ab")
-    cmd = [*deploykitd_command(), "--addr", f"127.0.0.1:{port}", "--data-dir", str(data_dir), *(extra_args or [])]
+    extra = extra_args or []
+    cmd = [
+        *deploykitd_command(),
+        "--addr",
+        f"127.0.0.1:{port}",
+        "--data-dir",
+        str(data_dir),
+        *instance_args(data_dir, extra),
+        *extra,
+    ]
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
     url = f"http://127.0.0.1:{port}"
     daemon = Daemon(url=url, data_dir=data_dir, proc=proc, log_path=log_path)

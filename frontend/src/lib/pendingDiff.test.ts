@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { EnvVar, PendingChange, Service } from "../api/types";
-import { foldPendingChanges, kindOf, stagedByService } from "./pendingDiff";
+import { envChangeOf, foldPendingChanges, kindOf, stagedByService, stagedEnvOfScope } from "./pendingDiff";
 
 const api = {
   id: "s1",
@@ -148,5 +148,29 @@ describe("stagedByService", () => {
     ]).get("tmp-1");
     expect(created).toEqual({ name: "web", creating: true, deleting: false, config: { name: "web", source: { type: "image", image: "a:1" }, port: 81 } });
     expect(m.get("s2")).toEqual({ deleting: true, creating: false });
+  });
+});
+
+describe("stagedEnvOfScope", () => {
+  const change = (id: string, kind: string, payload: Record<string, unknown>, before: Record<string, unknown> | null = null): PendingChange =>
+    ({ id, project_id: "p1", kind, payload, target_id: null, target_temp_id: null, before, created_by: "u1", created_at: "2026-01-01T00:00:00Z" }) as PendingChange;
+  const pending = [
+    change("c1", "env_var.create", { scope: "project", scope_id: "p1", key: "A", value: "1" }),
+    change("c2", "env_var.create", { scope: "group", scope_id: "g1", key: "B", value: "2" }),
+    // Updates and deletes carry their scope and key only in `before`.
+    change("c3", "env_var.delete", {}, { scope: "group", scope_id: "g1", key: "C" }),
+    change("c4", "env_var.update", { value: "4" }, { scope: "project", scope_id: "p1", key: "D" }),
+    change("c5", "service.update", { name: "x" }),
+  ];
+
+  it("places deletes and updates by the scope they had before", () => {
+    expect(stagedEnvOfScope(pending, "project", "p1").map((c) => c.id)).toEqual(["c1", "c4"]);
+    expect(stagedEnvOfScope(pending, "group", "g1").map((c) => c.id)).toEqual(["c2", "c3"]);
+    expect(stagedEnvOfScope(pending, "group", "g2")).toEqual([]);
+  });
+
+  it("names the key of a staged delete and the new value of an update", () => {
+    expect(envChangeOf(pending[2]!)).toEqual({ scope: "group", scopeId: "g1", key: "C", value: undefined });
+    expect(envChangeOf(pending[3]!)).toEqual({ scope: "project", scopeId: "p1", key: "D", value: "4" });
   });
 });

@@ -38,6 +38,28 @@ export function kindOf(change: PendingChange): ChangeKind {
   return { entity, action };
 }
 
+/** An env var change's scope, key and new value: from its payload, or, for an update or a delete
+ * (whose payload names neither scope nor key), from what the variable was before. */
+export function envChangeOf(c: PendingChange): { scope?: string; scopeId?: string; key?: string; value?: string } {
+  const p = c.payload ?? {};
+  const b = beforeOf(c) ?? {};
+  return {
+    scope: str(p["scope"]) ?? str(b["scope"]),
+    scopeId: str(p["scope_id"]) ?? str(b["scope_id"]),
+    key: str(p["key"]) ?? str(b["key"]),
+    value: typeof p["value"] === "string" ? p["value"] : undefined,
+  };
+}
+
+/** The staged env var changes of one scope (project or group). */
+export function stagedEnvOfScope(pending: PendingChange[], scope: "project" | "group", scopeId: string): PendingChange[] {
+  return pending.filter((c) => {
+    if (kindOf(c).entity !== "env_var") return false;
+    const e = envChangeOf(c);
+    return e.scope === scope && e.scopeId === scopeId;
+  });
+}
+
 export interface FieldRow {
   field: string;
   before: string | null;

@@ -3,7 +3,8 @@ import { Navigate } from "react-router";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useApi, useMe } from "../app";
 import type { Health, Role, User } from "../api/types";
-import { ConfirmDialog, Field, Modal, SelectField, Spinner, errorText, fieldError, timeAgo } from "../ui/controls";
+import { ConfirmDialog, Field, SelectField, Spinner, errorText, fieldError, timeAgo } from "../ui/controls";
+import { FormModal, ListCard } from "../ui/ListCard";
 import { useToast } from "../ui/toast";
 
 type Tab = "users" | "status" | "about";
@@ -72,64 +73,45 @@ function Users({ me }: { me: User }) {
     onError: (err) => toast.error(errorText(err)),
   });
   return (
-    <section className="card" data-testid="admin-users">
-      <div className="row">
-        <h2>Users</h2>
-        <div className="grow" />
-        <button className="btn btn-primary btn-sm" onClick={() => setCreating(true)} data-testid="user-new">
-          Add user
-        </button>
-      </div>
-      {users.isPending ? <Spinner /> : null}
-      <table className="env-table">
-        <tbody>
-          {(users.data ?? []).map((u) => (
-            <tr key={u.id} data-testid="user-row">
-              <td>
-                <strong>{u.name}</strong> {u.id === me.id ? <span className="badge">you</span> : null}
-                <div className="muted small">{u.email}</div>
-              </td>
-              <td className="small muted">{u.created_at ? `joined ${timeAgo(u.created_at)}` : ""}</td>
-              <td>
-                <select aria-label={`Role of ${u.name}`} value={u.role} onChange={(e) => setRole.mutate({ u, role: e.target.value as Role })} disabled={setRole.isPending}>
-                  <option value="admin">admin</option>
-                  <option value="member">member</option>
-                </select>
-              </td>
-              <td className="env-actions">
-                <button className="link-btn small danger" disabled={u.id === me.id} onClick={() => setDeleting(u)}>
-                  Delete
-                </button>
-              </td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
-      {creating ? (
-        <Modal title="Add a user" onClose={() => setCreating(false)}>
-          <form
-            onSubmit={(e) => {
-              e.preventDefault();
-              create.mutate();
-            }}
-          >
-            <Field label="Name" name="name" value={form.name} onChange={(e) => setForm({ ...form, name: e.target.value })} error={fieldError(create.error, "name")} />
-            <Field label="Email" name="email" type="email" value={form.email} onChange={(e) => setForm({ ...form, email: e.target.value })} error={fieldError(create.error, "email")} />
-            <Field label="Initial password" name="password" type="password" autoComplete="new-password" value={form.password} onChange={(e) => setForm({ ...form, password: e.target.value })} error={fieldError(create.error, "password")} />
-            <SelectField label="Role" name="role" value={form.role} onChange={(e) => setForm({ ...form, role: e.target.value as Role })}>
-              <option value="member">member</option>
+    <ListCard
+      title="Users"
+      testId="admin-users"
+      addLabel="Add user"
+      addTestId="user-new"
+      onAdd={() => setCreating(true)}
+      items={users.data}
+      isPending={users.isPending}
+      row={(u) => (
+        <tr key={u.id} data-testid="user-row">
+          <td>
+            <strong>{u.name}</strong> {u.id === me.id ? <span className="badge">you</span> : null}
+            <div className="muted small">{u.email}</div>
+          </td>
+          <td className="small muted">{u.created_at ? `joined ${timeAgo(u.created_at)}` : ""}</td>
+          <td>
+            <select aria-label={`Role of ${u.name}`} value={u.role} onChange={(e) => setRole.mutate({ u, role: e.target.value as Role })} disabled={setRole.isPending}>
               <option value="admin">admin</option>
-            </SelectField>
-            <div className="modal-actions">
-              <button type="button" className="btn" onClick={() => setCreating(false)}>
-                Cancel
-              </button>
-              <button className="btn btn-primary" disabled={create.isPending}>
-                Add user
-              </button>
-            </div>
-          </form>
-        </Modal>
+              <option value="member">member</option>
+            </select>
+          </td>
+          <td className="env-actions">
+            <button className="link-btn small danger" disabled={u.id === me.id} onClick={() => setDeleting(u)}>
+              Delete
+            </button>
+          </td>
+        </tr>
+      )}
+    >
+      {creating ? (
+        <FormModal title="Add a user" onClose={() => setCreating(false)} onSubmit={() => create.mutate()} submitLabel="Add user" busy={create.isPending}>
+          <Field label="Name" name="name" value={form.name} onChange={(e) => setForm({ ...form, name: e.target.value })} error={fieldError(create.error, "name")} />
+          <Field label="Email" name="email" type="email" value={form.email} onChange={(e) => setForm({ ...form, email: e.target.value })} error={fieldError(create.error, "email")} />
+          <Field label="Initial password" name="password" type="password" autoComplete="new-password" value={form.password} onChange={(e) => setForm({ ...form, password: e.target.value })} error={fieldError(create.error, "password")} />
+          <SelectField label="Role" name="role" value={form.role} onChange={(e) => setForm({ ...form, role: e.target.value as Role })}>
+            <option value="member">member</option>
+            <option value="admin">admin</option>
+          </SelectField>
+        </FormModal>
       ) : null}
       {deleting ? (
         <ConfirmDialog
@@ -142,7 +124,7 @@ function Users({ me }: { me: User }) {
           onClose={() => setDeleting(null)}
         />
       ) : null}
-    </section>
+    </ListCard>
   );
 }
 

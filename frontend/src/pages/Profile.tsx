@@ -3,6 +3,7 @@ import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useApi, useMe } from "../app";
 import type { ApiKey, User } from "../api/types";
 import { ConfirmDialog, Field, Modal, Spinner, errorText, fieldError, timeAgo } from "../ui/controls";
+import { FormModal, ListCard } from "../ui/ListCard";
 import { useToast } from "../ui/toast";
 
 export function ProfilePage() {
@@ -107,58 +108,39 @@ function ApiKeys() {
     onError: (err) => toast.error(errorText(err)),
   });
   return (
-    <section className="card" data-testid="api-keys">
-      <div className="row">
-        <h2>API keys</h2>
-        <div className="grow" />
-        <button className="btn btn-primary btn-sm" onClick={() => setCreating(true)} data-testid="api-key-new">
-          New key
-        </button>
-      </div>
-      <p className="muted small">Use a key as a Bearer token for scripts and CI. It acts as you.</p>
-      {keysQ.isPending ? <Spinner /> : null}
-      {keysQ.data?.length === 0 ? <p className="muted small">No keys yet.</p> : null}
-      <table className="env-table">
-        <tbody>
-          {(keysQ.data ?? []).map((k) => (
-            <tr key={k.id} data-testid="api-key-row">
-              <td>
-                <strong>{k.description || "—"}</strong>
-                {k.prefix ? <code className="muted"> {k.prefix}…</code> : null}
-              </td>
-              <td className="small muted">
-                created {timeAgo(k.created_at)} · {k.expires_at ? `expires ${new Date(k.expires_at).toLocaleDateString()}` : "never expires"}
-                {k.last_used_at ? ` · used ${timeAgo(k.last_used_at)}` : ""}
-              </td>
-              <td className="env-actions">
-                <button className="link-btn small danger" onClick={() => setRevoking(k)}>
-                  Revoke
-                </button>
-              </td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
+    <ListCard
+      title="API keys"
+      testId="api-keys"
+      addLabel="New key"
+      addTestId="api-key-new"
+      onAdd={() => setCreating(true)}
+      intro="Use a key as a Bearer token for scripts and CI. It acts as you."
+      items={keysQ.data}
+      isPending={keysQ.isPending}
+      emptyText="No keys yet."
+      row={(k) => (
+        <tr key={k.id} data-testid="api-key-row">
+          <td>
+            <strong>{k.description || "—"}</strong>
+            {k.prefix ? <code className="muted"> {k.prefix}…</code> : null}
+          </td>
+          <td className="small muted">
+            created {timeAgo(k.created_at)} · {k.expires_at ? `expires ${new Date(k.expires_at).toLocaleDateString()}` : "never expires"}
+            {k.last_used_at ? ` · used ${timeAgo(k.last_used_at)}` : ""}
+          </td>
+          <td className="env-actions">
+            <button className="link-btn small danger" onClick={() => setRevoking(k)}>
+              Revoke
+            </button>
+          </td>
+        </tr>
+      )}
+    >
       {creating ? (
-        <Modal title="New API key" onClose={() => setCreating(false)}>
-          <form
-            onSubmit={(e) => {
-              e.preventDefault();
-              create.mutate();
-            }}
-          >
-            <Field label="Description" name="description" value={form.description} onChange={(e) => setForm({ ...form, description: e.target.value })} error={fieldError(create.error, "description")} placeholder="CI deploys" data-testid="api-key-description" />
-            <Field label="Expires on (optional)" name="expires_at" type="date" value={form.expires} onChange={(e) => setForm({ ...form, expires: e.target.value })} error={fieldError(create.error, "expires_at")} />
-            <div className="modal-actions">
-              <button type="button" className="btn" onClick={() => setCreating(false)}>
-                Cancel
-              </button>
-              <button className="btn btn-primary" disabled={create.isPending} data-testid="api-key-create">
-                Create key
-              </button>
-            </div>
-          </form>
-        </Modal>
+        <FormModal title="New API key" onClose={() => setCreating(false)} onSubmit={() => create.mutate()} submitLabel="Create key" busy={create.isPending} submitTestId="api-key-create">
+          <Field label="Description" name="description" value={form.description} onChange={(e) => setForm({ ...form, description: e.target.value })} error={fieldError(create.error, "description")} placeholder="CI deploys" data-testid="api-key-description" />
+          <Field label="Expires on (optional)" name="expires_at" type="date" value={form.expires} onChange={(e) => setForm({ ...form, expires: e.target.value })} error={fieldError(create.error, "expires_at")} />
+        </FormModal>
       ) : null}
       {created ? (
         <Modal title="Copy your new key" onClose={() => setCreated(null)}>
@@ -195,6 +177,6 @@ function ApiKeys() {
           onClose={() => setRevoking(null)}
         />
       ) : null}
-    </section>
+    </ListCard>
   );
 }

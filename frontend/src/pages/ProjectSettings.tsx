@@ -2,10 +2,11 @@ import { useState } from "react";
 import { Link, useNavigate, useParams } from "react-router";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { keys, useApi } from "../app";
-import type { EnvVar, PendingChange, Project } from "../api/types";
+import type { PendingChange, Project } from "../api/types";
 import { ConfirmDialog, Field, Spinner, errorText, fieldError } from "../ui/controls";
 import { useToast } from "../ui/toast";
-import { kindOf } from "../lib/pendingDiff";
+import { kindOf, stagedEnvOfScope } from "../lib/pendingDiff";
+import { ScopedVariables, useScopeVars } from "../service/ScopedVariables";
 
 function listOf<T>(r: T[] | { data: T[] }): T[] {
   return Array.isArray(r) ? r : r.data;
@@ -22,13 +23,10 @@ export function ProjectSettingsPage() {
     queryKey: keys.pending(projectId),
     queryFn: async () => listOf(await api.get<PendingChange[] | { data: PendingChange[] }>(`/projects/${projectId}/pending-changes?limit=100`)),
   });
-  const vars = useQuery({
-    queryKey: keys.envVars(projectId, "project", projectId),
-    queryFn: async () => listOf(await api.get<EnvVar[] | { data: EnvVar[] }>(`/projects/${projectId}/env-vars?limit=100`)),
-  });
+  // Started here so the variables load alongside the project rather than after it.
+  useScopeVars(`/projects/${projectId}`, keys.envVars(projectId, "project", projectId));
   const [name, setName] = useState<string | null>(null);
   const [confirm, setConfirm] = useState(false);
-  const [form, setForm] = useState({ key: "", value: "" });
   const addPending = (c: PendingChange) => qc.setQueryData<PendingChange[]>(keys.pending(projectId), (prev) => (prev && c?.id ? [...prev.filter((x) => x.id !== c.id), c] : prev));
 
   const rename = useMutation({
@@ -37,23 +35,6 @@ export function ProjectSettingsPage() {
       addPending(c);
       setName(null);
       toast.success("Rename staged. Deploy to apply.");
-    },
-    onError: (err) => toast.error(errorText(err)),
-  });
-  const addVar = useMutation({
-    mutationFn: () => api.post<PendingChange>(`/projects/${projectId}/env-vars`, form),
-    onSuccess: (c) => {
-      addPending(c);
-      toast.success(`${form.key} staged for every service in the project.`);
-      setForm({ key: "", value: "" });
-    },
-    onError: (err) => toast.error(errorText(err)),
-  });
-  const removeVar = useMutation({
-    mutationFn: (v: EnvVar) => api.del<PendingChange>(`/projects/${projectId}/env-vars/${v.id}`),
-    onSuccess: (c, v) => {
-      addPending(c);
-      toast.success(`Removing ${v.key} is staged.`);
     },
     onError: (err) => toast.error(errorText(err)),
   });
@@ -71,7 +52,7 @@ export function ProjectSettingsPage() {
   if (project.error) return <div className="page form-error">{errorText(project.error)}</div>;
   const p = project.data;
   const stagedRename = (pending.data ?? []).filter((c) => kindOf(c).entity === "project").map((c) => c.payload?.["name"]).filter(Boolean).pop() as string | undefined;
-  const stagedVars = (pending.data ?? []).filter((c) => kindOf(c).entity === "env_var" && (c.payload?.["scope"] ?? "project") === "project" && (c.payload?.["scope_id"] ?? projectId) === projectId);
+  const stagedVars = stagedEnvOfScope(pending.data ?? [], "project", projectId);
 
   return (
     <div className="page narrow-page" data-testid="project-settings">
@@ -102,42 +83,15 @@ export function ProjectSettingsPage() {
       <section className="card">
         <h2>Project variables</h2>
         <p className="muted small">Every service in the project inherits these; group and service variables override them.</p>
-        <form
-          className="env-inputs"
-          onSubmit={(e) => {
-            e.preventDefault();
-            if (form.key) addVar.mutate();
-          }}
-        >
-          <input placeholder="KEY" aria-label="Variable name" value={form.key} onChange={(e) => setForm({ ...form, key: e.target.value.toUpperCase() })} />
-          <input placeholder="value" aria-label="Variable value" value={form.value} onChange={(e) => setForm({ ...form, value: e.target.value })} />
-          <button className="btn btn-primary btn-sm" disabled={addVar.isPending || !form.key}>
-            Add
-          </button>
-        </form>
-        {fieldError(addVar.error, "key", "value") ? <div className="field-error">{fieldError(addVar.error, "key", "value")}</div> : null}
-        <table className="env-table">
-          <tbody>
-            {(vars.data ?? []).map((v) => (
-              <tr key={v.id}>
-                <td className="env-key"><code>{v.key}</code></td>
-                <td className="env-val">{v.value}</td>
-                <td className="env-actions">
-                  <button className="link-btn small danger" onClick={() => removeVar.mutate(v)}>
-                    Remove
-                  </button>
-                </td>
-              </tr>
-            ))}
-            {stagedVars.map((c) => (
-              <tr key={c.id}>
-                <td className="env-key"><code>{String(c.payload?.["key"] ?? "")}</code></td>
-                <td className="env-val">{String(c.payload?.["value"] ?? "")}</td>
-                <td className="env-actions"><span className="badge badge-staged">{kindOf(c).action}</span></td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+        <ScopedVariables
+          projectId={projectId}
+          base={`/projects/${projectId}`}
+          queryKey={keys.envVars(projectId, "project", projectId)}
+          staged={stagedVars}
+          addedToast={(key) => `${key} staged for every service in the project.`}
+          stagedLabel="action"
+          onStaged={addPending}
+        />
       </section>
       <section className="card danger-card">
         <h2>Delete project</h2>
