@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from deploykit.auth import APIKey, AuthTokens
+from deploykit.build import DeployKeyPair
 from deploykit.canvas import CanvasEdge, CanvasNode
 from deploykit.clock import isoformat
 from deploykit.container import ContainerRecord
@@ -20,6 +21,7 @@ from deploykit.pending_change import ApplyResult, PendingChange
 from deploykit.project import Project
 from deploykit.service import Service, ServiceConfig
 from deploykit.user import User
+from deploykit.webhook import Webhook, WebhookDelivery
 
 
 def user(u: User) -> dict[str, Any]:
@@ -231,3 +233,34 @@ def domain(d: Domain) -> dict[str, Any]:
         "tls_status": d.tls_status.value,
         "created_at": isoformat(d.created_at),
     }
+
+
+def webhook(hook: Webhook, url: str) -> dict[str, Any]:
+    """``url`` is where the provider delivers: it depends on the address the API was reached at."""
+    return {
+        "id": hook.id,
+        "provider": hook.provider.value,
+        "url": url,
+        "secret": hook.secret,
+        "enabled": hook.enabled,
+        "created_at": isoformat(hook.created_at),
+    }
+
+
+def delivery(d: WebhookDelivery) -> dict[str, Any]:
+    return {
+        "id": d.id,
+        "event": d.event,
+        "branch": d.branch,
+        "commit_sha": d.commit_sha,
+        "author": d.author,
+        "message": d.message,
+        "status": d.status.value,
+        "reason": d.reason,
+        "deployment_id": d.deployment_id,
+        "delivered_at": isoformat(d.delivered_at),
+    }
+
+
+def deploy_key(pair: DeployKeyPair) -> dict[str, Any]:
+    return {"public_key": pair.public_key, "fingerprint": pair.fingerprint}  # never the private half

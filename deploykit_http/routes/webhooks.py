@@ -17,8 +17,7 @@ from typing import Any, Literal
 from pydantic import Field
 from starlette.requests import Request
 
-from deploykit.build import DeployKeyGenerator, DeployKeyPair, DeployKeyService
-from deploykit.clock import isoformat
+from deploykit.build import DeployKeyGenerator, DeployKeyService
 from deploykit.errors import INVALID, NOT_FOUND, UNAUTHORIZED, Error, error_message
 from deploykit.service import GitSource
 from deploykit.webhook import (
@@ -33,6 +32,7 @@ from deploykit.webhook import (
     verify_github_signature,
     verify_gitlab_token,
 )
+from deploykit_http import render
 from deploykit_http.context import Context
 from deploykit_http.endpoint import Access, Call, Endpoint
 from deploykit_http.errors import unavailable
@@ -91,33 +91,7 @@ def webhook_url(request: Request, hook: Webhook) -> str:
 
 
 def render_webhook(request: Request, hook: Webhook) -> dict[str, Any]:
-    return {
-        "id": hook.id,
-        "provider": hook.provider.value,
-        "url": webhook_url(request, hook),
-        "secret": hook.secret,
-        "enabled": hook.enabled,
-        "created_at": isoformat(hook.created_at),
-    }
-
-
-def render_delivery(d: WebhookDelivery) -> dict[str, Any]:
-    return {
-        "id": d.id,
-        "event": d.event,
-        "branch": d.branch,
-        "commit_sha": d.commit_sha,
-        "author": d.author,
-        "message": d.message,
-        "status": d.status.value,
-        "reason": d.reason,
-        "deployment_id": d.deployment_id,
-        "delivered_at": isoformat(d.delivered_at),
-    }
-
-
-def render_key(pair: DeployKeyPair) -> dict[str, Any]:
-    return {"public_key": pair.public_key, "fingerprint": pair.fingerprint}  # never the private half
+    return render.webhook(hook, webhook_url(request, hook))
 
 
 # --- deliveries ---------------------------------------------------------------------------------
@@ -152,15 +126,15 @@ class Receiver:
         async with self._locks[hook.id]:
             if key and await self._seen(hook.id, key):
                 reason = f"Delivery {key} was already received; nothing done."
-                return render_delivery(await self._record(base, DeliveryStatus.SKIPPED, reason))
+                return render.delivery(await self._record(base, DeliveryStatus.SKIPPED, reason))
             base.delivery_key = key
             if not hook.enabled:
-                return render_delivery(await self._record(base, DeliveryStatus.SKIPPED, "The webhook is disabled."))
+                return render.delivery(await self._record(base, DeliveryStatus.SKIPPED, "The webhook is disabled."))
             if ping_event is not None and event == ping_event:
-                return render_delivery(await self._record(base, DeliveryStatus.SUCCESS, "Pong."))
+                return render.delivery(await self._record(base, DeliveryStatus.SUCCESS, "Pong."))
             if event != push_event:
                 reason = f"The {event or 'unnamed'} event is not handled; only {push_event}."
-                return render_delivery(await self._record(base, DeliveryStatus.SKIPPED, reason))
+                return render.delivery(await self._record(base, DeliveryStatus.SKIPPED, reason))
             try:
                 payload = json.loads(body)
                 if not isinstance(payload, dict):
@@ -169,7 +143,7 @@ class Receiver:
             except (ValueError, UnicodeDecodeError, AttributeError, TypeError):
                 await self._record(base, DeliveryStatus.FAILED, "The body is not a push event's JSON.")
                 raise Error(INVALID, "The body is not a push event's JSON.") from None
-            return render_delivery(await self._push(hook, base, push))
+            return render.delivery(await self._push(hook, base, push))
 
     async def _push(self, hook: Webhook, base: WebhookDelivery, push: PushEvent) -> WebhookDelivery:
         base.branch, base.commit_sha = push.branch, push.commit_sha
@@ -248,24 +222,24 @@ def endpoints(ctx: Context) -> list[Endpoint]:
         q: DeliveryQuery = call.query
         svc = await ctx.service_in(call.params["project_id"], call.params["service_id"])
         hook = await webhooks().get_service_webhook(svc.id)
-        return {"data": [render_delivery(d) for d in await webhooks().list_deliveries(hook.id, limit=q.limit)]}
+        return {"data": [render.delivery(d) for d in await webhooks().list_deliveries(hook.id, limit=q.limit)]}
 
     async def get_deploy_key(call: Call) -> Any:
         svc = await ctx.service_in(call.params["project_id"], call.params["service_id"])
         keys, generate = deploy_keys()
         async with key_locks[svc.id]:  # two first GETs must not hand out two different keys
             try:
-                return render_key(await keys.get_deploy_key(svc.id))
+                return render.deploy_key(await keys.get_deploy_key(svc.id))
             except Error as exc:
                 if exc.code != NOT_FOUND:
                     raise
-            return render_key(await keys.set_deploy_key(svc.id, generate(f"deploykit-{svc.slug}")))
+            return render.deploy_key(await keys.set_deploy_key(svc.id, generate(f"deploykit-{svc.slug}")))
 
     async def rotate_deploy_key(call: Call) -> Any:
         svc = await ctx.service_in(call.params["project_id"], call.params["service_id"])
         keys, generate = deploy_keys()
         async with key_locks[svc.id]:
-            return render_key(await keys.set_deploy_key(svc.id, generate(f"deploykit-{svc.slug}")))
+            return render.deploy_key(await keys.set_deploy_key(svc.id, generate(f"deploykit-{svc.slug}")))
 
     async def hook_of(call: Call, provider: Provider) -> Webhook:
         hook = await webhooks().get_webhook(call.params["webhook_id"])
