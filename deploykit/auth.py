@@ -102,9 +102,11 @@ class AuthService(Protocol):
         """End every session of the user."""
         ...
 
-    async def update_profile(self, user_id: str, upd: ProfileUpdate) -> User:
-        """Changing email or password needs ``current_password``. Raises ``invalid``,
-        ``unauthorized`` (wrong current password), ``conflict`` (email taken)."""
+    async def update_profile(self, user_id: str, upd: ProfileUpdate, *, keep_session_id: str | None = None) -> User:
+        """Changing email or password needs ``current_password``. A new password ends every
+        session of the user but ``keep_session_id`` (the one asking), in the same transaction:
+        whoever else held the old password is signed out. Raises ``invalid``, ``unauthorized``
+        (wrong current password), ``conflict`` (email taken)."""
         ...
 
     async def reset_password(self, email: str, password: str) -> None:

@@ -323,6 +323,19 @@ class CanvasHub:
     async def end_user(self, user_id: str) -> None:
         await self._close_where(lambda c: c.user_id == user_id, CLOSE_UNAUTHORIZED, "Logged out.")
 
+    async def end_user_sessions(self, user_id: str, *, except_session_id: str | None) -> None:
+        """Close the user's sockets opened with a session other than ``except_session_id`` (those
+        opened with an API key stay: the key still works)."""
+        await self._close_where(
+            lambda c: (
+                c.user_id == user_id
+                and c.identity.session_id is not None
+                and c.identity.session_id != except_session_id
+            ),
+            CLOSE_UNAUTHORIZED,
+            "Signed out: the password was changed.",
+        )
+
     async def end_api_key(self, api_key_id: str) -> None:
         await self._close_where(lambda c: c.identity.api_key_id == api_key_id, CLOSE_UNAUTHORIZED, "Key deleted.")
 

@@ -189,7 +189,7 @@ class AuthStore:
         async with self.db.tx() as tx:
             await tx.execute("DELETE FROM sessions WHERE user_id = ?", (user_id,))
 
-    async def update_profile(self, user_id: str, upd: ProfileUpdate) -> User:
+    async def update_profile(self, user_id: str, upd: ProfileUpdate, *, keep_session_id: str | None = None) -> User:
         errors = FieldErrors()
         if upd.name is not None:
             validate_user_name(upd.name, errors)
@@ -209,9 +209,12 @@ class AuthStore:
                 raise Error(UNAUTHORIZED, "The current password is incorrect.")
         hashed = await self.hasher.hash(upd.new_password) if upd.new_password is not None else None
         async with self.db.tx() as tx:
-            return await update_user_row(
+            updated = await update_user_row(
                 tx, user_id, name=upd.name, email=upd.email if email_changes else None, password_hash=hashed
             )
+            if hashed is not None:
+                await tx.execute("DELETE FROM sessions WHERE user_id = ? AND id IS NOT ?", (user_id, keep_session_id))
+            return updated
 
     async def reset_password(self, email: str, password: str) -> None:
         errors = FieldErrors()

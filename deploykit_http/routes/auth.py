@@ -70,6 +70,7 @@ def endpoints(ctx: Context) -> list[Endpoint]:
 
     async def profile(call: Call) -> Any:
         body: m.ProfileIn = call.body
+        keep = call.identity.session_id if call.identity is not None else None
         user = await auth.update_profile(
             call.user.id,
             ProfileUpdate(
@@ -78,8 +79,12 @@ def endpoints(ctx: Context) -> list[Endpoint]:
                 new_password=body.new_password,
                 current_password=body.current_password,
             ),
+            keep_session_id=keep,
         )
         ctx.identities.forget_user(user.id)
+        if body.new_password is not None:
+            # The other sessions are gone from the store; their canvas sockets close now too.
+            await ctx.hub.end_user_sessions(user.id, except_session_id=keep)
         return render.user(user)
 
     async def list_keys(call: Call) -> Any:

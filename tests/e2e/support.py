@@ -173,9 +173,9 @@ def create_member(admin: Account, email: str, name: str = "Max Member") -> Accou
     return login(admin.daemon, email, user)
 
 
-def login(daemon: Daemon, email: str, user: dict[str, Any] | None = None) -> Account:
+def login(daemon: Daemon, email: str, user: dict[str, Any] | None = None, password: str = PASSWORD) -> Account:
     with daemon.client() as c:
-        r = c.post("/auth/login", json={"email": email, "password": PASSWORD})
+        r = c.post("/auth/login", json={"email": email, "password": password})
         assert r.status_code == 200, r.text
         tokens = r.json()
         me = user or c.get("/auth/me", headers={"Authorization": f"Bearer {tokens['access_token']}"}).json()

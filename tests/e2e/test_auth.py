@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from tests.e2e.support import PASSWORD, Account, Daemon, create_member, login, running, wait_until
+from tests.e2e.support import (
+    PASSWORD,
+    Account,
+    CanvasClient,
+    Daemon,
+    create_member,
+    create_project,
+    login,
+    running,
+    wait_until,
+)
 
 
 def test_first_user_becomes_admin_and_registration_then_closes(fresh_dir: Path) -> None:
@@ -125,3 +136,24 @@ def test_login_is_rate_limited_after_five_failures(fresh_dir: Path) -> None:
         assert limited.status_code == 429
         assert limited.json() == {"error": "rate_limited", "message": "Too many failed logins; try again later."}
         assert 800 < int(limited.headers["retry-after"]) <= 900
+
+
+def test_a_new_password_signs_out_every_other_session_and_its_canvas(daemon: Daemon, admin: Account) -> None:
+    member = create_member(admin, "newpass@example.com", "Nell")
+    here, elsewhere = login(daemon, member.email), login(daemon, member.email)
+    pid = create_project(admin, "Password Shop")["id"]
+
+    async def change_while_elsewhere_watches_the_canvas() -> int:
+        async with CanvasClient(daemon, pid, elsewhere.token) as canvas:
+            with here.client() as c:
+                r = c.patch("/auth/profile", json={"new_password": "a brand new one", "current_password": PASSWORD})
+                assert r.status_code == 200, r.text
+            return await canvas.closed_with(deadline_s=10)
+
+    assert asyncio.run(change_while_elsewhere_watches_the_canvas()) == 4001
+    with here.client() as c:
+        assert c.get("/auth/me").status_code == 200  # the session that changed it stays
+    with elsewhere.client() as c:
+        assert c.get("/auth/me").status_code == 401
+        assert c.post("/auth/refresh", json={"refresh_token": elsewhere.tokens["refresh_token"]}).status_code == 401
+    assert login(daemon, member.email, password="a brand new one").user["email"] == member.email

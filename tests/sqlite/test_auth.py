@@ -273,3 +273,24 @@ async def test_reset_password_sets_it_and_ends_sessions(store: Store, admin: Use
     with pytest.raises(Error) as info:
         await store.auth.reset_password("nobody@example.com", "brand new pass")
     assert (info.value.code, info.value.message) == ("not_found", "User not found.")
+
+
+async def test_a_new_password_ends_every_other_session_and_keeps_the_asking_one(store: Store, admin: User) -> None:
+    mine = await store.auth.login("ada@example.com", PASSWORD)
+    other = await store.auth.login("ada@example.com", PASSWORD)
+    me = await store.auth.authenticate(mine.access_token)
+    # A rename keeps every session.
+    await store.auth.update_profile(admin.id, ProfileUpdate(name="Ada L."), keep_session_id=None)
+    await store.auth.authenticate(other.access_token)
+
+    await store.auth.update_profile(
+        admin.id,
+        ProfileUpdate(new_password="new password", current_password=PASSWORD),
+        keep_session_id=me.session_id,
+    )
+    assert (await store.auth.authenticate(mine.access_token)).session_id == me.session_id
+    with pytest.raises(Error) as info:
+        await store.auth.authenticate(other.access_token)
+    assert info.value.code == "unauthorized"
+    with pytest.raises(Error):
+        await store.auth.refresh(other.refresh_token)

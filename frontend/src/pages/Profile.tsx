@@ -34,9 +34,10 @@ function ProfileForm({ user }: { user: User }) {
       return api.patch<User>("/auth/profile", body);
     },
     onSuccess: (u) => {
+      const passwordChanged = form.new_password !== "";
       qc.setQueryData(["me"], u);
       setForm({ name: u.name, email: u.email, new_password: "", current_password: "" });
-      toast.success("Profile saved.");
+      toast.success(passwordChanged ? "Password changed. Your other sessions are signed out." : "Profile saved.");
     },
     onError: (err) => toast.error(errorText(err)),
   });
@@ -52,7 +53,7 @@ function ProfileForm({ user }: { user: User }) {
       >
         <Field label="Name" name="name" value={form.name} onChange={(e) => setForm({ ...form, name: e.target.value })} error={fieldError(m.error, "name")} />
         <Field label="Email" name="email" type="email" value={form.email} onChange={(e) => setForm({ ...form, email: e.target.value })} error={fieldError(m.error, "email")} />
-        <Field label="New password" name="new_password" type="password" autoComplete="new-password" value={form.new_password} onChange={(e) => setForm({ ...form, new_password: e.target.value })} error={fieldError(m.error, "new_password")} hint="Leave empty to keep the current one." />
+        <Field label="New password" name="new_password" type="password" autoComplete="new-password" value={form.new_password} onChange={(e) => setForm({ ...form, new_password: e.target.value })} error={fieldError(m.error, "new_password")} hint="Leave empty to keep the current one. A new one signs out your other sessions." />
         {needsCurrent ? (
           <Field label="Current password" name="current_password" type="password" autoComplete="current-password" value={form.current_password} onChange={(e) => setForm({ ...form, current_password: e.target.value })} error={fieldError(m.error, "current_password")} hint="Needed to change email or password." />
         ) : (
