@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from deploykit.auth import APIKeyCreate, ProfileUpdate
-from deploykit.errors import UNAUTHORIZED, Error, error_code
+from deploykit.errors import FORBIDDEN, UNAUTHORIZED, Error, error_code
 from deploykit.user import UserCreate
 from deploykit_http import models as m
 from deploykit_http import render
@@ -92,6 +92,9 @@ def endpoints(ctx: Context) -> list[Endpoint]:
 
     async def create_key(call: Call) -> Any:
         body: m.APIKeyIn = call.body
+        if call.identity is not None and call.identity.api_key_id is not None:
+            # A leaked key must not be able to outlive its own deletion by minting successors.
+            raise Error(FORBIDDEN, "An API key cannot create API keys; sign in to create one.")
         key, token = await auth.create_api_key(
             call.user.id, APIKeyCreate(description=body.description, expires_at=body.expires_at)
         )
@@ -178,7 +181,7 @@ def endpoints(ctx: Context) -> list[Endpoint]:
             body=m.APIKeyIn,
             response=m.APIKeyOut,
             status=201,
-            errors=(400, 422),
+            errors=(400, 403, 422),
         ),
         Endpoint("DELETE", "/api-keys/{key_id}", delete_key, "Delete an own API key", tag, status=204, errors=(404,)),
     ]

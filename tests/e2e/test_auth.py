@@ -101,6 +101,10 @@ def test_api_keys_authenticate_until_they_expire_or_are_deleted(daemon: Daemon, 
         assert all("token" not in k for k in listed)
     with daemon.client(key["token"]) as k:
         assert k.get("/auth/me").json()["id"] == admin.user["id"]
+        # A key cannot mint keys: a leaked one would otherwise outlive its own deletion.
+        minted = k.post("/api-keys", json={"description": "successor"})
+        assert minted.status_code == 403
+        assert minted.json()["message"] == "An API key cannot create API keys; sign in to create one."
     with daemon.client(short["token"]) as k:
         assert k.get("/projects").status_code == 200
         wait_until(lambda: k.get("/projects").status_code == 401, 15, "the short key to expire")
