@@ -532,7 +532,14 @@ if __name__ == "__main__":
     parser.add_argument("--naive", type=int, default=5, help="stop-then-start redeploys for contrast")
     parser.add_argument("--drain", type=float, default=2.0, help="seconds old replicas keep serving")
     parser.add_argument("--boot", type=float, default=3.0, help="seconds a new replica takes to listen")
-    parser.add_argument("--steady", type=float, default=5.0, help="seconds of load before the first rollout")
+    parser.add_argument(
+        "--steady",
+        type=float,
+        default=20.0,
+        # 5 s gave 225 samples per client, whose p99 is about the third-slowest request: too thin a
+        # baseline for a p99 ratio. 20 s gives about 1,000.
+        help="seconds of load before the first rollout (the steady baseline)",
+    )
     parser.add_argument("--caddy-bin", default=None)
     parser.add_argument("--timeline", action="store_true", help="print failures and slow requests among events")
     parser.add_argument("--slow", type=float, default=1.0, help="seconds above which --timeline prints a request")
