@@ -48,6 +48,8 @@ export interface HealthCheck {
   timeout_s: number;
   healthy_threshold: number;
   unhealthy_threshold: number;
+  /** Seconds after a (re)start in which failing checks don't count. */
+  start_period_s?: number;
 }
 
 export interface Volume {

@@ -35,4 +35,22 @@ describe("service draft", () => {
     const { value } = draftToService({ ...draftFromService(svc), replicas: "2" });
     expect(serviceDelta(svc, value!)).toEqual({ replicas: 2 });
   });
+
+  it("keeps a health check's start period and fractional seconds through an edit of something else", () => {
+    const health_check = { type: "http", path: "/up", interval_s: 0.5, timeout_s: 0.25, healthy_threshold: 1, unhealthy_threshold: 3, start_period_s: 20 };
+    const svc = { name: "api", source: { type: "image", image: "a:1" }, port: 80, command: null, replicas: 1, resources: null, volumes: [], health_check, restart_policy: "unless-stopped" } as unknown as Service;
+    const { value, errors } = draftToService({ ...draftFromService(svc), replicas: "3" });
+    expect(errors).toEqual({});
+    expect(value!.health_check).toEqual(health_check);
+    expect(serviceDelta(svc, value!)).toEqual({ replicas: 3 });
+  });
+
+  it("checks the health check's seconds against the API's ranges, and replicas from 1", () => {
+    const d = { ...draftFromService(), name: "web", image: "a:1", port: "80", replicas: "0", hcEnabled: true, hcInterval: "0.05", hcStartPeriod: "-1" };
+    expect(draftToService(d).errors).toEqual({
+      replicas: "Enter a whole number from 1 to 100.",
+      interval_s: "Enter seconds from 0.1 to 3600.",
+      start_period_s: "Enter seconds from 0 to 3600.",
+    });
+  });
 });

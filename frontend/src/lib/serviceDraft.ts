@@ -23,6 +23,7 @@ export interface ServiceDraft {
   hcTimeout: string;
   hcHealthy: string;
   hcUnhealthy: string;
+  hcStartPeriod: string;
   restart_policy: RestartPolicy;
 }
 
@@ -50,6 +51,7 @@ export function draftFromService(s?: Partial<Service> | null): ServiceDraft {
     hcTimeout: String(hc?.timeout_s ?? 2),
     hcHealthy: String(hc?.healthy_threshold ?? 1),
     hcUnhealthy: String(hc?.unhealthy_threshold ?? 3),
+    hcStartPeriod: String(hc?.start_period_s ?? 0),
     restart_policy: s?.restart_policy ?? "unless-stopped",
   };
 }
@@ -64,6 +66,17 @@ function int(text: string, field: string, errors: Record<string, string>, min: n
   return n;
 }
 
+/** Seconds, fractions allowed (the API takes them: an interval of 0.5 s must survive an edit). */
+function seconds(text: string, field: string, errors: Record<string, string>, min: number, max: number): number | null {
+  if (!text.trim()) return null;
+  const n = Number(text);
+  if (!Number.isFinite(n) || n < min || n > max) {
+    errors[field] = `Enter seconds from ${min} to ${max}.`;
+    return null;
+  }
+  return n;
+}
+
 /** Validate and convert; `errors` uses the API's field names so server and client messages share a slot. */
 export function draftToService(d: ServiceDraft): { value: ServiceCreate | null; errors: Record<string, string> } {
   const errors: Record<string, string> = {};
@@ -73,7 +86,7 @@ export function draftToService(d: ServiceDraft): { value: ServiceCreate | null; 
   if (d.sourceType === "git" && !/^(https?:\/\/|git@|ssh:\/\/)/.test(d.repo_url.trim())) errors["repo_url"] = "Enter a git URL.";
   if (d.sourceType === "git" && !d.branch.trim()) errors["branch"] = "Enter a branch.";
   const port = int(d.port, "port", errors, 1, 65535);
-  const replicas = int(d.replicas || "1", "replicas", errors, 0, 100) ?? 1;
+  const replicas = int(d.replicas || "1", "replicas", errors, 1, 100) ?? 1;
   let command: string[] | null = null;
   try {
     command = parseCommand(d.command);
@@ -96,10 +109,12 @@ export function draftToService(d: ServiceDraft): { value: ServiceCreate | null; 
       type: d.hcType,
       // Sent for TCP checks too: the server stores a null path as the text "None".
       path: d.hcPath || "/",
-      interval_s: int(d.hcInterval, "interval_s", errors, 1, 3600) ?? 5,
-      timeout_s: int(d.hcTimeout, "timeout_s", errors, 1, 3600) ?? 2,
+      interval_s: seconds(d.hcInterval, "interval_s", errors, 0.1, 3600) ?? 5,
+      timeout_s: seconds(d.hcTimeout, "timeout_s", errors, 0.1, 600) ?? 2,
       healthy_threshold: int(d.hcHealthy, "healthy_threshold", errors, 1, 100) ?? 1,
       unhealthy_threshold: int(d.hcUnhealthy, "unhealthy_threshold", errors, 1, 100) ?? 3,
+      // Always sent: the API replaces the whole check, and a start period set before must not be lost.
+      start_period_s: seconds(d.hcStartPeriod, "start_period_s", errors, 0, 3600) ?? 0,
     };
     if (d.hcType === "http" && !port) errors["port"] = "An HTTP health check needs a port.";
   }

@@ -116,6 +116,12 @@ export function ServiceFields({
                 <Field label="Timeout (s)" {...text("hcTimeout")} error={errors["timeout_s"]} />
                 <Field label="Healthy after" {...text("hcHealthy")} error={errors["healthy_threshold"]} />
                 <Field label="Unhealthy after" {...text("hcUnhealthy")} error={errors["unhealthy_threshold"]} />
+                <Field
+                  label="Start period (s)"
+                  {...text("hcStartPeriod")}
+                  error={errors["start_period_s"]}
+                  hint="Failing checks in this time after a start don't count: give slow-booting apps room."
+                />
               </div>
             ) : (
               <p className="muted small">Without a health check a container is ready once it keeps running for a few seconds.</p>
