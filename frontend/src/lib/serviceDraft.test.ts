@@ -53,4 +53,12 @@ describe("service draft", () => {
       start_period_s: "Enter seconds from 0 to 3600.",
     });
   });
+
+  it("does not stage the limits of a service without any as a change", () => {
+    const svc = { name: "api", source: { type: "image", image: "a:1" }, port: 80, command: null, replicas: 1, resources: { cpus: null, memory_mb: null }, volumes: [], health_check: null, restart_policy: "unless-stopped" } as unknown as Service;
+    const { value } = draftToService({ ...draftFromService(svc), port: "81" });
+    expect(serviceDelta(svc, value!)).toEqual({ port: 81 });
+    const limited = draftToService({ ...draftFromService(svc), memory_mb: "256" }).value!;
+    expect(serviceDelta(svc, limited)).toEqual({ resources: { cpus: null, memory_mb: 256 } });
+  });
 });

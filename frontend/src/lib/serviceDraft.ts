@@ -148,7 +148,16 @@ export function draftToService(d: ServiceDraft): { value: ServiceCreate | null; 
 export function serviceDelta(before: Service, after: ServiceCreate): Partial<ServiceCreate> {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(after)) {
-    if (JSON.stringify(v) !== JSON.stringify((before as unknown as Record<string, unknown>)[k] ?? null)) out[k] = v;
+    if (JSON.stringify(comparable(k, v)) !== JSON.stringify(comparable(k, (before as unknown as Record<string, unknown>)[k]))) out[k] = v;
   }
   return out as Partial<ServiceCreate>;
+}
+
+/** One spelling per meaning: the API renders "no limits" as `{cpus: null, memory_mb: null}`, the form as `null`. */
+function comparable(key: string, v: unknown): unknown {
+  if (key === "resources") {
+    const r = (v ?? {}) as { cpus?: number | null; memory_mb?: number | null };
+    return { cpus: r.cpus ?? null, memory_mb: r.memory_mb ?? null };
+  }
+  return v ?? null;
 }
