@@ -40,6 +40,10 @@ from typing import Any
 import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.e2e.support import remove_engine_objects  # noqa: E402
+
 PASSWORD = "benchmark password"
 GIT_ENV = {
     **os.environ,
@@ -129,6 +133,7 @@ class DaemonPath:
         self.svc = ""
         self.hook: dict[str, Any] = {}
         self.project_id = ""
+        self.instance = f"bench-build-{uuid.uuid4().hex[:8]}"
 
     def _spawn(self) -> None:
         data = self.work / "data"
@@ -136,7 +141,7 @@ class DaemonPath:
         cmd = [sys.executable, "-m", "deploykitd", "serve", "-addr", f"127.0.0.1:{self.port}"]
         cmd += ["-data-dir", str(data), "--no-ingress", "--log-level", "warning"]
         # Its own instance id: other daemons on this engine leave its containers alone (and it theirs).
-        cmd += ["--instance-id", f"bench-build-{uuid.uuid4().hex[:8]}"]
+        cmd += ["--instance-id", self.instance]
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
         with open(data / "daemon.log", "wb") as log:
             self.proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -273,6 +278,9 @@ class DaemonPath:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        # The project's teardown may not have finished before the daemon stopped: whatever it left
+        # (its network above all) goes now.
+        await asyncio.to_thread(remove_engine_objects, self.instance)
 
 
 async def commit(repo: Path, content: str, message: str) -> str:

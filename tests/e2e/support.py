@@ -32,13 +32,35 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def instance_id_for(data_dir: Path) -> str:
+    return "test-" + hashlib.sha256(str(data_dir.resolve()).encode()).hexdigest()[:12]
+
+
 def instance_args(data_dir: Path, extra_args: list[str]) -> list[str]:
     """``--instance-id`` derived from the data directory, unless the test chose one: test daemons
     sharing the engine (another suite running beside this one) then never take each other's
-    containers for orphans, and a daemon restarted on the same data keeps its containers."""
+    containers for orphans, and a daemon restarted on the same data keeps its containers. When a
+    test is done with the daemon, ``remove_engine_objects`` removes what it left."""
     if any(a.lstrip("-").startswith("instance-id") for a in extra_args):
         return []
-    return ["--instance-id", "test-" + hashlib.sha256(str(data_dir.resolve()).encode()).hexdigest()[:12]]
+    return ["--instance-id", instance_id_for(data_dir)]
+
+
+def remove_engine_objects(instance_id: str) -> None:
+    """Remove every container, network and volume labelled with ``instance_id``: a test daemon
+    stopped with projects still deployed leaves them behind, and an engine runs out of network
+    address pools after about thirty leftover networks."""
+    label = f"label=deploykit.instance={instance_id}"
+    for kind in ("container", "network", "volume"):
+        ids = subprocess.run(
+            ["docker", kind, "ls", "-q", *(["-a"] if kind == "container" else []), "--filter", label],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        ).stdout.split()
+        if ids:
+            remove = ["rm", "-f"] if kind != "network" else ["rm"]
+            subprocess.run(["docker", kind, *remove, *ids], capture_output=True, timeout=60)
 
 
 def wait_until(check: Callable[[], T | None], deadline_s: float = 10.0, what: str = "condition") -> T:
@@ -114,8 +136,9 @@ class Daemon:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path and self.log_path.exists() else ""
 
-    def terminate(self, timeout: float = 15) -> int:
-        """SIGTERM and wait; the exit code."""
+    def terminate(self, timeout: float = 15, *, clean_engine: bool = False) -> int:
+        """SIGTERM and wait; the exit code. ``clean_engine`` (when the test is done with this
+        daemon, not for a restart) also removes what it left on the Docker engine."""
         assert self.proc is not None
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
@@ -124,7 +147,17 @@ class Daemon:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        if clean_engine and self.docker:
+            remove_engine_objects(self.instance_id)
         return self.proc.returncode
+
+    @property
+    def instance_id(self) -> str:
+        chosen = [a.split("=", 1)[1] for a in self.extra_args if a.startswith("--instance-id=")]
+        for i, a in enumerate(self.extra_args[:-1]):
+            if a.lstrip("-") == "instance-id":
+                chosen.append(self.extra_args[i + 1])
+        return chosen[0] if chosen else instance_id_for(self.data_dir)
 
     def client(self, token: str | None = None) -> httpx.Client:
         headers = {"Authorization": f"Bearer {token}"} if token else {}

@@ -217,7 +217,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         with admin.client() as c:
             c.delete(f"/projects/{pid}")
         wait_until(lambda: containers_of(pid) == [], 60, "the project's containers to be removed")
-        daemon.terminate()
+        daemon.terminate(clean_engine=True)
 
 
 def test_a_git_service_builds_and_serves_the_repository(world: World) -> None:

@@ -27,7 +27,7 @@ def docker_daemon(tmp_path: Path) -> Iterator[Daemon]:
     try:
         yield daemon
     finally:
-        daemon.terminate()
+        daemon.terminate(clean_engine=True)
 
 
 def containers_of(project_id: str) -> list[str]:

@@ -29,7 +29,15 @@ import httpx
 import pytest
 
 from tests.conftest import TEST_IMAGE
-from tests.e2e.support import Account, Daemon, create_project, free_port, register_admin, wait_until
+from tests.e2e.support import (
+    Account,
+    Daemon,
+    create_project,
+    free_port,
+    register_admin,
+    remove_engine_objects,
+    wait_until,
+)
 
 pytestmark = [pytest.mark.docker, pytest.mark.caddy, pytest.mark.slow]
 
@@ -83,17 +91,7 @@ def docker_daemon(data_dir: Path, flags: list[str]) -> Iterator[Daemon]:
     finally:
         if daemon.proc is not None:
             daemon.terminate()
-        label = f"label=deploykit.instance={instance}"
-        for kind in ("container", "network", "volume"):
-            ids = subprocess.run(
-                ["docker", kind, "ls", "-q", *(["-a"] if kind == "container" else []), "--filter", label],
-                capture_output=True,
-                text=True,
-                timeout=30,
-            ).stdout.split()
-            if ids:
-                remove = ["rm", "-f"] if kind != "network" else ["rm"]
-                subprocess.run(["docker", kind, *remove, *ids], capture_output=True, timeout=60)
+        remove_engine_objects(instance)
 
 
 def caddy_skip_reason() -> str | None:

@@ -24,9 +24,13 @@ import httpx
 import pytest
 
 try:
-    from tests.e2e.support import instance_args
+    from tests.e2e.support import instance_args, instance_id_for, remove_engine_objects
 except ImportError:  # tests/ is not a package: pytest put tests/e2e on sys.path
-    from support import instance_args  # type: ignore[no-redef,import-not-found]
+    from support import (  # type: ignore[no-redef,import-not-found]
+        instance_args,
+        instance_id_for,
+        remove_engine_objects,
+    )
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -258,6 +262,7 @@ def daemon(spa_built: None) -> Iterator[Daemon]:
             yield d
         finally:
             stop_daemon(d)
+            remove_engine_objects(instance_id_for(d.data_dir))
 
 
 # Module scope: every test module re-exports these fixtures, which makes each its own fixture
