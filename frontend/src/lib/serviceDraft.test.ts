@@ -61,4 +61,10 @@ describe("service draft", () => {
     const limited = draftToService({ ...draftFromService(svc), memory_mb: "256" }).value!;
     expect(serviceDelta(svc, limited)).toEqual({ resources: { cpus: null, memory_mb: 256 } });
   });
+
+  it("takes every repository address the API takes", () => {
+    const git = (repo_url: string) => draftToService({ ...draftFromService(), name: "web", sourceType: "git", repo_url, branch: "main" }).errors["repo_url"];
+    for (const ok of ["https://example.com/a.git", "ssh://git@example.com/a.git", "git@example.com:a/b.git", "file:///srv/repos/a", "/srv/repos/a"]) expect(git(ok)).toBeUndefined();
+    expect(git("example.com/a.git")).toBe("Enter a git URL or an absolute path.");
+  });
 });

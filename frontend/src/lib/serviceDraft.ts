@@ -83,7 +83,8 @@ export function draftToService(d: ServiceDraft): { value: ServiceCreate | null; 
   if (!d.name.trim()) errors["name"] = "Enter a name.";
   else if (!/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/i.test(d.name.trim())) errors["name"] = "Use letters, digits and dashes.";
   if (d.sourceType === "image" && !d.image.trim()) errors["image"] = "Enter an image, e.g. nginx:1.27.";
-  if (d.sourceType === "git" && !/^(https?:\/\/|git@|ssh:\/\/)/.test(d.repo_url.trim())) errors["repo_url"] = "Enter a git URL.";
+  // What the API takes: https://, ssh://, git@host:path, file:// or an absolute path on the server.
+  if (d.sourceType === "git" && !/^(https?:\/\/|git@|ssh:\/\/|file:\/\/|\/)/.test(d.repo_url.trim())) errors["repo_url"] = "Enter a git URL or an absolute path.";
   if (d.sourceType === "git" && !d.branch.trim()) errors["branch"] = "Enter a branch.";
   const port = int(d.port, "port", errors, 1, 65535);
   const replicas = int(d.replicas || "1", "replicas", errors, 1, 100) ?? 1;
