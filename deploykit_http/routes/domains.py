@@ -14,7 +14,6 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from deploykit.clock import isoformat
 from deploykit.errors import NOT_FOUND, UNAVAILABLE, Error, FieldErrors, error_code
 from deploykit.health import HealthRecordFilter
 from deploykit.ingress import Domain, DomainService, normalize_hostname, validate_hostname
@@ -237,7 +236,7 @@ def endpoints(ctx: Context) -> list[Endpoint]:
             "samples": [
                 {
                     "container_id": s.container_id,
-                    "at": isoformat(s.at),
+                    "at": render.iso(s.at),
                     "cpu_percent": s.cpu_percent,
                     "memory_bytes": s.memory_bytes,
                     "memory_limit_bytes": s.memory_limit_bytes,
