@@ -11,38 +11,23 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import os
 import subprocess
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from tests.build.conftest import Repo, run
 from tests.conftest import TEST_IMAGE
 from tests.e2e.support import Account, CanvasTap, Daemon, create_project, register_admin, wait_until
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
-GIT_ENV = {
-    **os.environ,
-    "GIT_AUTHOR_NAME": "Grace Hopper",
-    "GIT_AUTHOR_EMAIL": "grace@example.com",
-    "GIT_COMMITTER_NAME": "Grace Hopper",
-    "GIT_COMMITTER_EMAIL": "grace@example.com",
-    "GIT_CONFIG_NOSYSTEM": "1",
-}
 PORT = 8080
 DEPLOY_S = 90.0
-
-
-def git(repo: Path, *args: str) -> str:
-    out = subprocess.run(["git", *args], cwd=repo, env=GIT_ENV, capture_output=True, text=True, timeout=60)
-    assert out.returncode == 0, out.stderr
-    return out.stdout.strip()
 
 
 def dockerfile(*steps: str) -> str:
@@ -56,22 +41,6 @@ def dockerfile(*steps: str) -> str:
             "",
         ]
     )
-
-
-@dataclass
-class Repo:
-    path: Path
-
-    @property
-    def url(self) -> str:
-        return f"file://{self.path}"
-
-    def commit(self, files: dict[str, str], message: str) -> str:
-        for name, text in files.items():
-            (self.path / name).write_text(text)
-        git(self.path, "add", "-A")
-        git(self.path, "commit", "-q", "-m", message)
-        return git(self.path, "rev-parse", "HEAD")
 
 
 @dataclass
@@ -179,7 +148,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     root = tmp_path_factory.mktemp("git-deploy")
     repo = Repo(root / "repo")
     repo.path.mkdir()
-    git(repo.path, "init", "-q", "-b", "main")
+    run("git", "init", "-q", "-b", "main", str(repo.path))
     first_sha = repo.commit(
         {"Dockerfile": dockerfile("RUN echo built-from-git-marker"), "index.html": "version one\n"}, "first version"
     )
