@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.build.conftest import Repo, run
+from tests.builder.conftest import Repo, run
 from tests.conftest import TEST_IMAGE
 from tests.e2e.support import Account, CanvasTap, Daemon, create_project, register_admin, wait_until
 

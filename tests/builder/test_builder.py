@@ -17,7 +17,7 @@ from deploykit.build import BuildRequest, BuildResult
 from deploykit.service import GitSource
 from deploykit_docker.builder import BuildQueue, DockerBuilder
 from deploykit_docker.keys import generate_deploy_key
-from tests.build.conftest import Images, Repo, Sshd, run, run_image
+from tests.builder.conftest import Images, Repo, Sshd, run, run_image
 
 pytestmark = pytest.mark.docker
 

@@ -12,7 +12,7 @@ import pytest
 from deploykit import Error
 from deploykit_docker.git import GitCloner, GitSettings, redact, ssh_host
 from deploykit_docker.keys import generate_deploy_key
-from tests.build.conftest import Repo, Sshd, host_key, run
+from tests.builder.conftest import Repo, Sshd, host_key, run
 
 
 def cloner(tmp_path: Path, *config: str) -> GitCloner:
