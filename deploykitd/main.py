@@ -163,7 +163,8 @@ class Main:
     async def _open_builds(self) -> Any:
         """Git builds: the Docker builder behind a bounded FIFO queue, with the daemon's limits,
         live ``build.log`` events and image pruning (``BuildPipeline``)."""
-        from deploykit_docker.builder import BuildQueue, DockerBuilder
+        from deploykit_docker.build_queue import BuildQueue
+        from deploykit_docker.builder import DockerBuilder
         from deploykit_reconciler.builds import BuildPipeline
 
         assert self.store is not None

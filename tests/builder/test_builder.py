@@ -15,7 +15,8 @@ import pytest
 from deploykit import Error
 from deploykit.build import BuildRequest, BuildResult
 from deploykit.service import GitSource
-from deploykit_docker.builder import BuildQueue, DockerBuilder
+from deploykit_docker.build_queue import BuildQueue
+from deploykit_docker.builder import DockerBuilder
 from deploykit_docker.keys import generate_deploy_key
 from tests.builder.conftest import Images, Repo, Sshd, run, run_image
 

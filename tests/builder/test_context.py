@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from deploykit import Error
-from deploykit_docker.builder import OUTSIDE_DOCKERFILE, DockerIgnore, write_context
+from deploykit_docker.build_context import OUTSIDE_DOCKERFILE, DockerIgnore, write_context
 
 
 @pytest.mark.parametrize(

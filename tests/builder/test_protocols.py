@@ -6,7 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from deploykit.build import Builder, BuildScheduler, DeployKeyGenerator, ImagePruner
-from deploykit_docker.builder import BuildQueue, DockerBuilder
+from deploykit_docker.build_queue import BuildQueue
+from deploykit_docker.builder import DockerBuilder
 from deploykit_docker.keys import generate_deploy_key
 
 

@@ -12,7 +12,7 @@ import pytest
 from deploykit import Error
 from deploykit.build import BuildRequest, BuildResult
 from deploykit.service import GitSource
-from deploykit_docker.builder import BuildQueue
+from deploykit_docker.build_queue import BuildQueue
 
 
 @dataclass

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from deploykit import Error
-from deploykit_docker.builder import BuildStream
+from deploykit_docker.build_stream import BuildStream
 
 MESSAGES = [
     {"stream": "Step 1/2 : FROM base\n"},

@@ -11,7 +11,8 @@ import pytest
 
 from deploykit.bus import EventType
 from deploykit.runtime import image_tag
-from deploykit_docker.builder import BuildQueue, DockerBuilder
+from deploykit_docker.build_queue import BuildQueue
+from deploykit_docker.builder import DockerBuilder
 from tests.reconciler.support import Harness, docker_cli, http_get, wait_until
 
 pytestmark = pytest.mark.docker
