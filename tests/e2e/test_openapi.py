@@ -15,6 +15,7 @@ from schemathesis.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
+from schemathesis.core.result import Err
 
 from tests.e2e.support import Account, Daemon, create_project, register_admin, running
 
@@ -40,6 +41,8 @@ def test_every_operation_conforms_to_the_published_schema(api: tuple[Daemon, str
     failures: dict[str, str] = {}
     count = 0
     for result in schema.get_all_operations():
+        if isinstance(result, Err):
+            raise result.err()
         operation = result.ok()
         count += 1
 

@@ -9,10 +9,7 @@ from typing import Any
 
 import pytest
 
-try:
-    from tests.e2e import ui_support as ui
-except ImportError:  # tests/ is not a package: pytest put tests/e2e on sys.path
-    import ui_support as ui  # type: ignore[no-redef,import-not-found]
+from tests.e2e import ui_support as ui
 
 spa_built, daemon, playwright_instance, browser, api = (
     ui.spa_built,

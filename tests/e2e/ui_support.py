@@ -18,19 +18,12 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 import httpx
 import pytest
 
-try:
-    from tests.e2e.support import instance_args, instance_id_for, remove_engine_objects
-except ImportError:  # tests/ is not a package: pytest put tests/e2e on sys.path
-    from support import (  # type: ignore[no-redef,import-not-found]
-        instance_args,
-        instance_id_for,
-        remove_engine_objects,
-    )
+from tests.e2e.support import instance_args, instance_id_for, remove_engine_objects
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -216,14 +209,15 @@ def sign_in(page: Any, base: str, tokens: dict[str, Any], path: str = "/") -> No
     page.goto(f"{base}{path}")
 
 
-F = TypeVar("F", bound=Callable[..., Any])
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
-def screenshot_on_failure(fn: F) -> F:
+def screenshot_on_failure(fn: Callable[P, R]) -> Callable[P, R]:
     """Save a full-page screenshot of every page the test opened when it fails."""
 
     @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         _open_pages.clear()
         try:
             return fn(*args, **kwargs)
@@ -240,7 +234,7 @@ def screenshot_on_failure(fn: F) -> F:
         finally:
             _open_pages.clear()
 
-    return wrapper  # type: ignore[return-value]
+    return wrapper
 
 
 # --- fixtures ------------------------------------------------------------------------------------

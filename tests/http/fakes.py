@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 from deploykit.auth import Identity
@@ -51,7 +52,7 @@ def fake(cls_name: str, *methods: str, sync: tuple[str, ...] = ()) -> type:
     namespace: dict[str, Any] = {"__annotations__": {}}
     for m in (*methods, *sync):
         namespace["__annotations__"][f"{m}_fn"] = "Callable[..., Any]"
-        namespace[f"{m}_fn"] = field(default_factory=lambda m=m: unset(m))
+        namespace[f"{m}_fn"] = field(default_factory=partial(unset, m))
     for m in methods:
         namespace[m] = make_async(m)
     for m in sync:

@@ -204,7 +204,7 @@ async def test_the_spa_falls_back_to_index_and_caches_hashed_assets(world: World
     (spa / "favicon.svg").write_text("<svg/>")
     (spa.parent / "secret.txt").write_text("no")
     async with client_for(make_app(world, settings), None) as c:
-        c.base_url = "http://test"  # type: ignore[assignment]
+        c.base_url = "http://test"
         deep = await c.get("/projects/p1/canvas")
         asset = await c.get("/assets/main-abc123.js")
         missing = await c.get("/assets/main-gone.js")
@@ -221,7 +221,7 @@ async def test_the_spa_falls_back_to_index_and_caches_hashed_assets(world: World
 
 async def test_a_placeholder_page_stands_in_for_an_unbuilt_spa(world: World, settings: HTTPSettings) -> None:
     async with client_for(make_app(world, settings), None) as c:
-        c.base_url = "http://test"  # type: ignore[assignment]
+        c.base_url = "http://test"
         r = await c.get("/")
     assert r.status_code == 200
     assert "make frontend" in r.text
