@@ -1,7 +1,14 @@
 """Ingress through Caddy's admin API: routes, upstream switches, TLS, a supervised Caddy, and the
 DNS check of domain status.
 
-Wiring (deploykitd)::
+Wiring (deploykitd): ``CaddyTraffic`` does all of the following for the daemon, from the flags::
+
+    traffic = CaddyTraffic(TrafficSettings(data_dir=..., caddy_admin=None, caddy_bin=None, ...))
+    await traffic.open()            # never raises for Caddy's sake; retries in the background
+    reconciler = Reconciler(..., ingress=traffic.ingress)   # None when there is no Caddy
+    await traffic.close()
+
+By hand::
 
     settings = CaddySettings(http_port=80, https_port=443, acme_email=..., public_addresses=(...),
                              storage_dir=str(data_dir / "caddy" / "storage"))
@@ -26,13 +33,17 @@ from deploykit_caddy.dns import DNSCheck, check_dns
 from deploykit_caddy.ingress import CaddyIngress
 from deploykit_caddy.kernel import enable_tcp_migrate_req, tcp_migrate_req
 from deploykit_caddy.supervisor import CaddySupervisor, SupervisorSettings
+from deploykit_caddy.traffic import CaddyTraffic, TolerantIngress, TrafficSettings
 
 __all__ = [
     "CaddyIngress",
     "CaddySettings",
     "CaddySupervisor",
+    "CaddyTraffic",
     "DNSCheck",
     "SupervisorSettings",
+    "TolerantIngress",
+    "TrafficSettings",
     "check_dns",
     "enable_tcp_migrate_req",
     "is_internal_hostname",

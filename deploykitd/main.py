@@ -12,22 +12,24 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Iterator
-from typing import Any
 
 import uvicorn
 from starlette.applications import Starlette
 
 from deploykit import __version__
-from deploykit.logs import LogStreamer
-from deploykit.runtime import Reconciler, Runtime
-from deploykit.system import SystemService
+from deploykit_caddy import CaddyTraffic, TrafficSettings
+from deploykit_docker import DockerRuntime, SocketHealthProbe
+from deploykit_docker.build_queue import BuildQueue
+from deploykit_docker.builder import DockerBuilder
 from deploykit_docker.keys import generate_deploy_key
 from deploykit_events import EventBus
 from deploykit_http.app import build_app
 from deploykit_http.context import Collaborators, Context, HTTPSettings
+from deploykit_reconciler import Reconciler, ReconcilerSettings
+from deploykit_reconciler.builds import BuildPipeline
 from deploykit_sqlite import Store
+from deploykit_sysinfo import SystemInfo
 from deploykitd.config import Config
-from deploykitd.ingress import Traffic
 
 log = logging.getLogger("deploykitd")
 
@@ -45,13 +47,14 @@ class Main:
         self.config = config
         self.bus = EventBus()
         self.store: Store | None = None
-        self.runtime: Any = None
-        self.builder: Any = None
-        self.reconciler: Any = None
-        self.system: SystemService | None = None
+        self.runtime: DockerRuntime | None = None
+        """None when the Docker client could not be created; the runtime routes then answer 503."""
+        self.builder: DockerBuilder | None = None
+        self.reconciler: Reconciler | None = None
+        self.system: SystemInfo | None = None
         self.app: Starlette | None = None
         self.server: _Server | None = None
-        self.traffic = Traffic(config)
+        self.traffic = CaddyTraffic(traffic_settings(config))
 
     @property
     def context(self) -> Context:
@@ -67,11 +70,9 @@ class Main:
         await self.store.open()
         await self.traffic.open()  # before the reconciler, whose first resync sets every route
         await self._open_runtime()
-        self._open_system()
-
-        runtime: Runtime | None = self.runtime
-        logs: LogStreamer | None = self.runtime
-        reconciler: Reconciler | None = self.reconciler
+        self.system = SystemInfo(
+            version=__version__, docker=self.runtime, database_path=self.store.path, ingress=self.traffic.ingress
+        )
         store = self.store
         collaborators = Collaborators(
             auth=store.auth,
@@ -85,9 +86,9 @@ class Main:
             pending_changes=store.pending_changes,
             bus=self.bus,
             ping_database=store.ping,
-            runtime=runtime,
-            logs=logs,
-            reconciler=reconciler,
+            runtime=self.runtime,
+            logs=self.runtime,
+            reconciler=self.reconciler,
             system=self.system,
             webhooks=store.webhooks,
             deploy_keys=store.deploy_keys,
@@ -116,15 +117,8 @@ class Main:
         )
 
     async def _open_runtime(self) -> None:
-        """Docker and the reconciler. Neither may stop the daemon from serving: an unreachable
-        engine makes ``/api/health`` say ``docker: false`` and the runtime routes answer 503."""
-        try:
-            from deploykit_docker import DockerRuntime, SocketHealthProbe
-            from deploykit_reconciler import Reconciler as ControlLoop
-            from deploykit_reconciler import ReconcilerSettings
-        except ImportError as exc:  # an adapter that is not built yet
-            log.warning("runtime adapters unavailable: %s", exc)
-            return
+        """Docker and the reconciler. An unreachable engine does not stop the daemon from serving:
+        ``/api/health`` says ``docker: false`` and the reconciler retries until it answers."""
         assert self.store is not None
         runtime = DockerRuntime(self.config.docker_host)
         try:
@@ -138,7 +132,7 @@ class Main:
                 "Docker does not answer at %s; serving without it", self.config.docker_host or "the default socket"
             )
         store = self.store
-        self.reconciler = ControlLoop(
+        self.reconciler = Reconciler(
             runtime=runtime,
             logs=runtime,
             probe=SocketHealthProbe(),
@@ -160,13 +154,9 @@ class Main:
         )
         await self.reconciler.start()
 
-    async def _open_builds(self) -> Any:
+    async def _open_builds(self) -> BuildPipeline:
         """Git builds: the Docker builder behind a bounded FIFO queue, with the daemon's limits,
         live ``build.log`` events and image pruning (``BuildPipeline``)."""
-        from deploykit_docker.build_queue import BuildQueue
-        from deploykit_docker.builder import DockerBuilder
-        from deploykit_reconciler.builds import BuildPipeline
-
         assert self.store is not None
         cfg = self.config
         self.builder = DockerBuilder(docker_url=cfg.docker_host, work_dir=cfg.data_dir / "builds")
@@ -178,18 +168,6 @@ class Main:
             pruner=self.builder,
             timeout_s=cfg.build_timeout_s,
             memory_mb=cfg.build_memory_mb,
-        )
-
-    def _open_system(self) -> None:
-        """The admin pages' introspection; without it ``/api/system/*`` answer 503."""
-        try:
-            from deploykit_sysinfo import SystemInfo
-        except ImportError as exc:
-            log.warning("system introspection unavailable: %s", exc)
-            return
-        assert self.store is not None
-        self.system = SystemInfo(
-            version=__version__, docker=self.runtime, database_path=self.store.path, ingress=self.traffic.ingress
         )
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -240,3 +218,18 @@ class Main:
     @property
     def started(self) -> bool:
         return self.server is not None and self.server.started
+
+
+def traffic_settings(config: Config) -> TrafficSettings:
+    """The ingress flags, for ``CaddyTraffic``."""
+    return TrafficSettings(
+        data_dir=config.data_dir,
+        enabled=config.ingress,
+        caddy_admin=config.caddy_admin,
+        caddy_bin=config.caddy_bin,
+        http_port=config.http_port,
+        https_port=config.https_port,
+        redirect_http=config.https_redirect,
+        acme_email=config.acme_email,
+        public_addresses=config.public_ips,
+    )

@@ -1,10 +1,10 @@
-"""The daemon's ingress: a supervised Caddy, an existing one (``--caddy-admin``), or none.
+"""``CaddyTraffic``: the daemon's ingress, a supervised Caddy, an existing one, or none.
 
 Caddy never blocks the daemon: a missing binary, a taken port or an unreachable admin API is
-logged, ``/api/health`` says ``ingress: false``, and the daemon keeps serving. Routes live in
-``CaddyIngress``'s memory (the reconciler recomputes them from the database at every start and
-every change) and go back into Caddy whenever it (re)starts: the supervisor's ``on_start`` in
-supervised mode, a once-a-second ``ensure_routes`` in external mode.
+logged, ``ping()`` answers False (``/api/health`` says ``ingress: false``), and the daemon keeps
+serving. Routes live in ``CaddyIngress``'s memory (the reconciler recomputes them from the
+database at every start and every change) and go back into Caddy whenever it (re)starts: the
+supervisor's ``on_start`` in supervised mode, a once-a-second ``ensure_routes`` in external mode.
 """
 
 from __future__ import annotations
@@ -13,19 +13,57 @@ import asyncio
 import contextlib
 import logging
 import shutil
+from collections.abc import Coroutine
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 from deploykit.clock import wait_event
 from deploykit.errors import UNAVAILABLE, Error
 from deploykit.ingress import DomainCheck, Route
-from deploykit_caddy import CaddyIngress, CaddySettings, CaddySupervisor, SupervisorSettings, enable_tcp_migrate_req
-from deploykitd.config import Config
+from deploykit_caddy.config import CaddySettings
+from deploykit_caddy.ingress import CaddyIngress
+from deploykit_caddy.kernel import enable_tcp_migrate_req
+from deploykit_caddy.supervisor import CaddySupervisor, SupervisorSettings
 
-log = logging.getLogger("deploykitd.ingress")
+log = logging.getLogger(__name__)
 
-ENSURE_INTERVAL_S = 1.0
-"""External mode: how often Caddy's routes are compared with ours (one GET when all is well)."""
-RETRY_MAX_S = 60.0
-"""Supervised mode: the longest pause between two attempts to start a Caddy that failed to start."""
+
+@dataclass(frozen=True, kw_only=True)
+class TrafficSettings:
+    """Which Caddy the daemon routes through, and how it looks after it."""
+
+    data_dir: Path
+    """Supervised mode: Caddy's socket, config and certificates go under ``data_dir / "caddy"``."""
+    enabled: bool = True
+    """False (``--no-ingress``): no Caddy at all; services get no domains routed."""
+    caddy_admin: str | None = None
+    """An existing Caddy's admin URL (external mode); None supervises our own Caddy."""
+    caddy_bin: str | None = None
+    """Supervised mode: the binary; None: ``caddy`` from PATH, when there is one."""
+    http_port: int = 80
+    https_port: int = 443
+    redirect_http: bool = True
+    acme_email: str | None = None
+    public_addresses: tuple[str, ...] = ()
+    ensure_interval_s: float = 1.0
+    """External mode: how often Caddy's routes are compared with ours (one GET when all is well)."""
+    first_start_timeout_s: float = 5.0
+    """Supervised mode: how long the first start may take to accept the routes."""
+    retry_initial_s: float = 2.0
+    retry_max_s: float = 60.0
+    """Supervised mode: pauses between two attempts to start a Caddy that failed to start."""
+
+    def caddy_settings(self, *, supervised: bool) -> CaddySettings:
+        return CaddySettings(
+            http_port=self.http_port,
+            https_port=self.https_port,
+            redirect_http=self.redirect_http,
+            acme_email=self.acme_email,
+            public_addresses=self.public_addresses,
+            # An existing Caddy keeps its own certificate storage (it may not reach our data directory).
+            storage_dir=str(self.data_dir / "caddy" / "storage") if supervised else None,
+        )
 
 
 class TolerantIngress:
@@ -53,8 +91,7 @@ class TolerantIngress:
         return await self.caddy.check_domain(hostname)
 
     @staticmethod
-    async def _tolerate(change: object, what: str) -> None:
-        assert asyncio.iscoroutine(change)
+    async def _tolerate(change: Coroutine[Any, Any, None], what: str) -> None:
         try:
             await change
         except Error as exc:
@@ -63,52 +100,43 @@ class TolerantIngress:
             log.warning("Caddy did not take %s (%s); it gets it when it answers again", what, exc.message)
 
 
-class Traffic:
-    """Owns Caddy for the daemon: ``open()`` never raises for Caddy's sake; ``close()`` stops it."""
+class CaddyTraffic:
+    """Owns Caddy for the daemon. ``open()`` never raises for Caddy's sake (it logs and retries in
+    the background instead); ``close()`` stops what it started. After ``open()``, ``ingress`` is
+    what the reconciler routes through and checks domains with (None: no Caddy to route through)."""
 
-    def __init__(self, config: Config) -> None:
-        self.config = config
+    def __init__(self, settings: TrafficSettings) -> None:
+        self.settings = settings
         self.caddy: CaddyIngress | None = None
         self.ingress: TolerantIngress | None = None
         self.supervisor: CaddySupervisor | None = None
         self._task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
 
-    def settings(self, *, supervised: bool) -> CaddySettings:
-        cfg = self.config
-        return CaddySettings(
-            http_port=cfg.http_port,
-            https_port=cfg.https_port,
-            redirect_http=cfg.https_redirect,
-            acme_email=cfg.acme_email,
-            public_addresses=cfg.public_ips,
-            # An existing Caddy keeps its own certificate storage (it may not reach our data directory).
-            storage_dir=str(cfg.data_dir / "caddy" / "storage") if supervised else None,
-        )
-
     async def open(self) -> None:
-        cfg = self.config
-        if not cfg.ingress:
+        s = self.settings
+        if not s.enabled:
             log.info("ingress disabled (--no-ingress): services get no domains routed")
             return
-        if cfg.caddy_admin is not None:
-            self.caddy = CaddyIngress(cfg.caddy_admin, settings=self.settings(supervised=False))
-            await self.caddy.open()
-            self.ingress = TolerantIngress(self.caddy)
-            self._task = asyncio.create_task(self._ensure_loop(self.caddy), name="caddy-ensure-routes")
-            log.info("using the Caddy at %s", cfg.caddy_admin)
+        if s.caddy_admin is not None:
+            caddy = CaddyIngress(s.caddy_admin, settings=s.caddy_settings(supervised=False))
+            await caddy.open()
+            self.caddy, self.ingress = caddy, TolerantIngress(caddy)
+            self._task = asyncio.create_task(self._ensure_loop(caddy), name="caddy-ensure-routes")
+            log.info("using the Caddy at %s", s.caddy_admin)
             return
-        caddy_bin = cfg.caddy_bin or shutil.which("caddy")
+        caddy_bin = s.caddy_bin or shutil.which("caddy")
         if caddy_bin is None:
             log.warning("no Caddy found on PATH (use --caddy-bin or --caddy-admin); serving without ingress")
             return
         if enable_tcp_migrate_req() is False:
             log.warning("could not set net.ipv4.tcp_migrate_req=1 (not root?): a route change may reset a connection")
-        sup = SupervisorSettings(data_dir=str(cfg.data_dir / "caddy"), caddy_bin=caddy_bin, open_sync_timeout_s=5.0)
-        caddy = CaddyIngress(sup.admin_url, settings=self.settings(supervised=True))
+        sup = SupervisorSettings(
+            data_dir=str(s.data_dir / "caddy"), caddy_bin=caddy_bin, open_sync_timeout_s=s.first_start_timeout_s
+        )
+        caddy = CaddyIngress(sup.admin_url, settings=s.caddy_settings(supervised=True))
         await caddy.open()
-        self.caddy = caddy
-        self.ingress = TolerantIngress(caddy)
+        self.caddy, self.ingress = caddy, TolerantIngress(caddy)
         self.supervisor = CaddySupervisor(settings=sup, on_start=lambda: caddy.sync_routes(caddy.routes()))
         try:
             await self.supervisor.open()
@@ -154,12 +182,12 @@ class Traffic:
                 if not reachable:
                     log.info("Caddy at %s answers again", caddy.admin_url)
                 reachable = True
-            await self._pause(ENSURE_INTERVAL_S)
+            await self._pause(self.settings.ensure_interval_s)
 
     async def _start_loop(self, supervisor: CaddySupervisor) -> None:
         """Supervised mode, when the first start failed (port taken, bad binary): try again with
         backoff; once started, the supervisor keeps it running."""
-        backoff = 2.0
+        backoff = self.settings.retry_initial_s
         while not self._stopping.is_set():
             await self._pause(backoff)
             if self._stopping.is_set():
@@ -168,7 +196,7 @@ class Traffic:
                 await supervisor.open()
             except Error as exc:
                 log.debug("Caddy still cannot start: %s", exc.message)
-                backoff = min(backoff * 2, RETRY_MAX_S)
+                backoff = min(backoff * 2, self.settings.retry_max_s)
             else:
                 log.info("Caddy started after all")
                 return
