@@ -120,6 +120,8 @@ def server(data_dir: Path, *, bare_route: bool = False) -> Iterator[Server]:
             NO_DOCKER,
             "-log-level",
             "warning",
+            "-api-rate-limit",
+            "0",  # a benchmark is the one client that means to flood the API
         ]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     srv = Server(proc, port)
@@ -193,7 +195,13 @@ def _serve_with_bare_route(data_dir: str, port: int) -> None:
 
     async def run() -> None:
         main = Main(
-            Config(addr=f"127.0.0.1:{port}", data_dir=Path(data_dir), docker_host=NO_DOCKER, log_level="warning")
+            Config(
+                addr=f"127.0.0.1:{port}",
+                data_dir=Path(data_dir),
+                docker_host=NO_DOCKER,
+                log_level="warning",
+                api_rate=0,
+            )
         )
         await main.open()
         assert main.app is not None

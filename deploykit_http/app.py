@@ -17,9 +17,10 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from deploykit_http.context import Collaborators, Context, HTTPSettings
 from deploykit_http.endpoint import Endpoint, http_error, to_routes
 from deploykit_http.hub import CanvasHub
-from deploykit_http.identity import Identities, LoginLimiter
+from deploykit_http.identity import Identities
 from deploykit_http.middleware import EdgeMiddleware
 from deploykit_http.openapi import build_openapi
+from deploykit_http.ratelimit import LoginLimiter, RequestLimiter
 from deploykit_http.routes import (
     auth,
     domains,
@@ -52,9 +53,10 @@ def api_endpoints(ctx: Context) -> list[Endpoint]:
 
 def build_context(c: Collaborators, settings: HTTPSettings) -> Context:
     identities = Identities(c.auth, c.clock, ttl_s=settings.identity_cache_s)
-    limiter = LoginLimiter(c.clock, max_failures=settings.login_max_failures)
+    limiter = LoginLimiter(c.clock, per_account_address=settings.login_max_failures)
+    requests = RequestLimiter(c.clock, rate=settings.api_rate, burst=settings.api_burst)
     hub = CanvasHub(c, settings, identities)
-    ctx = Context(c=c, settings=settings, identities=identities, limiter=limiter, hub=hub)
+    ctx = Context(c=c, settings=settings, identities=identities, limiter=limiter, requests=requests, hub=hub)
     hub.context = ctx
     return ctx
 
@@ -75,7 +77,7 @@ def build_app(c: Collaborators, settings: HTTPSettings | None = None) -> Starlet
             document.update(build_openapi(endpoints, settings.version))
         return JSONResponse(document)
 
-    api_routes: list[Any] = list(to_routes(endpoints, ctx.identities))
+    api_routes: list[Any] = list(to_routes(endpoints, ctx.identities, ctx.requests))
     api_routes.append(Route("/openapi.json", openapi_json, methods=["GET"]))
     api_routes.append(WebSocketRoute("/projects/{project_id}/canvas/ws", ctx.hub.serve))
 

@@ -27,7 +27,8 @@ from deploykit.system import SystemService
 from deploykit.user import UserService
 from deploykit.webhook import WebhookService
 from deploykit_http.errors import unavailable
-from deploykit_http.identity import Identities, LoginLimiter
+from deploykit_http.identity import Identities
+from deploykit_http.ratelimit import LoginLimiter, RequestLimiter
 
 if TYPE_CHECKING:
     from deploykit_http.hub import CanvasHub
@@ -87,6 +88,12 @@ class HTTPSettings:
     ws_session_check_s: float = 15.0
     sse_ping_s: float = 15.0
     login_max_failures: int = 5
+    """Failed logins of one account from one address in 15 minutes (see ratelimit.py)."""
+    api_rate: float = 50.0
+    """Requests per second one client (a token, else an address) may keep making; 0: no limit."""
+    api_burst: int = 200
+    """Requests one client may make at once before ``api_rate`` applies. A page of the UI makes
+    a few dozen; polling at 20 a second never empties the bucket."""
 
 
 @dataclass(frozen=True)
@@ -113,6 +120,7 @@ class Context:
     settings: HTTPSettings
     identities: Identities
     limiter: LoginLimiter
+    requests: RequestLimiter
     hub: CanvasHub
 
     async def project(self, project_id: str) -> Project:

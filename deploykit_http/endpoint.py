@@ -25,6 +25,7 @@ from deploykit.errors import FORBIDDEN, UNAUTHORIZED, Error, ValidationError
 from deploykit.user import User
 from deploykit_http.errors import error_response, status_response
 from deploykit_http.middleware import BodyTooLarge
+from deploykit_http.ratelimit import RequestLimiter
 
 log = logging.getLogger("deploykit_http")
 
@@ -134,15 +135,39 @@ def reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
-def _responder(ep: Endpoint, authenticator: Authenticator) -> Callable[[Request], Awaitable[Response]]:
+def client_key(identity: Identity) -> str:
+    """Whose request budget an authenticated request spends: its session's or its API key's."""
+    return f"session:{identity.session_id}" if identity.session_id else f"key:{identity.api_key_id}"
+
+
+async def identify(request: Request, authenticator: Authenticator, limiter: RequestLimiter, address: str) -> Identity:
+    """The request's identity, after spending one of its client's requests: the token's, or the
+    address's when there is no valid token (so that made-up tokens do not each get a budget).
+    Raises ``unauthorized``, ``rate_limited``."""
+    token = bearer_token(request)
+    if token is None:
+        limiter.take(f"address:{address}")
+        raise Error(UNAUTHORIZED, "Authentication required.")
+    try:
+        identity = await authenticator.identify(token)
+    except Error as exc:
+        if exc.code == UNAUTHORIZED:
+            limiter.take(f"address:{address}")
+        raise
+    limiter.take(client_key(identity))
+    return identity
+
+
+def _responder(
+    ep: Endpoint, authenticator: Authenticator, limiter: RequestLimiter
+) -> Callable[[Request], Awaitable[Response]]:
     async def respond(request: Request) -> Response:
         call = Call(request=request, params=dict(request.path_params))
         try:
-            if ep.access is not Access.PUBLIC:
-                token = bearer_token(request)
-                if token is None:
-                    raise Error(UNAUTHORIZED, "Authentication required.")
-                call.identity = await authenticator.identify(token)
+            if ep.access is Access.PUBLIC:
+                limiter.take(f"address:{call.client_address}")
+            else:
+                call.identity = await identify(request, authenticator, limiter, call.client_address)
                 if ep.access is Access.ADMIN and not call.identity.user.is_admin:
                     raise Error(FORBIDDEN, "Only admins may do this.")
             if ep.query is not None:
@@ -173,12 +198,13 @@ def _responder(ep: Endpoint, authenticator: Authenticator) -> Callable[[Request]
     return respond
 
 
-def to_routes(endpoints: list[Endpoint], authenticator: Authenticator) -> list[Route]:
+def to_routes(endpoints: list[Endpoint], authenticator: Authenticator, limiter: RequestLimiter) -> list[Route]:
     """One Starlette route per path, dispatching on the method (so that a 405 names every
-    method the path allows in ``Allow``)."""
+    method the path allows in ``Allow``). Every request spends one of its client's requests
+    from ``limiter``."""
     by_path: dict[str, dict[str, Callable[[Request], Awaitable[Response]]]] = {}
     for ep in endpoints:
-        by_path.setdefault(ep.path, {})[ep.method] = _responder(ep, authenticator)
+        by_path.setdefault(ep.path, {})[ep.method] = _responder(ep, authenticator, limiter)
     routes = []
     for path, handlers in by_path.items():
         if "GET" in handlers:

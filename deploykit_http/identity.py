@@ -1,4 +1,4 @@
-"""Who a bearer token is, with a short cache, and the login rate limit.
+"""Who a bearer token is, with a short cache.
 
 Every authenticated request needs the identity; looking it up costs a database round trip, which
 would be most of a cheap GET. Identities are therefore cached for a few seconds. Whatever ends a
@@ -10,14 +10,11 @@ bounds how long a change made behind the server's back (``deploykitd reset-passw
 from __future__ import annotations
 
 import hashlib
-from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import timedelta
+from dataclasses import dataclass
 
 from deploykit.auth import AuthService, Identity
 from deploykit.clock import Clock
-from deploykit.errors import RATE_LIMITED, Error
 
 
 def _key(token: str) -> str:
@@ -72,41 +69,3 @@ class Identities:
     def _forget(self, match: Callable[[Identity], bool]) -> None:
         for key in [k for k, v in self._cache.items() if match(v.identity)]:
             del self._cache[key]
-
-
-@dataclass
-class LoginLimiter:
-    """At most ``max_failures`` failed logins per email and per client address in ``window``;
-    beyond that ``check`` raises ``rate_limited`` with the seconds until the oldest failure ages out."""
-
-    clock: Clock
-    max_failures: int = 5
-    window: timedelta = timedelta(minutes=15)
-    _failures: dict[str, deque[float]] = field(default_factory=dict)
-
-    def check(self, email: str, address: str) -> None:
-        now = self.clock.monotonic()
-        for key in (f"email:{email.strip().lower()}", f"addr:{address}"):
-            times = self._recent(key, now)
-            if len(times) >= self.max_failures:
-                retry = times[0] + self.window.total_seconds() - now
-                raise Error(RATE_LIMITED, "Too many failed logins; try again later.", retry_after=retry)
-
-    def failed(self, email: str, address: str) -> None:
-        now = self.clock.monotonic()
-        if len(self._failures) > 100_000:
-            self._failures.clear()
-        for key in (f"email:{email.strip().lower()}", f"addr:{address}"):
-            self._failures.setdefault(key, deque()).append(now)
-
-    def succeeded(self, email: str) -> None:
-        self._failures.pop(f"email:{email.strip().lower()}", None)
-
-    def _recent(self, key: str, now: float) -> deque[float]:
-        times = self._failures.get(key)
-        if times is None:
-            return deque()
-        horizon = now - self.window.total_seconds()
-        while times and times[0] <= horizon:
-            times.popleft()
-        return times

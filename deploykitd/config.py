@@ -49,6 +49,27 @@ def addr_arg(addr: str) -> str:
     return addr
 
 
+def non_negative_number(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"invalid value {text!r} (a number, 0 or more)")
+    return value
+
+
+def proxy_arg(text: str) -> str:
+    import ipaddress
+
+    for part in text.split(","):
+        try:
+            ipaddress.ip_network(part.strip(), strict=False)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"invalid proxy address {part.strip()!r} (an IP or a network)") from None
+    return text
+
+
 def positive_int(text: str) -> int:
     if not text.strip().isdigit() or int(text) < 1:
         raise argparse.ArgumentTypeError(f"invalid value {text!r} (a whole number of at least 1)")
@@ -94,6 +115,13 @@ class Config:
     public_ips: tuple[str, ...] = ()
     """This host's public addresses: a domain's DNS is ok when it resolves to one of them."""
     acme_email: str | None = None
+    trusted_proxies: tuple[str, ...] = ()
+    """Addresses or networks of reverse proxies whose ``X-Forwarded-For``/``X-Forwarded-Proto``
+    are believed; from anyone else (loopback included) they are ignored, so that a client cannot
+    pick a fresh address for the login and request limits by sending a header."""
+    api_rate: float = 50.0
+    """Requests per second one client may keep making, after a burst of four times as many;
+    0 turns the limit off (benchmarks)."""
 
     @property
     def db_path(self) -> Path:
@@ -230,6 +258,23 @@ def build_parser() -> argparse.ArgumentParser:
             default=argparse.SUPPRESS,
             help="Docker engine address (default DOCKER_HOST or the local socket)",
         )
+        _flag(
+            p,
+            "trusted-proxy",
+            dest="trusted_proxy",
+            action="append",
+            type=proxy_arg,
+            default=argparse.SUPPRESS,
+            help="believe X-Forwarded-For from this reverse proxy (IP or network); repeatable or comma-separated",
+        )
+        _flag(
+            p,
+            "api-rate-limit",
+            dest="api_rate",
+            type=non_negative_number,
+            default=argparse.SUPPRESS,
+            help="API requests per second per client, after a burst of 4x as many; 0: no limit (default 50)",
+        )
         ingress_flags(p)
 
     serve_flags(parser)
@@ -276,6 +321,10 @@ def config_from_args(args: argparse.Namespace) -> Config:
         kw["https_redirect"] = False
     if "public_ip" in values:
         kw["public_ips"] = tuple(ip.strip() for arg in values["public_ip"] for ip in arg.split(",") if ip.strip())
+    if "trusted_proxy" in values:
+        kw["trusted_proxies"] = tuple(a.strip() for arg in values["trusted_proxy"] for a in arg.split(",") if a.strip())
+    if "api_rate" in values:
+        kw["api_rate"] = values["api_rate"]
     if "docker_host" not in kw and os.environ.get("DOCKER_HOST"):
         kw["docker_host"] = os.environ["DOCKER_HOST"]
     return Config(**kw)  # type: ignore[arg-type]

@@ -99,7 +99,13 @@ class Main:
             health=store.health,
             health_monitor=self.reconciler,
         )
-        settings = HTTPSettings(version=__version__, cors_origins=cfg.cors_origins, base_domain=cfg.base_domain)
+        settings = HTTPSettings(
+            version=__version__,
+            cors_origins=cfg.cors_origins,
+            base_domain=cfg.base_domain,
+            api_rate=cfg.api_rate,
+            api_burst=int(cfg.api_rate * 4),
+        )
         self.app = build_app(collaborators, settings)
         host, port = cfg.host_port
         self.server = _Server(
@@ -112,6 +118,9 @@ class Main:
                 lifespan="on",
                 ws_max_size=1024 * 1024,
                 server_header=False,
+                # uvicorn believes X-Forwarded-For from loopback by default; only named proxies here.
+                proxy_headers=bool(cfg.trusted_proxies),
+                forwarded_allow_ips=list(cfg.trusted_proxies) or None,
                 timeout_graceful_shutdown=max(1, int(cfg.shutdown_timeout_s / 2)),
             )
         )

@@ -26,14 +26,15 @@ def endpoints(ctx: Context) -> list[Endpoint]:
 
     async def login(call: Call) -> Any:
         body: m.LoginIn = call.body
-        ctx.limiter.check(body.email, call.client_address)
+        # Counted before the password is hashed: parallel guesses must not all pass the check.
+        attempt = ctx.limiter.attempt(body.email, call.client_address)
         try:
             tokens = await auth.login(body.email, body.password)
         except Exception as exc:
-            if error_code(exc) == UNAUTHORIZED:
-                ctx.limiter.failed(body.email, call.client_address)
+            if error_code(exc) != UNAUTHORIZED:
+                attempt.abandoned()
             raise
-        ctx.limiter.succeeded(body.email)
+        attempt.succeeded()
         return render.tokens(tokens)
 
     async def refresh(call: Call) -> Any:

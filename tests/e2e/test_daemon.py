@@ -160,6 +160,11 @@ def test_the_spa_or_its_placeholder_is_served_outside_api(daemon: Daemon) -> Non
             ["-max-builds", "3", "--build-timeout", "2m", "-build-memory=512", "--instance-id", "ci-7"],
             {"max_builds": 3, "build_timeout_s": 120.0, "build_memory_mb": 512, "instance_id": "ci-7"},
         ),
+        ([], {"trusted_proxies": (), "api_rate": 50.0}),
+        (
+            ["--trusted-proxy", "10.0.0.1, 10.1.0.0/16", "-trusted-proxy=::1", "--api-rate-limit", "0"],
+            {"trusted_proxies": ("10.0.0.1", "10.1.0.0/16", "::1"), "api_rate": 0.0},
+        ),
     ],
 )
 def test_flags_take_both_spellings(argv: list[str], expected: dict[str, object]) -> None:
@@ -176,6 +181,9 @@ def test_flags_take_both_spellings(argv: list[str], expected: dict[str, object])
         ["--max-builds", "0"],
         ["--build-memory", "lots"],
         ["--build-timeout", "-1m"],
+        ["--trusted-proxy", "proxy.example.com"],
+        ["--api-rate-limit", "-1"],
+        ["--api-rate-limit", "nan"],
     ],
 )
 def test_bad_flag_values_are_refused(argv: list[str]) -> None:

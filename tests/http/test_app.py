@@ -14,7 +14,8 @@ from deploykit.deployment import Deployment, DeploymentStatus
 from deploykit.errors import UNAUTHORIZED, Error
 from deploykit.logs import LogLine
 from deploykit_http.context import HTTPSettings
-from deploykit_http.identity import Identities, LoginLimiter
+from deploykit_http.identity import Identities
+from deploykit_http.ratelimit import LoginLimiter, RequestLimiter
 from tests.http.conftest import client_for, context_of, make_app
 from tests.http.fakes import (
     ADMIN,
@@ -178,22 +179,63 @@ async def test_identity_cache_expires_after_its_ttl() -> None:
     assert calls == ["t", "t"]
 
 
-def test_login_limiter_blocks_after_five_failures_per_email_and_per_address() -> None:
+def test_login_limiter_counts_attempts_before_they_end_and_per_account_address() -> None:
     clock = FakeClock()
     limiter = LoginLimiter(clock)
     for _ in range(5):
-        limiter.check("a@example.com", "10.0.0.1")
-        limiter.failed("a@example.com", "10.0.0.1")
+        limiter.attempt("a@example.com", "10.0.0.1")  # still hashing: already counted
         clock.advance(60)
     with pytest.raises(Error) as exc:
-        limiter.check("A@example.com ", "10.0.0.2")
+        limiter.attempt("A@example.com ", "10.0.0.1")
     assert exc.value.code == "rate_limited"
     assert exc.value.retry_after == pytest.approx(15 * 60 - 5 * 60)
-    with pytest.raises(Error):
-        limiter.check("other@example.com", "10.0.0.1")
-    limiter.check("other@example.com", "10.0.0.3")
+    # The owner, elsewhere, and other accounts from the flooding address are not locked out.
+    limiter.attempt("a@example.com", "10.0.0.2").succeeded()
+    limiter.attempt("other@example.com", "10.0.0.1").succeeded()
     clock.advance(timedelta(minutes=11).total_seconds())
-    limiter.check("a@example.com", "10.0.0.1")
+    limiter.attempt("a@example.com", "10.0.0.1")
+
+
+def test_login_limiter_caps_one_address_over_all_accounts_and_one_account_over_all_addresses() -> None:
+    limiter = LoginLimiter(FakeClock(), per_account_address=5, per_address=8, per_account=12)
+    for i in range(8):
+        limiter.attempt(f"user{i}@example.com", "10.0.0.1")
+    with pytest.raises(Error):
+        limiter.attempt("fresh@example.com", "10.0.0.1")
+    for i in range(12):
+        limiter.attempt("target@example.com", f"10.0.1.{i}")
+    with pytest.raises(Error):
+        limiter.attempt("target@example.com", "10.0.2.1")
+
+
+def test_a_successful_or_abandoned_login_is_no_failure() -> None:
+    limiter = LoginLimiter(FakeClock(), per_account_address=2)
+    limiter.attempt("a@example.com", "10.0.0.1")
+    limiter.attempt("a@example.com", "10.0.0.1").abandoned()
+    limiter.attempt("a@example.com", "10.0.0.1").succeeded()  # forgives the first failure too
+    limiter.attempt("a@example.com", "10.0.0.1")
+    limiter.attempt("a@example.com", "10.0.0.1")
+    with pytest.raises(Error):
+        limiter.attempt("a@example.com", "10.0.0.1")
+
+
+def test_request_limiter_allows_a_burst_then_the_rate_and_says_when_to_retry() -> None:
+    clock = FakeClock()
+    limiter = RequestLimiter(clock, rate=10, burst=20)
+    for _ in range(20):
+        limiter.take("a")
+    with pytest.raises(Error) as exc:
+        limiter.take("a")
+    assert (exc.value.code, exc.value.retry_after) == ("rate_limited", pytest.approx(0.1))
+    limiter.take("b")
+    clock.advance(0.1)
+    limiter.take("a")
+    with pytest.raises(Error):
+        limiter.take("a")
+    clock.advance(60)
+    for _ in range(20):
+        limiter.take("a")
+    RequestLimiter(clock, rate=0).take("a")  # off
 
 
 async def test_the_spa_falls_back_to_index_and_caches_hashed_assets(world: World, settings: HTTPSettings) -> None:
