@@ -74,7 +74,9 @@ def wait_until(check: Callable[[], T | None], deadline_s: float = 10.0, what: st
                 return value
         except Exception as exc:  # the daemon may not answer yet
             last = exc
-        time.sleep(0.02)
+        # 20 checks a second: a check of two requests stays within the daemon's per-client
+        # request rate (50 a second), so polling never runs a test's token out of requests.
+        time.sleep(0.05)
     raise AssertionError(f"timed out waiting for {what}" + (f" (last error: {last!r})" if last else ""))
 
 
