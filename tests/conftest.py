@@ -7,8 +7,13 @@ import os
 import shutil
 import subprocess
 from functools import cache
+from pathlib import Path
 
 import pytest
+
+from tests.collection_guard import CollectionGuard
+
+pytest_plugins = ["pytester"]
 
 TEST_IMAGE = os.environ.get("DEPLOYKIT_TEST_IMAGE", "deploykit-test/busybox:latest")
 
@@ -48,3 +53,7 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 @pytest.fixture
 def test_image() -> str:
     return TEST_IMAGE
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.pluginmanager.register(CollectionGuard(Path(__file__).parent), "deploykit-collection-guard")
