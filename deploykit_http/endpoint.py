@@ -7,7 +7,6 @@ declarations feed the OpenAPI document (``openapi.py``).
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -24,6 +23,7 @@ from deploykit.auth import Identity
 from deploykit.errors import FORBIDDEN, UNAUTHORIZED, Error, ValidationError
 from deploykit.user import User
 from deploykit_http.errors import error_response, status_response
+from deploykit_http.jsonin import parse_json
 from deploykit_http.middleware import BodyTooLarge
 from deploykit_http.ratelimit import RequestLimiter
 
@@ -124,15 +124,9 @@ async def read_json(request: Request, required: bool) -> Any:
             raise ValidationError({"body": ["is required"]}, "A JSON body is required.")
         return {}
     try:
-        return json.loads(raw, parse_constant=reject_constant)
+        return parse_json(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise Error("invalid", "Malformed JSON body.") from exc
-
-
-def reject_constant(name: str) -> Any:
-    """``NaN`` and ``Infinity`` are not JSON (RFC 8259); Python's parser accepts them, and a
-    stored infinity would break every later response that carries it."""
-    raise ValueError(f"{name} is not JSON")
 
 
 def client_key(identity: Identity) -> str:

@@ -24,11 +24,11 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 from deploykit.bus import Event, EventType, Subscription
 from deploykit.canvas import CanvasNode, NodePosition
 from deploykit.clock import wait_event
-from deploykit.errors import NOT_FOUND, Error, error_code, error_message
+from deploykit.errors import NOT_FOUND, Error, ValidationError, error_code, error_message
 from deploykit.pending_change import ApplyResult, PendingChange
 from deploykit_http import render
 from deploykit_http.canvas_messages import CanvasMessages
-from deploykit_http.endpoint import reject_constant
+from deploykit_http.jsonin import parse_json
 from deploykit_http.rooms import Client, Room, encode, state_payload
 
 if TYPE_CHECKING:
@@ -199,10 +199,13 @@ class CanvasHub:
                 await self._close(client, CLOSE_TOO_BIG, "Message too big.")
                 return
             try:
-                msg = json.loads(raw, parse_constant=reject_constant)
+                msg = parse_json(raw)
                 type, payload = msg["type"], msg.get("payload") or {}
                 if not isinstance(type, str) or not isinstance(payload, dict):
                     raise ValueError
+            except ValidationError as exc:  # JSON that could be stored but never read back
+                self.queue(client, encode("error", {"message": exc.message, "fields": exc.fields}))
+                continue
             except (ValueError, KeyError, TypeError):
                 self.queue(client, encode("error", {"message": "Messages are JSON {type, payload}."}))
                 continue

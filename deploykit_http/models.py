@@ -426,6 +426,10 @@ class PresetList(Model):
     data: list[PresetOut]
 
 
+MAX_OFFSET = 1_000_000_000
+"""SQLite's OFFSET is a 64-bit integer; a larger query value must be a 422, not an overflow."""
+
+
 class Paging(Model):
-    offset: int = Field(default=0, ge=0)
+    offset: int = Field(default=0, ge=0, le=MAX_OFFSET)
     limit: int = Field(default=20, ge=1, le=100)

@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import json
 from typing import Any, Literal
 
 from pydantic import Field
 from starlette.requests import Request
 
 from deploykit.build import DeployKeyGenerator, DeployKeyService
-from deploykit.errors import INVALID, NOT_FOUND, UNAUTHORIZED, Error, error_message
+from deploykit.errors import INVALID, NOT_FOUND, UNAUTHORIZED, Error, ValidationError, error_message
 from deploykit.service import GitSource
 from deploykit.webhook import (
     DeliveryStatus,
@@ -36,6 +35,7 @@ from deploykit_http import render
 from deploykit_http.context import Context
 from deploykit_http.endpoint import Access, Call, Endpoint
 from deploykit_http.errors import unavailable
+from deploykit_http.jsonin import parse_json
 from deploykit_http.models import Model
 
 DELETED_SHA = "0" * 40
@@ -136,11 +136,11 @@ class Receiver:
                 reason = f"The {event or 'unnamed'} event is not handled; only {push_event}."
                 return render.delivery(await self._record(base, DeliveryStatus.SKIPPED, reason))
             try:
-                payload = json.loads(body)
+                payload = parse_json(body)  # a commit message is stored, and must render again
                 if not isinstance(payload, dict):
                     raise ValueError("not an object")
                 push: PushEvent = parse(payload)
-            except (ValueError, UnicodeDecodeError, AttributeError, TypeError):
+            except (ValueError, UnicodeDecodeError, AttributeError, TypeError, ValidationError):
                 await self._record(base, DeliveryStatus.FAILED, "The body is not a push event's JSON.")
                 raise Error(INVALID, "The body is not a push event's JSON.") from None
             return render.delivery(await self._push(hook, base, push))
