@@ -37,7 +37,7 @@ run: install docker frontend
 	$(BIN)/deploykitd serve $(ARGS)
 
 dev: install docker
-	$(BIN)/deploykitd serve --log-level debug --cors-origin http://localhost:5173 $(ARGS)
+	$(BIN)/deploykitd serve --log-level debug --cors-origin http://localhost:5173 --allow-local-repos $(ARGS)
 
 dev-frontend:
 	cd frontend && npm ci && npx vite

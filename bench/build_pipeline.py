@@ -139,7 +139,7 @@ class DaemonPath:
         data = self.work / "data"
         data.mkdir()
         cmd = [sys.executable, "-m", "deploykitd", "serve", "-addr", f"127.0.0.1:{self.port}"]
-        cmd += ["-data-dir", str(data), "--no-ingress", "--log-level", "warning"]
+        cmd += ["-data-dir", str(data), "--no-ingress", "--log-level", "warning", "--allow-local-repos"]
         # Its own instance id: other daemons on this engine leave its containers alone (and it theirs).
         cmd += ["--instance-id", self.instance]
         env = {**os.environ, "PYTHONPATH": str(ROOT)}

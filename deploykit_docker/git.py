@@ -12,6 +12,7 @@ import re
 import shlex
 import shutil
 import signal
+import socket
 import tempfile
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -19,13 +20,24 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from deploykit import INVALID, Error
+from deploykit.repository import LOCAL_REFUSED, local_repo, refused_address, repo_host
 
 SHA_RE = re.compile(r"^[0-9a-fA-F]{4,64}$")
 # [user@]host:path, where host has no slash and the colon is not part of "://".
 SCP_LIKE_RE = re.compile(r"^(?:[^@/:\s]+@)?(?P<host>[^@/:\s]+):(?!//)")
 CREDENTIALS_RE = re.compile(r"(://)[^/@\s]+@")
 SSH_SCHEMES = frozenset({"ssh", "git+ssh", "ssh+git"})
-ALLOWED_PROTOCOLS = "file:git:http:https:ssh"
+REMOTE_PROTOCOLS = "git:http:https:ssh"
+UNREACHABLE = "the repository could not be reached or read (check the URL, and that the server answers and has it)"
+# What git prints when a remote does not answer or does not serve a repository there. One message for
+# all of them, so that a clone cannot tell an open port from a closed one.
+UNREACHABLE_SIGNS = (
+    "could not resolve", "failed to connect", "couldn't connect", "connection refused", "timed out",
+    "unable to access", "not found", "returned error", "empty reply", "recv failure", "connection reset",
+    "no route to host", "network is unreachable", "ssh: connect to host", "connection closed",
+    "unable to look up", "unable to connect", "hung up", "not valid: is this a git repository",
+    "does not appear to be a git repository", "certificate", "protocol error", "bad line length",
+)  # fmt: skip
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -41,6 +53,10 @@ class GitSettings:
     """Extra ``-c name=value`` options for every git command (a proxy, a protocol version)."""
     error_lines: int = 20
     """How many of a failing step's last output lines its error message carries."""
+    allow_local: bool = False
+    """Clone repositories on this host too: ``file://``, paths, loopback and link-local addresses
+    (``--allow-local-repos``). Off, git may use only its network protocols, HTTP redirects are not
+    followed, and a remote's host name must not resolve to such an address."""
 
 
 @dataclass(frozen=True)
@@ -95,12 +111,13 @@ class GitCloner:
             raise Error(INVALID, "git clone failed: the repository URL and branch must not start with '-'.")
         if commit_sha is not None and not SHA_RE.match(commit_sha):
             raise Error(INVALID, f"git fetch failed: {commit_sha!r} is not a commit SHA.")
-        self.work_dir.mkdir(parents=True, exist_ok=True)
+        pins = await self._remote_only(url)
+        self.work_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         root = Path(tempfile.mkdtemp(prefix=f"{_safe(name)}-", dir=self.work_dir))
         try:
             repo = root / "repo"
             host = ssh_host(url)
-            env = self._env()
+            env = self._env(pins)
             if host is not None:
                 env["GIT_SSH_COMMAND"] = await self._ssh_command(root, host, deploy_key, known_hosts, on_log)
             if commit_sha is None:
@@ -144,16 +161,46 @@ class GitCloner:
             return
         await self._git("git checkout", env, on_log, "-C", str(repo), "checkout", "-q", "--detach", "FETCH_HEAD")
 
-    def _env(self) -> dict[str, str]:
+    async def _remote_only(self, url: str) -> dict[str, str]:
+        """Refuse a repository on this host (unless allowed); the ``-c`` options that pin an HTTP(S)
+        remote to the addresses checked here, so that a second DNS answer cannot point elsewhere."""
+        if self.settings.allow_local:
+            return {}
+        if local_repo(url):
+            raise Error(INVALID, f"git clone failed: the repository {LOCAL_REFUSED}.")
+        host = repo_host(url)
+        assert host is not None
+        parts = urlsplit(url) if "://" in url else None
+        try:
+            infos = await asyncio.get_running_loop().getaddrinfo(host, None, type=socket.SOCK_STREAM)
+        except (OSError, UnicodeError):
+            raise Error(INVALID, f"git clone failed: {UNREACHABLE}.") from None
+        addresses = sorted({str(info[4][0]) for info in infos})
+        if any(refused_address(a) for a in addresses):
+            raise Error(INVALID, f"git clone failed: {host} resolves to the daemon's own host; {LOCAL_REFUSED}.")
+        config = {"http.followRedirects": "false"}  # a redirect could lead anywhere, unchecked
+        if parts is not None and parts.scheme.lower() in ("http", "https"):
+            port = parts.port or (443 if parts.scheme.lower() == "https" else 80)
+            pinned = ",".join(f"[{a}]" if ":" in a else a for a in addresses)
+            config["http.curloptResolve"] = f"{host}:{port}:{pinned}"
+        return config
+
+    def _env(self, pins: dict[str, str]) -> dict[str, str]:
         env = dict(os.environ)
         for var in ("GIT_DIR", "GIT_WORK_TREE", "GIT_SSH", "GIT_SSH_COMMAND", "GIT_ASKPASS", "SSH_ASKPASS"):
             env.pop(var, None)
         env.update(
             GIT_TERMINAL_PROMPT="0",
-            GIT_ALLOW_PROTOCOL=ALLOWED_PROTOCOLS,
+            GIT_ALLOW_PROTOCOL=REMOTE_PROTOCOLS + (":file" if self.settings.allow_local else ""),
             GCM_INTERACTIVE="never",
             LC_ALL="C",
         )
+        # Options for every git command of this checkout (git's environment form of ``-c``).
+        for i, (name, value) in enumerate(pins.items()):
+            env[f"GIT_CONFIG_KEY_{i}"] = name
+            env[f"GIT_CONFIG_VALUE_{i}"] = value
+        if pins:
+            env["GIT_CONFIG_COUNT"] = str(len(pins))
         return env
 
     async def _ssh_command(
@@ -233,6 +280,8 @@ class GitCloner:
             raise
         if code != 0:
             detail = "\n".join(tail).strip() or f"exit status {code}"
+            if not self.settings.allow_local and _unreachable(detail):
+                detail = UNREACHABLE + "."
             raise Error(INVALID, f"{step} failed: {detail}")
         return out.decode(errors="replace")
 
@@ -248,6 +297,11 @@ async def _lines(stream: asyncio.StreamReader) -> AsyncIterator[str]:
                 yield raw.decode(errors="replace").rstrip()
     if pending.strip():
         yield pending.decode(errors="replace").rstrip()
+
+
+def _unreachable(detail: str) -> bool:
+    text = detail.lower()
+    return "remote branch" not in text and any(sign in text for sign in UNREACHABLE_SIGNS)
 
 
 def _safe(name: str) -> str:

@@ -94,6 +94,8 @@ class HTTPSettings:
     api_burst: int = 200
     """Requests one client may make at once before ``api_rate`` applies. A page of the UI makes
     a few dozen; polling at 20 a second never empties the bucket."""
+    allow_local_repos: bool = False
+    """Stage git sources on this host (``file://``, paths, loopback); the daemon's ``--allow-local-repos``."""
 
 
 @dataclass(frozen=True)

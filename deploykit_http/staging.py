@@ -11,7 +11,8 @@ from deploykit.canvas import CanvasNode
 from deploykit.envvar import EnvVarCreate, Scope
 from deploykit.errors import NOT_FOUND, Error, FieldErrors, ValidationError
 from deploykit.pending_change import ChangeKind, PendingChange, PendingChangeCreate
-from deploykit.service import ServiceConfig, ServiceCreate
+from deploykit.repository import check_repo_url
+from deploykit.service import GitSource, ServiceConfig, ServiceCreate
 
 if TYPE_CHECKING:
     from deploykit_http.context import Context
@@ -47,6 +48,17 @@ def validate_env_map(env: Mapping[str, str], project_id: str) -> None:
     errors.raise_if_any()
 
 
+def check_source(ctx: Context, source: object) -> None:
+    """Refuse a git source on the daemon's own host unless the operator allows those. Raises ``invalid``."""
+    url = source.repo_url if isinstance(source, GitSource) else None
+    if isinstance(source, Mapping) and source.get("type") == "git":
+        url = source.get("repo_url")
+    if isinstance(url, str):
+        errors = FieldErrors()
+        check_repo_url(url, allow_local=ctx.settings.allow_local_repos, errors=errors)
+        errors.raise_if_any()
+
+
 async def stage_service_create(
     ctx: Context,
     project_id: str,
@@ -61,6 +73,7 @@ async def stage_service_create(
     """Stage ``service.create`` with its env vars; the store gives it a temp id and puts a canvas
     node under that id. Then tell the room. Raises ``invalid``, ``conflict``, ``not_found``."""
     ServiceCreate(project_id=project_id, name=name, config=config, group_id=group_id).validate()
+    check_source(ctx, config.source)
     env = dict(env or {})
     validate_env_map(env, project_id)
     x, y = position if position is not None else (0.0, 0.0)
@@ -83,6 +96,8 @@ async def stage_service_create(
 
 async def stage(ctx: Context, create: PendingChangeCreate) -> PendingChange:
     """Append one change and tell the room."""
+    if create.kind in (ChangeKind.SERVICE_CREATE, ChangeKind.SERVICE_UPDATE):
+        check_source(ctx, create.payload.get("source"))
     change = await ctx.c.pending_changes.append_pending_change(create)
     await ctx.hub.change_added(create.project_id, change)
     return change

@@ -122,6 +122,10 @@ class Config:
     api_rate: float = 50.0
     """Requests per second one client may keep making, after a burst of four times as many;
     0 turns the limit off (benchmarks)."""
+    allow_local_repos: bool = False
+    """Build from repositories on this host: ``file://``, paths, and URLs that resolve to loopback or
+    link-local addresses (``--allow-local-repos``). Off, a member cannot make the daemon read the
+    host's disk or probe its own network through git."""
 
     @property
     def db_path(self) -> Path:
@@ -275,6 +279,14 @@ def build_parser() -> argparse.ArgumentParser:
             default=argparse.SUPPRESS,
             help="API requests per second per client, after a burst of 4x as many; 0: no limit (default 50)",
         )
+        _flag(
+            p,
+            "allow-local-repos",
+            dest="allow_local_repos",
+            action="store_true",
+            default=argparse.SUPPRESS,
+            help="build from file://, paths and loopback/link-local git URLs (development; off by default)",
+        )
         ingress_flags(p)
 
     serve_flags(parser)
@@ -317,6 +329,8 @@ def config_from_args(args: argparse.Namespace) -> Config:
             kw[name] = values[name]
     if values.get("no_ingress"):
         kw["ingress"] = False
+    if values.get("allow_local_repos"):
+        kw["allow_local_repos"] = True
     if values.get("no_https_redirect"):
         kw["https_redirect"] = False
     if "public_ip" in values:

@@ -20,7 +20,8 @@ from deploykit import __version__
 from deploykit_caddy import CaddyTraffic, TrafficSettings
 from deploykit_docker import DockerRuntime, SocketHealthProbe
 from deploykit_docker.build_queue import BuildQueue
-from deploykit_docker.builder import DockerBuilder
+from deploykit_docker.builder import BuildSettings, DockerBuilder
+from deploykit_docker.git import GitSettings
 from deploykit_docker.keys import generate_deploy_key
 from deploykit_events import EventBus
 from deploykit_http.app import build_app
@@ -105,6 +106,7 @@ class Main:
             base_domain=cfg.base_domain,
             api_rate=cfg.api_rate,
             api_burst=int(cfg.api_rate * 4),
+            allow_local_repos=cfg.allow_local_repos,
         )
         self.app = build_app(collaborators, settings)
         host, port = cfg.host_port
@@ -168,7 +170,11 @@ class Main:
         live ``build.log`` events and image pruning (``BuildPipeline``)."""
         assert self.store is not None
         cfg = self.config
-        self.builder = DockerBuilder(docker_url=cfg.docker_host, work_dir=cfg.data_dir / "builds")
+        self.builder = DockerBuilder(
+            docker_url=cfg.docker_host,
+            work_dir=cfg.data_dir / "builds",
+            settings=BuildSettings(git=GitSettings(allow_local=cfg.allow_local_repos)),
+        )
         await self.builder.open()
         return BuildPipeline(
             BuildQueue(self.builder, max_concurrent=cfg.max_builds),

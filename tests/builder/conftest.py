@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from deploykit_docker.builder import DockerBuilder
+from deploykit_docker.builder import BuildSettings, DockerBuilder
+from deploykit_docker.git import GitSettings
 
 GIT_ENV = {
     **os.environ,
@@ -25,6 +26,10 @@ GIT_ENV = {
     "GIT_COMMITTER_EMAIL": "test@example.com",
     "GIT_CONFIG_NOSYSTEM": "1",
 }
+
+
+LOCAL = BuildSettings(git=GitSettings(allow_local=True))
+"""The tests' repositories and sshd are on this host: what ``--allow-local-repos`` allows."""
 
 
 def run(*args: str, cwd: Path | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -93,7 +98,7 @@ def images() -> Iterator[Images]:
 
 @pytest.fixture
 async def builder(tmp_path: Path) -> AsyncIterator[DockerBuilder]:
-    async with DockerBuilder(work_dir=tmp_path / "builds") as b:
+    async with DockerBuilder(work_dir=tmp_path / "builds", settings=LOCAL) as b:
         yield b
 
 

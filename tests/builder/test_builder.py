@@ -18,7 +18,7 @@ from deploykit.service import GitSource
 from deploykit_docker.build_queue import BuildQueue
 from deploykit_docker.builder import DockerBuilder
 from deploykit_docker.keys import generate_deploy_key
-from tests.builder.conftest import Images, Repo, Sshd, run, run_image
+from tests.builder.conftest import LOCAL, Images, Repo, Sshd, run, run_image
 
 pytestmark = pytest.mark.docker
 
@@ -271,7 +271,9 @@ async def test_prune_keeps_the_newest_and_the_images_in_use(
 
 async def test_unreachable_engine_is_unavailable(tmp_path: Path, make_repo: Callable[..., Repo]) -> None:
     repo = make_repo()
-    async with DockerBuilder(docker_url=f"unix://{tmp_path}/no-docker.sock", work_dir=tmp_path / "b") as b:
+    async with DockerBuilder(
+        docker_url=f"unix://{tmp_path}/no-docker.sock", work_dir=tmp_path / "b", settings=LOCAL
+    ) as b:
         with pytest.raises(Error) as info:
             await b.build(request(repo.url, "deploykit/test-x:never"), lambda _: None)
     assert (info.value.code, info.value.message) == ("unavailable", "The Docker engine is not reachable.")

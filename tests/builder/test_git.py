@@ -16,7 +16,7 @@ from tests.builder.conftest import Repo, Sshd, host_key, run
 
 
 def cloner(tmp_path: Path, *config: str) -> GitCloner:
-    return GitCloner(work_dir=tmp_path / "work", settings=GitSettings(config=config))
+    return GitCloner(work_dir=tmp_path / "work", settings=GitSettings(config=config, allow_local=True))
 
 
 async def test_clone_of_a_branch_checks_out_its_head_and_is_removed_afterwards(

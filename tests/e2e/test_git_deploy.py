@@ -153,7 +153,14 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         {"Dockerfile": dockerfile("RUN echo built-from-git-marker"), "index.html": "version one\n"}, "first version"
     )
     # An instance id of its own: other daemons on this engine (parallel suites) leave its containers alone.
-    args = ["--reconcile-interval", "5s", "--no-ingress", "--instance-id", f"e2e-git-{uuid.uuid4().hex[:8]}"]
+    args = [
+        "--reconcile-interval",
+        "5s",
+        "--no-ingress",
+        "--allow-local-repos",
+        "--instance-id",
+        f"e2e-git-{uuid.uuid4().hex[:8]}",
+    ]
     daemon = Daemon(root / "data", docker=True, extra_args=args).start()
     admin = register_admin(daemon)
     pid = create_project(admin, "Git Shop")["id"]

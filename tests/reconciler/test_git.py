@@ -13,6 +13,7 @@ from deploykit.bus import EventType
 from deploykit.runtime import image_tag
 from deploykit_docker.build_queue import BuildQueue
 from deploykit_docker.builder import DockerBuilder
+from tests.builder.conftest import LOCAL
 from tests.reconciler.support import Harness, docker_cli, http_get, wait_until
 
 pytestmark = pytest.mark.docker
@@ -45,7 +46,7 @@ async def make_repo(path: Path, image: str, extra: str = "") -> str:
 
 @pytest.fixture
 async def building(harness: Harness, tmp_path: Path) -> AsyncIterator[Harness]:
-    async with DockerBuilder(work_dir=tmp_path / "builds") as builder:
+    async with DockerBuilder(work_dir=tmp_path / "builds", settings=LOCAL) as builder:
         harness.builds = BuildQueue(builder, max_concurrent=1)
         await harness.stop()
         await harness.start()
