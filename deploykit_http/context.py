@@ -19,6 +19,7 @@ from deploykit.errors import NOT_FOUND, Error
 from deploykit.health import HealthMonitor, HealthRecordService
 from deploykit.ingress import DomainChecker, DomainService
 from deploykit.logs import LogStreamer
+from deploykit.metrics import MetricsService
 from deploykit.pending_change import ChangeKind, PendingChangeService
 from deploykit.project import Project, ProjectService
 from deploykit.runtime import Reconciler, Runtime
@@ -66,6 +67,8 @@ class Collaborators:
     """Refreshes a domain's DNS and TLS status (the Caddy adapter); None leaves stored status."""
     health: HealthRecordService | None = None
     health_monitor: HealthMonitor | None = None
+    metrics: MetricsService | None = None
+    """Samples a service's containers while asked (``deploykit_sysinfo.MetricsSampler``)."""
     webhooks: WebhookService | None = None
     deploy_keys: DeployKeyService | None = None
     generate_deploy_key: DeployKeyGenerator | None = None

@@ -10,8 +10,12 @@ Construct it in the composition root (no I/O until asked)::
     )
     about = await system.about()        # SystemService: never raises; a part that is down
     status = await system.status()      # reports {"reachable": False}
+
+    metrics = MetricsSampler(runtime=runtime, clock=SystemClock())   # MetricsService
+    samples = await metrics.service_samples(service_id)              # samples only while asked
 """
 
+from deploykit_sysinfo.metrics import MetricsSampler
 from deploykit_sysinfo.system import DockerIntrospection, SystemInfo
 
-__all__ = ["DockerIntrospection", "SystemInfo"]
+__all__ = ["DockerIntrospection", "MetricsSampler", "SystemInfo"]

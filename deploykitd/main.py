@@ -17,6 +17,7 @@ import uvicorn
 from starlette.applications import Starlette
 
 from deploykit import __version__
+from deploykit.clock import SystemClock
 from deploykit_caddy import CaddyTraffic, TrafficSettings
 from deploykit_docker import DockerRuntime, SocketHealthProbe
 from deploykit_docker.build_queue import BuildQueue
@@ -29,7 +30,7 @@ from deploykit_http.context import Collaborators, Context, HTTPSettings
 from deploykit_reconciler import Reconciler, ReconcilerSettings
 from deploykit_reconciler.builds import BuildPipeline
 from deploykit_sqlite import Store
-from deploykit_sysinfo import SystemInfo
+from deploykit_sysinfo import MetricsSampler, SystemInfo
 from deploykitd.config import Config
 
 log = logging.getLogger("deploykitd")
@@ -99,6 +100,7 @@ class Main:
             domain_checker=self.traffic.ingress,
             health=store.health,
             health_monitor=self.reconciler,
+            metrics=MetricsSampler(runtime=self.runtime, clock=SystemClock()) if self.runtime is not None else None,
         )
         settings = HTTPSettings(
             version=__version__,

@@ -1,9 +1,9 @@
-"""A service's domains, health and metrics over fakes: what each request stores, triggers and answers."""
+"""A service's domains and health over fakes: what each request stores, triggers and answers."""
 
 from __future__ import annotations
 
 import dataclasses
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -11,11 +11,10 @@ import pytest
 from deploykit.errors import CONFLICT, INVALID, Error
 from deploykit.health import HealthRecord, HealthRecordFilter, HealthResult, ReplicaHealth
 from deploykit.ingress import Domain, DomainCheck, TLSStatus
-from deploykit.runtime import ContainerStats
 from deploykit_http.app import build_app
 from deploykit_http.context import HTTPSettings
 from tests.http.conftest import client_for
-from tests.http.fakes import FakeReconciler, World, container, fake
+from tests.http.fakes import FakeReconciler, World, fake
 
 CREATED = datetime(2026, 1, 2, tzinfo=UTC)
 GENERATED = Domain("api-shop.localhost", "p1", "s1", is_generated=True, created_at=CREATED)
@@ -27,7 +26,6 @@ FakeDomains = fake(
 FakeChecker = fake("FakeChecker", "check_domain")
 FakeHealth = fake("FakeHealth", "record_health", "list_health", "prune_health")
 FakeMonitor = fake("FakeMonitor", sync=("health_state",))
-FakeRuntime = fake("FakeRuntime", "list_containers", "stats")
 
 
 @dataclasses.dataclass
@@ -213,39 +211,3 @@ async def test_health_answers_the_current_state_and_recent_results(
     assert [x["healthy"] for x in body["replicas"]] == [x.healthy for x in replicas]
     assert [x["ok"] for x in body["results"]] == [x.result.ok for x in records]
     assert asked == [HealthRecordFilter(service_id="s1", since=None, limit=5)]
-
-
-async def test_metrics_sample_the_service_s_running_containers_while_asked(traffic: Traffic) -> None:
-    world = traffic.world
-    runtime = FakeRuntime()
-    runtime.list_containers_fn = lambda: [container("c1"), container("c2", state="exited"), container("x", "s9")]
-    sampled: list[str] = []
-
-    def stats(id: str) -> ContainerStats:
-        sampled.append(id)
-        return ContainerStats(id, 12.5, 100, 1000, 10, 20)
-
-    runtime.stats_fn = stats
-    world.runtime = runtime
-    app = traffic.app()
-    async with client_for(app) as c:
-        first = (await c.get("/projects/p1/services/s1/metrics")).json()["samples"]
-        again = (await c.get("/projects/p1/services/s1/metrics")).json()["samples"]  # within the interval
-        world.clock.advance(5)
-        since = (world.clock.now() - timedelta(seconds=1)).isoformat()
-        later = await c.get("/projects/p1/services/s1/metrics", params={"since": since})
-    assert first == [
-        {
-            "container_id": "c1",
-            "at": "2026-01-01T00:00:00Z",
-            "cpu_percent": 12.5,
-            "memory_bytes": 100,
-            "memory_limit_bytes": 1000,
-            "network_rx_bytes": 10,
-            "network_tx_bytes": 20,
-        }
-    ]
-    assert again == first
-    assert sampled == ["c1", "c1"]  # once per sampling: the repeat within the interval took none
-    assert later.status_code == 200
-    assert [s["at"] for s in later.json()["samples"]] == ["2026-01-01T00:00:05Z"]
