@@ -192,6 +192,15 @@ def validate_volumes(volumes: list[Volume], errors: FieldErrors) -> None:
         paths.add(path.rstrip("/"))
 
 
+def name_key(name: str) -> str:
+    """Service names are unique per project regardless of case."""
+    return name.casefold()
+
+
+def conflict_message(name: str) -> str:
+    return f"A service named '{name}' already exists in this project."
+
+
 def validate_service_name(name: str, errors: FieldErrors, field_name: str = "name") -> None:
     if not name or not name.strip():
         errors.add(field_name, "must not be empty")

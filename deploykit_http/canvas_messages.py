@@ -15,6 +15,7 @@ from deploykit.canvas import CanvasEdge, CanvasNode, EdgeType, NodePosition, Nod
 from deploykit.errors import INVALID, NOT_FOUND, Error
 from deploykit.pending_change import ChangeKind, PendingChangeCreate
 from deploykit.service import ServiceConfig
+from deploykit.staging import ServiceStage
 from deploykit_http import render
 from deploykit_http.rooms import Client, Room, encode
 from deploykit_http.staging import stage_service_create
@@ -181,13 +182,15 @@ class CanvasMessages:
             raise Error(INVALID, "The service is malformed: check port, replicas and resources.") from None
         staged = await stage_service_create(
             self.hub.context,
-            client.project_id,
-            client.user_id,
-            name=str(p.get("name") or ""),
-            config=config,
-            group_id=p.get("group_id"),
-            position=(number(p.get("x") or 0), number(p.get("y") or 0)),
-            env=env_map(p.get("env_vars")),
+            ServiceStage(
+                project_id=client.project_id,
+                name=str(p.get("name") or ""),
+                config=config,
+                group_id=p.get("group_id"),
+                position=(number(p.get("x") or 0), number(p.get("y") or 0)),
+                env=env_map(p.get("env_vars")),
+                created_by=client.user_id,
+            ),
         )
         self.hub.queue(
             client,

@@ -20,10 +20,10 @@ from deploykit.health import HealthMonitor, HealthRecordService
 from deploykit.ingress import DomainChecker, DomainService
 from deploykit.logs import LogStreamer
 from deploykit.metrics import MetricsService
-from deploykit.pending_change import ChangeKind, PendingChangeService
 from deploykit.project import Project, ProjectService
 from deploykit.runtime import Reconciler, Runtime
-from deploykit.service import Service, ServiceConfig, ServiceService
+from deploykit.service import Service, ServiceService
+from deploykit.staging import StagingService
 from deploykit.system import SystemService
 from deploykit.user import UserService
 from deploykit.webhook import WebhookService
@@ -54,7 +54,7 @@ class Collaborators:
     containers: ContainerService
     canvas: CanvasService
     env_vars: EnvVarService
-    pending_changes: PendingChangeService
+    pending_changes: StagingService
     bus: EventBus
     ping_database: Callable[[], Awaitable[bool]] = _false
     runtime: Runtime | None = None
@@ -101,22 +101,6 @@ class HTTPSettings:
     """Stage git sources on this host (``file://``, paths, loopback); the daemon's ``--allow-local-repos``."""
 
 
-@dataclass(frozen=True)
-class ServiceTarget:
-    """A service that staged changes can address: applied (``target_id``) or itself only staged
-    for creation (``target_temp_id``), with the config it has or will have."""
-
-    project_id: str
-    target_id: str | None
-    target_temp_id: str | None
-    name: str
-    config: ServiceConfig
-
-    @property
-    def key(self) -> str:
-        return self.target_id or self.target_temp_id or ""
-
-
 @dataclass
 class Context:
     """Everything a handler may use. Built once per app by ``build_app``."""
@@ -137,22 +121,6 @@ class Context:
         if svc.project_id != project_id:
             raise Error(NOT_FOUND, "Service not found.")
         return svc
-
-    async def service_target(self, project_id: str, service_id: str) -> ServiceTarget:
-        """An applied service of the project, or one staged for creation under that temp id.
-        Raises ``not_found``."""
-        try:
-            svc = await self.service_in(project_id, service_id)
-        except Error as exc:
-            if exc.code != NOT_FOUND:
-                raise
-        else:
-            return ServiceTarget(svc.project_id, svc.id, None, svc.name, svc.config)
-        for change in await self.c.pending_changes.list_pending_changes(project_id):
-            if change.kind == ChangeKind.SERVICE_CREATE and change.target_temp_id == service_id:
-                config = ServiceConfig.from_dict(change.payload)
-                return ServiceTarget(project_id, None, service_id, str(change.payload.get("name", "")), config)
-        raise Error(NOT_FOUND, "Service not found.")
 
     def runtime(self) -> Runtime:
         if self.c.runtime is None:

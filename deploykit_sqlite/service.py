@@ -8,14 +8,9 @@ import uuid
 
 from deploykit.bus import Event, EventType
 from deploykit.errors import not_found
-from deploykit.service import Service, ServiceConfig, ServiceFilter, ServiceStatus
+from deploykit.service import Service, ServiceConfig, ServiceFilter, ServiceStatus, conflict_message, name_key
 from deploykit.slug import MAX_SLUG_LENGTH, service_slug
 from deploykit_sqlite.db import DB, Tx, dumps, from_text, to_text
-
-
-def name_key(name: str) -> str:
-    """Service names are unique per project regardless of case."""
-    return name.casefold()
 
 
 def row_to_service(row: sqlite3.Row) -> Service:
@@ -59,10 +54,6 @@ async def unique_slug(tx: Tx, project_id: str, name: str) -> str:
         slug = base[: MAX_SLUG_LENGTH - len(tail)].rstrip("-") + tail
         n += 1
     return slug
-
-
-def conflict_message(name: str) -> str:
-    return f"A service named '{name}' already exists in this project."
 
 
 async def insert_service(

@@ -13,7 +13,7 @@ from deploykit_http import models as m
 from deploykit_http import render
 from deploykit_http.context import Context
 from deploykit_http.endpoint import Call, Endpoint
-from deploykit_http.staging import env_var_payload, stage
+from deploykit_http.staging import stage
 
 ScopeResolver = Callable[[Call], Awaitable[tuple[str, str, bool]]]
 """(project_id, scope_id, staged): staged is true for a service that exists only as a staged create."""
@@ -40,7 +40,7 @@ def endpoints(ctx: Context) -> list[Endpoint]:
 
     async def service_scope(call: Call) -> tuple[str, str, bool]:
         # A service staged for creation takes env vars on its temp id.
-        target = await ctx.service_target(call.params["project_id"], call.params["service_id"])
+        target = await ctx.c.pending_changes.get_service_target(call.params["project_id"], call.params["service_id"])
         return target.project_id, target.key, target.target_id is None
 
     def make(scope: Scope, resolve: ScopeResolver, base: str, tag: str) -> list[Endpoint]:
@@ -71,7 +71,7 @@ def endpoints(ctx: Context) -> list[Endpoint]:
                 PendingChangeCreate(
                     project_id=project_id,
                     kind=ChangeKind.ENV_VAR_CREATE,
-                    payload=env_var_payload(scope, scope_id, body.key, body.value),
+                    payload={"scope": scope.value, "scope_id": scope_id, "key": body.key, "value": body.value},
                     target_temp_id=scope_id if staged else None,
                     created_by=call.user.id,
                 ),

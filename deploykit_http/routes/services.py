@@ -7,6 +7,7 @@ from typing import Any
 from deploykit.errors import FieldErrors
 from deploykit.pending_change import ChangeKind, PendingChangeCreate
 from deploykit.service import ServiceConfig, ServiceFilter, ServiceUpdate, validate_service_name
+from deploykit.staging import ServiceStage
 from deploykit_http import models as m
 from deploykit_http import render
 from deploykit_http.context import Context
@@ -42,12 +43,14 @@ def endpoints(ctx: Context) -> list[Endpoint]:
             position = (body.position_x or 0.0, body.position_y or 0.0)
         staged = await stage_service_create(
             ctx,
-            project.id,
-            call.user.id,
-            name=body.name,
-            config=config_from(body),
-            group_id=body.group_id,
-            position=position,
+            ServiceStage(
+                project_id=project.id,
+                name=body.name,
+                config=config_from(body),
+                group_id=body.group_id,
+                position=position,
+                created_by=call.user.id,
+            ),
         )
         return render.pending_change(staged.change)
 
@@ -58,7 +61,7 @@ def endpoints(ctx: Context) -> list[Endpoint]:
 
     async def update_service(call: Call) -> Any:
         body: m.ServiceUpdateIn = call.body
-        target = await ctx.service_target(call.params["project_id"], call.params["service_id"])
+        target = await ctx.c.pending_changes.get_service_target(call.params["project_id"], call.params["service_id"])
         upd = update_from(body)
         errors = FieldErrors()
         if upd.name is not None:
@@ -80,7 +83,7 @@ def endpoints(ctx: Context) -> list[Endpoint]:
         )
 
     async def delete_service(call: Call) -> Any:
-        target = await ctx.service_target(call.params["project_id"], call.params["service_id"])
+        target = await ctx.c.pending_changes.get_service_target(call.params["project_id"], call.params["service_id"])
         return render.pending_change(
             await stage(
                 ctx,

@@ -116,6 +116,8 @@ FakePending = fake(
     "append_pending_change",
     "discard_pending_changes",
     "apply_pending_changes",
+    "stage_service",
+    "get_service_target",
 )
 FakeRuntime = fake("FakeRuntime", "ping", "list_containers")
 FakeReconciler = fake("FakeReconciler", "restart_service", sync=("trigger", "trigger_service"))

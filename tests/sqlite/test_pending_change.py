@@ -308,11 +308,12 @@ async def test_apply_creates_services_with_env_nodes_domains_and_first_deploymen
     assert await store.pending_changes.list_pending_changes(project.id) == []
     assert bus.types().count(EventType.SERVICE_CREATED) == 2
     assert bus.types().count(EventType.DEPLOYMENT_CREATED) == 2
-    assert bus.types()[-1] == EventType.PENDING_CHANGES_APPLIED
+    assert bus.types()[-1] == EventType.CHANGES_APPLIED
     assert bus.events[-1].payload == {
         "applied_count": 3,
         "temp_id_to_service_id": result.temp_id_to_service_id,
         "created_deployments": result.created_deployments,
+        "user_id": "user-1",
     }
 
 

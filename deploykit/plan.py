@@ -1,24 +1,39 @@
-"""The effective state of a project's staged changes, and the validation of one more.
+"""A project's staged log as a plan: its rules, with no storage behind them.
 
-Appending a change replays the log over the applied state (services, env var keys, groups) and
-checks the new change against the result: its target exists, its payload is valid, and no two
-services would share a name (case-insensitively).
+A ``Plan`` starts from the applied state of a project (its services, env var keys and groups) and
+replays the staged changes over it in order. Each change is validated against the state the
+earlier ones left (its target exists, its payload is valid, no two services would share a name
+case-insensitively) and comes out as a ``Step``: its normalized payload, its targets, what the
+target looked like before (for showing a diff) and the service it leaves behind.
+
+Appending a change replays the log leniently (a change the world moved away from is skipped) and
+stages the new one strictly; applying replays the whole log strictly and hands the steps to the
+store, which persists them in order. ``deploy_order`` is the diff that decides which services get
+a new deployment. Nothing here does I/O: ``tests/domain/test_plan.py`` tests it without a database.
 """
 
 from __future__ import annotations
 
 import logging
 import secrets
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from deploykit.envvar import Scope, validate_env_key, validate_env_value
 from deploykit.errors import CONFLICT, Error, FieldErrors, ValidationError, not_found
-from deploykit.pending_change import ChangeKind
+from deploykit.pending_change import ChangeKind, PendingChange
 from deploykit.project import ProjectUpdate
-from deploykit.service import ServiceConfig, ServiceCreate, ServiceUpdate, Unset, validate_service_name
-from deploykit_sqlite.db import Tx
-from deploykit_sqlite.service import conflict_message, name_key, project_services
+from deploykit.service import (
+    Service,
+    ServiceConfig,
+    ServiceCreate,
+    ServiceUpdate,
+    Unset,
+    conflict_message,
+    name_key,
+    validate_service_name,
+)
 
 log = logging.getLogger(__name__)
 
@@ -115,9 +130,19 @@ def optional_id(payload: dict[str, Any], key: str) -> str | None:
     return value
 
 
+@dataclass(frozen=True)
+class EnvSlot:
+    """An applied env var as far as staging cares: where it lives and its key (not its value)."""
+
+    id: str
+    scope: str
+    scope_id: str
+    key: str
+
+
 @dataclass
 class Draft:
-    """A service as it will be once the staged changes apply."""
+    """A service as it will be once the staged changes apply; ``key`` is its id or temp id."""
 
     key: str
     name: str
@@ -130,14 +155,23 @@ class Draft:
         return {"name": self.name, "group_id": self.group_id, **self.config.to_dict()}
 
 
-@dataclass
-class Staged:
-    """A validated change: its normalized payload, targets, and what the target looked like."""
+@dataclass(frozen=True)
+class Step:
+    """A validated change: its normalized payload, its targets, what the target looked like, and
+    for a service change the service it leaves behind (``update`` for ``service.update``)."""
 
+    kind: ChangeKind
     payload: dict[str, Any]
     target_id: str | None
     target_temp_id: str | None
     before: dict[str, Any] | None = None
+    service: Draft | None = None
+    update: ServiceUpdate | None = None
+
+    @property
+    def is_move_back(self) -> bool:
+        """A move to the group the service is in: nothing to stage."""
+        return self.kind == ChangeKind.SERVICE_MOVE and (self.before or {}).get("group_id") == self.payload["group_id"]
 
 
 @dataclass
@@ -148,6 +182,42 @@ class Plan:
     env_vars: dict[str, tuple[str, str, str]] = field(default_factory=dict)
     """Applied, not staged-deleted env vars: id -> (scope, scope_id, key)."""
     groups: set[str] = field(default_factory=set)
+    node_groups: dict[str, str | None] = field(default_factory=dict)
+    """Where the canvas holds a staged service's node (temp id -> group): dragging the node into
+    or out of a group after staging wins over the group the creation named."""
+
+    @classmethod
+    def of(
+        cls,
+        project_id: str,
+        *,
+        services: Iterable[Service] = (),
+        env_vars: Iterable[EnvSlot] = (),
+        groups: Iterable[str] = (),
+        node_groups: Mapping[str, str | None] | None = None,
+    ) -> Plan:
+        """The applied state of a project, before any staged change."""
+        plan = cls(project_id, groups=set(groups), node_groups=dict(node_groups or {}))
+        for s in services:
+            plan.services[s.id] = Draft(s.id, s.name, s.config, s.group_id, applied=True)
+        for v in env_vars:
+            plan.env_vars[v.id] = (v.scope, v.scope_id, v.key)
+            plan.env_keys.setdefault((v.scope, v.scope_id), set()).add(v.key)
+        return plan
+
+    def replay(self, changes: Iterable[PendingChange], *, strict: bool) -> list[Step]:
+        """Stage each change in order. Strict (apply): the first that no longer fits raises its
+        error (``conflict``, ``invalid``, ``not_found``). Lenient (append): it is skipped, and
+        apply will report it."""
+        steps: list[Step] = []
+        for change in changes:
+            try:
+                steps.append(self.stage(change.kind, change.payload, change.target_id, change.target_temp_id))
+            except Error as exc:
+                if strict:
+                    raise
+                log.warning("staged %s no longer applies: %s", change.kind, exc.message)
+        return steps
 
     def live(self, target_id: str | None, target_temp_id: str | None) -> Draft:
         key = target_id if target_id is not None else target_temp_id
@@ -168,7 +238,7 @@ class Plan:
 
     def stage(
         self, kind: ChangeKind, payload: dict[str, Any], target_id: str | None, target_temp_id: str | None
-    ) -> Staged:
+    ) -> Step:
         """Validate one change against this state and lay it over the state."""
         if not isinstance(payload, dict):
             raise malformed()
@@ -177,55 +247,18 @@ class Plan:
             if not isinstance(name, str):
                 raise ValidationError({"name": ["must not be empty"]})
             ProjectUpdate(name=name).validate()
-            return Staged({"name": name.strip()}, self.project_id, None)
+            return Step(kind, {"name": name.strip()}, self.project_id, None)
         if kind == ChangeKind.SERVICE_CREATE:
             return self._create(payload, target_temp_id)
         if kind in (ChangeKind.SERVICE_UPDATE, ChangeKind.SERVICE_DELETE, ChangeKind.SERVICE_MOVE):
-            if (target_id is None) == (target_temp_id is None):
-                raise ValidationError({"target_id": ["exactly one of target_id and target_temp_id is required"]})
-            draft = self.live(target_id, target_temp_id)
-            before = draft.snapshot()
-            if kind == ChangeKind.SERVICE_DELETE:
-                draft.deleted = True
-                return Staged({}, target_id, target_temp_id, before)
-            if kind == ChangeKind.SERVICE_MOVE:
-                group_id = optional_id(payload, "group_id")
-                self.check_group(group_id)
-                draft.group_id = group_id
-                return Staged({"group_id": group_id}, target_id, target_temp_id, before)
-            upd = parse_update(payload)
-            config = updated_config(upd, draft.config)
-            if upd.name is not None:
-                self.check_name(upd.name, draft.key)
-            if not isinstance(upd.group_id, Unset):
-                self.check_group(upd.group_id)
-                draft.group_id = upd.group_id
-            draft.config = config
-            if upd.name is not None:
-                draft.name = upd.name
-            return Staged(upd.to_dict(), target_id, target_temp_id, before)
+            return self._change_service(kind, payload, target_id, target_temp_id)
         if kind == ChangeKind.ENV_VAR_CREATE:
             return self._env_create(payload)
         if kind in (ChangeKind.ENV_VAR_UPDATE, ChangeKind.ENV_VAR_DELETE):
-            found = self.env_vars.get(target_id) if target_id is not None else None
-            if target_id is None or found is None:
-                raise not_found("Env var")
-            scope, scope_id, key = found
-            before = {"scope": scope, "scope_id": scope_id, "key": key}
-            if kind == ChangeKind.ENV_VAR_DELETE:
-                del self.env_vars[target_id]
-                self.env_keys.get((scope, scope_id), set()).discard(key)
-                return Staged({}, target_id, None, before)
-            value = payload.get("value")
-            if not isinstance(value, str):
-                raise ValidationError({"value": ["must be a string"]})
-            errors = FieldErrors()
-            validate_env_value(value, errors)
-            errors.raise_if_any()
-            return Staged({"value": value}, target_id, None, before)
+            return self._env_change(kind, payload, target_id)
         raise ValidationError({"kind": ["is not a known change kind"]})
 
-    def _create(self, payload: dict[str, Any], target_temp_id: str | None) -> Staged:
+    def _create(self, payload: dict[str, Any], target_temp_id: str | None) -> Step:
         temp_id = target_temp_id or new_temp_id()
         if temp_id in self.services:
             raise Error(CONFLICT, f"The temporary id '{temp_id}' is already used.")
@@ -235,12 +268,43 @@ class Plan:
         env = parse_env_vars(payload.get("env_vars"))
         x, y = as_float(payload.get("x"), "x"), as_float(payload.get("y"), "y")
         self.check_name(name)
-        self.services[temp_id] = Draft(temp_id, name, config, group_id, applied=False)
+        in_group = group_id
+        if temp_id in self.node_groups:
+            in_group = self.node_groups[temp_id]
+            self.check_group(in_group)
+        draft = self.services[temp_id] = Draft(temp_id, name, config, in_group, applied=False)
         self.env_keys[(Scope.SERVICE.value, temp_id)] = set(env)
         normalized = {"name": name, **config.to_dict(), "group_id": group_id, "env_vars": env, "x": x, "y": y}
-        return Staged(normalized, None, temp_id)
+        return Step(ChangeKind.SERVICE_CREATE, normalized, None, temp_id, service=replace(draft))
 
-    def _env_create(self, payload: dict[str, Any]) -> Staged:
+    def _change_service(
+        self, kind: ChangeKind, payload: dict[str, Any], target_id: str | None, target_temp_id: str | None
+    ) -> Step:
+        if (target_id is None) == (target_temp_id is None):
+            raise ValidationError({"target_id": ["exactly one of target_id and target_temp_id is required"]})
+        draft = self.live(target_id, target_temp_id)
+        before = draft.snapshot()
+        if kind == ChangeKind.SERVICE_DELETE:
+            draft.deleted = True
+            return Step(kind, {}, target_id, target_temp_id, before, service=replace(draft))
+        if kind == ChangeKind.SERVICE_MOVE:
+            group_id = optional_id(payload, "group_id")
+            self.check_group(group_id)
+            draft.group_id = group_id
+            return Step(kind, {"group_id": group_id}, target_id, target_temp_id, before, service=replace(draft))
+        upd = parse_update(payload)
+        config = updated_config(upd, draft.config)
+        if upd.name is not None:
+            self.check_name(upd.name, draft.key)
+        if not isinstance(upd.group_id, Unset):
+            self.check_group(upd.group_id)
+            draft.group_id = upd.group_id
+        draft.config = config
+        if upd.name is not None:
+            draft.name = upd.name
+        return Step(kind, upd.to_dict(), target_id, target_temp_id, before, service=replace(draft), update=upd)
+
+    def _env_create(self, payload: dict[str, Any]) -> Step:
         try:
             scope = Scope(str(payload.get("scope")))
         except ValueError as exc:
@@ -274,25 +338,30 @@ class Plan:
         if key in keys:
             raise Error(CONFLICT, f"An env var named '{key}' already exists in this scope.")
         keys.add(key)
-        return Staged({"scope": scope.value, "scope_id": scope_id, "key": key, "value": value}, None, temp_id)
+        normalized = {"scope": scope.value, "scope_id": scope_id, "key": key, "value": value}
+        return Step(ChangeKind.ENV_VAR_CREATE, normalized, None, temp_id)
+
+    def _env_change(self, kind: ChangeKind, payload: dict[str, Any], target_id: str | None) -> Step:
+        found = self.env_vars.get(target_id) if target_id is not None else None
+        if target_id is None or found is None:
+            raise not_found("Env var")
+        scope, scope_id, key = found
+        before = {"scope": scope, "scope_id": scope_id, "key": key}
+        if kind == ChangeKind.ENV_VAR_DELETE:
+            del self.env_vars[target_id]
+            self.env_keys.get((scope, scope_id), set()).discard(key)
+            return Step(kind, {}, target_id, None, before)
+        value = payload.get("value")
+        if not isinstance(value, str):
+            raise ValidationError({"value": ["must be a string"]})
+        errors = FieldErrors()
+        validate_env_value(value, errors)
+        errors.raise_if_any()
+        return Step(kind, {"value": value}, target_id, None, before)
 
 
-async def load_plan(
-    tx: Tx, project_id: str, staged: list[tuple[ChangeKind, dict[str, Any], str | None, str | None]]
-) -> Plan:
-    """The applied state of the project with ``staged`` laid over it in order. A staged change
-    that no longer fits (the world moved underneath it) is skipped here; apply will report it."""
-    plan = Plan(project_id)
-    for service in await project_services(tx, project_id):
-        plan.services[service.id] = Draft(service.id, service.name, service.config, service.group_id, applied=True)
-    for row in await tx.fetchall("SELECT id, scope, scope_id, key FROM env_vars WHERE project_id = ?", (project_id,)):
-        plan.env_vars[row["id"]] = (row["scope"], row["scope_id"], row["key"])
-        plan.env_keys.setdefault((row["scope"], row["scope_id"]), set()).add(row["key"])
-    rows = await tx.fetchall("SELECT id FROM canvas_nodes WHERE project_id = ? AND type = 'group'", (project_id,))
-    plan.groups = {r["id"] for r in rows}
-    for kind, payload, target_id, target_temp_id in staged:
-        try:
-            plan.stage(kind, payload, target_id, target_temp_id)
-        except Error as exc:
-            log.warning("staged %s no longer applies: %s", kind, exc.message)
-    return plan
+def deploy_order(created: Iterable[str], before: Mapping[str, object], after: Mapping[str, object]) -> list[str]:
+    """The services an apply deploys: each created one (in creation order) first, then, by id,
+    every other service whose deploy-relevant state (config, resolved env) differs from before."""
+    new = [sid for sid in created if sid in after]
+    return new + sorted(sid for sid in after if sid not in new and before.get(sid) != after[sid])
