@@ -90,6 +90,8 @@ class HTTPSettings:
     """Messages buffered per canvas client; a client that falls further behind is disconnected."""
     ws_session_check_s: float = 15.0
     sse_ping_s: float = 15.0
+    sse_auth_check_s: float = 2.0
+    """How often an open event stream asks whether its session or API key still works."""
     login_max_failures: int = 5
     """Failed logins of one account from one address in 15 minutes (see ratelimit.py)."""
     api_rate: float = 50.0

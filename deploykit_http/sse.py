@@ -1,7 +1,10 @@
 """Server-sent event streams: a service's runtime logs, and a deployment's build/start log.
 
 Streams end on their own when their source ends, and at once when the server shuts down
-(``shutdown`` is set), so that a graceful stop never waits on a browser tab.
+(``shutdown`` is set), so that a graceful stop never waits on a browser tab. ``while_authorized``
+also ends a stream within a few seconds of the session or API key that opened it ending (logout,
+a new password, the user deleted, a reset behind the server's back): a stream shows what only a
+signed-in member may see, for as long as it stays open.
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from deploykit.bus import Event, EventBus, EventType
@@ -85,6 +88,39 @@ async def runtime_logs(
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def while_authorized(
+    stream: Callable[[asyncio.Event], AsyncIterator[str]],
+    shutdown: asyncio.Event,
+    authorized: Callable[[], Awaitable[bool]],
+    check_s: float,
+) -> AsyncIterator[str]:
+    """``stream(stop)``'s items until it ends, the server shuts down, or ``authorized`` (asked
+    every ``check_s`` seconds) says no. A failing check (the database busy) keeps the stream."""
+    stop = asyncio.Event()
+
+    async def watch() -> None:
+        while not shutdown.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(shutdown.wait(), check_s)
+            if shutdown.is_set():
+                break
+            try:
+                if not await authorized():
+                    log.info("event stream ended: its session or key has ended")
+                    break
+            except Exception:
+                log.exception("event stream authorization check failed")
+        stop.set()
+
+    watcher = asyncio.create_task(watch(), name="sse-authorization")
+    try:
+        async for item in stream(stop):
+            yield item
+    finally:
+        watcher.cancel()
+        await asyncio.gather(watcher, return_exceptions=True)
 
 
 FINISHED_EVENTS = frozenset({EventType.DEPLOYMENT_HEALTHY, EventType.DEPLOYMENT_FAILED, EventType.DEPLOYMENT_CANCELLED})

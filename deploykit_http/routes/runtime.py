@@ -3,6 +3,8 @@ containers and their logs. Everything that needs the reconciler or Docker answer
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from pydantic import Field
@@ -10,12 +12,12 @@ from starlette.responses import StreamingResponse
 
 from deploykit.container import ContainerFilter
 from deploykit.deployment import DeploymentFilter
-from deploykit.errors import NOT_FOUND, UNAVAILABLE, Error, error_code
+from deploykit.errors import NOT_FOUND, UNAUTHORIZED, UNAVAILABLE, Error, error_code
 from deploykit.runtime import LABEL_SERVICE_ID
 from deploykit_http import models as m
 from deploykit_http import render, sse
 from deploykit_http.context import Context
-from deploykit_http.endpoint import Call, Endpoint
+from deploykit_http.endpoint import Call, Endpoint, bearer_token
 
 
 class LogQuery(m.Model):
@@ -24,6 +26,25 @@ class LogQuery(m.Model):
 
 def endpoints(ctx: Context) -> list[Endpoint]:
     deployments = ctx.c.deployments
+
+    def authorized_stream(call: Call, stream: Callable[[asyncio.Event], AsyncIterator[str]]) -> AsyncIterator[str]:
+        """``stream`` until it ends, the server stops, or the session or API key that opened it
+        ends. A session is asked by id (its access token rotates while the stream stays open)."""
+        identity = call.identity
+        token = bearer_token(call.request) or ""
+
+        async def authorized() -> bool:
+            if identity is not None and identity.session_id is not None:
+                return await ctx.c.auth.session_active(identity.session_id)
+            try:
+                await ctx.c.auth.authenticate(token)
+            except Error as exc:
+                if exc.code == UNAUTHORIZED:
+                    return False
+                raise
+            return True
+
+        return sse.while_authorized(stream, ctx.hub.shutdown_event, authorized, ctx.settings.sse_auth_check_s)
 
     async def list_deployments(call: Call) -> Any:
         q: m.Paging = call.query
@@ -46,8 +67,11 @@ def endpoints(ctx: Context) -> list[Endpoint]:
     async def deployment_log(call: Call) -> Any:
         dep = await owned_deployment(call)
         if dep.in_flight:
-            stream = sse.deployment_log(
-                deployments, ctx.c.bus, dep.id, dep.service_id, ctx.settings.sse_ping_s, ctx.hub.shutdown_event
+            stream = authorized_stream(
+                call,
+                lambda stop: sse.deployment_log(
+                    deployments, ctx.c.bus, dep.id, dep.service_id, ctx.settings.sse_ping_s, stop
+                ),
             )
             return StreamingResponse(stream, media_type="text/event-stream", headers=sse.SSE_HEADERS)
         return {"deployment_id": dep.id, "status": dep.status.value, "log": await deployments.get_log(dep.id)}
@@ -116,7 +140,9 @@ def endpoints(ctx: Context) -> list[Endpoint]:
         streamer = ctx.logs()
         found = await ctx.runtime().list_containers()
         ids = [c.id for c in found if c.labels.get(LABEL_SERVICE_ID) == svc.id]
-        stream = sse.runtime_logs(streamer, ids, q.tail, ctx.settings.sse_ping_s, ctx.hub.shutdown_event)
+        stream = authorized_stream(
+            call, lambda stop: sse.runtime_logs(streamer, ids, q.tail, ctx.settings.sse_ping_s, stop)
+        )
         return StreamingResponse(stream, media_type="text/event-stream", headers=sse.SSE_HEADERS)
 
     tag = "runtime"
