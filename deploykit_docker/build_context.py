@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 import tarfile
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
@@ -13,6 +14,7 @@ from deploykit import INVALID, Error
 
 OUTSIDE_DOCKERFILE = ".deploykit.Dockerfile"
 """The name a Dockerfile from outside the context gets inside the tar (as the docker CLI does)."""
+MAX_DOCKERIGNORE_BYTES = 1024 * 1024
 
 
 def write_context(
@@ -35,10 +37,7 @@ def write_context(
         dockerfile = alternative
     inside = dockerfile.is_relative_to(ctx)
     name = dockerfile.relative_to(ctx).as_posix() if inside else OUTSIDE_DOCKERFILE
-    patterns = list(default_ignores)
-    ignore_file = ctx / ".dockerignore"
-    if ignore_file.is_file():
-        patterns += ignore_file.read_text(errors="replace").splitlines()
+    patterns = [*default_ignores, *read_dockerignore(ctx / ".dockerignore")]
     ignore = DockerIgnore([*patterns, f"!{name}", "!.dockerignore"])
     with tarfile.open(tar_path, "w", format=tarfile.PAX_FORMAT) as tar:
         for path, arcname in ignore.walk(ctx):
@@ -57,6 +56,30 @@ def write_context(
             with dockerfile.open("rb") as f:
                 tar.addfile(info, f)
     return name
+
+
+def read_dockerignore(path: Path) -> list[str]:
+    """The lines of a context's ``.dockerignore``; none when there is none. Raises ``invalid`` unless it
+    is a regular file of at most ``MAX_DOCKERIGNORE_BYTES``: a symlink (to ``/proc/kmsg``, whose
+    read never ends, or to a secret of the host) is never followed, nor a FIFO or device opened."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return []
+    except OSError as exc:
+        if path.is_symlink():
+            raise Error(INVALID, "docker build failed: .dockerignore is a symlink; it must be a regular file.") from exc
+        raise Error(INVALID, f"docker build failed: .dockerignore cannot be read ({exc.strerror}).") from exc
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise Error(INVALID, "docker build failed: .dockerignore must be a regular file.")
+        with os.fdopen(os.dup(fd), "rb") as f:
+            data = f.read(MAX_DOCKERIGNORE_BYTES + 1)
+    finally:
+        os.close(fd)
+    if len(data) > MAX_DOCKERIGNORE_BYTES:
+        raise Error(INVALID, f"docker build failed: .dockerignore is larger than {MAX_DOCKERIGNORE_BYTES // 1024} KiB.")
+    return data.decode(errors="replace").splitlines()
 
 
 def _inside(root: Path, relative: str, what: str) -> Path:

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from deploykit import CONFLICT, Error
+from deploykit import CONFLICT, INVALID, Error
 from deploykit.build import Builder, BuildRequest, BuildResult
+
+log = logging.getLogger(__name__)
 
 SUPERSEDED = "Cancelled: a newer build of this service started."
 CANCELLED = "Cancelled."
@@ -29,13 +32,18 @@ class BuildQueue:
     """At most ``max_concurrent`` builds at once, the rest wait first come, first served; a newer
     build of the same service cancels the older one, queued or running. Implements
     ``deploykit.build.BuildScheduler``. The build runs in a task of its own so that cancelling it
-    never cancels the caller."""
+    never cancels the caller.
 
-    def __init__(self, builder: Builder, *, max_concurrent: int = 1) -> None:
+    A slot is never held past the build's ``timeout_s`` plus ``grace_s``: a build that does not stop
+    when told (a thread stuck on a read) is let go of, its slot freed and its caller answered."""
+
+    def __init__(self, builder: Builder, *, max_concurrent: int = 1, grace_s: float = 30.0) -> None:
         if max_concurrent < 1:
             raise ValueError("max_concurrent must be at least 1")
         self.builder = builder
         self.max_concurrent = max_concurrent
+        self.grace_s = grace_s
+        self._abandoned: set[asyncio.Task[BuildResult]] = set()
         self._running = 0
         self._waiting: collections.deque[_Ticket] = collections.deque()
         self._latest: dict[str, _Ticket] = {}
@@ -97,14 +105,34 @@ class BuildQueue:
         task = asyncio.create_task(self.builder.build(req, on_log), name=f"build {req.deployment_id}")
         ticket.task = task
         try:
-            await asyncio.wait([task])
+            await asyncio.wait([task], timeout=req.timeout_s + self.grace_s)
         except asyncio.CancelledError:
-            task.cancel()
-            await asyncio.wait([task])  # the slot is free only once the engine let go of the build
+            await self._stop(task, req)  # the slot is free once the engine let go of the build
             raise
+        if not task.done():
+            await self._stop(task, req)
+            if not task.done():
+                message = f"build timed out after {req.timeout_s:g} s and did not stop; its slot was freed"
+                on_log(message[0].upper() + message[1:] + ".")
+                raise Error(INVALID, message)
         if task.cancelled():
             raise Error(CONFLICT, ticket.reason or CANCELLED)
         return task.result()
+
+    async def _stop(self, task: asyncio.Task[BuildResult], req: BuildRequest) -> None:
+        """Cancel the build and wait up to ``grace_s`` for it to end; past that, let it go."""
+        task.cancel()
+        await asyncio.wait([task], timeout=self.grace_s)
+        if not task.done():
+            log.warning("build %s did not stop %g s after it was cancelled; freeing its slot", req.deployment_id,
+                        self.grace_s)  # fmt: skip
+            self._abandoned.add(task)  # referenced until it ends, so that it is not collected mid-run
+            task.add_done_callback(self._forget)
+
+    def _forget(self, task: asyncio.Task[BuildResult]) -> None:
+        self._abandoned.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("an abandoned build ended with %r", task.exception())
 
     def _end(self, ticket: _Ticket, reason: str) -> None:
         ticket.reason = reason

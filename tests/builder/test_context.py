@@ -3,13 +3,14 @@ inside the repository."""
 
 from __future__ import annotations
 
+import os
 import tarfile
 from pathlib import Path
 
 import pytest
 
 from deploykit import Error
-from deploykit_docker.build_context import OUTSIDE_DOCKERFILE, DockerIgnore, write_context
+from deploykit_docker.build_context import MAX_DOCKERIGNORE_BYTES, OUTSIDE_DOCKERFILE, DockerIgnore, write_context
 
 
 @pytest.mark.parametrize(
@@ -95,4 +96,36 @@ def test_paths_must_stay_inside_the_repository(tmp_path: Path, context: str, doc
     (repo / "escape").symlink_to("/etc")
     with pytest.raises(Error) as info:
         write_context(repo, context, dockerfile, tmp_path / "c.tar", ())
+    assert (info.value.code, info.value.message) == ("invalid", message)
+
+
+def context_with_ignore(tmp_path: Path, make: str) -> Path:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "Dockerfile").write_text("FROM scratch\n")
+    ignore = repo / ".dockerignore"
+    if make == "symlink":
+        ignore.symlink_to("/proc/kmsg")
+    elif make == "fifo":
+        os.mkfifo(ignore)  # opening it for reading would wait for a writer forever
+    elif make == "directory":
+        ignore.mkdir()
+    elif make == "huge":
+        ignore.write_text("x\n" * (MAX_DOCKERIGNORE_BYTES // 2 + 1))
+    return repo
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        ("symlink", "docker build failed: .dockerignore is a symlink; it must be a regular file."),
+        ("fifo", "docker build failed: .dockerignore must be a regular file."),
+        ("directory", "docker build failed: .dockerignore must be a regular file."),
+        ("huge", "docker build failed: .dockerignore is larger than 1024 KiB."),
+    ],
+)
+def test_a_dockerignore_that_is_not_a_small_regular_file_is_refused(tmp_path: Path, make: str, message: str) -> None:
+    repo = context_with_ignore(tmp_path, make)
+    with pytest.raises(Error) as info:
+        write_context(repo, ".", "Dockerfile", tmp_path / "context.tar", (".git",))
     assert (info.value.code, info.value.message) == ("invalid", message)

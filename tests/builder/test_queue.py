@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import pytest
 
@@ -187,3 +187,33 @@ async def test_builder_errors_reach_the_caller_and_free_the_slot() -> None:
         await queue.build("a", req("a1"), lambda _: None)
     assert (info.value.code, info.value.message) == ("invalid", "docker build failed: boom")
     assert queue.running == 0
+
+
+async def test_a_build_that_ignores_its_timeout_frees_its_slot_and_the_next_one_runs() -> None:
+    stuck_until = asyncio.Event()
+
+    async def jammed(r: BuildRequest, on_log: Callable[[str], None]) -> BuildResult:
+        if r.deployment_id == "next":
+            return BuildResult(image=r.tag, commit_sha="c0ffee", commit_message="ran")
+        while not stuck_until.is_set():  # a reader thread stuck on a read: cancellation does not end it
+            try:
+                await stuck_until.wait()
+            except asyncio.CancelledError:
+                continue
+        raise AssertionError("released only after the test")
+
+    queue = BuildQueue(FakeBuilder(build_fn=jammed), max_concurrent=1, grace_s=0.05)
+    logs: list[str] = []
+    jam = asyncio.create_task(queue.build("a", replace(req("jam"), timeout_s=0.05), logs.append))
+    following = asyncio.create_task(queue.build("b", req("next"), lambda _: None))
+    with pytest.raises(Error) as info:
+        await asyncio.wait_for(jam, 5)
+    assert (info.value.code, info.value.message) == (
+        "invalid",
+        "build timed out after 0.05 s and did not stop; its slot was freed",
+    )
+    assert logs[-1] == "Build timed out after 0.05 s and did not stop; its slot was freed."
+    assert (await asyncio.wait_for(following, 5)).commit_message == "ran"
+    assert queue.running == 0
+    stuck_until.set()  # the abandoned build ends; the queue let go of it
+    await until(lambda: not queue._abandoned)

@@ -218,3 +218,29 @@ def test_a_local_repository_from_an_older_store_is_refused_at_build_time(tmp_pat
             assert c.get(f"/projects/{pid}/services/{sid}/deployments/{first}").json()["status"] == "healthy"
     finally:
         strict.terminate(clean_engine=True)
+
+
+def test_a_repository_cannot_jam_the_only_build_slot(tmp_path: Path) -> None:
+    jammed = make_repo(tmp_path / "jammed")
+    (jammed.path / ".dockerignore").symlink_to("/proc/kmsg")  # a read that never ends
+    jammed.commit({}, "ignore through a symlink")
+    sleeper = make_repo(tmp_path / "sleeper", "RUN sleep 600")
+    fine = make_repo(tmp_path / "fine")
+    daemon = start(tmp_path / "data", "--allow-local-repos", "--max-builds", "1", "--build-timeout", "5s")
+    try:
+        admin = register_admin(daemon)
+        pid = create_project(admin, "Jam")["id"]
+        deps = {name: apply(admin, pid, name, repo.url) for name, repo in
+                (("jammed", jammed), ("sleeper", sleeper), ("fine", fine))}  # fmt: skip
+        results = {name: settled(admin, pid, sid, dep_id) for name, (sid, dep_id) in deps.items()}
+    finally:
+        daemon.terminate(clean_engine=True)
+    assert (results["jammed"]["status"], results["jammed"]["failure_reason"]) == (
+        "failed",
+        "build failed: docker build failed: .dockerignore is a symlink; it must be a regular file.",
+    )
+    assert (results["sleeper"]["status"], results["sleeper"]["failure_reason"]) == (
+        "failed",
+        "build failed: build timed out after 5 s",
+    )
+    assert results["fine"]["status"] == "healthy", results["fine"]
