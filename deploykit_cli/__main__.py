@@ -1,0 +1,3 @@
+from deploykit_cli.app import main
+
+main()
