@@ -41,6 +41,7 @@ from deploykit.health import (
 )
 from deploykit.runtime import ContainerState, Runtime
 from deploykit_reconciler.queue import Backoff
+from deploykit_reconciler.routes import RouteTable
 from deploykit_reconciler.settings import ReconcilerSettings
 
 log = logging.getLogger(__name__)
@@ -114,7 +115,7 @@ class HealthMonitor:
         settings: ReconcilerSettings,
         reroute: Reroute,
         lock: ServiceLock,
-        held_out: set[str],
+        routes: RouteTable,
         records: HealthRecordService | None = None,
         bus: EventBus | None = None,
     ) -> None:
@@ -125,8 +126,8 @@ class HealthMonitor:
         self._s = settings
         self._reroute = reroute
         self._lock = lock
-        self._held_out = held_out
-        """Container ids kept out of routes; shared with the converger, which routes around them."""
+        self._routes = routes
+        """Where replicas are held out of routes; the converger routes around them."""
         self._records = records
         self._bus = bus
         self._replicas: dict[str, dict[str, _Replica]] = {}
@@ -177,7 +178,7 @@ class HealthMonitor:
                 self._wake.set()  # it may have become probeable
             fresh[x.id] = r
         for gone in old.keys() - fresh.keys():
-            self._held_out.discard(gone)
+            self._routes.let_in(gone)
         if fresh:
             self._replicas[service_id] = fresh
         else:
@@ -185,7 +186,7 @@ class HealthMonitor:
 
     def untrack(self, service_id: str) -> None:
         for container_id in self._replicas.pop(service_id, {}):
-            self._held_out.discard(container_id)
+            self._routes.let_in(container_id)
 
     def retain(self, service_ids: set[str]) -> None:
         """Forget services that no longer exist."""
@@ -350,7 +351,7 @@ class HealthMonitor:
                 if r.in_route:
                     r.in_route = False
                     r.since = self._clock.now()
-                    self._held_out.add(r.container_id)
+                    self._routes.hold_out(r.container_id)
                     await self._reroute_quietly(r)
                     await self._announce(r, healthy=False, reason=f"{reason}; out of the route, restarting")
                 else:
@@ -397,7 +398,7 @@ class HealthMonitor:
             try:
                 r.in_route = True
                 r.since = self._clock.now()
-                self._held_out.discard(r.container_id)
+                self._routes.let_in(r.container_id)
                 await self._reroute_quietly(r)
                 await self._announce(
                     r, healthy=True, reason=f"{self._target(r)} passed {r.successes} health check(s) in a row"
@@ -453,7 +454,7 @@ class HealthMonitor:
             del replicas[r.container_id]
             if not replicas:
                 self._replicas.pop(r.service_id, None)
-        self._held_out.discard(r.container_id)
+        self._routes.let_in(r.container_id)
 
     @staticmethod
     def _target(r: _Replica) -> str:

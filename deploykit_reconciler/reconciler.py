@@ -36,6 +36,7 @@ from deploykit_reconciler.builds import BuildDriver
 from deploykit_reconciler.converge import Collaborators, Converger
 from deploykit_reconciler.health import HealthMonitor
 from deploykit_reconciler.queue import Backoff, WorkQueue
+from deploykit_reconciler.routes import RouteTable
 from deploykit_reconciler.settings import ReconcilerSettings
 from deploykit_reconciler.status import ServiceView, steady
 
@@ -101,11 +102,12 @@ class Reconciler:
             deployments=deployments,
             containers=containers,
             clock=clock or SystemClock(),
-            ingress=ingress,
-            domains=domains,
         )
         self._bus = bus
-        self.converger = Converger(self._c, self.settings)
+        self.routes = RouteTable(ingress=ingress, domains=domains)
+        """The services' routes and the replicas held out of them: the converger and the health
+        monitor both route through it."""
+        self.converger = Converger(self._c, self.settings, routes=self.routes)
         if builds is not None:
             self.converger.builds = BuildDriver(
                 builds=builds,
@@ -127,7 +129,7 @@ class Reconciler:
             settings=self.settings,
             reroute=self.converger.reroute,
             lock=lambda service_id: self.queue.lock(f"service:{service_id}"),
-            held_out=self.converger.held_out,
+            routes=self.routes,
             records=health,
             bus=bus,
         )
@@ -150,7 +152,7 @@ class Reconciler:
         service = await self._c.services.get_service(service_id)
         key = f"service:{service_id}"
         async with self.queue.lock(key):
-            await self.converger.restart_replicas(service, timeout_s=self.settings.readiness_timeout_s)
+            await self.converger.replicas.restart_one_by_one(service, timeout_s=self.settings.readiness_timeout_s)
         self.queue.add(key, force=True)
 
     # -- the domain HealthMonitor Protocol --------------------------------------------------------
@@ -247,7 +249,7 @@ class Reconciler:
         recs: dict[str, list[ContainerRecord]] = defaultdict(list)
         for r in records:
             recs[r.service_id].append(r)
-        with_ingress = c.ingress is not None
+        with_ingress = self.routes.enabled
 
         def queue(key: str) -> None:
             report.queued.append(key)
@@ -260,8 +262,8 @@ class Reconciler:
                 in_flight=flights.get(s.id, []),
                 active=healthy.get(s.active_deployment_id or ""),
                 records=recs.get(s.id, []),
-                route=self.converger.routes.get(s.id),
-                held_out=self.converger.held_out,
+                route=self.routes.upstreams(s.id),
+                held_out=self.routes.held_out,
             )
             if s.active_deployment_id and view.active is None:
                 view.active = await self._deployment(s.active_deployment_id)
@@ -361,7 +363,7 @@ class Reconciler:
                 async for event in self._c.runtime.events():
                     failures = 0
                     if event.action == "kill":
-                        self.converger.note_killed(event.container_id)
+                        self.converger.replicas.note_killed(event.container_id)
                     if event.action in NETWORK_ACTIONS:
                         # A project network lost a container or vanished: look at everything.
                         self.trigger()

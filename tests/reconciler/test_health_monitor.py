@@ -20,6 +20,7 @@ from deploykit.runtime import ContainerState
 from deploykit.service import ImageSource, Service, ServiceConfig, ServiceStatus
 from deploykit_reconciler import ReconcilerSettings
 from deploykit_reconciler.health import HealthMonitor
+from deploykit_reconciler.routes import RouteTable
 from deploykit_reconciler.status import ServiceView, steady
 from tests.reconciler.fakes import ManualClock, container, deployment, unset
 
@@ -89,7 +90,7 @@ class World:
     """What was held out at each route change."""
     records: list[HealthRecord] = field(default_factory=list)
     pruned: list[datetime] = field(default_factory=list)
-    held_out: set[str] = field(default_factory=set)
+    routes: RouteTable = field(default_factory=RouteTable)
     log: FakeDeploymentLog = field(default_factory=FakeDeploymentLog)
     bus: FakeBus = field(default_factory=FakeBus)
     runtime: FakeRuntime = field(default_factory=FakeRuntime)
@@ -123,6 +124,10 @@ class World:
             return HealthResult(ok=False, latency_ms=3.0, status_code=503, error="HTTP 503")
         return HealthResult(ok=True, latency_ms=1.5, status_code=200)
 
+    @property
+    def held_out(self) -> frozenset[str]:
+        return frozenset(self.routes.held_out)
+
     async def reroute(self, service_id: str) -> None:
         assert service_id == "s1"
         self.reroutes.append(frozenset(self.held_out))
@@ -137,7 +142,7 @@ class World:
             settings=settings,
             reroute=self.reroute,
             lock=lambda service_id: locks[service_id],
-            held_out=self.held_out,
+            routes=self.routes,
             records=self.store if store else None,
             bus=self.bus,  # type: ignore[arg-type]
         )

@@ -44,7 +44,7 @@ async def monitored(test_image: str) -> AsyncIterator[tuple[Harness, list[tuple[
     routes: list[tuple[Route, frozenset[str]]] = []
 
     async def set_route(route: Route) -> None:
-        routes.append((route, frozenset(h.rec.converger.held_out)))
+        routes.append((route, frozenset(h.rec.routes.held_out)))
 
     async def remove_route(service_id: str) -> None:
         pass
