@@ -65,6 +65,8 @@ class ProfileUpdate:
     email: str | None = None
     new_password: str | None = None
     current_password: str | None = None
+    revoke_api_keys: bool = False
+    """With a new password: delete the user's API keys too."""
 
 
 class AuthService(Protocol):
@@ -105,13 +107,15 @@ class AuthService(Protocol):
     async def update_profile(self, user_id: str, upd: ProfileUpdate, *, keep_session_id: str | None = None) -> User:
         """Changing email or password needs ``current_password``. A new password ends every
         session of the user but ``keep_session_id`` (the one asking), in the same transaction:
-        whoever else held the old password is signed out. Raises ``invalid``, ``unauthorized``
-        (wrong current password), ``conflict`` (email taken)."""
+        whoever else held the old password is signed out; with ``revoke_api_keys`` their API keys
+        are deleted too. Raises ``invalid`` (also a missing or wrong ``current_password``),
+        ``conflict`` (email taken)."""
         ...
 
-    async def reset_password(self, email: str, password: str) -> None:
-        """Operator recovery: set a password and end the user's sessions. Raises ``not_found``,
-        ``invalid``."""
+    async def reset_password(self, email: str, password: str, *, keep_api_keys: bool = False) -> None:
+        """Operator recovery: set a password, end the user's sessions and, unless
+        ``keep_api_keys``, delete their API keys (a reset follows a compromise: whoever had the
+        password may have made a key). Raises ``not_found``, ``invalid``."""
         ...
 
     async def create_api_key(self, user_id: str, create: APIKeyCreate) -> tuple[APIKey, str]:

@@ -78,6 +78,9 @@ class UserUpdate:
     email: str | None = None
     role: Role | None = None
     password: str | None = None
+    keep_api_keys: bool = False
+    """A new password ends the user's sessions and deletes their API keys (whoever learnt the old
+    password may have made one); True keeps the keys."""
 
     def validate(self) -> None:
         errors = FieldErrors()
@@ -111,7 +114,9 @@ class UserService(Protocol):
         ...
 
     async def update_user(self, id: str, upd: UserUpdate) -> User:
-        """Raises ``not_found``, ``invalid``, ``conflict`` (email taken, or demoting the last admin)."""
+        """A new password ends the user's sessions and, unless ``keep_api_keys``, deletes their API
+        keys, in the same transaction. Raises ``not_found``, ``invalid``, ``conflict`` (email taken,
+        or demoting the last admin)."""
         ...
 
     async def delete_user(self, id: str) -> None:

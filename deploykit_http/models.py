@@ -60,6 +60,8 @@ class ProfileIn(Body):
     email: str | None = None
     new_password: str | None = None
     current_password: str | None = None
+    revoke_api_keys: bool = False
+    """With ``new_password``: delete the user's API keys too."""
 
 
 class UserOut(Model):
@@ -124,6 +126,8 @@ class UserUpdateIn(Body):
     email: str | None = None
     role: Literal["admin", "member"] | None = None
     password: str | None = None
+    keep_api_keys: bool = False
+    """A new ``password`` deletes the user's API keys unless this is true."""
 
 
 class UserPage(Model):

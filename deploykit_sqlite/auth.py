@@ -206,7 +206,8 @@ class AuthStore:
             if upd.current_password is None:
                 raise ValidationError({"current_password": ["is required to change email or password"]})
             if not await self.hasher.check(upd.current_password, current_hash):
-                raise Error(UNAUTHORIZED, "The current password is incorrect.")
+                # Not 401: the caller's token is fine, and a client would take a 401 for a lost session.
+                raise ValidationError({"current_password": ["is incorrect"]}, "The current password is incorrect.")
         hashed = await self.hasher.hash(upd.new_password) if upd.new_password is not None else None
         async with self.db.tx() as tx:
             updated = await update_user_row(
@@ -214,9 +215,11 @@ class AuthStore:
             )
             if hashed is not None:
                 await tx.execute("DELETE FROM sessions WHERE user_id = ? AND id IS NOT ?", (user_id, keep_session_id))
+                if upd.revoke_api_keys:
+                    await tx.execute("DELETE FROM api_keys WHERE user_id = ?", (user_id,))
             return updated
 
-    async def reset_password(self, email: str, password: str) -> None:
+    async def reset_password(self, email: str, password: str, *, keep_api_keys: bool = False) -> None:
         errors = FieldErrors()
         validate_password(password, errors)
         errors.raise_if_any()
@@ -227,6 +230,8 @@ class AuthStore:
                 raise not_found("User")
             await update_user_row(tx, str(user_id), password_hash=hashed)
             await tx.execute("DELETE FROM sessions WHERE user_id = ?", (user_id,))
+            if not keep_api_keys:
+                await tx.execute("DELETE FROM api_keys WHERE user_id = ?", (user_id,))
 
     async def create_api_key(self, user_id: str, create: APIKeyCreate) -> tuple[APIKey, str]:
         errors = FieldErrors()

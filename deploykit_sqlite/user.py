@@ -121,6 +121,8 @@ class UserStore:
             user = await update_user_row(tx, id, name=upd.name, email=upd.email, role=upd.role, password_hash=hashed)
             if hashed is not None:
                 await tx.execute("DELETE FROM sessions WHERE user_id = ?", (id,))
+                if not upd.keep_api_keys:
+                    await tx.execute("DELETE FROM api_keys WHERE user_id = ?", (id,))
             return user
 
     async def delete_user(self, id: str) -> None:

@@ -72,19 +72,20 @@ async def serve(config: Config) -> int:
     return 0
 
 
-async def reset_password(config: Config, email: str, password: str) -> int:
+async def reset_password(config: Config, email: str, password: str, *, keep_api_keys: bool = False) -> int:
     from deploykit_events import EventBus
 
     store = Store(path=str(config.db_path), data_dir=config.data_dir, bus=EventBus())
     await store.open()
     try:
-        await store.auth.reset_password(email, password)
+        await store.auth.reset_password(email, password, keep_api_keys=keep_api_keys)
     except Exception as exc:
         print(f"deploykitd: {error_message(exc)}", file=sys.stderr)
         return 1
     finally:
         await store.close()
-    print(f"Password of {email} reset; their sessions have ended.")
+    ended = "their sessions have ended" if keep_api_keys else "their sessions and API keys have ended"
+    print(f"Password of {email} reset; {ended}.")
     return 0
 
 
@@ -103,7 +104,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if command == "reset-password":
         config.data_dir.mkdir(parents=True, exist_ok=True)
-        return asyncio.run(reset_password(config, args.email, args.password))
+        return asyncio.run(reset_password(config, args.email, args.password, keep_api_keys=args.keep_api_keys))
     try:
         return asyncio.run(serve(config))
     except RuntimeError as exc:

@@ -292,10 +292,18 @@ def build_parser() -> argparse.ArgumentParser:
     serve_flags(parser)
     serve_flags(sub.add_parser("serve", help="run the daemon (the default)"))
     common(sub.add_parser("migrate", help="apply database migrations and exit"))
-    reset = sub.add_parser("reset-password", help="set a user's password and end their sessions")
+    reset = sub.add_parser("reset-password", help="set a user's password and end their sessions and API keys")
     common(reset)
     _flag(reset, "email", required=True)
     _flag(reset, "password", required=True)
+    _flag(
+        reset,
+        "keep-api-keys",
+        dest="keep_api_keys",
+        action="store_true",
+        default=False,
+        help="leave the user's API keys working (by default a reset deletes them)",
+    )
     sub.add_parser("version", help="print the version")
     return parser
 

@@ -72,6 +72,9 @@ def endpoints(ctx: Context) -> list[Endpoint]:
     async def profile(call: Call) -> Any:
         body: m.ProfileIn = call.body
         keep = call.identity.session_id if call.identity is not None else None
+        revoked = []
+        if body.new_password is not None and body.revoke_api_keys:
+            revoked = await auth.list_api_keys(call.user.id)
         user = await auth.update_profile(
             call.user.id,
             ProfileUpdate(
@@ -79,6 +82,7 @@ def endpoints(ctx: Context) -> list[Endpoint]:
                 email=body.email,
                 new_password=body.new_password,
                 current_password=body.current_password,
+                revoke_api_keys=body.revoke_api_keys,
             ),
             keep_session_id=keep,
         )
@@ -86,6 +90,8 @@ def endpoints(ctx: Context) -> list[Endpoint]:
         if body.new_password is not None:
             # The other sessions are gone from the store; their canvas sockets close now too.
             await ctx.hub.end_user_sessions(user.id, except_session_id=keep)
+        for key in revoked:
+            await ctx.hub.end_api_key(key.id)
         return render.user(user)
 
     async def list_keys(call: Call) -> Any:

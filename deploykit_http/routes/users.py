@@ -35,10 +35,17 @@ def endpoints(ctx: Context) -> list[Endpoint]:
             email=body.email,
             role=Role(body.role) if body.role is not None else None,
             password=body.password,
+            keep_api_keys=body.keep_api_keys,
         )
         upd.validate()
         user = await users.update_user(call.params["user_id"], upd)
         ctx.identities.forget_user(user.id)
+        if body.password is not None:
+            # A reset ends every session (and the keys unless kept): their canvas sockets close now.
+            if body.keep_api_keys:
+                await ctx.hub.end_user_sessions(user.id, except_session_id=None)
+            else:
+                await ctx.hub.end_user(user.id)
         return render.user(user)
 
     async def delete_user(call: Call) -> Any:

@@ -124,7 +124,8 @@ def test_profile_update_needs_the_current_password_to_change_the_email(daemon: D
         assert missing.status_code == 422
         assert missing.json()["fields"] == {"current_password": ["is required to change email or password"]}
         wrong = c.patch("/auth/profile", json={"email": "pat@example.com", "current_password": "nope nope"})
-        assert wrong.status_code == 401
+        assert wrong.status_code == 422
+        assert wrong.json()["fields"] == {"current_password": ["is incorrect"]}
         ok = c.patch("/auth/profile", json={"email": "pat@example.com", "current_password": PASSWORD})
         assert ok.json()["email"] == "pat@example.com"
 

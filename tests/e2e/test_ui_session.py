@@ -154,3 +154,28 @@ def test_layout_holds_without_horizontal_scroll(
     assert bar is not None
     assert bar["x"] + bar["width"] <= width
     assert bar["y"] + bar["height"] <= height
+
+
+@ui.screenshot_on_failure
+def test_a_password_change_asks_for_the_current_one_and_can_delete_api_keys(
+    browser: Any, daemon: ui.Daemon, api: ui.Api
+) -> None:
+    e = expect()
+    api.register("Ada Admin", "ada@example.com")
+    key = api.call("POST", "/api-keys", {"description": "ci"}, expect=201)["token"]
+    page = ui.new_page(browser)
+    ui.sign_in(page, daemon.url, api.tokens, "/profile")
+    e(page.get_by_test_id("api-key-row")).to_have_count(1)
+    page.locator('input[name="new_password"]').fill("a fresh password")
+    page.locator('input[name="current_password"]').fill("not my password")
+    page.get_by_test_id("profile-revoke-keys").check()
+    page.get_by_test_id("profile-save").click()
+    # A wrong current password is a field error, not a lost session.
+    e(page.get_by_test_id("field-error-current_password")).to_contain_text("is incorrect")
+    e(page).to_have_url(re.compile(r"/profile$"))
+    assert ui.Api(daemon.url, {"access_token": key}).call("GET", "/auth/me")["email"] == "ada@example.com"
+    page.locator('input[name="current_password"]').fill(ui.PASSWORD)
+    page.get_by_test_id("profile-save").click()
+    e(page.get_by_test_id("toast-success")).to_contain_text("API keys deleted")
+    e(page.get_by_test_id("api-key-row")).to_have_count(0)
+    ui.Api(daemon.url, {"access_token": key}).call("GET", "/auth/me", expect=401)

@@ -233,7 +233,7 @@ async def test_delete_api_key_is_scoped_to_its_owner(store: Store, admin: User) 
         ),
         (
             ProfileUpdate(new_password="new password", current_password="wrong pass"),
-            "unauthorized",
+            "invalid",
             "The current password is incorrect.",
         ),
         (
@@ -273,6 +273,26 @@ async def test_reset_password_sets_it_and_ends_sessions(store: Store, admin: Use
     with pytest.raises(Error) as info:
         await store.auth.reset_password("nobody@example.com", "brand new pass")
     assert (info.value.code, info.value.message) == ("not_found", "User not found.")
+
+
+@pytest.mark.parametrize("keep", [False, True])
+async def test_reset_password_deletes_api_keys_unless_kept(store: Store, admin: User, keep: bool) -> None:
+    _, token = await store.auth.create_api_key(admin.id, APIKeyCreate(description="ci"))
+    await store.auth.reset_password("ada@example.com", "brand new pass", keep_api_keys=keep)
+    assert len(await store.auth.list_api_keys(admin.id)) == (1 if keep else 0)
+    if keep:
+        assert (await store.auth.authenticate(token)).user.id == admin.id
+    else:
+        with pytest.raises(Error):
+            await store.auth.authenticate(token)
+
+
+@pytest.mark.parametrize("revoke", [False, True])
+async def test_a_password_change_revokes_api_keys_when_asked(store: Store, admin: User, revoke: bool) -> None:
+    await store.auth.create_api_key(admin.id, APIKeyCreate(description="ci"))
+    upd = ProfileUpdate(new_password="new password", current_password=PASSWORD, revoke_api_keys=revoke)
+    await store.auth.update_profile(admin.id, upd)
+    assert len(await store.auth.list_api_keys(admin.id)) == (0 if revoke else 1)
 
 
 async def test_a_new_password_ends_every_other_session_and_keeps_the_asking_one(store: Store, admin: User) -> None:

@@ -22,22 +22,32 @@ function ProfileForm({ user }: { user: User }) {
   const api = useApi();
   const qc = useQueryClient();
   const toast = useToast();
-  const [form, setForm] = useState({ name: user.name, email: user.email, new_password: "", current_password: "" });
+  const blank = { new_password: "", current_password: "", revoke_api_keys: false };
+  const [form, setForm] = useState({ name: user.name, email: user.email, ...blank });
   const needsCurrent = form.email !== user.email || form.new_password !== "";
   const m = useMutation({
     mutationFn: () => {
-      const body: Record<string, string> = {};
+      const body: Record<string, string | boolean> = {};
       if (form.name !== user.name) body["name"] = form.name;
       if (form.email !== user.email) body["email"] = form.email;
       if (form.new_password) body["new_password"] = form.new_password;
       if (needsCurrent) body["current_password"] = form.current_password;
+      if (form.new_password && form.revoke_api_keys) body["revoke_api_keys"] = true;
       return api.patch<User>("/auth/profile", body);
     },
     onSuccess: (u) => {
       const passwordChanged = form.new_password !== "";
+      const keysRevoked = passwordChanged && form.revoke_api_keys;
       qc.setQueryData(["me"], u);
-      setForm({ name: u.name, email: u.email, new_password: "", current_password: "" });
-      toast.success(passwordChanged ? "Password changed. Your other sessions are signed out." : "Profile saved.");
+      if (keysRevoked) void qc.invalidateQueries({ queryKey: ["api-keys"] });
+      setForm({ name: u.name, email: u.email, ...blank });
+      toast.success(
+        keysRevoked
+          ? "Password changed. Your other sessions are signed out and your API keys deleted."
+          : passwordChanged
+            ? "Password changed. Your other sessions are signed out."
+            : "Profile saved.",
+      );
     },
     onError: (err) => toast.error(errorText(err)),
   });
@@ -58,6 +68,11 @@ function ProfileForm({ user }: { user: User }) {
           <Field label="Current password" name="current_password" type="password" autoComplete="current-password" value={form.current_password} onChange={(e) => setForm({ ...form, current_password: e.target.value })} error={fieldError(m.error, "current_password")} hint="Needed to change email or password." />
         ) : (
           <div />
+        )}
+        {form.new_password !== "" && (
+          <label className="span-2 check">
+            <input type="checkbox" checked={form.revoke_api_keys} onChange={(e) => setForm({ ...form, revoke_api_keys: e.target.checked })} data-testid="profile-revoke-keys" /> Also delete my API keys (do this if the old password may have leaked)
+          </label>
         )}
         <div className="span-2 row gap">
           <button className="btn btn-primary" disabled={m.isPending} data-testid="profile-save">
