@@ -54,7 +54,7 @@ class AuthClient:
         body = {k: v for k, v in vars(upd).items() if v is not None}
         return decode.user(await self.t.request("PATCH", "/auth/profile", json=body))
 
-    async def reset_password(self, email: str, password: str) -> None:
+    async def reset_password(self, email: str, password: str, *, keep_api_keys: bool = False) -> None:
         raise not_offered("Resetting a password (the operator runs 'deploykitd reset-password')")
 
     async def create_api_key(self, user_id: str, create: APIKeyCreate) -> tuple[APIKey, str]:
