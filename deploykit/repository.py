@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Mapping
+from typing import Any
 from urllib.parse import SplitResult, urlsplit
 
 from deploykit.errors import FieldErrors
@@ -22,6 +24,7 @@ LOCAL_REFUSED = (
 REDACTED = "***"
 # [user@]host:path, where host has no slash and the colon is not part of "://".
 SCP_LIKE_RE = re.compile(r"^(?:[^@/:\s]+@)?(?P<host>[^@/:\s]+):(?!//)")
+USERINFO_RE = re.compile(r"(://)[^/@\s]+@")
 LOCAL_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback"})
 
 
@@ -109,3 +112,15 @@ def redact_url(url: str) -> str:
 def unredact_url(url: str, stored: str) -> str:
     """The stored URL when ``url`` is its redacted form (a client sent back what it was shown); else ``url``."""
     return stored if url != stored and has_credentials(stored) and redact_url(stored) == url else url
+
+
+def redact_source(source: Any) -> Any:
+    """A source in its JSON form with the repository URL redacted; anything else as it is."""
+    if isinstance(source, Mapping) and isinstance(source.get("repo_url"), str):
+        return {**source, "repo_url": redact_url(source["repo_url"])}
+    return source
+
+
+def redact_text(text: str) -> str:
+    """Hide the ``user:token@`` part of every URL in free text (a log line, git's output)."""
+    return USERINFO_RE.sub(r"\1***@", text)

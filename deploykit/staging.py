@@ -16,6 +16,7 @@ from deploykit.canvas import CanvasNode
 from deploykit.envvar import EnvVarCreate, Scope
 from deploykit.errors import FieldErrors, ValidationError, not_found
 from deploykit.pending_change import ChangeKind, PendingChange, PendingChangeCreate, PendingChangeService
+from deploykit.repository import redact_source
 from deploykit.service import ServiceConfig, ServiceCreate
 
 STAGED_PREVIEW = frozenset({"source", "port"})
@@ -50,7 +51,8 @@ def staged_creation(changes: Iterable[PendingChange], temp_id: str) -> PendingCh
 
 def staged_node_data(payload: Mapping[str, Any]) -> dict[str, Any]:
     """What a staged service's node shows on the canvas before the service exists."""
-    return {"name": payload["name"], "staged": True, "source": payload.get("source"), "port": payload.get("port")}
+    source = redact_source(payload.get("source"))  # every member sees nodes: never a repository's token
+    return {"name": payload["name"], "staged": True, "source": source, "port": payload.get("port")}
 
 
 def applied_node_data(staged: Mapping[str, Any], name: str, service_id: str) -> dict[str, Any]:

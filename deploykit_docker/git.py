@@ -20,12 +20,11 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from deploykit import INVALID, Error
-from deploykit.repository import LOCAL_REFUSED, local_repo, refused_address, repo_host
+from deploykit.repository import LOCAL_REFUSED, local_repo, redact_text, refused_address, repo_host
 
 SHA_RE = re.compile(r"^[0-9a-fA-F]{4,64}$")
 # [user@]host:path, where host has no slash and the colon is not part of "://".
 SCP_LIKE_RE = re.compile(r"^(?:[^@/:\s]+@)?(?P<host>[^@/:\s]+):(?!//)")
-CREDENTIALS_RE = re.compile(r"(://)[^/@\s]+@")
 SSH_SCHEMES = frozenset({"ssh", "git+ssh", "ssh+git"})
 REMOTE_PROTOCOLS = "git:http:https:ssh"
 UNREACHABLE = "the repository could not be reached or read (check the URL, and that the server answers and has it)"
@@ -70,7 +69,7 @@ class Checkout:
 
 def redact(text: str) -> str:
     """Hide ``user:token@`` credentials of URLs in ``text``."""
-    return CREDENTIALS_RE.sub(r"\1***@", text)
+    return redact_text(text)
 
 
 def ssh_host(url: str) -> str | None:
@@ -113,6 +112,7 @@ class GitCloner:
             raise Error(INVALID, f"git fetch failed: {commit_sha!r} is not a commit SHA.")
         pins = await self._remote_only(url)
         self.work_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.work_dir.chmod(0o700)  # checkouts may hold deploy keys and private code
         root = Path(tempfile.mkdtemp(prefix=f"{_safe(name)}-", dir=self.work_dir))
         try:
             repo = root / "repo"

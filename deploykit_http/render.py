@@ -21,6 +21,7 @@ from deploykit.health import HealthResult, ReplicaHealth
 from deploykit.ingress import Domain, generated_hostname
 from deploykit.pending_change import ApplyResult, PendingChange
 from deploykit.project import Project
+from deploykit.repository import redact_source
 from deploykit.service import Service, ServiceConfig
 from deploykit.user import User
 from deploykit.webhook import Webhook, WebhookDelivery
@@ -78,6 +79,7 @@ def project(p: Project) -> dict[str, Any]:
 
 def config(c: ServiceConfig) -> dict[str, Any]:
     out = c.to_dict()
+    out["source"] = redact_source(out["source"])
     if out["health_check"] is not None:
         out["health_check"] = dict(out["health_check"])
     return out
@@ -158,15 +160,22 @@ def env_var(e: EnvVar) -> dict[str, Any]:
     }
 
 
+def redacted_payload(payload: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A change's payload as every member may see it: a repository URL's credentials hidden."""
+    if payload is None or "source" not in payload:
+        return payload
+    return {**payload, "source": redact_source(payload["source"])}
+
+
 def pending_change(c: PendingChange) -> dict[str, Any]:
     return {
         "id": c.id,
         "project_id": c.project_id,
         "kind": c.kind.value,
-        "payload": c.payload,
+        "payload": redacted_payload(c.payload),
         "target_id": c.target_id,
         "target_temp_id": c.target_temp_id,
-        "before": c.before,
+        "before": redacted_payload(c.before),
         "created_by": c.created_by,
         "created_at": iso(c.created_at),
     }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 from pathlib import Path
@@ -30,17 +31,29 @@ class Cipher:
 
     @classmethod
     def from_data_dir(cls, data_dir: str | os.PathLike[str]) -> Cipher:
-        """Load ``secret.key`` from ``data_dir``, creating it (mode 0600) on first use."""
-        path = Path(data_dir) / KEY_FILE
-        path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            key = path.read_bytes()
-        else:
+        """Load ``secret.key`` from ``data_dir`` (made 0700), creating it (0600) on first use.
+
+        A new key is on disk before anything is sealed with it: written to a temporary file,
+        fsynced, linked into place (never over another daemon's key) and the directory fsynced, so
+        that a crash cannot leave an empty or partial key behind values sealed under the real one."""
+        directory = Path(data_dir)
+        private_dir(directory)
+        path = directory / KEY_FILE
+        if not path.exists():
             key = AESGCM.generate_key(bit_length=256)
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(key)
+            tmp = directory / f".{KEY_FILE}.{secrets.token_hex(8)}"
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            try:
+                with os.fdopen(fd, "wb") as fh:
+                    fh.write(key)
+                    fh.flush()
+                    os.fsync(fh.fileno())
+                with contextlib.suppress(FileExistsError):  # another process made one first: use that
+                    os.link(tmp, path)
+            finally:
+                tmp.unlink(missing_ok=True)
+            _fsync_dir(directory)
+        key = path.read_bytes()
         return cls(key)
 
     def seal(self, plaintext: str) -> bytes:
@@ -52,3 +65,23 @@ class Cipher:
             return self._aead.decrypt(sealed[:NONCE_BYTES], sealed[NONCE_BYTES:], None).decode()
         except InvalidTag as exc:
             raise Error(INTERNAL, "A stored secret cannot be decrypted with this data directory's key.") from exc
+
+
+def private_dir(path: Path) -> None:
+    """Create ``path`` (and parents) if needed and make it 0700: only the daemon's user may list it."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(path, 0o700)
+
+
+def private_file(path: Path) -> None:
+    """Create ``path`` if needed and make it 0600."""
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+    os.chmod(path, 0o600)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

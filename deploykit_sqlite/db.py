@@ -10,11 +10,13 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import sqlite3
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import aiosqlite
@@ -22,7 +24,7 @@ import aiosqlite
 from deploykit.bus import Event, EventBus
 from deploykit.clock import Clock
 from deploykit.errors import CONFLICT, NOT_FOUND, UNAVAILABLE, Error
-from deploykit_sqlite.cipher import Cipher
+from deploykit_sqlite.cipher import Cipher, private_file
 
 log = logging.getLogger(__name__)
 
@@ -181,11 +183,16 @@ class DB:
         self._cipher = cipher
 
     async def open(self) -> list[int]:
-        """Connect, configure and migrate; the versions applied now."""
+        """Connect, configure and migrate; the versions applied now. A database file and its WAL
+        files are 0600: they hold password hashes, sessions and sealed secrets."""
+        if self._is_file:
+            self._private_files()
         conn = await aiosqlite.connect(self.path, isolation_level=None)
         conn.row_factory = sqlite3.Row
         await conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         await conn.execute("PRAGMA foreign_keys = ON")
+        # Freed space is zeroed: a secret sealed in place (or deleted) leaves no clear copy behind.
+        await conn.execute("PRAGMA secure_delete = ON")
         if self._is_file:
             await conn.execute("PRAGMA journal_mode = WAL")
             await conn.execute("PRAGMA synchronous = NORMAL")
@@ -198,6 +205,15 @@ class DB:
         except BaseException:
             await self.close()
             raise
+
+    def _private_files(self) -> None:
+        path = Path(self.path.removeprefix("file:").split("?", 1)[0])
+        path.parent.mkdir(parents=True, exist_ok=True)
+        private_file(path)
+        for suffix in ("-wal", "-shm", "-journal"):
+            extra = path.with_name(path.name + suffix)
+            if extra.exists():
+                os.chmod(extra, 0o600)
 
     @property
     def _is_file(self) -> bool:

@@ -19,9 +19,10 @@ from deploykit.deployment import (
     clip_log,
 )
 from deploykit.errors import CONFLICT, INVALID, Error, not_found
-from deploykit.service import ImageSource, ServiceConfig
+from deploykit.service import ImageSource
 from deploykit_sqlite.db import DB, Tx, dumps, from_text, to_text
 from deploykit_sqlite.envvar import resolve_for_service
+from deploykit_sqlite.sealed_config import decode_config, encode_config
 from deploykit_sqlite.service import load_service
 
 MAX_LOG_BYTES = 1024 * 1024
@@ -41,7 +42,7 @@ def row_to_deployment(tx: Tx, row: sqlite3.Row) -> Deployment:
         service_id=row["service_id"],
         project_id=row["project_id"],
         status=DeploymentStatus(row["status"]),
-        config=ServiceConfig.from_dict(json.loads(row["config"])),
+        config=decode_config(tx, row["config"]),
         env_vars=json.loads(tx.unseal(row["env_vars"])),
         image=row["image"],
         commit_sha=row["commit_sha"],
@@ -109,7 +110,7 @@ async def insert_deployment(tx: Tx, create: DeploymentCreate) -> Deployment:
             service.id,
             service.project_id,
             DeploymentStatus.PENDING.value,
-            dumps(create.config.to_dict()),
+            encode_config(tx, create.config),
             tx.seal(dumps(create.env_vars)),
             image,
             create.commit_sha,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import uuid
 
@@ -10,16 +9,17 @@ from deploykit.bus import Event, EventType
 from deploykit.errors import not_found
 from deploykit.service import Service, ServiceConfig, ServiceFilter, ServiceStatus, conflict_message, name_key
 from deploykit.slug import MAX_SLUG_LENGTH, service_slug
-from deploykit_sqlite.db import DB, Tx, dumps, from_text, to_text
+from deploykit_sqlite.db import DB, Tx, from_text, to_text
+from deploykit_sqlite.sealed_config import decode_config, encode_config
 
 
-def row_to_service(row: sqlite3.Row) -> Service:
+def row_to_service(tx: Tx, row: sqlite3.Row) -> Service:
     return Service(
         id=row["id"],
         project_id=row["project_id"],
         name=row["name"],
         slug=row["slug"],
-        config=ServiceConfig.from_dict(json.loads(row["config"])),
+        config=decode_config(tx, row["config"]),
         status=ServiceStatus(row["status"]),
         active_deployment_id=row["active_deployment_id"],
         group_id=row["group_id"],
@@ -34,12 +34,12 @@ async def load_service(tx: Tx, id: str, project_id: str | None = None) -> Servic
     row = await tx.fetchone("SELECT * FROM services WHERE id = ?", (id,))
     if row is None or (project_id is not None and row["project_id"] != project_id):
         raise not_found("Service")
-    return row_to_service(row)
+    return row_to_service(tx, row)
 
 
 async def project_services(tx: Tx, project_id: str) -> list[Service]:
     rows = await tx.fetchall("SELECT * FROM services WHERE project_id = ? ORDER BY name_key", (project_id,))
-    return [row_to_service(r) for r in rows]
+    return [row_to_service(tx, r) for r in rows]
 
 
 async def unique_slug(tx: Tx, project_id: str, name: str) -> str:
@@ -76,7 +76,7 @@ async def insert_service(
             name,
             name_key(name),
             slug,
-            dumps(config.to_dict()),
+            encode_config(tx, config),
             ServiceStatus.CREATED.value,
             group_id,
             now,
@@ -105,7 +105,7 @@ async def save_service(tx: Tx, service: Service) -> Service:
         (
             service.name,
             name_key(service.name),
-            dumps(service.config.to_dict()),
+            encode_config(tx, service.config),
             service.group_id,
             service.drain_s,
             to_text(tx.now()),
@@ -152,7 +152,7 @@ class ServiceStore:
                 f"SELECT * FROM services WHERE {clause} ORDER BY name_key, id LIMIT ? OFFSET ?",
                 (*params, max(filt.limit, 0), max(filt.offset, 0)),
             )
-        return [row_to_service(r) for r in rows], total
+        return [row_to_service(tx, r) for r in rows], total
 
     async def set_service_status(self, id: str, status: ServiceStatus) -> Service:
         async with self.db.tx() as tx:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from deploykit.bus import EventBus
@@ -19,9 +20,12 @@ from deploykit_sqlite.health import HealthRecordStore
 from deploykit_sqlite.passwords import DEFAULT_ROUNDS, PasswordHasher
 from deploykit_sqlite.pending_change import PendingChangeStore
 from deploykit_sqlite.project import ProjectStore
+from deploykit_sqlite.sealed_config import seal_stored_credentials
 from deploykit_sqlite.service import ServiceStore
 from deploykit_sqlite.user import UserStore
 from deploykit_sqlite.webhook import WebhookStore
+
+log = logging.getLogger(__name__)
 
 
 class Store:
@@ -67,6 +71,10 @@ class Store:
         """Load or create the key, connect, and run pending migrations."""
         self.db.set_cipher(Cipher.from_data_dir(self.data_dir) if self.data_dir is not None else Cipher.ephemeral())
         await self.db.open()
+        async with self.db.tx() as tx:
+            sealed = await seal_stored_credentials(tx)
+        if sealed:
+            log.info("sealed the repository credentials of %d stored configs", sealed)
         await self.hasher.prepare()
 
     async def close(self) -> None:

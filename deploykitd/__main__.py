@@ -10,11 +10,25 @@ import sys
 from collections.abc import Sequence
 
 from deploykit import __version__, error_message
+from deploykit.repository import redact_text
 from deploykit_sqlite import Store, migrate
 from deploykitd.config import Config, build_parser, config_from_args
 from deploykitd.main import Main
 
 log = logging.getLogger("deploykitd")
+
+
+class RedactCredentials(logging.Filter):
+    """No log line carries a URL's ``user:token@``: debug logs include SQL parameters and git output."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        clean = redact_text(message)
+        if clean != message:
+            record.msg, record.args = clean, None
+        if record.exc_info and record.exc_text is None:
+            record.exc_text = redact_text(logging.Formatter().formatException(record.exc_info))
+        return True
 
 
 class JSONFormatter(logging.Formatter):
@@ -26,12 +40,13 @@ class JSONFormatter(logging.Formatter):
             "message": record.getMessage(),
         }
         if record.exc_info:
-            out["exc"] = self.formatException(record.exc_info)
+            out["exc"] = record.exc_text or self.formatException(record.exc_info)
         return json.dumps(out)
 
 
 def setup_logging(config: Config) -> None:
     handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(RedactCredentials())
     if config.log_format == "json":
         handler.setFormatter(JSONFormatter())
     else:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from deploykit.errors import FieldErrors
 from deploykit.pending_change import ChangeKind, PendingChangeCreate
-from deploykit.service import ServiceConfig, ServiceFilter, ServiceUpdate, validate_service_name
+from deploykit.repository import unredact_url
+from deploykit.service import GitSource, ServiceConfig, ServiceFilter, ServiceUpdate, validate_service_name
 from deploykit.staging import ServiceStage
 from deploykit_http import models as m
 from deploykit_http import render
@@ -21,6 +23,15 @@ def config_from(body: m.ServiceCreateIn) -> ServiceConfig:
 
 def update_from(body: m.ServiceUpdateIn) -> ServiceUpdate:
     return ServiceUpdate.from_dict(body.model_dump(include=body.model_fields_set))
+
+
+def keep_credentials(upd: ServiceUpdate, config: ServiceConfig) -> ServiceUpdate:
+    """A client sends back the redacted repository URL it was shown: that means the stored one."""
+    if isinstance(upd.source, GitSource) and isinstance(config.source, GitSource):
+        url = unredact_url(upd.source.repo_url, config.source.repo_url)
+        if url != upd.source.repo_url:
+            return dataclasses.replace(upd, source=dataclasses.replace(upd.source, repo_url=url))
+    return upd
 
 
 def endpoints(ctx: Context) -> list[Endpoint]:
@@ -62,7 +73,7 @@ def endpoints(ctx: Context) -> list[Endpoint]:
     async def update_service(call: Call) -> Any:
         body: m.ServiceUpdateIn = call.body
         target = await ctx.c.pending_changes.get_service_target(call.params["project_id"], call.params["service_id"])
-        upd = update_from(body)
+        upd = keep_credentials(update_from(body), target.config)
         errors = FieldErrors()
         if upd.name is not None:
             validate_service_name(upd.name, errors)
