@@ -61,7 +61,6 @@ def build_context(c: Collaborators, settings: HTTPSettings) -> Context:
     requests = RequestLimiter(c.clock, rate=settings.api_rate, burst=settings.api_burst)
     hub = CanvasHub(c, settings, identities)
     ctx = Context(c=c, settings=settings, identities=identities, limiter=limiter, requests=requests, hub=hub)
-    hub.context = ctx
     return ctx
 
 

@@ -1,7 +1,9 @@
 """The client half of the canvas protocol: what each message a browser sends does.
 
-Reads and writes go to the store through the collaborators; what the room should see goes out
-through the hub (``broadcast`` to everyone, ``queue`` to one client).
+Reads and writes go to the store through the collaborators, and staging through the domain's
+``StagingService``; what they change reaches every room from the event bus, after commit. What
+is never stored goes out through the ``Outbox`` at once: cursors, drafts, moves written behind,
+edges, and the reply to the client that asked.
 """
 
 from __future__ import annotations
@@ -9,26 +11,34 @@ from __future__ import annotations
 import contextlib
 import math
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from deploykit.canvas import CanvasEdge, CanvasNode, EdgeType, NodePosition, NodeType
 from deploykit.errors import INVALID, NOT_FOUND, Error
 from deploykit.pending_change import ChangeKind, PendingChangeCreate
 from deploykit.service import ServiceConfig
-from deploykit.staging import ServiceStage
+from deploykit.staging import ServiceStage, staged_creation
 from deploykit_http import render
+from deploykit_http.context import Collaborators, HTTPSettings
 from deploykit_http.rooms import Client, Room, encode
 from deploykit_http.staging import stage_service_create
 
-if TYPE_CHECKING:
-    from deploykit_http.context import Collaborators
-    from deploykit_http.hub import CanvasHub
+
+class Outbox(Protocol):
+    """The hub's sending side, as the messages need it."""
+
+    def broadcast(self, project_id: str, type: str, payload: dict[str, Any], exclude: Client | None = None) -> None: ...
+
+    def queue(self, client: Client, text: str) -> None: ...
+
+    def record_moves(self, project_id: str, positions: list[NodePosition]) -> None: ...
 
 
 class CanvasMessages:
-    def __init__(self, hub: CanvasHub, c: Collaborators) -> None:
+    def __init__(self, hub: Outbox, c: Collaborators, settings: HTTPSettings) -> None:
         self.hub = hub
         self._c = c
+        self._settings = settings
 
     async def dispatch(self, client: Client, room: Room, type: str, p: dict[str, Any]) -> None:
         pid = client.project_id
@@ -117,7 +127,6 @@ class CanvasMessages:
         saved = await self._c.canvas.upsert_node(node)
         if node_type == NodeType.SERVICE and existing is not None and existing.parent_id != saved.parent_id:
             await self._stage_move(client, saved)
-        self.hub.broadcast(pid, "node:upserted", render.node(saved))
 
     async def _stage_move(self, client: Client, node: CanvasNode) -> None:
         """Moving an applied service into or out of a group changes which env it gets: staged."""
@@ -127,7 +136,7 @@ class CanvasMessages:
             if exc.code == NOT_FOUND:
                 return  # a staged service: its create carries the group
             raise
-        change = await self._c.pending_changes.append_pending_change(
+        await self._c.pending_changes.append_pending_change(
             PendingChangeCreate(
                 project_id=client.project_id,
                 kind=ChangeKind.SERVICE_MOVE,
@@ -136,8 +145,6 @@ class CanvasMessages:
                 created_by=client.user_id,
             )
         )
-        if change.id:  # an empty id: a move back to where the service is staged nothing
-            await self.hub.change_added(client.project_id, change)
 
     async def _delete_node(self, client: Client, node_id: str) -> None:
         pid = client.project_id
@@ -149,7 +156,7 @@ class CanvasMessages:
                 if exc.code != NOT_FOUND:
                     raise
             else:
-                change = await self._c.pending_changes.append_pending_change(
+                await self._c.pending_changes.append_pending_change(
                     PendingChangeCreate(
                         project_id=pid,
                         kind=ChangeKind.SERVICE_DELETE,
@@ -158,22 +165,15 @@ class CanvasMessages:
                         created_by=client.user_id,
                     )
                 )
-                await self.hub.change_added(pid, change)
                 return
             # A staged service: deleting its node discards its creation.
-            changes = await self._c.pending_changes.list_pending_changes(pid)
-            create = next(
-                (c for c in changes if c.kind == ChangeKind.SERVICE_CREATE and c.target_temp_id == node_id), None
-            )
+            create = staged_creation(await self._c.pending_changes.list_pending_changes(pid), node_id)
             if create is not None:
-                removed = await self._c.pending_changes.discard_pending_changes(pid, create.id)
-                await self.hub.changes_removed(pid, removed)
-        with contextlib.suppress(Error):
+                await self._c.pending_changes.discard_pending_changes(pid, create.id)
+        with contextlib.suppress(Error):  # a discarded creation took its node along
             await self._c.canvas.delete_node(pid, node_id)
-        await self.hub.node_deleted(pid, node_id)
 
     async def _create_service(self, client: Client, room: Room, p: dict[str, Any]) -> None:
-        assert self.hub.context is not None
         draft_id = str(p.get("draft_id") or "")
         data = {k: v for k, v in p.items() if k not in ("draft_id", "name", "env_vars", "x", "y", "group_id")}
         try:
@@ -181,7 +181,8 @@ class CanvasMessages:
         except (TypeError, ValueError):
             raise Error(INVALID, "The service is malformed: check port, replicas and resources.") from None
         staged = await stage_service_create(
-            self.hub.context,
+            self._c.pending_changes,
+            self._settings,
             ServiceStage(
                 project_id=client.project_id,
                 name=str(p.get("name") or ""),

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
+
+from starlette.websockets import WebSocket
 
 from deploykit.auth import AuthService
 from deploykit.build import DeployKeyGenerator, DeployKeyService
@@ -30,9 +33,6 @@ from deploykit.webhook import WebhookService
 from deploykit_http.errors import unavailable
 from deploykit_http.identity import Identities
 from deploykit_http.ratelimit import LoginLimiter, RequestLimiter
-
-if TYPE_CHECKING:
-    from deploykit_http.hub import CanvasHub
 
 SPA_DIR = Path(__file__).resolve().parent / "spa_assets"
 
@@ -103,6 +103,28 @@ class HTTPSettings:
     """Stage git sources on this host (``file://``, paths, loopback); the daemon's ``--allow-local-repos``."""
 
 
+class Sockets(Protocol):
+    """What handlers may ask of the canvas hub (``hub.py``): serve its WebSocket, end sockets
+    whose credentials ended, and know when the server shuts down. What changed in a project
+    reaches the rooms through the event bus, never through here."""
+
+    shutdown_event: asyncio.Event
+
+    async def serve(self, ws: WebSocket) -> None: ...
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    async def end_session(self, session_id: str) -> None: ...
+
+    async def end_user(self, user_id: str) -> None: ...
+
+    async def end_user_sessions(self, user_id: str, *, except_session_id: str | None) -> None: ...
+
+    async def end_api_key(self, api_key_id: str) -> None: ...
+
+
 @dataclass
 class Context:
     """Everything a handler may use. Built once per app by ``build_app``."""
@@ -112,7 +134,7 @@ class Context:
     identities: Identities
     limiter: LoginLimiter
     requests: RequestLimiter
-    hub: CanvasHub
+    hub: Sockets
 
     async def project(self, project_id: str) -> Project:
         return await self.c.projects.get_project(project_id)

@@ -8,6 +8,12 @@ Sockets are bound to the session (or API key) that authenticated them: logging o
 user or the key closes them at once with 4001, and a periodic check closes those whose session
 expired or was ended behind the server's back. What each client message does is in
 ``canvas_messages.py``; rooms and framing in ``rooms.py``.
+
+Everything stored that changes a project (services, deployments, containers, staged changes, canvas
+nodes, an apply) reaches the room the same way: the store publishes an event after commit and the
+hub, subscribed to the bus, turns it into a message. Nobody calls the hub to say that something
+changed; what the hub broadcasts directly is only what is never stored (cursors, drafts, presence)
+or written behind (node moves, edges).
 """
 
 from __future__ import annotations
@@ -16,24 +22,21 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from deploykit.bus import Event, EventType, Subscription
-from deploykit.canvas import CanvasNode, NodePosition
+from deploykit.canvas import NodePosition
 from deploykit.clock import wait_event
 from deploykit.errors import NOT_FOUND, Error, ValidationError, error_code, error_message
-from deploykit.pending_change import ApplyResult, PendingChange
 from deploykit_http import render
 from deploykit_http.canvas_messages import CanvasMessages
+from deploykit_http.context import Collaborators, HTTPSettings
+from deploykit_http.identity import Identities
 from deploykit_http.jsonin import parse_json
 from deploykit_http.rooms import Client, Room, encode, state_payload
-
-if TYPE_CHECKING:
-    from deploykit_http.context import Collaborators, Context, HTTPSettings
-    from deploykit_http.identity import Identities
 
 log = logging.getLogger("deploykit_http.hub")
 
@@ -63,10 +66,24 @@ EVENT_MESSAGES: dict[EventType, str] = {
 
 
 def event_message(event: Event) -> tuple[str, dict[str, Any]] | None:
+    """The room message an event becomes, or None for events the room does not hear."""
+    p = event.payload
+    if event.type == EventType.PENDING_CHANGE_ADDED:
+        return "pending-change:added", render.pending_change(p["change"])
+    if event.type == EventType.PENDING_CHANGES_REMOVED:
+        return "pending-changes:removed", {"ids": list(p["ids"])}
+    if event.type == EventType.PENDING_CHANGES_CLEARED:
+        return "pending-changes:cleared", {}
+    if event.type == EventType.CHANGES_APPLIED:
+        return "pending-changes:applied", dict(p)
+    if event.type == EventType.NODE_UPSERTED:
+        return "node:upserted", render.node(p["node"])
+    if event.type == EventType.NODE_DELETED:
+        return "node:deleted", {"id": p["id"]}
     type = EVENT_MESSAGES.get(event.type)
     if type is None:
         return None
-    payload = dict(event.payload)
+    payload = dict(p)
     if event.service_id is not None:
         payload.setdefault("service_id", event.service_id)
     payload.setdefault("project_id", event.project_id)
@@ -78,8 +95,6 @@ class CanvasHub:
         self._c = c
         self._settings = settings
         self._identities = identities
-        self.context: Context | None = None
-        """Set by ``build_app``; ``service:create`` stages through it."""
         self.rooms: dict[str, Room] = {}
         self.shutdown_event = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -88,7 +103,7 @@ class CanvasHub:
         self._positions: dict[str, dict[str, NodePosition]] = {}
         """Moves not yet written to the store: project -> node -> latest position."""
         self._positions_wanted = asyncio.Event()
-        self.messages = CanvasMessages(self, c)
+        self.messages = CanvasMessages(self, c, settings)
 
     # --- lifecycle ------------------------------------------------------------------------------
 
@@ -294,28 +309,7 @@ class CanvasHub:
         clients = [c for r in self.rooms.values() for c in r.clients if match(c)]
         await asyncio.gather(*(self._close(c, code, reason) for c in clients), return_exceptions=True)
 
-    # --- what the REST routes tell the room -----------------------------------------------------
-
-    async def node_upserted(self, project_id: str, node: CanvasNode) -> None:
-        self.broadcast(project_id, "node:upserted", render.node(node))
-
-    async def node_deleted(self, project_id: str, node_id: str) -> None:
-        self.broadcast(project_id, "node:deleted", {"id": node_id})
-
-    async def change_added(self, project_id: str, change: PendingChange) -> None:
-        self.broadcast(project_id, "pending-change:added", render.pending_change(change))
-
-    async def changes_removed(self, project_id: str, ids: Iterable[str]) -> None:
-        self.broadcast(project_id, "pending-changes:removed", {"ids": list(ids)})
-
-    async def changes_cleared(self, project_id: str) -> None:
-        self.broadcast(project_id, "pending-changes:cleared", {})
-
-    async def changes_applied(self, project_id: str, result: ApplyResult, user_id: str) -> None:
-        self.broadcast(project_id, "pending-changes:applied", {**render.apply_result(result), "user_id": user_id})
-        if project_id in self.rooms:
-            # Staged nodes were re-keyed to real service ids: everyone resyncs.
-            self.broadcast(project_id, "canvas:state", await self._state(project_id))
+    # --- what the REST routes may ask --------------------------------------------------------
 
     async def close_room(self, project_id: str) -> None:
         await self._close_where(lambda c: c.project_id == project_id, CLOSE_NOT_FOUND, "Project deleted.")
@@ -347,16 +341,26 @@ class CanvasHub:
     async def _consume_bus(self, sub: Subscription) -> None:
         try:
             async for event in sub:
-                if event.type == EventType.PROJECT_DELETED and event.project_id:
-                    await self.close_room(event.project_id)
-                    continue
-                if event.project_id not in self.rooms:
-                    continue
-                msg = event_message(event)
-                if msg is not None:
-                    self.broadcast(event.project_id, *msg)
+                try:
+                    await self._tell_room(event)
+                except Exception:
+                    log.exception("telling the canvas about %s failed", event.type)
         finally:
             sub.close()
+
+    async def _tell_room(self, event: Event) -> None:
+        """The one way a change reaches the canvas: the store published it after commit."""
+        if event.type == EventType.PROJECT_DELETED and event.project_id:
+            await self.close_room(event.project_id)
+            return
+        if event.project_id is None or event.project_id not in self.rooms:
+            return
+        msg = event_message(event)
+        if msg is not None:
+            self.broadcast(event.project_id, *msg)
+        if event.type == EventType.CHANGES_APPLIED:
+            # Staged nodes were re-keyed to real service ids: everyone resyncs.
+            self.broadcast(event.project_id, "canvas:state", await self._state(event.project_id))
 
     def record_moves(self, project_id: str, positions: list[NodePosition]) -> None:
         """Keep the latest position of each moved node for the next write-behind flush."""

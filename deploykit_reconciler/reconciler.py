@@ -2,8 +2,9 @@
 
 Three kinds of wake-up feed one keyed work queue (``service:<id>``, ``project:<id>``):
 
-- ``trigger_service``/store events (deployment created, service updated or deleted, project
-  deleted): that service or project, at once;
+- ``trigger_service``/store events (deployment created, service created, updated or deleted,
+  project created or deleted): that service or project, at once. An apply of staged changes
+  reaches the loop only this way, one key per affected service;
 - Docker events (die, destroy, oom, health_status) of managed containers: the container's service;
 - a full resync every ``interval_s`` (or on ``trigger()``): one container list and one network
   list, compared with the store in bulk; only services that are not in steady state get queued.
@@ -50,6 +51,7 @@ STORE_EVENTS = frozenset(
         EventType.SERVICE_CREATED,
         EventType.SERVICE_UPDATED,
         EventType.SERVICE_DELETED,
+        EventType.PROJECT_CREATED,
         EventType.PROJECT_DELETED,
     }
 )
@@ -336,7 +338,7 @@ class Reconciler:
     async def _follow_store(self, subscription: Subscription) -> None:
         dropped = 0
         async for event in subscription:
-            if event.type == EventType.PROJECT_DELETED and event.project_id:
+            if event.type in (EventType.PROJECT_CREATED, EventType.PROJECT_DELETED) and event.project_id:
                 self.queue.add(f"project:{event.project_id}", force=True)
             elif event.service_id:
                 self.queue.add(f"service:{event.service_id}", force=True)

@@ -1,4 +1,9 @@
-"""CanvasService on SQLite: nodes (parents first), edges, and the managed env-reference edges."""
+"""CanvasService on SQLite: nodes (parents first), edges, and the managed env-reference edges.
+
+A node written or deleted through the service is published (``node.upserted``, ``node.deleted``)
+after commit, for the canvas rooms; moves are not (the hub that writes them behind has already
+told the room).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ import sqlite3
 import uuid
 from typing import Any
 
+from deploykit.bus import Event, EventType
 from deploykit.canvas import CanvasEdge, CanvasNode, EdgeType, NodePosition, NodeType
 from deploykit.errors import INVALID, Error, ValidationError, not_found
 from deploykit_sqlite.db import DB, Tx, dumps, from_text, to_text
@@ -217,12 +223,15 @@ class CanvasStore:
         async with self.db.tx() as tx:
             if await tx.scalar("SELECT 1 FROM projects WHERE id = ?", (node.project_id,)) is None:
                 raise not_found("Project")
-            return await save_node(tx, node)
+            saved = await save_node(tx, node)
+            tx.publish(Event(EventType.NODE_UPSERTED, project_id=node.project_id, payload={"node": saved}, at=tx.now()))
+            return saved
 
     async def delete_node(self, project_id: str, id: str) -> None:
         async with self.db.tx() as tx:
             if not await remove_node(tx, project_id, id):
                 raise not_found("Node")
+            tx.publish(Event(EventType.NODE_DELETED, project_id=project_id, payload={"id": id}, at=tx.now()))
 
     async def move_nodes(self, project_id: str, positions: list[NodePosition]) -> list[NodePosition]:
         moved: list[NodePosition] = []

@@ -82,7 +82,9 @@ class ProjectStore:
                 (id, create.name.strip(), project_slug(create.name), now, now),
                 conflict="A project with this slug already exists; try again.",
             )
-            return await load_project(tx, id)
+            project = await load_project(tx, id)
+            tx.publish(Event(EventType.PROJECT_CREATED, project_id=id, payload={"slug": project.slug}, at=tx.now()))
+            return project
 
     async def update_project(self, id: str, upd: ProjectUpdate) -> Project:
         async with self.db.tx() as tx:

@@ -67,7 +67,8 @@ def endpoints(ctx: Context) -> list[Endpoint]:
                 project_id=project_id, scope=scope, scope_id=scope_id, key=body.key, value=body.value
             ).validate()
             change = await stage(
-                ctx,
+                ctx.c.pending_changes,
+                ctx.settings,
                 PendingChangeCreate(
                     project_id=project_id,
                     kind=ChangeKind.ENV_VAR_CREATE,
@@ -86,7 +87,8 @@ def endpoints(ctx: Context) -> list[Endpoint]:
             var = await owned(call)
             EnvVarUpdate(value=body.value).validate()
             change = await stage(
-                ctx,
+                ctx.c.pending_changes,
+                ctx.settings,
                 PendingChangeCreate(
                     project_id=var.project_id,
                     kind=ChangeKind.ENV_VAR_UPDATE,
@@ -100,7 +102,8 @@ def endpoints(ctx: Context) -> list[Endpoint]:
         async def delete_var(call: Call) -> Any:
             var = await owned(call)
             change = await stage(
-                ctx,
+                ctx.c.pending_changes,
+                ctx.settings,
                 PendingChangeCreate(
                     project_id=var.project_id,
                     kind=ChangeKind.ENV_VAR_DELETE,

@@ -1,11 +1,10 @@
-"""The staged log of a project: list, discard, and apply (deploy)."""
+"""The staged log of a project: list, discard, and apply (deploy). Handlers call the
+``StagingService`` only; the rooms and the reconciler follow the events it publishes."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from deploykit.errors import NOT_FOUND, error_code
-from deploykit.pending_change import ChangeKind
 from deploykit_http import models as m
 from deploykit_http import render
 from deploykit_http.context import Context
@@ -19,41 +18,19 @@ def endpoints(ctx: Context) -> list[Endpoint]:
         project = await ctx.project(call.params["project_id"])
         return {"data": [render.pending_change(c) for c in await pending.list_pending_changes(project.id)]}
 
-    async def drop_staged_nodes(project_id: str, before: list[Any], removed: list[str]) -> None:
-        """A discarded service creation leaves no node behind on the canvas."""
-        gone = set(removed)
-        for change in before:
-            if change.id in gone and change.kind == ChangeKind.SERVICE_CREATE and change.target_temp_id:
-                try:
-                    await ctx.c.canvas.delete_node(project_id, change.target_temp_id)
-                except Exception as exc:
-                    if error_code(exc) != NOT_FOUND:
-                        raise
-                await ctx.hub.node_deleted(project_id, change.target_temp_id)
-
     async def discard_all(call: Call) -> Any:
         project = await ctx.project(call.params["project_id"])
-        before = await pending.list_pending_changes(project.id)
-        removed = await pending.discard_pending_changes(project.id)
-        await drop_staged_nodes(project.id, before, removed)
-        await ctx.hub.changes_cleared(project.id)
-        return {"removed": removed}
+        return {"removed": await pending.discard_pending_changes(project.id)}
 
     async def discard_one(call: Call) -> Any:
         project = await ctx.project(call.params["project_id"])
-        before = await pending.list_pending_changes(project.id)
-        removed = await pending.discard_pending_changes(project.id, call.params["change_id"])
-        await drop_staged_nodes(project.id, before, removed)
-        await ctx.hub.changes_removed(project.id, removed)
-        return {"removed": removed}
+        return {"removed": await pending.discard_pending_changes(project.id, call.params["change_id"])}
 
     async def deploy(call: Call) -> Any:
+        # The store publishes ``changes.applied`` and what it created: the canvas and the
+        # reconciler hear it from the bus, once.
         project = await ctx.project(call.params["project_id"])
-        result = await pending.apply_pending_changes(project.id, call.user.id)
-        if ctx.c.reconciler is not None:
-            ctx.c.reconciler.trigger()
-        await ctx.hub.changes_applied(project.id, result, call.user.id)
-        return render.apply_result(result)
+        return render.apply_result(await pending.apply_pending_changes(project.id, call.user.id))
 
     tag = "pending-changes"
     base = "/projects/{project_id}/pending-changes"

@@ -1,4 +1,5 @@
-"""Projects. Creation and deletion are immediate; a rename is staged."""
+"""Projects. Creation and deletion are immediate; a rename is staged. The reconciler and the
+canvas follow the store's events (``project.created``, ``project.deleted``)."""
 
 from __future__ import annotations
 
@@ -24,10 +25,7 @@ def endpoints(ctx: Context) -> list[Endpoint]:
         body: m.ProjectIn = call.body
         create = ProjectCreate(name=body.name)
         create.validate()
-        project = await projects.create_project(create)
-        if ctx.c.reconciler is not None:
-            ctx.c.reconciler.trigger()
-        return render.project(project)
+        return render.project(await projects.create_project(create))
 
     async def get_project(call: Call) -> Any:
         return render.project(await projects.get_project(call.params["project_id"]))
@@ -45,15 +43,11 @@ def endpoints(ctx: Context) -> list[Endpoint]:
                 created_by=call.user.id,
             )
         )
-        await ctx.hub.change_added(project.id, change)
         return render.pending_change(change)
 
     async def delete_project(call: Call) -> Any:
-        project_id = call.params["project_id"]
-        await projects.delete_project(project_id)
-        await ctx.hub.close_room(project_id)
-        if ctx.c.reconciler is not None:
-            ctx.c.reconciler.trigger()
+        # ``project.deleted`` closes the project's canvas sockets and has the reconciler clean up.
+        await projects.delete_project(call.params["project_id"])
         return None
 
     tag = "projects"

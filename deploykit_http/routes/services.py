@@ -53,7 +53,8 @@ def endpoints(ctx: Context) -> list[Endpoint]:
         if body.position_x is not None or body.position_y is not None:
             position = (body.position_x or 0.0, body.position_y or 0.0)
         staged = await stage_service_create(
-            ctx,
+            ctx.c.pending_changes,
+            ctx.settings,
             ServiceStage(
                 project_id=project.id,
                 name=body.name,
@@ -81,7 +82,8 @@ def endpoints(ctx: Context) -> list[Endpoint]:
         errors.raise_if_any()
         return render.pending_change(
             await stage(
-                ctx,
+                ctx.c.pending_changes,
+                ctx.settings,
                 PendingChangeCreate(
                     project_id=target.project_id,
                     kind=ChangeKind.SERVICE_UPDATE,
@@ -97,7 +99,8 @@ def endpoints(ctx: Context) -> list[Endpoint]:
         target = await ctx.c.pending_changes.get_service_target(call.params["project_id"], call.params["service_id"])
         return render.pending_change(
             await stage(
-                ctx,
+                ctx.c.pending_changes,
+                ctx.settings,
                 PendingChangeCreate(
                     project_id=target.project_id,
                     kind=ChangeKind.SERVICE_DELETE,

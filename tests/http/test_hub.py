@@ -11,9 +11,12 @@ from starlette.websockets import WebSocketState
 
 from deploykit.auth import Identity
 from deploykit.bus import Event, EventType
-from deploykit_http.app import build_context
+from deploykit.canvas import CanvasNode, NodeType
+from deploykit.pending_change import ChangeKind, PendingChange
+from deploykit_http import render
 from deploykit_http.context import HTTPSettings
 from deploykit_http.hub import CanvasHub
+from deploykit_http.identity import Identities
 from deploykit_http.rooms import Client, Room
 from tests.http.fakes import ADMIN, MEMBER, World
 
@@ -57,7 +60,8 @@ async def until(check: Any, deadline_s: float = 2.0) -> None:
 
 
 def hub_for(world: World, **settings: Any) -> CanvasHub:
-    return build_context(world.collaborators(), HTTPSettings(**settings)).hub
+    c = world.collaborators()
+    return CanvasHub(c, HTTPSettings(**settings), Identities(c.auth, c.clock))
 
 
 async def test_a_slow_client_is_disconnected_and_never_holds_the_room_back() -> None:
@@ -122,3 +126,46 @@ async def test_ending_a_user_closes_every_socket_of_that_user() -> None:
     await hub.end_user(MEMBER.id)
     assert first.closed == second.closed == (4001, "Logged out.")
     assert other.closed is None
+
+
+async def test_staged_changes_nodes_and_an_apply_reach_the_room_from_the_bus() -> None:
+    world = World()
+    node = CanvasNode(id="tmp_a", project_id="p1", type=NodeType.SERVICE, data={"name": "a", "staged": True})
+    applied = CanvasNode(id="s-a", project_id="p1", type=NodeType.SERVICE, data={"name": "a"})
+    world.canvas.list_nodes_fn = lambda project_id: [applied]
+    world.canvas.list_edges_fn = lambda project_id: []
+    change = PendingChange(id="c1", project_id="p1", kind=ChangeKind.SERVICE_CREATE, payload={"name": "a"})
+    hub = hub_for(world)
+    await hub.start()
+    try:
+        sock = FakeSocket()
+        join(hub, Identity(user=ADMIN, session_id="a"), sock)
+        events: list[tuple[EventType, dict[str, Any]]] = [
+            (EventType.NODE_UPSERTED, {"node": node}),
+            (EventType.PENDING_CHANGE_ADDED, {"change": change}),
+            (EventType.PENDING_CHANGES_REMOVED, {"ids": ["c0"]}),
+            (EventType.NODE_DELETED, {"id": "n1"}),
+            (EventType.PENDING_CHANGES_CLEARED, {"ids": []}),
+            (
+                EventType.CHANGES_APPLIED,
+                {"applied_count": 1, "temp_id_to_service_id": {"tmp_a": "s-a"}, "user_id": "u"},
+            ),
+        ]
+        for type, payload in events:
+            world.bus.publish(Event(type, project_id="p1", payload=payload))
+        await until(lambda: len(sock.sent) == 7)
+    finally:
+        await hub.stop()
+    assert sock.types() == [
+        "node:upserted",
+        "pending-change:added",
+        "pending-changes:removed",
+        "node:deleted",
+        "pending-changes:cleared",
+        "pending-changes:applied",
+        "canvas:state",
+    ]
+    assert sock.sent[0]["payload"] == render.node(node)
+    assert sock.sent[1]["payload"] == render.pending_change(change)
+    assert sock.sent[5]["payload"] == {"applied_count": 1, "temp_id_to_service_id": {"tmp_a": "s-a"}, "user_id": "u"}
+    assert [n["id"] for n in sock.sent[6]["payload"]["nodes"]] == ["s-a"]

@@ -102,3 +102,19 @@ async def test_changing_an_env_var_and_applying_replaces_the_containers(harness:
         assert await http_get(c.ip_address, 8080, "/color.txt") == (200, "green\n")
     assert (await harness.service(service.id)).status == "running"
     assert {r.id for r in await harness.records(service.id)} == {c.id for c in after}
+
+
+async def test_a_new_project_and_an_apply_reach_the_reconciler_through_the_bus_alone(harness: Harness) -> None:
+    # No periodic resync and nobody calling trigger(): the store's events (project.created, then
+    # what an apply creates) are enough. (Resyncs are not counted: any container leaving any
+    # network on a shared engine wakes one.)
+    await harness.stop()
+    await harness.start(interval_s=3600)
+    project = await harness.project("Bus")
+
+    async def network_made() -> bool:
+        return project.network_name in {n.name for n in await harness.runtime.list_networks()}
+
+    await wait_until(network_made, within=10, what="project.created to make the project network")
+    service = await harness.create_service(project, "web", port=8080, command=httpd())
+    await harness.wait_status(service.id, "running")
