@@ -97,6 +97,9 @@ class WebhookDelivery:
     reason: str | None = None
     deployment_id: str | None = None
     delivered_at: datetime | None = None
+    body_sha256: str | None = None
+    """Of a signed push's body, so that the same body re-sent under another delivery id is
+    known again (``find_delivery_by_body``)."""
 
 
 class WebhookService(Protocol):
@@ -126,6 +129,11 @@ class WebhookService(Protocol):
 
     async def find_delivery(self, webhook_id: str, delivery_key: str) -> WebhookDelivery | None:
         """The delivery of this webhook with ``delivery_key``, if one was received."""
+        ...
+
+    async def find_delivery_by_body(self, webhook_id: str, body_sha256: str) -> WebhookDelivery | None:
+        """A delivery of this webhook received with this body and not failed, if any: a sender may
+        retry a delivery that failed, but a body that deployed (or was skipped) is a replay."""
         ...
 
     async def list_deliveries(self, webhook_id: str, limit: int = 50) -> list[WebhookDelivery]:

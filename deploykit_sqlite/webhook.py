@@ -42,6 +42,7 @@ def row_to_delivery(row: sqlite3.Row) -> WebhookDelivery:
         reason=row["reason"],
         deployment_id=row["deployment_id"],
         delivered_at=from_text(row["delivered_at"]),
+        body_sha256=row["body_sha256"],
     )
 
 
@@ -93,7 +94,8 @@ class WebhookStore:
             delivered_at = delivery.delivered_at or tx.now()
             await tx.execute(
                 "INSERT INTO webhook_deliveries (id, webhook_id, event, status, delivery_key, branch, commit_sha, "
-                "author, message, reason, deployment_id, delivered_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "author, message, reason, deployment_id, delivered_at, body_sha256) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     id,
                     delivery.webhook_id,
@@ -107,16 +109,20 @@ class WebhookStore:
                     delivery.reason,
                     delivery.deployment_id,
                     to_text(delivered_at),
+                    delivery.body_sha256,
                 ),
                 conflict="This delivery was already received.",
                 missing=not_found("Webhook"),
             )
             row = await tx.fetchone("SELECT * FROM webhook_deliveries WHERE id = ?", (id,))
-            if delivery.delivery_key is None:
+            if delivery.delivery_key is None and delivery.body_sha256 is None:
+                # Refused and replayed requests: a bounded history. Signed bodies are all kept, so
+                # that a replay is recognised however long after.
                 await tx.execute(
-                    "DELETE FROM webhook_deliveries WHERE webhook_id = ? AND delivery_key IS NULL AND seq < ("
+                    "DELETE FROM webhook_deliveries WHERE webhook_id = ? AND delivery_key IS NULL "
+                    "AND body_sha256 IS NULL AND seq < ("
                     "SELECT MIN(seq) FROM (SELECT seq FROM webhook_deliveries WHERE webhook_id = ? "
-                    "AND delivery_key IS NULL ORDER BY seq DESC LIMIT ?))",
+                    "AND delivery_key IS NULL AND body_sha256 IS NULL ORDER BY seq DESC LIMIT ?))",
                     (delivery.webhook_id, delivery.webhook_id, UNKEYED_KEPT),
                 )
         assert row is not None
@@ -126,6 +132,15 @@ class WebhookStore:
         async with self.db.read() as tx:
             row = await tx.fetchone(
                 "SELECT * FROM webhook_deliveries WHERE webhook_id = ? AND delivery_key = ?", (webhook_id, delivery_key)
+            )
+        return None if row is None else row_to_delivery(row)
+
+    async def find_delivery_by_body(self, webhook_id: str, body_sha256: str) -> WebhookDelivery | None:
+        async with self.db.read() as tx:
+            row = await tx.fetchone(
+                "SELECT * FROM webhook_deliveries WHERE webhook_id = ? AND body_sha256 = ? AND status != ? "
+                "ORDER BY seq LIMIT 1",
+                (webhook_id, body_sha256, DeliveryStatus.FAILED.value),
             )
         return None if row is None else row_to_delivery(row)
 

@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import hashlib
 from typing import Any, Literal
 
 from pydantic import Field
 from starlette.requests import Request
 
 from deploykit.build import DeployKeyGenerator, DeployKeyService
+from deploykit.deployment import IN_FLIGHT, Deployment, DeploymentFilter
 from deploykit.errors import INVALID, NOT_FOUND, UNAUTHORIZED, Error, ValidationError, error_message
-from deploykit.service import GitSource
+from deploykit.service import GitSource, Service
 from deploykit.webhook import (
     DeliveryStatus,
     Provider,
@@ -127,6 +129,15 @@ class Receiver:
             if key and await self._seen(hook.id, key):
                 reason = f"Delivery {key} was already received; nothing done."
                 return render.delivery(await self._record(base, DeliveryStatus.SKIPPED, reason))
+            if event == push_event:
+                # A captured delivery re-sent under a new or no id: the signature holds, the body is old.
+                digest = hashlib.sha256(body).hexdigest()
+                earlier = await self.webhooks.find_delivery_by_body(hook.id, digest)
+                if earlier is not None:
+                    reason = f"The same body was received before (delivery {earlier.delivery_key or earlier.id}); "
+                    reason += "a replay, nothing done."
+                    return render.delivery(await self._record(base, DeliveryStatus.SKIPPED, reason))
+                base.body_sha256 = digest
             base.delivery_key = key
             if not hook.enabled:
                 return render.delivery(await self._record(base, DeliveryStatus.SKIPPED, "The webhook is disabled."))
@@ -159,6 +170,12 @@ class Receiver:
             return await self._record(base, DeliveryStatus.SKIPPED, reason)
         if not push.commit_sha or push.commit_sha == DELETED_SHA:
             return await self._record(base, DeliveryStatus.SKIPPED, "The branch was deleted.")
+        current = await self._current_deployment(service, push.commit_sha)
+        if current is not None:
+            base.deployment_id = current.id
+            which = "in-flight" if current.in_flight else "active"
+            reason = f"Commit {push.commit_sha[:12]} is already the service's {which} deployment; nothing done."
+            return await self._record(base, DeliveryStatus.SKIPPED, reason)
         reconciler = self.ctx.c.reconciler
         if reconciler is None:
             await self._record(base, DeliveryStatus.FAILED, "Deployments are not available on this server.")
@@ -173,6 +190,22 @@ class Receiver:
         reconciler.trigger_service(service.id)
         base.deployment_id = dep.id
         return await self._record(base, DeliveryStatus.SUCCESS, f"Deploying {push.commit_sha[:12]}.")
+
+    async def _current_deployment(self, service: Service, commit_sha: str) -> Deployment | None:
+        """The service's active or an in-flight deployment of ``commit_sha``: deploying it again
+        would do nothing new (and a replayed old push must not roll the service back)."""
+        deployments = self.ctx.c.deployments
+        in_flight, _ = await deployments.list_deployments(
+            DeploymentFilter(service_id=service.id, statuses=IN_FLIGHT, limit=100)
+        )
+        for dep in in_flight:
+            if dep.commit_sha == commit_sha:
+                return dep
+        if service.active_deployment_id is not None:
+            active = await deployments.get_deployment(service.active_deployment_id)
+            if active.commit_sha == commit_sha:
+                return active
+        return None
 
     async def _seen(self, webhook_id: str, key: str) -> bool:
         return await self.webhooks.find_delivery(webhook_id, key) is not None

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -355,3 +356,40 @@ def test_the_deploy_key_is_created_on_first_use_and_rotates(world: World) -> Non
     assert rotated.json()["fingerprint"].startswith("SHA256:")
     assert set(rotated.json()) == {"public_key", "fingerprint"}
     assert "PRIVATE" not in first.text + rotated.text
+
+
+def test_a_replayed_push_is_skipped_and_cannot_roll_the_service_back(world: World) -> None:
+    hook = world.webhook("github")
+    # A working Dockerfile again: an earlier test leaves a failing one on the branch.
+    older = world.repo.commit({"Dockerfile": dockerfile(), "index.html": "replay one\n"}, "replay one")
+    key = str(uuid.uuid4())
+    first = github_push(world, hook, older, message="replay one", delivery=key)
+    assert first.json()["status"] == "success", first.text
+    assert world.settled(first.json()["deployment_id"])["status"] == "healthy"
+    newer = world.repo.commit({"index.html": "replay two\n"}, "replay two")
+    second = github_push(world, hook, newer, message="replay two")
+    assert second.json()["status"] == "success", second.text
+    # A different body for the commit being deployed: nothing new to do.
+    again = github_push(world, hook, newer, message="replay two, pushed again").json()
+    assert again["status"] == "skipped"
+    assert re.fullmatch(
+        rf"Commit {newer[:12]} is already the service's (in-flight|active) deployment; nothing done\.", again["reason"]
+    )
+    assert again["deployment_id"] == second.json()["deployment_id"]
+    serving = world.settled(second.json()["deployment_id"])
+    assert serving["status"] == "healthy"
+    before = len(world.deployments())
+
+    # The captured first delivery re-sent with a fresh id, and with none: the same signed body.
+    for delivery in (str(uuid.uuid4()), ""):
+        r = github_push(world, hook, older, message="replay one", delivery=delivery)
+        assert r.status_code == 200, r.text
+        assert (r.json()["status"], r.json()["reason"], r.json()["deployment_id"]) == (
+            "skipped",
+            f"The same body was received before (delivery {key}); a replay, nothing done.",
+            None,
+        )
+    assert world.deliveries()[0]["reason"].startswith("The same body was received before")
+    assert len(world.deployments()) == before
+    assert world.deployment(serving["id"])["status"] == "healthy"
+    assert served(serving["id"]) == "replay two\n"

@@ -43,6 +43,7 @@ FakeWebhooks = fake(
     "delete_webhook",
     "record_delivery",
     "find_delivery",
+    "find_delivery_by_body",
     "list_deliveries",
 )
 FakeDeployKeys = fake(
@@ -88,6 +89,16 @@ def git(world: World) -> Git:
     hooks.find_delivery_fn = lambda webhook_id, key: next(
         (d for d in g.deliveries if d.webhook_id == webhook_id and d.delivery_key == key), None
     )
+
+    hooks.find_delivery_by_body_fn = lambda webhook_id, digest: next(
+        (
+            d
+            for d in g.deliveries
+            if d.webhook_id == webhook_id and d.body_sha256 == digest and d.status != DeliveryStatus.FAILED
+        ),
+        None,
+    )
+    world.deployments.list_deployments_fn = lambda filt: ([], 0)
 
     def record(d: WebhookDelivery) -> WebhookDelivery:
         d = dataclasses.replace(d, id=f"d{len(g.deliveries) + 1}")

@@ -284,3 +284,23 @@ async def test_a_delivery_is_found_by_its_key_and_unkeyed_ones_are_a_bounded_his
     assert unkeyed[-1].reason == "bad 20"
     assert await store.webhooks.find_delivery(hook.id, "k1") == keyed
     assert [d.reason for d in await store.webhooks.list_deliveries(other.id)] == ["other"]
+
+
+async def test_a_signed_body_is_found_by_its_hash_unless_it_failed_and_is_never_pruned(
+    store: Store, project: Project
+) -> None:
+    from deploykit_sqlite.webhook import UNKEYED_KEPT
+
+    [app], _ = await deploy_services(store, project.id, {"name": "app", "source": GIT})
+    hook = await store.webhooks.create_webhook(app.id, Provider.GITHUB)
+
+    def delivery(status: DeliveryStatus, body: str | None, reason: str = "") -> WebhookDelivery:
+        return WebhookDelivery(id="", webhook_id=hook.id, event="push", status=status, body_sha256=body, reason=reason)
+
+    failed = await store.webhooks.record_delivery(delivery(DeliveryStatus.FAILED, "b" * 64))
+    assert failed.body_sha256 == "b" * 64
+    assert await store.webhooks.find_delivery_by_body(hook.id, "b" * 64) is None  # a retry may act
+    deployed = await store.webhooks.record_delivery(delivery(DeliveryStatus.SUCCESS, "a" * 64))
+    for i in range(UNKEYED_KEPT + 5):  # replays and refusals: a bounded history
+        await store.webhooks.record_delivery(delivery(DeliveryStatus.SKIPPED, None, f"replay {i}"))
+    assert await store.webhooks.find_delivery_by_body(hook.id, "a" * 64) == deployed
