@@ -12,12 +12,15 @@ from deploykit.deployment import Deployment
 from deploykit.runtime import ContainerState
 from deploykit.service import Service, ServiceStatus
 
-LIVE_STATES = frozenset({"running", "restarting"})
+LIVE_STATES = frozenset({"running", "restarting", "paused"})
+"""A paused replica is alive: a backup freezes it for the moment its volume is copied, and it must
+neither be replaced nor taken out of the route meanwhile (requests wait, then go on)."""
+SERVING_STATES = frozenset({"running", "paused"})
 
 
 def replica_up(c: ContainerState, now: datetime, crash_window_s: float) -> bool:
-    """Running, attached to a network, and not freshly restarted by its restart policy."""
-    if c.state != "running" or not c.ip_address:
+    """Running (or paused), attached to a network, and not freshly restarted by its restart policy."""
+    if c.state not in SERVING_STATES or not c.ip_address:
         return False
     if c.restart_count > 0 and c.started_at is not None:
         return now - c.started_at >= timedelta(seconds=crash_window_s)

@@ -116,8 +116,9 @@ def test_steady_state_is_decided_from_list_data(view: ServiceView, with_ingress:
         (container(ip=None), False),
         (container(restarts=2, started_at=NOW - timedelta(seconds=1)), False),
         (container(restarts=2, started_at=NOW - timedelta(seconds=30)), True),
+        (container(state="paused"), True),
     ],
-    ids=["running", "restarting", "no-address", "freshly-restarted", "restarted-long-ago"],
+    ids=["running", "restarting", "no-address", "freshly-restarted", "restarted-long-ago", "paused-by-a-backup"],
 )
 def test_a_replica_is_up_when_running_addressed_and_not_freshly_restarted(c: ContainerState, up: bool) -> None:
     assert replica_up(c, NOW, crash_window_s=10.0) is up
