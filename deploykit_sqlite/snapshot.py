@@ -4,12 +4,15 @@ restored copy must pass before anyone relies on it."""
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
 import sqlite3
 from pathlib import Path
 
 from deploykit.errors import UNAVAILABLE, Error
 from deploykit_sqlite.cipher import Cipher
 from deploykit_sqlite.db import migration_files
+from deploykit_sqlite.sealed_config import SEALED
 
 SEALED_COLUMNS = (
     ("env_vars", "value"),
@@ -19,6 +22,8 @@ SEALED_COLUMNS = (
     ("deploy_keys", "private_key"),
 )
 """Every column holding AES-256-GCM sealed values (see ``Tx.seal``)."""
+SEALED_CONFIG_TABLES = ("services", "deployments")
+"""Tables whose JSON ``config`` may carry a sealed repository URL."""
 
 
 def read_only_uri(path: str) -> str:
@@ -104,7 +109,27 @@ def _problems(conn: sqlite3.Connection, cipher: Cipher) -> list[str]:
                 failed += 1
         if failed:
             problems.append(f"{table}.{column}: {failed} of {total} sealed values do not decrypt with the archived key")
+    for table in SEALED_CONFIG_TABLES:
+        if table in tables:
+            problems += _sealed_config_problems(conn, cipher, table)
     return problems
+
+
+def _sealed_config_problems(conn: sqlite3.Connection, cipher: Cipher, table: str) -> list[str]:
+    """Repository URLs sealed inside the JSON ``config`` column (see ``sealed_config``)."""
+    total = failed = 0
+    for (text,) in conn.execute(f"SELECT config FROM {table} WHERE config LIKE ?", (f"%{SEALED}%",)):
+        source = json.loads(text).get("source") or {}
+        if SEALED not in source:
+            continue
+        total += 1
+        try:
+            cipher.open(base64.b64decode(source[SEALED]))
+        except (Error, TypeError, ValueError):
+            failed += 1
+    if not failed:
+        return []
+    return [f"{table}.config: {failed} of {total} sealed repository URLs do not decrypt with the archived key"]
 
 
 class SQLiteArchiver:

@@ -1,17 +1,20 @@
-"""``deploykitd``: serve (the default), migrate, reset-password, version."""
+"""``deploykitd``: serve (the default), migrate, backup, restore, reset-password, version."""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
 import logging
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
+from typing import Any
 
-from deploykit import __version__, error_message
+from deploykit import Error, __version__, error_message
 from deploykit.repository import redact_text
-from deploykit_sqlite import Store, migrate
+from deploykit_sqlite import Store
+from deploykitd import backup as backup_cli
 from deploykitd.config import Config, build_parser, config_from_args
 from deploykitd.main import Main
 
@@ -57,6 +60,8 @@ def setup_logging(config: Config) -> None:
     if config.log_level != "debug":
         logging.getLogger("aiosqlite").setLevel(logging.WARNING)
         logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per Caddy admin call otherwise
+        for chatty in ("botocore", "boto3", "s3transfer"):  # S3 backups: a line per credential lookup
+            logging.getLogger(chatty).setLevel(logging.WARNING)
 
 
 async def serve(config: Config) -> int:
@@ -104,6 +109,34 @@ async def reset_password(config: Config, email: str, password: str, *, keep_api_
     return 0
 
 
+async def migrate_command(config: Config, *, take_backup: bool) -> int:
+    applied, written = await backup_cli.migrate_with_backup(config, take_backup=take_backup)
+    if written is not None:
+        print(f"Backed up the database to {written} before migrating.")
+    print(f"Applied migrations: {applied}" if applied else "The database is up to date.")
+    return 0
+
+
+async def backup_commands(config: Config, args: argparse.Namespace) -> int:
+    volumes = not args.no_volumes
+    if args.command == "restore":
+        return await backup_cli.restore(
+            config, args.archive, s3_endpoint=args.s3_endpoint, force=args.force, volumes=volumes
+        )
+    if args.verify is not None:
+        return await backup_cli.verify(config, args.verify, s3_endpoint=args.s3_endpoint)
+    return await backup_cli.backup(config, out=args.out, to=args.to, s3_endpoint=args.s3_endpoint, volumes=volumes)
+
+
+def run_command(work: Coroutine[Any, Any, int]) -> int:
+    """Run a one-shot command; a domain error is printed as one line and exits 1."""
+    try:
+        return asyncio.run(work)
+    except Error as exc:
+        print(f"deploykitd: {exc.message}", file=sys.stderr)
+        return 1
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     command = args.command or "serve"
@@ -114,9 +147,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     setup_logging(config)
     if command == "migrate":
         config.db_path.parent.mkdir(parents=True, exist_ok=True)
-        applied = asyncio.run(migrate(str(config.db_path)))
-        print(f"Applied migrations: {applied}" if applied else "The database is up to date.")
-        return 0
+        return run_command(migrate_command(config, take_backup=not args.no_backup))
+    if command in ("backup", "restore"):
+        return run_command(backup_commands(config, args))
     if command == "reset-password":
         config.data_dir.mkdir(parents=True, exist_ok=True)
         return asyncio.run(reset_password(config, args.email, args.password, keep_api_keys=args.keep_api_keys))

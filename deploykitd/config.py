@@ -9,8 +9,10 @@ from __future__ import annotations
 import argparse
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 DURATION_RE = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
 UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
@@ -171,13 +173,36 @@ def ingress_flags(p: argparse.ArgumentParser) -> None:
     _flag(p, "acme-email", dest="acme_email", default=argparse.SUPPRESS, help="contact address for ACME certificates")
 
 
+def backup_commands(sub: Any, common: Callable[[argparse.ArgumentParser], None]) -> None:
+    """``backup`` and ``restore``: both reach the engine's volumes, so they take the serve flags
+    that name it (``--docker-host``, ``--instance-id``)."""
+
+    def engine(p: argparse.ArgumentParser) -> None:
+        common(p)
+        _flag(p, "docker-host", dest="docker_host", default=argparse.SUPPRESS, help="Docker engine address")
+        _flag(p, "instance-id", dest="instance_id", default=argparse.SUPPRESS, help="the installation's instance id")
+        _flag(p, "s3-endpoint", dest="s3_endpoint", default=None, help="URL of an S3-compatible store (default AWS)")
+        _flag(p, "no-volumes", dest="no_volumes", action="store_true", help="leave the Docker volumes out")
+
+    backup = sub.add_parser("backup", help="write one archive: database, key, volumes, checksums")
+    engine(backup)
+    where = backup.add_mutually_exclusive_group()
+    _flag(where, "out", default=None, help="the archive file (default <data-dir>/backups/deploykit-<time>.tar.zst)")
+    _flag(where, "to", default=None, help="an S3 location s3://bucket/prefix to upload the archive to")
+    _flag(where, "verify", default=None, metavar="ARCHIVE", help="check an archive (file or s3:// URL) instead")
+    restore = sub.add_parser("restore", help="restore an archive into an empty data directory and the engine")
+    engine(restore)
+    restore.add_argument("archive", help="the archive file or its s3:// URL")
+    _flag(restore, "force", action="store_true", help="restore over a non-empty data directory and existing volumes")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="deploykitd",
         allow_abbrev=False,
         description="DeployKit: a self-hosted platform-as-a-service on Docker.",
     )
-    sub = parser.add_subparsers(dest="command", metavar="{serve,migrate,reset-password,version}")
+    sub = parser.add_subparsers(dest="command", metavar="{serve,migrate,backup,restore,reset-password,version}")
 
     def common(p: argparse.ArgumentParser) -> None:
         _flag(p, "data-dir", dest="data_dir", default=argparse.SUPPRESS, help="data directory (default ./data)")
@@ -291,7 +316,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve_flags(parser)
     serve_flags(sub.add_parser("serve", help="run the daemon (the default)"))
-    common(sub.add_parser("migrate", help="apply database migrations and exit"))
+    migrate = sub.add_parser("migrate", help="back up the database, then apply pending migrations and exit")
+    common(migrate)
+    _flag(migrate, "no-backup", dest="no_backup", action="store_true", help="skip the backup before migrating")
+    backup_commands(sub, common)
     reset = sub.add_parser("reset-password", help="set a user's password and end their sessions and API keys")
     common(reset)
     _flag(reset, "email", required=True)
