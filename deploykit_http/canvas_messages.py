@@ -20,6 +20,7 @@ from deploykit.service import ServiceConfig
 from deploykit.staging import ServiceStage, staged_creation
 from deploykit_http import render
 from deploykit_http.context import Collaborators, HTTPSettings
+from deploykit_http.drafts import end_draft, start_draft
 from deploykit_http.rooms import Client, Room, encode
 from deploykit_http.staging import stage_service_create
 
@@ -78,14 +79,10 @@ class CanvasMessages:
             await canvas.delete_edge(pid, edge_id)
             self.hub.broadcast(pid, "edge:deleted", {"id": edge_id})
         elif type == "service:draft-start":
-            draft_id = str(p.get("draft_id") or uuid.uuid4())
-            draft = {**room.drafts.get(draft_id, {}), **p, "draft_id": draft_id}
-            draft.update(user_id=client.user_id, user_name=client.identity.user.name)
-            room.drafts[draft_id] = draft
-            self.hub.broadcast(pid, "service:drafting", draft, exclude=client)
+            self.hub.broadcast(pid, "service:drafting", start_draft(room, client, p), exclude=client)
         elif type == "service:draft-cancel":
             draft_id = str(p.get("draft_id", ""))
-            if room.drafts.pop(draft_id, None) is not None:
+            if end_draft(room, client, draft_id):
                 self.hub.broadcast(pid, "service:draft-cancelled", {"draft_id": draft_id}, exclude=client)
         elif type == "service:create":
             await self._create_service(client, room, p)
@@ -205,7 +202,7 @@ class CanvasMessages:
                 },
             ),
         )
-        if draft_id and room.drafts.pop(draft_id, None) is not None:
+        if draft_id and end_draft(room, client, draft_id):
             self.hub.broadcast(client.project_id, "service:draft-cancelled", {"draft_id": draft_id}, exclude=client)
 
 

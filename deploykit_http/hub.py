@@ -34,6 +34,7 @@ from deploykit.errors import NOT_FOUND, Error, ValidationError, error_code, erro
 from deploykit_http import render
 from deploykit_http.canvas_messages import CanvasMessages
 from deploykit_http.context import Collaborators, HTTPSettings
+from deploykit_http.drafts import release_drafts
 from deploykit_http.identity import Identities
 from deploykit_http.jsonin import parse_json
 from deploykit_http.rooms import Client, Room, encode, state_payload
@@ -240,10 +241,9 @@ class CanvasHub:
             client.writer.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await client.writer
+        for draft_id in release_drafts(room, client):  # a closed tab's ghosts go with it
+            self.broadcast(room.project_id, "service:draft-cancelled", {"draft_id": draft_id})
         if not room.has_user(client.user_id):
-            for draft_id in [d for d, v in room.drafts.items() if v.get("user_id") == client.user_id]:
-                del room.drafts[draft_id]
-                self.broadcast(room.project_id, "service:draft-cancelled", {"draft_id": draft_id})
             self.broadcast(room.project_id, "user:left", client.presence)
         if not room.clients and self.rooms.get(room.project_id) is room:
             del self.rooms[room.project_id]

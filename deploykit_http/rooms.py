@@ -45,6 +45,8 @@ class Room:
     project_id: str
     clients: set[Client] = field(default_factory=set)
     drafts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    draft_clients: dict[str, str] = field(default_factory=dict)
+    """Draft id -> the id of the client that drafts it (see drafts.py)."""
 
     def users(self) -> list[dict[str, Any]]:
         seen: dict[str, dict[str, Any]] = {}

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.support import Account, CanvasClient, Daemon, create_project
+from tests.e2e.support import Account, CanvasClient, Daemon, create_member, create_project
 
 IMAGE = {"type": "image", "image": "nginx:1.27"}
 SURROGATE = "must not contain unpaired surrogates (\\ud800-\\udfff)"
@@ -119,3 +119,42 @@ async def test_canvas_messages_that_cannot_be_stored_are_refused_and_the_canvas_
     async with CanvasClient(daemon, pid, admin.token) as late:
         state = strict(json.dumps(late.received[0]))["payload"]
         assert [n["id"] for n in state["nodes"]] == ["ok"]
+
+
+def drafts_in(client: CanvasClient) -> list[str]:
+    state = next(m for m in client.received if m["type"] == "service:drafts")
+    return sorted(d["draft_id"] for d in state["payload"]["drafts"])
+
+
+async def test_canvas_drafts_are_bounded_owned_and_freed_with_their_socket(daemon: Daemon, admin: Account) -> None:
+    pid = create_project(admin, "Drafts")["id"]
+    member = create_member(admin, "drafter@example.com")
+    async with CanvasClient(daemon, pid, member.token) as watcher:
+        async with CanvasClient(daemon, pid, admin.token) as ws:
+            await ws.send("service:draft-start", {"draft_id": "huge", "name": "big", "notes": "x" * 250_000})
+            assert await ws.expect("error") == {"message": "A draft is at most 16 KiB.", "type": "service:draft-start"}
+            for i in range(12):
+                await ws.send("service:draft-start", {"draft_id": f"d{i:02}", "name": f"svc{i}"})
+            for _ in ("d10", "d11"):
+                assert await ws.expect("error") == {
+                    "message": "At most 10 drafts at once; finish or cancel one first.",
+                    "type": "service:draft-start",
+                }
+            await watcher.expect("service:drafting", lambda p: p["draft_id"] == "d09")
+            async with CanvasClient(daemon, pid, member.token) as other:
+                assert drafts_in(other) == [f"d{i:02}" for i in range(10)]
+                await other.send("service:draft-start", {"draft_id": "d00", "name": "mine now"})
+                assert (await other.expect("error"))["message"] == "This draft belongs to someone else."
+                await other.send("service:draft-cancel", {"draft_id": "d01"})
+            # Growing an own draft past the limit is refused too, and the draft stays as it was.
+            await ws.send("service:draft-start", {"draft_id": "d02", "notes": "y" * 20_000})
+            assert (await ws.expect("error"))["message"] == "A draft is at most 16 KiB."
+        # The socket closed: its drafts go, and every other client hears so.
+        for i in range(10):
+            cancelled = await watcher.expect("service:draft-cancelled")
+            assert cancelled == {"draft_id": f"d{i:02}"}
+        assert not [
+            m for m in watcher.received if m["type"] == "service:drafting" and m["payload"]["name"] == "mine now"
+        ]
+    async with CanvasClient(daemon, pid, admin.token) as late:
+        assert drafts_in(late) == []
