@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 from typing import Any
+
+import httpx
 
 from deploykit.deployment import Deployment, DeploymentCreate, DeploymentFailure, DeploymentFilter
 from deploykit.errors import INVALID, Error
@@ -124,11 +128,14 @@ class RuntimeClient:
         self, service_id: str, *, tail: int = 100, follow: bool = True, quiet_s: float = 1.0
     ) -> AsyncIterator[LogLine]:
         """The last ``tail`` lines of each replica, then (``follow``) new ones until every replica
-        stops. Without ``follow`` the stream is left once it has been quiet for ``quiet_s``: the
-        API only streams, so "the lines there are now" is what arrives before a pause.
-        Raises ``not_found``, ``unavailable`` (no Docker)."""
+        stops. Raises ``not_found``, ``unavailable`` (no Docker).
+
+        The API only streams, so without ``follow`` the stream is left at the first line written
+        after the request (by the daemon's clock, the response's ``Date``, to the next second),
+        or once nothing has come for ``quiet_s``."""
         path = await self.t.service_path(service_id) + "/logs"
         async with self.t.stream(path, params={"tail": tail}) as response:
+            cutoff = answered_at(response) + timedelta(seconds=1)
             stream = events(response).__aiter__()
             while True:
                 try:
@@ -140,10 +147,22 @@ class RuntimeClient:
                 except (StopAsyncIteration, TimeoutError):
                     return
                 data = event.json() if event.data else {}
-                if "line" in data:
-                    yield LogLine(
-                        container_id=str(data.get("container_id", "")),
-                        stream=str(data.get("stream", "stdout")),
-                        line=str(data["line"]),
-                        ts=decode.parse_time(data.get("ts")),
-                    )
+                if "line" not in data:
+                    continue
+                line = LogLine(
+                    container_id=str(data.get("container_id", "")),
+                    stream=str(data.get("stream", "stdout")),
+                    line=str(data["line"]),
+                    ts=decode.parse_time(data.get("ts")),
+                )
+                if not follow and line.ts is not None and line.ts >= cutoff:
+                    return
+                yield line
+
+
+def answered_at(response: httpx.Response) -> datetime:
+    """When the daemon answered, by its own clock (the ``Date`` header), else by ours."""
+    try:
+        return parsedate_to_datetime(response.headers["date"])
+    except (KeyError, TypeError, ValueError):
+        return datetime.now(UTC)

@@ -1,0 +1,154 @@
+"""``dk`` with a real daemon on the real Docker engine: deploy and follow to healthy, a failing
+deployment (exit 6 with its reason), logs (also ``-f`` as a real process), stop/start,
+redeploy, rollback."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.cli.conftest import Dk
+from tests.conftest import TEST_IMAGE
+from tests.e2e.support import Account, Daemon, create_project, register_admin, wait_until
+
+pytestmark = [pytest.mark.docker, pytest.mark.slow]
+
+TICKER = "echo hello-from-dk; i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.2; done"
+
+
+@pytest.fixture(scope="module")
+def docker_daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
+    daemon = Daemon(tmp_path_factory.mktemp("dk-docker"), docker=True, extra_args=["--reconcile-interval", "2s"])
+    daemon.start()
+    try:
+        yield daemon
+    finally:
+        daemon.terminate(clean_engine=True)
+
+
+@pytest.fixture(scope="module")
+def owner(docker_daemon: Daemon) -> Account:
+    return register_admin(docker_daemon)
+
+
+@pytest.fixture
+def dkd(docker_daemon: Daemon, owner: Account, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Dk:
+    monkeypatch.chdir(tmp_path)
+    return Dk(docker_daemon.base, tmp_path / "config", owner.token)
+
+
+def running_containers(service_id: str) -> list[str]:
+    out = subprocess.run(
+        ["docker", "ps", "-q", "--filter", f"label=deploykit.service-id={service_id}"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    return out.stdout.split()
+
+
+def test_deploy_wait_follow_logs_stop_start_and_redeploy(dkd: Dk, owner: Account) -> None:
+    project = create_project(owner, "Dk Docker")
+    dkd.ok("use", project["slug"])
+    dkd.ok("add", "ticker", "--image", TEST_IMAGE, "--command", f"sh -c '{TICKER}'")
+    deployed = dkd.ok("deploy", "--wait", "--timeout", "120")
+    assert "✓ ticker is healthy" in deployed.stderr
+    assert "Applied 1 change(s); deploying ticker" in deployed.stdout
+
+    services = json.loads(dkd.ok("services", "--json").stdout)
+    sid = services[0]["id"]
+    assert services[0]["status"] == "running"
+    assert len(running_containers(sid)) == 1
+    status = dkd.ok("status").stdout
+    assert "ticker" in status
+    assert "running" in status
+
+    printed = dkd.ok("logs", "ticker", "--tail", "1000").stdout
+    assert "hello-from-dk" in printed
+    lines = [json.loads(x) for x in dkd.ok("logs", "ticker", "--tail", "3", "--json").stdout.splitlines()]
+    assert 1 <= len(lines) <= 3
+    assert {"container_id", "stream", "line", "ts"} <= set(lines[0])
+
+    # dk logs -f as a real process: it prints new lines as they come and ends when the service stops.
+    env = {**os.environ, **{k: v for k, v in dkd.env().items() if v is not None}}
+    for key in ("DK_PROJECT",):
+        env.pop(key, None)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "deploykit_cli", "logs", "ticker", "-f", "--tail", "1"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    seen: list[str] = []
+    reader = threading.Thread(target=lambda: seen.extend(iter(proc.stdout.readline, "")), daemon=True)  # type: ignore[union-attr]
+    reader.start()
+    try:
+        wait_until(lambda: sum("tick" in line for line in seen) >= 5, 60, "dk logs -f to print new lines")
+        assert proc.poll() is None
+        dkd.ok("stop", "ticker")
+        assert proc.wait(60) == 0, proc.stderr.read() if proc.stderr else ""
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    reader.join(10)
+    ticks = [int(line.split("tick ")[1]) for line in seen if "tick " in line]
+    assert ticks == sorted(ticks)
+    assert len(ticks) >= 5
+    wait_until(lambda: running_containers(sid) == [], 60, "the stopped service's container to stop")
+    assert json.loads(dkd.ok("services", "--json").stdout)[0]["stopped"] is True
+
+    dkd.ok("start", "ticker")
+    wait_until(lambda: len(running_containers(sid)) == 1, 60, "the started service to run")
+
+    redeployed = dkd.ok("redeploy", "ticker", "--wait", "--timeout", "120")
+    assert "✓ ticker is healthy" in redeployed.stderr
+    history = json.loads(dkd.ok("deployments", "ticker", "--json").stdout)
+    assert [d["status"] for d in history] == ["healthy", "superseded"]
+
+
+def test_deploy_wait_on_a_failing_deployment_exits_6_with_the_reason(dkd: Dk, owner: Account) -> None:
+    project = create_project(owner, "Dk Failing")
+    p = ["--project", project["id"]]
+    dkd.ok("add", "broken", "--image", TEST_IMAGE, "--command", "sh -c 'echo boom-$((6*7)); exit 3'", *p)
+    result = dkd("deploy", "--wait", "--timeout", "120", *p)
+    assert result.exit_code == 6, result.stderr
+    assert "✗ broken failed" in result.stderr
+    assert "exited with code 3" in result.stderr
+    assert "boom-42" in result.stderr  # the last log lines come with the reason
+    assert "1 deployment(s) failed." in result.stderr
+    history = json.loads(dkd.ok("deployments", "broken", "--json", *p).stdout)
+    assert [d["status"] for d in history] == ["failed"]
+    assert "exited with code 3" in history[0]["failure_reason"]
+
+
+def test_rollback_runs_the_previous_healthy_deployment_again(dkd: Dk, owner: Account) -> None:
+    project = create_project(owner, "Dk Rollback")
+    p = ["--project", project["id"]]
+    dkd.ok("add", "app", "--image", TEST_IMAGE, "--command", "sh -c 'echo v1; sleep 3600'", *p)
+    dkd.ok("deploy", "--wait", "--timeout", "120", *p)
+    dkd.ok("set", "app", "command=sh -c 'echo v2; sleep 3600'", *p)
+    dkd.ok("deploy", "--wait", "--timeout", "120", *p)
+    first, second = reversed(json.loads(dkd.ok("deployments", "app", "--json", *p).stdout))
+    assert (first["status"], second["status"]) == ("superseded", "healthy")
+
+    rolled = dkd.ok("rollback", "app", "--wait", "--timeout", "120", *p)
+    assert f"Rolling back to {first['id'].replace('-', '')[:8]}" in rolled.stdout
+    assert "✓ app is healthy" in rolled.stderr
+    newest = json.loads(dkd.ok("deployments", "app", "--json", *p).stdout)[0]
+    assert (newest["status"], newest["rollback_of"], newest["config"]["command"]) == (
+        "healthy",
+        first["id"],
+        ["sh", "-c", "echo v1; sleep 3600"],
+    )
+    unknown = dkd("rollback", "app", "ffffffff", *p)
+    assert unknown.exit_code == 4
+    assert "Deployment 'ffffffff' of 'app' not found." in unknown.stderr
