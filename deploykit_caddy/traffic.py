@@ -41,6 +41,9 @@ class TrafficSettings:
     """An existing Caddy's admin URL (external mode); None supervises our own Caddy."""
     caddy_bin: str | None = None
     """Supervised mode: the binary; None: ``caddy`` from PATH, when there is one."""
+    keep_caddy: bool = True
+    """Supervised mode: Caddy keeps serving when the daemon stops, and the next start adopts it
+    (sites outlive the daemon); False stops it with the daemon (``--stop-caddy``)."""
     http_port: int = 80
     https_port: int = 443
     redirect_http: bool = True
@@ -132,12 +135,23 @@ class CaddyTraffic:
         if enable_tcp_migrate_req() is False:
             log.warning("could not set net.ipv4.tcp_migrate_req=1 (not root?): a route change may reset a connection")
         sup = SupervisorSettings(
-            data_dir=str(s.data_dir / "caddy"), caddy_bin=caddy_bin, open_sync_timeout_s=s.first_start_timeout_s
+            data_dir=str(s.data_dir / "caddy"),
+            caddy_bin=caddy_bin,
+            open_sync_timeout_s=s.first_start_timeout_s,
+            keep_running=s.keep_caddy,
         )
         caddy = CaddyIngress(sup.admin_url, settings=s.caddy_settings(supervised=True))
         await caddy.open()
         self.caddy, self.ingress = caddy, TolerantIngress(caddy)
-        self.supervisor = CaddySupervisor(settings=sup, on_start=lambda: caddy.sync_routes(caddy.routes()))
+
+        async def adopt() -> None:
+            # A Caddy left serving by the previous daemon keeps its routes: take them over (no
+            # reload when they match); the reconciler's first resync then sets the whole truth.
+            await caddy.ensure_routes()
+
+        self.supervisor = CaddySupervisor(
+            settings=sup, on_start=lambda: caddy.sync_routes(caddy.routes()), on_adopt=adopt
+        )
         try:
             await self.supervisor.open()
         except Error as exc:

@@ -110,6 +110,9 @@ class Config:
     """Supervise our own Caddy with this binary; None: ``caddy`` from PATH when found."""
     caddy_admin: str | None = None
     """Use the Caddy whose admin API answers here instead of supervising one."""
+    keep_caddy: bool = True
+    """A supervised Caddy keeps serving when the daemon stops and is adopted by the next start;
+    False (``--stop-caddy``) stops it with the daemon."""
     http_port: int = 80
     https_port: int = 443
     https_redirect: bool = True
@@ -151,6 +154,14 @@ def port_arg(text: str) -> int:
 def ingress_flags(p: argparse.ArgumentParser) -> None:
     _flag(p, "caddy-bin", dest="caddy_bin", default=argparse.SUPPRESS, help="supervise Caddy (default: caddy on PATH)")
     _flag(p, "caddy-admin", dest="caddy_admin", default=argparse.SUPPRESS, help="use an existing Caddy's admin URL")
+    _flag(
+        p,
+        "stop-caddy",
+        dest="stop_caddy",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="stop the supervised Caddy with the daemon (by default it keeps serving and the next start adopts it)",
+    )
     _flag(p, "no-ingress", dest="no_ingress", action="store_true", default=argparse.SUPPRESS, help="run without Caddy")
     _flag(p, "http-port", dest="http_port", type=port_arg, default=argparse.SUPPRESS, help="HTTP port (default 80)")
     _flag(p, "https-port", dest="https_port", type=port_arg, default=argparse.SUPPRESS, help="HTTPS port (default 443)")
@@ -365,6 +376,8 @@ def config_from_args(args: argparse.Namespace) -> Config:
             kw[name] = values[name]
     if values.get("no_ingress"):
         kw["ingress"] = False
+    if values.get("stop_caddy"):
+        kw["keep_caddy"] = False
     if values.get("allow_local_repos"):
         kw["allow_local_repos"] = True
     if values.get("no_https_redirect"):

@@ -244,6 +244,7 @@ def traffic_settings(config: Config) -> TrafficSettings:
         enabled=config.ingress,
         caddy_admin=config.caddy_admin,
         caddy_bin=config.caddy_bin,
+        keep_caddy=config.keep_caddy,
         http_port=config.http_port,
         https_port=config.https_port,
         redirect_http=config.https_redirect,

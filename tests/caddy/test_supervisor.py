@@ -14,7 +14,7 @@ import pytest
 from deploykit import UNAVAILABLE, Error
 from deploykit.ingress import Route
 from deploykit_caddy import CaddyIngress, CaddySettings, CaddySupervisor, SupervisorSettings
-from tests.caddy.conftest import CADDY_BIN, Proxy, Upstreams, wait_for
+from tests.caddy.conftest import CADDY_BIN, Proxy, Upstreams, free_port, wait_for
 
 pytestmark = [pytest.mark.caddy]
 
@@ -180,3 +180,61 @@ async def test_a_caddy_left_by_a_killed_daemon_is_stopped_at_open(caddy_dir: Pat
     async with CaddySupervisor(settings=settings, on_start=resync) as second:
         assert not process_exists(orphan)
         assert second.pid not in (None, orphan)
+
+
+async def test_a_kept_caddy_outlives_close_and_is_adopted_with_its_routes(caddy_dir: Path) -> None:
+    """``keep_running``: the daemon stops, its Caddy keeps serving, the next daemon adopts that
+    same process (no restart, no reload) and supervises it: killed, it is started again."""
+    settings = CaddySettings(http_port=free_port(), https_port=None, listen_host="127.0.0.1")
+    sup = SupervisorSettings(data_dir=str(caddy_dir), caddy_bin=CADDY_BIN, keep_running=True, backoff_initial_s=0.05)
+    routes = [Route("svc-1", ["idle.localhost"], [])]
+    calls: list[str] = []
+
+    async with CaddyIngress(sup.admin_url, settings=settings) as first_ingress:
+
+        async def first_start() -> None:
+            await first_ingress.sync_routes(routes)
+
+        first = CaddySupervisor(settings=sup, on_start=first_start)
+        await first.open()
+        pid = first.pid
+        assert pid is not None
+        await first.close()
+
+    assert process_exists(pid)
+    url = f"http://127.0.0.1:{settings.http_port}/"
+    async with httpx.AsyncClient(timeout=5.0) as client:
+        assert (await client.get(url, headers={"Host": "idle.localhost"})).status_code == 503
+
+    async with CaddyIngress(sup.admin_url, settings=settings) as ingress:
+
+        async def start() -> None:
+            calls.append("start")
+            await ingress.sync_routes(ingress.routes())
+
+        async def adopt() -> None:
+            calls.append("adopt")
+            await ingress.ensure_routes()
+
+        second = CaddySupervisor(settings=sup, on_start=start, on_adopt=adopt)
+        await second.open()
+        try:
+            assert (second.adopted, second.pid, second.starts, calls) == (pid, pid, 0, ["adopt"])
+            assert ingress.routes() == routes  # taken over from the running Caddy
+
+            os.kill(pid, signal.SIGKILL)
+
+            async def restarted() -> bool:
+                return second.pid not in (None, pid) and second.resyncs == 1
+
+            await wait_for(restarted, timeout_s=5.0, what="the adopted Caddy to be restarted after SIGKILL")
+            assert calls == ["adopt", "start"]
+            async with httpx.AsyncClient(timeout=5.0) as client:
+                assert (await client.get(url, headers={"Host": "idle.localhost"})).status_code == 503
+        finally:
+            await second.close()
+    kept = int((caddy_dir / "caddy.pid").read_text())
+    try:
+        assert (second.pid, process_exists(kept)) == (None, True)  # released, not stopped
+    finally:
+        os.kill(kept, signal.SIGTERM)

@@ -63,6 +63,32 @@ def remove_engine_objects(instance_id: str) -> None:
             subprocess.run(["docker", kind, *remove, *ids], capture_output=True, timeout=60)
 
 
+def caddy_pid(caddy_dir: Path) -> int | None:
+    """The pid of the Caddy a daemon supervises from ``caddy_dir``, while it runs."""
+    try:
+        pid = int((caddy_dir / "caddy.pid").read_text().strip())
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except (OSError, ValueError):
+        return None
+    return pid if stat.rsplit(") ", 1)[1][0] != "Z" else None
+
+
+def stop_caddy(caddy_dir: Path, timeout_s: float = 10.0) -> None:
+    """Stop the Caddy a stopped daemon left serving from ``caddy_dir`` (if any), and wait for it."""
+    pid = caddy_pid(caddy_dir)
+    if pid is None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    end = time.monotonic() + timeout_s
+    while caddy_pid(caddy_dir) == pid:
+        if time.monotonic() > end:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+            break
+        time.sleep(0.02)
+
+
 def wait_until(check: Callable[[], T | None], deadline_s: float = 10.0, what: str = "condition") -> T:
     """Poll ``check`` until it returns something truthy; fail after ``deadline_s``."""
     end = time.monotonic() + deadline_s
@@ -138,9 +164,10 @@ class Daemon:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path and self.log_path.exists() else ""
 
-    def terminate(self, timeout: float = 15, *, clean_engine: bool = False) -> int:
+    def terminate(self, timeout: float = 15, *, clean_engine: bool = False, keep_caddy: bool = False) -> int:
         """SIGTERM and wait; the exit code. ``clean_engine`` (when the test is done with this
-        daemon, not for a restart) also removes what it left on the Docker engine."""
+        daemon, not for a restart) also removes what it left on the Docker engine. The Caddy the
+        daemon supervised outlives it by design; it is stopped too unless ``keep_caddy``."""
         assert self.proc is not None
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
@@ -149,6 +176,8 @@ class Daemon:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        if not keep_caddy:
+            stop_caddy(self.data_dir / "caddy")
         if clean_engine and self.docker:
             remove_engine_objects(self.instance_id)
         return self.proc.returncode

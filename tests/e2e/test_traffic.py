@@ -285,6 +285,27 @@ def test_caddy_killed_is_restarted_with_every_route_within_2s(proxy: Proxy) -> N
         assert c.get("/health").json()["services"]["ingress"] is True
 
 
+def test_sites_keep_serving_while_the_daemon_stops_and_starts_and_caddy_is_adopted(proxy: Proxy) -> None:
+    pid_file = proxy.caddy_dir / "caddy.pid"
+    caddy = int(pid_file.read_text())
+    hosts = [host_of(proxy, name) for name in proxy.services]
+    with Load(proxy, host_of(proxy, "web")) as load:
+        wait_until(lambda: len(load.results) >= 5, 10, "the load to start")
+        assert proxy.daemon.terminate(keep_caddy=True) == 0
+        stopped = len(load.results)
+        # The daemon is gone, its Caddy is not: every site still answers.
+        wait_until(lambda: len(load.results) >= stopped + 20, 10, "requests while the daemon is down")
+        assert all(proxy.body(h) for h in hosts)
+        proxy.daemon.start()  # returns once /api/health answers: Caddy was adopted or replaced by then
+        restarted = len(load.results)
+        wait_until(lambda: len(load.results) >= restarted + 20, 10, "requests after the start")
+    assert load.failures() == []
+    assert int(pid_file.read_text()) == caddy
+    assert all(proxy.body(h) for h in hosts)
+    with proxy.admin.client() as c:
+        assert c.get("/health").json()["services"]["ingress"] is True
+
+
 def test_five_redeploys_under_load_see_only_2xx(proxy: Proxy) -> None:
     host = host_of(proxy, "web")
     served = set()
