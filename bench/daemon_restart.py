@@ -2,7 +2,7 @@
 
 A real ``deploykitd`` supervising its own Caddy on loopback ports deploys one busybox httpd service.
 While ``--rate`` requests/s (a new connection each, and pooled connections) go through Caddy by Host
-header, and a probe asks Caddy every 10 ms whether it answers at all, the daemon is stopped with
+header, and a probe asks Caddy back to back whether it answers at all, the daemon is stopped with
 SIGTERM, left down for ``--down`` seconds and started again, ``--restarts`` times. Caddy keeps
 serving while the daemon is gone and the new daemon adopts it (same pid) instead of starting another.
 
@@ -199,7 +199,7 @@ async def run(args: argparse.Namespace, caddy_bin: str) -> int:
     failed = sum(1 for load in loads for s in load.samples if not s.ok)
     print(
         f"  Caddy unavailable: {probe.unavailable_s * 1000:.0f} ms in total ({probe.misses} of {probe.checks} probes "
-        f"every 10 ms missed); failed requests: {failed} of {sum(len(load.samples) for load in loads)}"
+        f"missed); failed requests: {failed} of {sum(len(load.samples) for load in loads)}"
     )
     report(loads, [("steady", steady), ("stop, down, start", windows)])
     return 0
