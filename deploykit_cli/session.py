@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
@@ -23,7 +22,8 @@ from deploykit.errors import (
 )
 from deploykit.pending_change import ChangeKind
 from deploykit.project import Project, ProjectFilter
-from deploykit.service import Service, ServiceConfig, ServiceFilter
+from deploykit.service import Service, ServiceFilter
+from deploykit.staging import ServiceTarget
 from deploykit_cli.config import Config
 from deploykit_cli.output import err_console
 from deploykit_http.client import Client
@@ -97,15 +97,6 @@ async def _guard(work: Callable[[], Awaitable[T]]) -> T:
         raise fail(exc) from exc
 
 
-@dataclass
-class StagedService:
-    """A service that exists only as a staged ``service.create``: its temp id and config."""
-
-    id: str
-    name: str
-    config: ServiceConfig
-
-
 class Session:
     """The logged-in client of this invocation, and name resolution for projects and services."""
 
@@ -152,19 +143,23 @@ class Session:
                 return svc
         raise Exit(NOT_FOUND_EXIT, f"Service '{name}' not found in project '{project.name}'.")
 
-    async def staged_or_applied(self, project: Project, name: str) -> Service | StagedService:
-        """An applied service, or one staged for creation (by name or temp id)."""
+    async def target(self, project: Project, name: str) -> ServiceTarget:
+        """A service that staged changes can address: applied, or staged for creation (by
+        name, slug, id or temp id). Exits 4 when there is none."""
+        wanted = name
         try:
-            return await self.service(project, name)
+            wanted = (await self.service(project, name)).id
         except Exit:
-            pass
-        for change in await self.client.pending_changes.list_pending_changes(project.id):
-            if change.kind != ChangeKind.SERVICE_CREATE or change.target_temp_id is None:
-                continue
-            staged_name = str(change.payload.get("name", ""))
-            if name in (change.target_temp_id,) or name.lower() == staged_name.lower():
-                return StagedService(change.target_temp_id, staged_name, ServiceConfig.from_dict(change.payload))
-        raise Exit(NOT_FOUND_EXIT, f"Service '{name}' not found in project '{project.name}'.")
+            for change in await self.client.pending_changes.list_pending_changes(project.id):
+                staged_name = str(change.payload.get("name", ""))
+                if change.kind == ChangeKind.SERVICE_CREATE and name.lower() == staged_name.lower():
+                    wanted = str(change.target_temp_id)
+        try:
+            return await self.client.pending_changes.get_service_target(project.id, wanted)
+        except Error as exc:
+            if exc.code == NOT_FOUND:
+                raise Exit(NOT_FOUND_EXIT, f"Service '{name}' not found in project '{project.name}'.") from None
+            raise
 
 
 def warn(message: str) -> None:

@@ -22,15 +22,14 @@ from deploykit.service import (
     ImageSource,
     Resources,
     RestartPolicy,
-    Service,
     ServiceConfig,
-    ServiceCreate,
     ServiceUpdate,
     Source,
 )
+from deploykit.staging import ServiceStage, ServiceTarget
 from deploykit_cli import output
 from deploykit_cli.options import JsonOpt, ProjectOpt, ServiceArg, YesOpt
-from deploykit_cli.session import NOT_FOUND_EXIT, USAGE, Exit, Session, StagedService, run
+from deploykit_cli.session import NOT_FOUND_EXIT, USAGE, Exit, Session, run
 
 env_app = typer.Typer(help="List, set and unset env vars at project, group or service scope (staged).")
 
@@ -167,13 +166,11 @@ def add(
                 replicas=replicas,
                 command=shlex.split(command) if command is not None else None,
             )
-            ServiceCreate(project_id=proj.id, name=name, config=config).validate()
-            payload = {"name": name, **config.to_dict(), "env_vars": pairs(env or [])}
-            change = await s.client.pending_changes.append_pending_change(
-                PendingChangeCreate(project_id=proj.id, kind=ChangeKind.SERVICE_CREATE, payload=payload)
-            )
+            stage = ServiceStage(project_id=proj.id, name=name, config=config, env=pairs(env or []))
+            stage.validate()
+            staged = await s.client.pending_changes.stage_service(stage)
             output.console().print(
-                f"Staged service [bold]{name}[/bold] ({change.target_temp_id}). Run 'dk deploy' to create it."
+                f"Staged service [bold]{name}[/bold] ({staged.temp_id}). Run 'dk deploy' to create it."
             )
 
     run(work)
@@ -200,19 +197,18 @@ def set_config(
     async def work() -> None:
         async with Session.open() as s:
             proj = await s.project(project)
-            target = await s.staged_or_applied(proj, service)
+            target = await s.target(proj, service)
             upd = update_from(pairs(settings, "setting"), target.config)
             errors = FieldErrors()
             upd.apply_to(target.config).validate(errors)
             errors.raise_if_any()
-            applied = isinstance(target, Service)
             await s.client.pending_changes.append_pending_change(
                 PendingChangeCreate(
                     project_id=proj.id,
                     kind=ChangeKind.SERVICE_UPDATE,
                     payload=upd.to_dict(),
-                    target_id=target.id if applied else None,
-                    target_temp_id=None if applied else target.id,
+                    target_id=target.target_id,
+                    target_temp_id=target.target_temp_id,
                 )
             )
             output.console().print(
@@ -224,15 +220,19 @@ def set_config(
 
 async def scope_of(
     s: Session, proj: Project, service: str | None, group: str | None
-) -> tuple[Scope, str, Service | StagedService | None]:
+) -> tuple[Scope, str, ServiceTarget | None]:
     if service is not None and group is not None:
         raise Exit(USAGE, "Give --service or --group, not both.")
     if service is not None:
-        target = await s.staged_or_applied(proj, service)
-        return Scope.SERVICE, target.id, target
+        target = await s.target(proj, service)
+        return Scope.SERVICE, target.key, target
     if group is not None:
         return Scope.GROUP, group, None
     return Scope.PROJECT, proj.id, None
+
+
+def is_staged(target: ServiceTarget | None) -> bool:
+    return target is not None and target.target_id is None
 
 
 async def applied_vars(s: Session, proj: Project, scope: Scope, scope_id: str, staged: bool) -> list[EnvVar]:
@@ -251,7 +251,7 @@ def env_list(
         async with Session.open() as s:
             proj = await s.project(project)
             scope, scope_id, target = await scope_of(s, proj, service, group)
-            found = await applied_vars(s, proj, scope, scope_id, isinstance(target, StagedService))
+            found = await applied_vars(s, proj, scope, scope_id, is_staged(target))
             if json:
                 output.print_json(found)
             else:
@@ -291,7 +291,7 @@ def env_set(
         async with Session.open() as s:
             proj = await s.project(project)
             scope, scope_id, target = await scope_of(s, proj, service, group)
-            staged = isinstance(target, StagedService)
+            staged = is_staged(target)
             existing = {v.key: v for v in await applied_vars(s, proj, scope, scope_id, staged)}
             for key, value in values.items():
                 var = existing.get(key)
@@ -326,9 +326,7 @@ def env_unset(
         async with Session.open() as s:
             proj = await s.project(project)
             scope, scope_id, target = await scope_of(s, proj, service, group)
-            existing = {
-                v.key: v for v in await applied_vars(s, proj, scope, scope_id, isinstance(target, StagedService))
-            }
+            existing = {v.key: v for v in await applied_vars(s, proj, scope, scope_id, is_staged(target))}
             missing = [k for k in keys if k not in existing]
             if missing:
                 raise Exit(NOT_FOUND_EXIT, f"Not set at {scope.value} scope: {', '.join(missing)}.")

@@ -11,6 +11,7 @@ from typing import Any
 from deploykit.envvar import EnvVar, EnvVarFilter, ResolvedEnv, Scope
 from deploykit.errors import INVALID, NOT_FOUND, Error
 from deploykit.pending_change import ApplyResult, ChangeKind, PendingChange, PendingChangeCreate
+from deploykit.staging import ServiceStage, ServiceTarget, StagedService, staged_creation
 from deploykit_http.client import decode
 from deploykit_http.client.transport import Transport, not_offered
 
@@ -85,7 +86,7 @@ class EnvVarClient:
 
 
 class PendingChangeClient:
-    """``deploykit.pending_change.PendingChangeService`` over the API."""
+    """``deploykit.staging.StagingService`` (a ``PendingChangeService``) over the API."""
 
     def __init__(self, t: Transport, env_vars: EnvVarClient) -> None:
         self.t = t
@@ -105,14 +106,7 @@ class PendingChangeClient:
         kind = create.kind
         body: Any
         if kind == ChangeKind.SERVICE_CREATE:
-            body = {k: v for k, v in p.items() if k not in SERVICE_BODY_SKIP}
-            if "x" in p or "y" in p:
-                body.update(position_x=p.get("x"), position_y=p.get("y"))
-            change = decode.pending_change(await self.t.request("POST", project + "/services", json=body))
-            for key, value in dict(p.get("env_vars") or {}).items():
-                path = f"{project}/services/{change.target_temp_id}/env-vars"
-                await self.t.request("POST", path, json={"key": key, "value": value})
-            return change
+            return await self._create_service(create.project_id, p)
         if kind == ChangeKind.SERVICE_UPDATE:
             body = await self.t.request("PATCH", service, json=p)
         elif kind == ChangeKind.SERVICE_DELETE:
@@ -135,6 +129,37 @@ class PendingChangeClient:
         else:
             raise not_offered(f"Staging '{kind.value}' outside the canvas")
         return decode.pending_change(body)
+
+    async def _create_service(self, project_id: str, p: dict[str, Any]) -> PendingChange:
+        project = f"/projects/{project_id}"
+        body = {k: v for k, v in p.items() if k not in SERVICE_BODY_SKIP}
+        if "x" in p or "y" in p:
+            body.update(position_x=p.get("x"), position_y=p.get("y"))
+        change = decode.pending_change(await self.t.request("POST", project + "/services", json=body))
+        for key, value in dict(p.get("env_vars") or {}).items():
+            path = f"{project}/services/{change.target_temp_id}/env-vars"
+            await self.t.request("POST", path, json={"key": key, "value": value})
+        return change
+
+    async def stage_service(self, stage: ServiceStage) -> StagedService:
+        """Stage ``service.create`` and its env vars. The API does not return the canvas node:
+        ``node`` is None. Raises ``invalid``, ``conflict``, ``not_found``."""
+        return StagedService(change=await self._create_service(stage.project_id, stage.change().payload), node=None)
+
+    async def get_service_target(self, project_id: str, service_id: str) -> ServiceTarget:
+        """An applied service of the project, or one staged for creation under that temp id."""
+        try:
+            svc = decode.service(await self.t.request("GET", f"/projects/{project_id}/services/{service_id}"))
+        except Error as exc:
+            if exc.code != NOT_FOUND:
+                raise
+        else:
+            self.t.service_projects[svc.id] = project_id
+            return ServiceTarget(project_id, svc.id, None, svc.name, svc.config)
+        staged = staged_creation(await self.list_pending_changes(project_id), service_id)
+        if staged is None:
+            raise Error(NOT_FOUND, "Service not found.")
+        return ServiceTarget.staged(staged)
 
     async def discard_pending_changes(self, project_id: str, id: str | None = None) -> list[str]:
         path = f"/projects/{project_id}/pending-changes" + (f"/{id}" if id is not None else "")

@@ -11,9 +11,9 @@ from deploykit.auth import AuthService
 from deploykit.deployment import DeploymentService
 from deploykit.envvar import EnvVarService
 from deploykit.ingress import DomainService
-from deploykit.pending_change import PendingChangeService
 from deploykit.project import ProjectService
 from deploykit.service import ServiceService
+from deploykit.staging import StagingService
 from deploykit_http.client import Client
 
 
@@ -23,7 +23,7 @@ def conforming(c: Client) -> list[object]:
     services: ServiceService = c.services
     deployments: DeploymentService = c.deployments
     env_vars: EnvVarService = c.env_vars
-    pending: PendingChangeService = c.pending_changes
+    pending: StagingService = c.pending_changes
     domains: DomainService = c.domains
     return [auth, projects, services, deployments, env_vars, pending, domains]
 
@@ -36,7 +36,7 @@ def conforming(c: Client) -> list[object]:
         (ServiceService, "services"),
         (DeploymentService, "deployments"),
         (EnvVarService, "env_vars"),
-        (PendingChangeService, "pending_changes"),
+        (StagingService, "pending_changes"),
         (DomainService, "domains"),
     ],
 )
