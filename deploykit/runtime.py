@@ -3,7 +3,7 @@ naming and labelling rules. Nothing unlabelled is ever touched."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
@@ -23,20 +23,35 @@ def short(id: str, n: int) -> str:
     return id.replace("-", "")[:n]
 
 
+# Engine names join their parts with "_", which no slug contains (slugs are [a-z0-9-]): read from the
+# left, the first underscores are the separators, so service "db" with volume "x-data" and service
+# "db-x" with volume "data" can never name the same object. A project's slug alone names its network.
+SEP = "_"
+
+
 def network_name(project_slug: str) -> str:
     return f"dk-{project_slug}"
 
 
 def container_name(project_slug: str, service_slug: str, replica: int, deployment_id: str) -> str:
-    return f"dk-{project_slug}-{service_slug}-{replica}-{short(deployment_id, 8)}"
+    return SEP.join(["dk", project_slug, service_slug, str(replica), short(deployment_id, 8)])
 
 
-def volume_name(project_slug: str, service_slug: str, volume: str) -> str:
+def volume_name(project_slug: str, service_slug: str, volume: str, recorded: Mapping[str, str] | None = None) -> str:
+    """The engine name of a service's volume: the one ``recorded`` for it (a volume made before
+    names were unambiguous keeps its name, as Docker cannot rename one), else ``dk_<p>_<s>_<v>``."""
+    if recorded and volume in recorded:
+        return recorded[volume]
+    return SEP.join(["dk", project_slug, service_slug, volume])
+
+
+def legacy_volume_name(project_slug: str, service_slug: str, volume: str) -> str:
+    """How volumes were named before: ambiguous, since every part may contain a dash."""
     return f"dk-{project_slug}-{service_slug}-{volume}"
 
 
 def image_tag(project_slug: str, service_slug: str, deployment_id: str) -> str:
-    return f"deploykit/{project_slug}-{service_slug}:{short(deployment_id, 12)}"
+    return f"deploykit/{project_slug}{SEP}{service_slug}:{short(deployment_id, 12)}"
 
 
 def managed_labels(**extra: str) -> dict[str, str]:
@@ -179,7 +194,8 @@ class Runtime(Protocol):
         ...
 
     async def ensure_volume(self, name: str, labels: dict[str, str]) -> None:
-        """Idempotent. Raises ``unavailable``."""
+        """Idempotent. Raises ``unavailable``; ``invalid`` when a volume of that name exists and its
+        labels name another service (a service never mounts another's data)."""
         ...
 
     async def remove_volume(self, name: str) -> None:

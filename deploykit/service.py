@@ -299,6 +299,8 @@ class Service:
     drain_s: float = 10.0
     created_at: datetime | None = None
     updated_at: datetime | None = None
+    volume_names: dict[str, str] = field(default_factory=dict)
+    """Engine names recorded for volumes made before names were unambiguous (see ``runtime.volume_name``)."""
 
 
 @dataclass(frozen=True)

@@ -19,10 +19,11 @@ import aiodocker
 import aiohttp
 from aiodocker.exceptions import DockerError
 
-from deploykit.errors import CONFLICT, NOT_FOUND, UNAVAILABLE, Error
+from deploykit.errors import CONFLICT, INVALID, NOT_FOUND, UNAVAILABLE, Error
 from deploykit.logs import LogLine
 from deploykit.runtime import (
     LABEL_MANAGED_BY,
+    LABEL_SERVICE_ID,
     MANAGED_BY,
     ContainerSpec,
     ContainerState,
@@ -200,7 +201,11 @@ class DockerRuntime:
 
     async def ensure_volume(self, name: str, labels: dict[str, str]) -> None:
         body = json.dumps({"Name": name, "Labels": labels})
-        await self._call("volume_create", "POST", "volumes/create", f"volume {name}", body=body)
+        # Creating an existing volume returns it as it is, labels included.
+        volume = await self._call("volume_create", "POST", "volumes/create", f"volume {name}", body=body)
+        owner = dict((volume or {}).get("Labels") or {}).get(LABEL_SERVICE_ID)
+        if owner is not None and owner != labels.get(LABEL_SERVICE_ID):
+            raise Error(INVALID, f"Volume {name} belongs to another service.")
 
     async def remove_volume(self, name: str) -> None:
         try:

@@ -134,7 +134,7 @@ class Replicas:
         await rt.ensure_network(project.network_name, self._s.instance_labels(network_labels(project.id)))
         for vol in deployment.config.volumes:
             await rt.ensure_volume(
-                volume_name(project.slug, service.slug, vol.name),
+                volume_name(project.slug, service.slug, vol.name, service.volume_names),
                 self._s.instance_labels(volume_labels(project.id, service.id)),
             )
         image = image_of(deployment)
@@ -160,7 +160,10 @@ class Replicas:
             cpus=cfg.resources.cpus,
             memory_mb=cfg.resources.memory_mb,
             restart_policy=cfg.restart_policy.value,
-            volumes=[VolumeMount(volume_name(project.slug, service.slug, v.name), v.mount_path) for v in cfg.volumes],
+            volumes=[
+                VolumeMount(volume_name(project.slug, service.slug, v.name, service.volume_names), v.mount_path)
+                for v in cfg.volumes
+            ],
             stop_grace_s=self._s.stop_grace_s,
         )
 

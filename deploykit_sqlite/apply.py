@@ -193,7 +193,9 @@ class StepWriter:
     async def delete_service(self, service_id: str) -> None:
         tx = self.tx
         service = await load_service(tx, service_id, self.project_id)
-        volumes = [volume_name(self.project.slug, service.slug, v.name) for v in service.config.volumes]
+        volumes = [
+            volume_name(self.project.slug, service.slug, v.name, service.volume_names) for v in service.config.volumes
+        ]
         await tx.execute(
             "DELETE FROM env_vars WHERE project_id = ? AND scope = ? AND scope_id = ?",
             (self.project_id, Scope.SERVICE.value, service.id),

@@ -95,7 +95,9 @@ class ProjectStore:
             project = await load_project(tx, id)
             rows = await tx.fetchall("SELECT * FROM services WHERE project_id = ? ORDER BY name_key", (id,))
             services = [row_to_service(tx, r) for r in rows]
-            volumes = [volume_name(project.slug, s.slug, v.name) for s in services for v in s.config.volumes]
+            volumes = [
+                volume_name(project.slug, s.slug, v.name, s.volume_names) for s in services for v in s.config.volumes
+            ]
             await tx.execute("DELETE FROM projects WHERE id = ?", (id,))
             tx.publish(
                 Event(

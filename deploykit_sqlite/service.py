@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import uuid
 
@@ -27,6 +28,7 @@ def row_to_service(tx: Tx, row: sqlite3.Row) -> Service:
         drain_s=float(row["drain_s"]),
         created_at=from_text(row["created_at"]),
         updated_at=from_text(row["updated_at"]),
+        volume_names=json.loads(row["volume_names"]),
     )
 
 

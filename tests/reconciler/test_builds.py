@@ -78,7 +78,7 @@ async def drive(
 
 async def test_a_successful_build_marks_the_deployment_starting_with_the_built_tag() -> None:
     async def build(service_id: str, req: BuildRequest, on_log: Callable[[str], None]) -> BuildResult:
-        assert (service_id, req.tag) == ("s1", "deploykit/shop-a1b2c3-api:d1234567aaaa")
+        assert (service_id, req.tag) == ("s1", "deploykit/shop-a1b2c3_api:d1234567aaaa")
         on_log("Step 1/2")
         on_log("Step 2/2")
         return BuildResult(image=req.tag, commit_sha="abc", commit_message="first")
@@ -89,7 +89,7 @@ async def test_a_successful_build_marks_the_deployment_starting_with_the_built_t
         ("building", GIT.id),
         ("log", "Step 1/2\n"),
         ("log", "Step 2/2\n"),
-        ("starting", ("deploykit/shop-a1b2c3-api:d1234567aaaa", {"commit_sha": "abc", "commit_message": "first"})),
+        ("starting", ("deploykit/shop-a1b2c3_api:d1234567aaaa", {"commit_sha": "abc", "commit_message": "first"})),
     ]
     assert done == ["s1"]
     assert not driver.building(GIT.id)

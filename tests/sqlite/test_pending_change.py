@@ -398,7 +398,7 @@ async def test_apply_delete_removes_everything_of_the_service(
         "project_slug": project.slug,
         "service_slug": "db",
         "network": f"dk-{project.slug}",
-        "volumes": [f"dk-{project.slug}-db-data"],
+        "volumes": [f"dk_{project.slug}_db_data"],
     }
     # api's reference no longer resolves, so its env changed: it is redeployed with the literal.
     [deployment] = result.created_deployments

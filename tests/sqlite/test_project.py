@@ -93,7 +93,7 @@ async def test_delete_project_cascades_and_tells_the_reconciler_what_to_clean(
     assert event.payload["project_slug"] == project.slug
     assert event.payload["network"] == f"dk-{project.slug}"
     assert sorted(event.payload["service_ids"]) == sorted(s.id for s in services)
-    assert event.payload["volumes"] == [f"dk-{project.slug}-db-data"]
+    assert event.payload["volumes"] == [f"dk_{project.slug}_db_data"]
     with pytest.raises(Error):
         await store.services.get_service(services[0].id)
     assert await store.domains.list_all_domains() == []
