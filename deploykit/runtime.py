@@ -45,11 +45,6 @@ def volume_name(project_slug: str, service_slug: str, volume: str, recorded: Map
     return SEP.join(["dk", project_slug, service_slug, volume])
 
 
-def legacy_volume_name(project_slug: str, service_slug: str, volume: str) -> str:
-    """How volumes were named before: ambiguous, since every part may contain a dash."""
-    return f"dk-{project_slug}-{service_slug}-{volume}"
-
-
 def image_tag(project_slug: str, service_slug: str, deployment_id: str) -> str:
     return f"deploykit/{project_slug}{SEP}{service_slug}:{short(deployment_id, 12)}"
 
