@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from deploykit.errors import (
     CONFLICT,
@@ -90,6 +90,14 @@ def run(work: Callable[[], Awaitable[T]]) -> T:
         raise SystemExit(130) from None
 
 
+def run_quietly(work: Callable[[], Coroutine[Any, Any, T]]) -> T | None:
+    """Run a coroutine whose failure is no one's business (shell completion): None then."""
+    try:
+        return asyncio.run(work())
+    except (Error, Exit, SystemExit, OSError):
+        return None
+
+
 async def _guard(work: Callable[[], Awaitable[T]]) -> T:
     try:
         return await work()
@@ -105,12 +113,12 @@ class Session:
         self.client = client
 
     @classmethod
-    def open(cls, config: Config | None = None) -> Session:
+    def open(cls, config: Config | None = None, *, timeout: float = 30.0) -> Session:
         config = config or Config.load()
         url, token = config.effective_url(), config.effective_token()
         if not url or not token:
             raise Exit(AUTH, "Not logged in: run 'dk login URL' (or set DK_URL and DK_TOKEN).")
-        return cls(config, Client(url, token))
+        return cls(config, Client(url, token, timeout=timeout))
 
     async def __aenter__(self) -> Session:
         await self.client.open()

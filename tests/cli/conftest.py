@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -22,9 +22,11 @@ class Dk:
     url: str
     config_dir: Path
     token: str | None = None
+    extra_env: dict[str, str] = field(default_factory=dict)
 
     def env(self) -> dict[str, str | None]:
         return {
+            **self.extra_env,
             "DK_CONFIG_DIR": str(self.config_dir),
             "DK_URL": self.url if self.token else None,
             "DK_TOKEN": self.token,
@@ -35,6 +37,14 @@ class Dk:
 
     def __call__(self, *args: str, input: str | None = None) -> Result:
         return CliRunner().invoke(app, list(args), env=self.env(), input=input)
+
+    def complete(self, line: str) -> list[str]:
+        """What the shell's completion would offer for the last word of ``line`` (bash)."""
+        words = line.split(" ")
+        env = {**self.env(), "_DK_COMPLETE": "complete_bash", "COMP_WORDS": line, "COMP_CWORD": str(len(words) - 1)}
+        result = CliRunner().invoke(app, [], env=env, prog_name="dk")
+        assert result.exit_code == 0, result.stderr
+        return result.stdout.split()
 
     def ok(self, *args: str) -> Result:
         result = self(*args)

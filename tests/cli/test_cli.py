@@ -189,3 +189,17 @@ def test_help_has_examples_and_exit_codes(dk: Dk) -> None:
     assert "dk deploy --wait" in top
     assert "dk set web replicas=3 memory=256" in dk.ok("set", "--help").stdout
     assert "--install-completion" in top
+
+
+def test_shell_completion_offers_commands_projects_and_services(dk: Dk, admin: Account) -> None:
+    project = create_project(admin, "Completion Shop")
+    dk.ok("add", "worker", "--image", "nginx", "--project", project["id"])
+    dk.ok("add", "web", "--image", "nginx", "--project", project["id"])
+    dk.ok("deploy", "--project", project["id"])
+    dk.ok("add", "wiki", "--image", "nginx", "--project", project["id"])  # staged only
+    assert dk.complete("dk lo") == ["login", "logout", "logs"]
+    assert "Completion Shop" in " ".join(dk.complete("dk services --project Compl"))
+    assert dk.complete(f"dk logs --project {project['id']} w") == ["web", "wiki", "worker"]
+    assert dk.complete(f"dk set --project {project['id']} wo") == ["worker"]
+    dk.token = "dk_wrong"  # a daemon that refuses completes nothing, quietly
+    assert dk.complete(f"dk logs --project {project['id']} w") == []

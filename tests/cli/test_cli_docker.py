@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.builder.conftest import Repo, dockerfile, run
 from tests.cli.conftest import Dk
 from tests.conftest import TEST_IMAGE
 from tests.e2e.support import Account, Daemon, create_project, register_admin, wait_until
@@ -25,7 +26,8 @@ TICKER = "echo hello-from-dk; i=0; while true; do echo tick $i; i=$((i+1)); slee
 
 @pytest.fixture(scope="module")
 def docker_daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
-    daemon = Daemon(tmp_path_factory.mktemp("dk-docker"), docker=True, extra_args=["--reconcile-interval", "2s"])
+    args = ["--reconcile-interval", "2s", "--allow-local-repos"]
+    daemon = Daemon(tmp_path_factory.mktemp("dk-docker"), docker=True, extra_args=args)
     daemon.start()
     try:
         yield daemon
@@ -140,9 +142,13 @@ def test_rollback_runs_the_previous_healthy_deployment_again(dkd: Dk, owner: Acc
     first, second = reversed(json.loads(dkd.ok("deployments", "app", "--json", *p).stdout))
     assert (first["status"], second["status"]) == ("superseded", "healthy")
 
+    # As in a terminal: the live view of the deployment (Rich draws it on stderr).
+    dkd.extra_env = {"TTY_COMPATIBLE": "1", "TTY_INTERACTIVE": "1"}
     rolled = dkd.ok("rollback", "app", "--wait", "--timeout", "120", *p)
+    dkd.extra_env = {}
     assert f"Rolling back to {first['id'].replace('-', '')[:8]}" in rolled.stdout
     assert "✓ app is healthy" in rolled.stderr
+    assert "app | " not in rolled.stderr  # log lines go into the live view, not line by line
     newest = json.loads(dkd.ok("deployments", "app", "--json", *p).stdout)[0]
     assert (newest["status"], newest["rollback_of"], newest["config"]["command"]) == (
         "healthy",
@@ -152,3 +158,30 @@ def test_rollback_runs_the_previous_healthy_deployment_again(dkd: Dk, owner: Acc
     unknown = dkd("rollback", "app", "ffffffff", *p)
     assert unknown.exit_code == 4
     assert "Deployment 'ffffffff' of 'app' not found." in unknown.stderr
+
+
+def test_git_services_build_and_a_failing_build_exits_6_with_its_reason(
+    dkd: Dk, owner: Account, tmp_path: Path
+) -> None:
+    repo = Repo(tmp_path / "repo")
+    repo.path.mkdir()
+    run("git", "init", "-q", "-b", "main", str(repo.path))
+    repo.commit({"Dockerfile": dockerfile(TEST_IMAGE), "index.html": "from git\n"}, "first")
+    project = create_project(owner, "Dk Git")
+    p = ["--project", project["id"]]
+    serve = "httpd -f -p 8080 -h /www"
+    dkd.ok("add", "site", "--git", repo.url, "--branch", "main", "--port", "8080", "--command", serve, *p)
+    built = dkd.ok("deploy", "--wait", "--timeout", "240", *p)
+    assert "✓ site is healthy" in built.stderr
+    assert "COPY index.html" in built.stderr  # the build log, line by line, off a terminal
+    (deployment,) = json.loads(dkd.ok("deployments", "site", "--json", *p).stdout)
+    assert deployment["image"].startswith(f"deploykit/{project['slug']}-site:")
+
+    repo.commit({"Dockerfile": dockerfile(TEST_IMAGE, "RUN echo broken-step >&2 && exit 3")}, "break it")
+    failed = dkd("redeploy", "site", "--wait", "--timeout", "240", *p)
+    assert failed.exit_code == 6, failed.stderr
+    assert "✗ site failed" in failed.stderr
+    assert "build failed" in failed.stderr
+    assert "broken-step" in failed.stderr
+    history = json.loads(dkd.ok("deployments", "site", "--json", *p).stdout)
+    assert [d["status"] for d in history] == ["failed", "healthy"]  # the previous one keeps serving
