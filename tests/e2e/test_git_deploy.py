@@ -204,7 +204,7 @@ def test_a_git_service_builds_and_serves_the_repository(world: World) -> None:
     assert world.first["commit_message"] == "first version"
     repository, _, tag = world.first["image"].partition(":")
     assert repository.startswith("deploykit/git-shop"), world.first["image"]
-    assert repository.endswith("-site"), world.first["image"]
+    assert repository.endswith("_site"), world.first["image"]
     assert tag == world.first["id"].replace("-", "")[:12]
     assert served(world.first["id"]) == "version one\n"
 
