@@ -93,6 +93,8 @@ def login(
         password = typer.prompt("Password", hide_input=True)
 
     async def work() -> None:
+        if not url.startswith(("http://", "https://")):
+            raise Exit(USAGE, f"'{url}' is not a URL: write http://... or https://...")
         config = Config.load()
         api_key_id: str | None = None
         async with Client(url) as client:

@@ -45,6 +45,9 @@ def test_login_with_a_token_checks_it(daemon: Daemon, admin: Account, tmp_path: 
     assert bad.exit_code == 3
     assert "Log in with 'dk login URL'." in bad.stderr
     assert not (tmp_path / "config" / "cli.json").exists()
+    no_scheme = dk("login", daemon.base.removeprefix("http://"), "--token", admin.token)
+    assert no_scheme.exit_code == 2
+    assert "is not a URL: write http://... or https://..." in no_scheme.stderr
     dk.ok("login", daemon.base, "--token", admin.token)
     assert json.loads((tmp_path / "config" / "cli.json").read_text())["token"] == admin.token
 

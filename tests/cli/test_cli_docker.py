@@ -56,6 +56,13 @@ def running_containers(service_id: str) -> list[str]:
     return out.stdout.split()
 
 
+def started_at(container: str) -> str:
+    out = subprocess.run(
+        ["docker", "inspect", "-f", "{{.State.StartedAt}}", container], capture_output=True, text=True, timeout=30
+    )
+    return out.stdout.strip()
+
+
 def test_deploy_wait_follow_logs_stop_start_and_redeploy(dkd: Dk, owner: Account) -> None:
     project = create_project(owner, "Dk Docker")
     dkd.ok("use", project["slug"])
@@ -109,7 +116,10 @@ def test_deploy_wait_follow_logs_stop_start_and_redeploy(dkd: Dk, owner: Account
     assert json.loads(dkd.ok("services", "--json").stdout)[0]["stopped"] is True
 
     dkd.ok("start", "ticker")
-    wait_until(lambda: len(running_containers(sid)) == 1, 60, "the started service to run")
+    (container,) = wait_until(lambda: running_containers(sid), 60, "the started service to run")
+    started = started_at(container)
+    assert dkd.ok("restart", "ticker").stdout.strip() == "Restarted ticker."
+    wait_until(lambda: any(started_at(c) != started for c in running_containers(sid)), 60, "a restarted replica")
 
     redeployed = dkd.ok("redeploy", "ticker", "--wait", "--timeout", "120")
     assert "✓ ticker is healthy" in redeployed.stderr
