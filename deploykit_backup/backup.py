@@ -36,6 +36,14 @@ log = logging.getLogger(__name__)
 
 DB_FILE = "deploykit.db"
 KEY_FILE = "secret.key"
+ARCHIVE_PREFIX = "deploykit"
+ARCHIVE_SUFFIX = ".tar.zst"
+
+
+def archive_name(now: datetime | None = None, prefix: str = ARCHIVE_PREFIX) -> str:
+    """``deploykit-20261205T120000123456Z.tar.zst``: names sort in time order."""
+    now = now or datetime.now(UTC)
+    return f"{prefix}-{now.astimezone(UTC):%Y%m%dT%H%M%S%fZ}{ARCHIVE_SUFFIX}"
 
 
 @dataclass(frozen=True, kw_only=True)

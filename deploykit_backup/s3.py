@@ -91,7 +91,7 @@ class S3Store:
                     "s3",
                     endpoint_url=self._endpoint_url,
                     region_name=self._region,
-                    config=Config(retries={"max_attempts": 5, "mode": "standard"}, s3={"addressing_style": "path"}),
+                    config=Config(retries={"max_attempts": 3, "mode": "standard"}, s3={"addressing_style": "path"}),
                 )
             return self._client
 

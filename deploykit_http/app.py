@@ -23,6 +23,7 @@ from deploykit_http.openapi import build_openapi
 from deploykit_http.ratelimit import LoginLimiter, RequestLimiter
 from deploykit_http.routes import (
     auth,
+    backups,
     domains,
     env_vars,
     health,
@@ -41,6 +42,7 @@ from deploykit_http.spa import SPA
 def api_endpoints(ctx: Context) -> list[Endpoint]:
     return [
         *system.endpoints(ctx),
+        *backups.endpoints(ctx),
         *auth.endpoints(ctx),
         *users.endpoints(ctx),
         *projects.endpoints(ctx),

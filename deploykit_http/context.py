@@ -11,6 +11,7 @@ from typing import Protocol
 from starlette.websockets import WebSocket
 
 from deploykit.auth import AuthService
+from deploykit.backup_record import BackupRunner
 from deploykit.build import DeployKeyGenerator, DeployKeyService
 from deploykit.bus import EventBus
 from deploykit.canvas import CanvasService
@@ -72,6 +73,8 @@ class Collaborators:
     webhooks: WebhookService | None = None
     deploy_keys: DeployKeyService | None = None
     generate_deploy_key: DeployKeyGenerator | None = None
+    backups: BackupRunner | None = None
+    """On-demand and scheduled backups (``deploykit_backup.BackupScheduler``); None answers 503."""
     clock: Clock = field(default_factory=SystemClock)
 
 

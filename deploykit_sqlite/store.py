@@ -8,6 +8,7 @@ from pathlib import Path
 from deploykit.bus import EventBus
 from deploykit.clock import Clock, SystemClock
 from deploykit_sqlite.auth import AuthStore
+from deploykit_sqlite.backup_record import BackupRecordStore
 from deploykit_sqlite.canvas import CanvasStore
 from deploykit_sqlite.cipher import Cipher
 from deploykit_sqlite.container import ContainerStore
@@ -62,6 +63,7 @@ class Store:
         self.domains = DomainStore(self.db)
         self.health = HealthRecordStore(self.db)
         self.deploy_keys = DeployKeyStore(self.db)
+        self.backups = BackupRecordStore(self.db)
 
     @property
     def path(self) -> str:

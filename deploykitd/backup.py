@@ -11,24 +11,27 @@ import asyncio
 import contextlib
 import tempfile
 from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime
 from pathlib import Path
 
 from deploykit import __version__
 from deploykit.backup import BackupReport, VolumeArchiver
 from deploykit.errors import UNAVAILABLE, Error
 from deploykit.runtime import LABEL_INSTANCE
-from deploykit_backup import BackupSources, S3Location, S3Store, create_backup, restore_backup, verify_backup
+from deploykit_backup import (
+    BackupSources,
+    S3Location,
+    S3Store,
+    archive_name,
+    create_backup,
+    restore_backup,
+    verify_backup,
+)
 from deploykit_sqlite.cipher import KEY_FILE
 from deploykit_sqlite.snapshot import SQLiteArchiver
 from deploykitd.config import Config
 
 BACKUPS_DIR = "backups"
-
-
-def archive_name(now: datetime | None = None, prefix: str = "deploykit") -> str:
-    now = now or datetime.now(UTC)
-    return f"{prefix}-{now.astimezone(UTC):%Y%m%dT%H%M%S%fZ}.tar.zst"
+"""Where archives go unless told otherwise (the daemon's runs too), under the data directory."""
 
 
 def megabytes(n: int) -> str:

@@ -18,19 +18,24 @@ from starlette.applications import Starlette
 
 from deploykit import __version__
 from deploykit.clock import SystemClock
+from deploykit_backup import BackupScheduler, BackupSources
 from deploykit_caddy import CaddyTraffic, TrafficSettings
 from deploykit_docker import DockerRuntime, SocketHealthProbe
 from deploykit_docker.build_queue import BuildQueue
 from deploykit_docker.builder import BuildSettings, DockerBuilder
 from deploykit_docker.git import GitSettings
 from deploykit_docker.keys import generate_deploy_key
+from deploykit_docker.volume_archive import DockerVolumeArchiver
 from deploykit_events import EventBus
 from deploykit_http.app import build_app
 from deploykit_http.context import Collaborators, Context, HTTPSettings
 from deploykit_reconciler import Reconciler, ReconcilerSettings
 from deploykit_reconciler.builds import BuildPipeline
 from deploykit_sqlite import Store
+from deploykit_sqlite.cipher import KEY_FILE
+from deploykit_sqlite.snapshot import SQLiteArchiver
 from deploykit_sysinfo import MetricsSampler, SystemInfo
+from deploykitd.backup import BACKUPS_DIR
 from deploykitd.config import Config
 
 log = logging.getLogger("deploykitd")
@@ -54,6 +59,7 @@ class Main:
         self.builder: DockerBuilder | None = None
         self.reconciler: Reconciler | None = None
         self.system: SystemInfo | None = None
+        self.backups: BackupScheduler | None = None
         self.app: Starlette | None = None
         self.server: _Server | None = None
         self.traffic = CaddyTraffic(traffic_settings(config))
@@ -72,6 +78,7 @@ class Main:
         await self.store.open()
         await self.traffic.open()  # before the reconciler, whose first resync sets every route
         await self._open_runtime()
+        await self._open_backups()
         self.system = SystemInfo(
             version=__version__, docker=self.runtime, database_path=self.store.path, ingress=self.traffic.ingress
         )
@@ -101,6 +108,7 @@ class Main:
             health=store.health,
             health_monitor=self.reconciler,
             metrics=MetricsSampler(runtime=self.runtime, clock=SystemClock()) if self.runtime is not None else None,
+            backups=self.backups,
         )
         settings = HTTPSettings(
             version=__version__,
@@ -216,7 +224,24 @@ class Main:
         if not server.started:
             raise RuntimeError(f"the HTTP server could not start on {self.config.addr}")
 
+    async def _open_backups(self) -> None:
+        """On-demand and scheduled backups of this daemon's database, key and volumes (a run
+        cut short by the stop is recorded as failed, and its partial archive removed)."""
+        assert self.store is not None
+        cfg = self.config
+        volumes = DockerVolumeArchiver(self.runtime, instance_id=cfg.instance_id) if self.runtime is not None else None
+        sources = BackupSources(
+            database=SQLiteArchiver(cfg.db_path), key_file=cfg.data_dir / KEY_FILE, volumes=volumes, version=__version__
+        )
+        self.backups = BackupScheduler(
+            records=self.store.backups, sources=sources, backups_dir=cfg.data_dir / BACKUPS_DIR
+        )
+        await self.backups.start()
+
     async def close(self) -> None:
+        if self.backups is not None:
+            with contextlib.suppress(Exception):
+                await self.backups.stop()
         if self.reconciler is not None:
             with contextlib.suppress(Exception):
                 await self.reconciler.stop()

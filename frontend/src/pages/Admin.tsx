@@ -6,8 +6,9 @@ import type { Health, Role, User } from "../api/types";
 import { ConfirmDialog, Field, SelectField, Spinner, errorText, fieldError, timeAgo } from "../ui/controls";
 import { FormModal, ListCard } from "../ui/ListCard";
 import { useToast } from "../ui/toast";
+import { Backups } from "./AdminBackups";
 
-type Tab = "users" | "status" | "about";
+type Tab = "users" | "status" | "backups" | "about";
 
 export function AdminPage() {
   const me = useMe();
@@ -18,14 +19,15 @@ export function AdminPage() {
     <div className="page" data-testid="admin-page">
       <h1>Admin settings</h1>
       <div className="tabs page-tabs" role="tablist">
-        {(["users", "status", "about"] as const).map((t) => (
+        {(["users", "status", "backups", "about"] as const).map((t) => (
           <button key={t} role="tab" aria-selected={tab === t} className={tab === t ? "on" : ""} onClick={() => setTab(t)} data-testid={`admin-tab-${t}`}>
-            {t === "users" ? "Users" : t === "status" ? "System status" : "About"}
+            {{ users: "Users", status: "System status", backups: "Backups", about: "About" }[t]}
           </button>
         ))}
       </div>
       {tab === "users" ? <Users me={me.data} /> : null}
       {tab === "status" ? <Status /> : null}
+      {tab === "backups" ? <Backups /> : null}
       {tab === "about" ? <About /> : null}
     </div>
   );
