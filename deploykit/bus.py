@@ -37,6 +37,10 @@ class EventType(StrEnum):
     """payload: ``node`` (the ``CanvasNode`` as stored)."""
     NODE_DELETED = "node.deleted"
     """payload: ``id`` of the node."""
+    EDGE_UPSERTED = "edge.upserted"
+    """payload: ``edge`` (the user's ``CanvasEdge`` as stored)."""
+    EDGE_DELETED = "edge.deleted"
+    """payload: ``id`` of the edge."""
     HEALTH_CHANGED = "health.changed"
 
 

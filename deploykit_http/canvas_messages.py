@@ -3,7 +3,7 @@
 Reads and writes go to the store through the collaborators, and staging through the domain's
 ``StagingService``; what they change reaches every room from the event bus, after commit. What
 is never stored goes out through the ``Outbox`` at once: cursors, drafts, moves written behind,
-edges, and the reply to the client that asked.
+and the reply to the client that asked.
 """
 
 from __future__ import annotations
@@ -63,7 +63,7 @@ class CanvasMessages:
         elif type == "node:delete":
             await self._delete_node(client, str(p.get("id", "")))
         elif type == "edge:upsert":
-            edge = await canvas.upsert_edge(
+            await canvas.upsert_edge(
                 CanvasEdge(
                     id=str(p.get("id") or uuid.uuid4()),
                     project_id=pid,
@@ -73,11 +73,8 @@ class CanvasMessages:
                     data=dict(p.get("data") or {}),
                 )
             )
-            self.hub.broadcast(pid, "edge:upserted", render.edge(edge))
         elif type == "edge:delete":
-            edge_id = str(p.get("id", ""))
-            await canvas.delete_edge(pid, edge_id)
-            self.hub.broadcast(pid, "edge:deleted", {"id": edge_id})
+            await canvas.delete_edge(pid, str(p.get("id", "")))
         elif type == "service:draft-start":
             self.hub.broadcast(pid, "service:drafting", start_draft(room, client, p), exclude=client)
         elif type == "service:draft-cancel":

@@ -10,10 +10,10 @@ expired or was ended behind the server's back. What each client message does is 
 ``canvas_messages.py``; rooms and framing in ``rooms.py``.
 
 Everything stored that changes a project (services, deployments, containers, staged changes, canvas
-nodes, an apply) reaches the room the same way: the store publishes an event after commit and the
-hub, subscribed to the bus, turns it into a message. Nobody calls the hub to say that something
-changed; what the hub broadcasts directly is only what is never stored (cursors, drafts, presence)
-or written behind (node moves, edges).
+nodes and edges, an apply) reaches the room the same way: the store publishes an event after commit
+and the hub, subscribed to the bus, turns it into a message. Nobody calls the hub to say that
+something changed; what the hub broadcasts directly is only what is never stored (cursors, drafts,
+presence) or written behind (node moves).
 """
 
 from __future__ import annotations
@@ -81,6 +81,10 @@ def event_message(event: Event) -> tuple[str, dict[str, Any]] | None:
         return "node:upserted", render.node(p["node"])
     if event.type == EventType.NODE_DELETED:
         return "node:deleted", {"id": p["id"]}
+    if event.type == EventType.EDGE_UPSERTED:
+        return "edge:upserted", render.edge(p["edge"])
+    if event.type == EventType.EDGE_DELETED:
+        return "edge:deleted", {"id": p["id"]}
     type = EVENT_MESSAGES.get(event.type)
     if type is None:
         return None

@@ -1,8 +1,8 @@
 """CanvasService on SQLite: nodes (parents first), edges, and the managed env-reference edges.
 
-A node written or deleted through the service is published (``node.upserted``, ``node.deleted``)
-after commit, for the canvas rooms; moves are not (the hub that writes them behind has already
-told the room).
+A node or user edge written or deleted through the service is published (``node.upserted``,
+``node.deleted``, ``edge.upserted``, ``edge.deleted``) after commit, for the canvas rooms; moves
+are not (the hub that writes them behind has already told the room).
 """
 
 from __future__ import annotations
@@ -282,8 +282,10 @@ class CanvasStore:
                 ),
             )
             row = await tx.fetchone("SELECT * FROM canvas_edges WHERE project_id = ? AND id = ?", (edge.project_id, id))
-        assert row is not None
-        return row_to_edge(row)
+            assert row is not None
+            saved = row_to_edge(row)
+            tx.publish(Event(EventType.EDGE_UPSERTED, project_id=edge.project_id, payload={"edge": saved}, at=tx.now()))
+            return saved
 
     async def delete_edge(self, project_id: str, id: str) -> None:
         async with self.db.tx() as tx:
@@ -293,3 +295,4 @@ class CanvasStore:
             if row["type"] != EdgeType.USER.value:
                 raise Error(INVALID, MANAGED_EDGE)
             await tx.execute("DELETE FROM canvas_edges WHERE project_id = ? AND id = ?", (project_id, id))
+            tx.publish(Event(EventType.EDGE_DELETED, project_id=project_id, payload={"id": id}, at=tx.now()))

@@ -88,6 +88,23 @@ async def test_two_clients_see_presence_cursors_moves_and_drafts(daemon: Daemon,
         assert left["user_id"] == bob.user["id"]
 
 
+async def test_an_edge_drawn_or_removed_reaches_everyone_through_the_store(daemon: Daemon, admin: Account) -> None:
+    pid = create_project(admin, "Edges")["id"]
+    async with CanvasClient(daemon, pid, admin.token) as ada, CanvasClient(daemon, pid, admin.token) as again:
+        await ada.send("node:upsert", {"id": "n1", "type": "note"})
+        await ada.send("node:upsert", {"id": "n2", "type": "note"})
+        await again.expect("node:upserted", lambda p: p["id"] == "n2")
+        await ada.send("edge:upsert", {"id": "e1", "source": "n1", "target": "n2", "data": {"label": "calls"}})
+        for ws in (ada, again):
+            edge = await ws.expect("edge:upserted")
+            assert (edge["id"], edge["source"], edge["target"], edge["data"]) == ("e1", "n1", "n2", {"label": "calls"})
+        async with CanvasClient(daemon, pid, admin.token) as late:
+            assert [e["id"] for e in late.received[0]["payload"]["edges"]] == ["e1"]
+        await again.send("edge:delete", {"id": "e1"})
+        for ws in (ada, again):
+            assert (await ws.expect("edge:deleted")) == {"id": "e1"}
+
+
 async def test_presence_is_deduplicated_per_user(daemon: Daemon, admin: Account) -> None:
     pid = create_project(admin, "Tabs")["id"]
     async with CanvasClient(daemon, pid, admin.token) as first:

@@ -11,7 +11,7 @@ from starlette.websockets import WebSocketState
 
 from deploykit.auth import Identity
 from deploykit.bus import Event, EventType
-from deploykit.canvas import CanvasNode, NodeType
+from deploykit.canvas import CanvasEdge, CanvasNode, EdgeType, NodeType
 from deploykit.pending_change import ChangeKind, PendingChange
 from deploykit_http import render
 from deploykit_http.context import HTTPSettings
@@ -135,6 +135,7 @@ async def test_staged_changes_nodes_and_an_apply_reach_the_room_from_the_bus() -
     world.canvas.list_nodes_fn = lambda project_id: [applied]
     world.canvas.list_edges_fn = lambda project_id: []
     change = PendingChange(id="c1", project_id="p1", kind=ChangeKind.SERVICE_CREATE, payload={"name": "a"})
+    edge = CanvasEdge(id="e1", project_id="p1", source="s-a", target="n1", type=EdgeType.USER)
     hub = hub_for(world)
     await hub.start()
     try:
@@ -145,6 +146,8 @@ async def test_staged_changes_nodes_and_an_apply_reach_the_room_from_the_bus() -
             (EventType.PENDING_CHANGE_ADDED, {"change": change}),
             (EventType.PENDING_CHANGES_REMOVED, {"ids": ["c0"]}),
             (EventType.NODE_DELETED, {"id": "n1"}),
+            (EventType.EDGE_UPSERTED, {"edge": edge}),
+            (EventType.EDGE_DELETED, {"id": "e1"}),
             (EventType.PENDING_CHANGES_CLEARED, {"ids": []}),
             (
                 EventType.CHANGES_APPLIED,
@@ -153,7 +156,7 @@ async def test_staged_changes_nodes_and_an_apply_reach_the_room_from_the_bus() -
         ]
         for type, payload in events:
             world.bus.publish(Event(type, project_id="p1", payload=payload))
-        await until(lambda: len(sock.sent) == 7)
+        await until(lambda: len(sock.sent) == 9)
     finally:
         await hub.stop()
     assert sock.types() == [
@@ -161,11 +164,14 @@ async def test_staged_changes_nodes_and_an_apply_reach_the_room_from_the_bus() -
         "pending-change:added",
         "pending-changes:removed",
         "node:deleted",
+        "edge:upserted",
+        "edge:deleted",
         "pending-changes:cleared",
         "pending-changes:applied",
         "canvas:state",
     ]
     assert sock.sent[0]["payload"] == render.node(node)
     assert sock.sent[1]["payload"] == render.pending_change(change)
-    assert sock.sent[5]["payload"] == {"applied_count": 1, "temp_id_to_service_id": {"tmp_a": "s-a"}, "user_id": "u"}
-    assert [n["id"] for n in sock.sent[6]["payload"]["nodes"]] == ["s-a"]
+    assert sock.sent[4]["payload"] == render.edge(edge)
+    assert sock.sent[7]["payload"] == {"applied_count": 1, "temp_id_to_service_id": {"tmp_a": "s-a"}, "user_id": "u"}
+    assert [n["id"] for n in sock.sent[8]["payload"]["nodes"]] == ["s-a"]

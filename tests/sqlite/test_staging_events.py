@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from deploykit.bus import EventType
-from deploykit.canvas import CanvasNode, NodePosition, NodeType
+from deploykit.canvas import CanvasEdge, CanvasNode, EdgeType, NodePosition, NodeType
 from deploykit.errors import Error
 from deploykit.pending_change import ChangeKind
 from deploykit.project import Project, ProjectCreate
@@ -93,6 +93,24 @@ async def test_canvas_writes_publish_node_events_but_moves_written_behind_do_not
     assert [(e.type, e.payload) for e in bus.events] == [
         (EventType.NODE_UPSERTED, {"node": saved}),
         (EventType.NODE_DELETED, {"id": "n1"}),
+    ]
+
+
+async def test_user_edges_are_published_when_written_and_deleted(
+    store: Store, project: Project, bus: RecordingBus
+) -> None:
+    for id in ("a", "b"):
+        await store.canvas.upsert_node(CanvasNode(id=id, project_id=project.id, type=NodeType.NOTE))
+    bus.clear()
+    edge = CanvasEdge(id="e1", project_id=project.id, source="a", target="b", type=EdgeType.USER, data={"label": "x"})
+    saved = await store.canvas.upsert_edge(edge)
+    with pytest.raises(Error):
+        await store.canvas.upsert_edge(CanvasEdge(id="e2", project_id=project.id, source="a", target="nope"))
+    await store.canvas.delete_edge(project.id, "e1")
+    assert saved.data == {"label": "x"}
+    assert [(e.type, e.project_id, e.payload) for e in bus.events] == [
+        (EventType.EDGE_UPSERTED, project.id, {"edge": saved}),
+        (EventType.EDGE_DELETED, project.id, {"id": "e1"}),
     ]
 
 
