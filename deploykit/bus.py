@@ -14,6 +14,10 @@ class EventType(StrEnum):
     SERVICE_UPDATED = "service.updated"
     SERVICE_DELETED = "service.deleted"
     SERVICE_STATUS_CHANGED = "service.status.changed"
+    SERVICE_STOPPED = "service.stopped"
+    """A user asked the service to stay stopped (``set_service_stopped``)."""
+    SERVICE_STARTED = "service.started"
+    """A user asked a stopped service to run again."""
     DEPLOYMENT_CREATED = "deployment.created"
     DEPLOYMENT_BUILDING = "deployment.building"
     DEPLOYMENT_STARTING = "deployment.starting"
@@ -41,6 +45,10 @@ class EventType(StrEnum):
     """payload: ``edge`` (the user's ``CanvasEdge`` as stored)."""
     EDGE_DELETED = "edge.deleted"
     """payload: ``id`` of the edge."""
+    DOMAIN_ADDED = "domain.added"
+    """payload: ``hostname`` (a custom domain of the event's service)."""
+    DOMAIN_REMOVED = "domain.removed"
+    """payload: ``hostname``."""
     HEALTH_CHANGED = "health.changed"
 
 

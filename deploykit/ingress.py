@@ -70,11 +70,13 @@ class DomainService(Protocol):
     async def list_all_domains(self) -> list[Domain]: ...
 
     async def add_domain(self, service_id: str, hostname: str, *, generated: bool = False) -> Domain:
-        """Raises ``invalid`` (bad hostname), ``conflict`` (used by any service), ``not_found``."""
+        """Publishes ``domain.added`` (the reconciler routes it). Raises ``invalid`` (bad hostname),
+        ``conflict`` (used by any service), ``not_found``."""
         ...
 
     async def delete_domain(self, service_id: str, hostname: str) -> None:
-        """Raises ``not_found``, ``invalid`` (the generated domain cannot be removed)."""
+        """Publishes ``domain.removed``. Raises ``not_found``, ``invalid`` (the generated domain
+        cannot be removed)."""
         ...
 
     async def update_domain_status(self, hostname: str, *, dns_ok: bool | None, tls_status: TLSStatus) -> Domain:

@@ -253,8 +253,17 @@ class Runtime(Protocol):
         ...
 
 
-class Reconciler(Protocol):
-    """What the rest of DeployKit may ask of the control loop."""
+class Restarter(Protocol):
+    """The one thing the HTTP adapter asks of the control loop: a command whose outcome the
+    caller waits for. Everything a user changes reaches the loop as a store event instead."""
+
+    async def restart_service(self, service_id: str) -> None:
+        """Restart the service's running replicas one at a time. Raises ``not_found``, ``unavailable``."""
+        ...
+
+
+class Reconciler(Restarter, Protocol):
+    """What the composition root may ask of the control loop."""
 
     def trigger(self) -> None:
         """Wake a full reconcile soon (coalesced). Never blocks."""
@@ -262,8 +271,4 @@ class Reconciler(Protocol):
 
     def trigger_service(self, service_id: str) -> None:
         """Wake a reconcile of one service soon (coalesced). Never blocks."""
-        ...
-
-    async def restart_service(self, service_id: str) -> None:
-        """Restart the service's running replicas one at a time. Raises ``not_found``, ``unavailable``."""
         ...

@@ -418,6 +418,6 @@ class ServiceService(Protocol):
         ...
 
     async def set_service_stopped(self, id: str, stopped: bool) -> Service:
-        """Record the user's wish that the service stay stopped (kept across restarts).
-        Raises ``not_found``."""
+        """Record the user's wish that the service stay stopped (kept across restarts); publishes
+        ``service.stopped`` or ``service.started``, which the reconciler acts on. Raises ``not_found``."""
         ...

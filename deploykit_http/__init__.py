@@ -3,7 +3,7 @@ and, in ``deploykit_http.client``, a client of the same API.
 
 Build it in the composition root from domain Protocols (no I/O, no globals)::
 
-    app = build_app(Collaborators(auth=store.auth, ..., bus=bus, runtime=runtime, reconciler=reconciler),
+    app = build_app(Collaborators(auth=store.auth, ..., bus=bus, runtime=runtime, restarter=reconciler),
                     HTTPSettings(version=__version__, cors_origins=("*",)))
 
 The app's lifespan starts and stops the canvas hub; ``app.state.context.hub.stop()`` closes every

@@ -25,7 +25,7 @@ from deploykit.ingress import DomainChecker, DomainService
 from deploykit.logs import LogStreamer
 from deploykit.metrics import MetricsService
 from deploykit.project import Project, ProjectService
-from deploykit.runtime import Reconciler, Runtime
+from deploykit.runtime import Restarter, Runtime
 from deploykit.service import Service, ServiceService
 from deploykit.staging import StagingService
 from deploykit.system import SystemService
@@ -60,7 +60,9 @@ class Collaborators:
     ping_database: Callable[[], Awaitable[bool]] = _false
     runtime: Runtime | None = None
     logs: LogStreamer | None = None
-    reconciler: Reconciler | None = None
+    restarter: Restarter | None = None
+    """Restarts a service's replicas (the reconciler). Nothing else of the reconciler is here:
+    what users change reaches it through the store's events."""
     system: SystemService | None = None
     ping_ingress: Callable[[], Awaitable[bool]] | None = None
     domains: DomainService | None = None
@@ -159,10 +161,16 @@ class Context:
             raise unavailable("Container logs")
         return self.c.logs
 
-    def reconciler(self) -> Reconciler:
-        if self.c.reconciler is None:
+    def restarter(self) -> Restarter:
+        if self.c.restarter is None:
             raise unavailable("The reconciler")
-        return self.c.reconciler
+        return self.c.restarter
+
+    def require_deploys(self) -> None:
+        """Deployments are acted on only by a daemon with a container runtime (and so a
+        reconciler): without one, asking for a deployment or a stop is ``unavailable``."""
+        if self.c.runtime is None:
+            raise unavailable("The reconciler")
 
     def system(self) -> SystemService:
         if self.c.system is None:

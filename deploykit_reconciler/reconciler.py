@@ -2,9 +2,10 @@
 
 Three kinds of wake-up feed one keyed work queue (``service:<id>``, ``project:<id>``):
 
-- ``trigger_service``/store events (deployment created, service created, updated or deleted,
-  project created or deleted): that service or project, at once. An apply of staged changes
-  reaches the loop only this way, one key per affected service;
+- store events (deployment created, service created, updated, deleted, stopped or started, a
+  custom domain added or removed, project created or deleted): that service or project, at once.
+  Every change a user makes reaches the loop only this way (the HTTP handlers never call it), one
+  key per affected service; ``trigger_service`` is for the loop's own parts (a finished build);
 - Docker events (die, destroy, oom, health_status) of managed containers: the container's service;
 - a full resync every ``interval_s`` (or on ``trigger()``): one container list and one network
   list, compared with the store in bulk; only services that are not in steady state get queued.
@@ -51,6 +52,10 @@ STORE_EVENTS = frozenset(
         EventType.SERVICE_CREATED,
         EventType.SERVICE_UPDATED,
         EventType.SERVICE_DELETED,
+        EventType.SERVICE_STOPPED,
+        EventType.SERVICE_STARTED,
+        EventType.DOMAIN_ADDED,
+        EventType.DOMAIN_REMOVED,
         EventType.PROJECT_CREATED,
         EventType.PROJECT_DELETED,
     }

@@ -1,9 +1,14 @@
-"""DomainService on SQLite: the generated hostname of each service with a port, and custom ones."""
+"""DomainService on SQLite: the generated hostname of each service with a port, and custom ones.
+
+Adding or removing a custom domain publishes ``domain.added|removed`` after commit; the reconciler
+follows it and sends the service's route with its new hostnames. The generated hostname changes
+only with an apply, whose ``service.updated`` already wakes the reconciler."""
 
 from __future__ import annotations
 
 import sqlite3
 
+from deploykit.bus import Event, EventType
 from deploykit.errors import INVALID, Error, FieldErrors, not_found
 from deploykit.ingress import Domain, TLSStatus, generated_hostname, normalize_hostname, validate_hostname
 from deploykit.service import Service
@@ -21,6 +26,11 @@ def row_to_domain(row: sqlite3.Row) -> Domain:
         tls_status=TLSStatus(row["tls_status"]),
         created_at=from_text(row["created_at"]),
     )
+
+
+def domain_event(type: EventType, domain: Domain, tx: Tx) -> Event:
+    """``domain.added|removed``: the reconciler sends the service's route again."""
+    return Event(type, domain.project_id, domain.service_id, {"hostname": domain.hostname}, tx.now())
 
 
 def hostname_taken(hostname: str) -> str:
@@ -75,7 +85,9 @@ class DomainStore:
         errors.raise_if_any()
         async with self.db.tx() as tx:
             service = await load_service(tx, service_id)
-            return await insert_domain(tx, service, normalize_hostname(hostname), generated)
+            domain = await insert_domain(tx, service, normalize_hostname(hostname), generated)
+            tx.publish(domain_event(EventType.DOMAIN_ADDED, domain, tx))
+            return domain
 
     async def delete_domain(self, service_id: str, hostname: str) -> None:
         async with self.db.tx() as tx:
@@ -88,6 +100,7 @@ class DomainStore:
             if row["is_generated"]:
                 raise Error(INVALID, "The generated domain cannot be removed.")
             await tx.execute("DELETE FROM domains WHERE hostname = ?", (row["hostname"],))
+            tx.publish(domain_event(EventType.DOMAIN_REMOVED, row_to_domain(row), tx))
 
     async def update_domain_status(self, hostname: str, *, dns_ok: bool | None, tls_status: TLSStatus) -> Domain:
         async with self.db.tx() as tx:

@@ -182,4 +182,7 @@ class ServiceStore:
             await tx.execute(
                 "UPDATE services SET stopped = ?, updated_at = ? WHERE id = ?", (int(stopped), to_text(tx.now()), id)
             )
-            return await load_service(tx, id)
+            service = await load_service(tx, id)
+            kind = EventType.SERVICE_STOPPED if stopped else EventType.SERVICE_STARTED
+            tx.publish(Event(kind, project_id=service.project_id, service_id=id, at=tx.now()))
+            return service

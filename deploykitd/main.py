@@ -97,7 +97,7 @@ class Main:
             ping_database=store.ping,
             runtime=self.runtime,
             logs=self.runtime,
-            reconciler=self.reconciler,
+            restarter=self.reconciler,
             system=self.system,
             webhooks=store.webhooks,
             deploy_keys=store.deploy_keys,

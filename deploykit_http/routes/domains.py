@@ -1,7 +1,8 @@
 """A service's domains, with live DNS/TLS status.
 
-Domain changes reach the proxy through the reconciler: the handler stores the change and triggers
-the service, whose next converge sends the route with its new hostnames in one admin change.
+Domain changes reach the proxy through the reconciler: the handler stores the change, the store
+publishes ``domain.added|removed``, and the service's next converge sends the route with its new
+hostnames in one admin change.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from pydantic import Field
 
 from deploykit.errors import NOT_FOUND, Error, FieldErrors
 from deploykit.ingress import Domain, DomainService, normalize_hostname, validate_hostname
-from deploykit.service import Service
 from deploykit_http import models as m
 from deploykit_http import render
 from deploykit_http.context import Context
@@ -72,10 +72,6 @@ def endpoints(ctx: Context) -> list[Endpoint]:
             out.append(d)
         return out
 
-    def reroute(svc: Service) -> None:
-        if ctx.c.reconciler is not None:
-            ctx.c.reconciler.trigger_service(svc.id)
-
     async def list_domains(call: Call) -> Any:
         svc = await ctx.service_in(call.params["project_id"], call.params["service_id"])
         items = await refreshed(await domains().list_domains(svc.id))
@@ -88,14 +84,12 @@ def endpoints(ctx: Context) -> list[Endpoint]:
         validate_hostname(body.hostname, errors)
         errors.raise_if_any()
         d = await domains().add_domain(svc.id, normalize_hostname(body.hostname))
-        reroute(svc)
         [d] = await refreshed([d])
         return render.domain(d)
 
     async def delete_domain(call: Call) -> Any:
         svc = await ctx.service_in(call.params["project_id"], call.params["service_id"])
         await domains().delete_domain(svc.id, normalize_hostname(call.params["hostname"]))
-        reroute(svc)
         return None
 
     tag = "traffic"

@@ -1,5 +1,9 @@
 """What a service does at runtime: deployments, redeploy and rollback, stop/start/restart, its
-containers and their logs. Everything that needs the reconciler or Docker answers 503 without it."""
+containers and their logs. Everything that needs the reconciler or Docker answers 503 without it.
+
+A redeploy, rollback, stop or start is stored, and the store's event (``deployment.created``,
+``service.stopped|started``) wakes the reconciler: no handler here calls it. A restart is the one
+command it runs for a handler, which waits for its outcome."""
 
 from __future__ import annotations
 
@@ -78,26 +82,21 @@ def endpoints(ctx: Context) -> list[Endpoint]:
 
     async def redeploy(call: Call) -> Any:
         svc = await ctx.service_in(call.params["project_id"], call.params["service_id"])
-        reconciler = ctx.reconciler()
-        dep = await deployments.redeploy(svc.id, call.user.id)
-        reconciler.trigger_service(svc.id)
-        return render.deployment(dep)
+        ctx.require_deploys()
+        return render.deployment(await deployments.redeploy(svc.id, call.user.id))
 
     async def rollback(call: Call) -> Any:
         body: m.RollbackIn = call.body
         svc = await ctx.service_in(call.params["project_id"], call.params["service_id"])
-        reconciler = ctx.reconciler()
-        dep = await deployments.rollback(svc.id, body.deployment_id, call.user.id)
-        reconciler.trigger_service(svc.id)
-        return render.deployment(dep)
+        ctx.require_deploys()
+        return render.deployment(await deployments.rollback(svc.id, body.deployment_id, call.user.id))
 
     def set_stopped(stopped: bool) -> Any:
         async def handler(call: Call) -> Any:
             project = await ctx.project(call.params["project_id"])
             svc = await ctx.service_in(project.id, call.params["service_id"])
-            reconciler = ctx.reconciler()
+            ctx.require_deploys()
             svc = await ctx.c.services.set_service_stopped(svc.id, stopped)
-            reconciler.trigger_service(svc.id)
             return render.service(svc, project.slug, ctx.settings.base_domain)
 
         return handler
@@ -105,7 +104,7 @@ def endpoints(ctx: Context) -> list[Endpoint]:
     async def restart(call: Call) -> Any:
         project = await ctx.project(call.params["project_id"])
         svc = await ctx.service_in(project.id, call.params["service_id"])
-        await ctx.reconciler().restart_service(svc.id)
+        await ctx.restarter().restart_service(svc.id)
         return render.service(svc, project.slug, ctx.settings.base_domain)
 
     async def containers(call: Call) -> Any:

@@ -176,8 +176,7 @@ class Receiver:
             which = "in-flight" if current.in_flight else "active"
             reason = f"Commit {push.commit_sha[:12]} is already the service's {which} deployment; nothing done."
             return await self._record(base, DeliveryStatus.SKIPPED, reason)
-        reconciler = self.ctx.c.reconciler
-        if reconciler is None:
+        if self.ctx.c.runtime is None:
             await self._record(base, DeliveryStatus.FAILED, "Deployments are not available on this server.")
             raise unavailable("The reconciler")
         try:
@@ -187,7 +186,6 @@ class Receiver:
         except Error as exc:
             await self._record(base, DeliveryStatus.FAILED, error_message(exc))
             raise
-        reconciler.trigger_service(service.id)
         base.deployment_id = dep.id
         return await self._record(base, DeliveryStatus.SUCCESS, f"Deploying {push.commit_sha[:12]}.")
 

@@ -120,7 +120,7 @@ FakePending = fake(
     "get_service_target",
 )
 FakeRuntime = fake("FakeRuntime", "ping", "list_containers")
-FakeReconciler = fake("FakeReconciler", "restart_service", sync=("trigger", "trigger_service"))
+FakeRestarter = fake("FakeRestarter", "restart_service")
 FakeSystem = fake("FakeSystem", "about", "status")
 
 
@@ -199,7 +199,7 @@ class World:
     clock: FakeClock = field(default_factory=FakeClock)
     runtime: Any = None
     logs: Any = None
-    reconciler: Any = None
+    restarter: Any = None
     system: Any = None
 
     def __post_init__(self) -> None:
@@ -225,7 +225,7 @@ class World:
             ping_database=ping,
             runtime=self.runtime,
             logs=self.logs,
-            reconciler=self.reconciler,
+            restarter=self.restarter,
             system=self.system,
             clock=self.clock,
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 from datetime import timedelta
@@ -13,6 +14,7 @@ from deploykit.auth import Identity
 from deploykit.deployment import Deployment, DeploymentStatus
 from deploykit.errors import UNAUTHORIZED, Error
 from deploykit.logs import LogLine
+from deploykit.service import Service
 from deploykit_http.context import HTTPSettings
 from deploykit_http.identity import Identities
 from deploykit_http.ratelimit import LoginLimiter, RequestLimiter
@@ -23,7 +25,7 @@ from tests.http.fakes import (
     FakeAuth,
     FakeClock,
     FakeLogs,
-    FakeReconciler,
+    FakeRestarter,
     FakeRuntime,
     World,
     container,
@@ -83,9 +85,11 @@ async def test_routes_of_missing_adapters_answer_503(
     assert r.json()["error"] == "unavailable"
 
 
-async def test_redeploy_creates_a_deployment_and_wakes_the_reconciler(world: World, settings: HTTPSettings) -> None:
-    triggered: list[str] = []
-    world.reconciler = FakeReconciler(trigger_service_fn=triggered.append)
+async def test_redeploy_creates_a_deployment_and_leaves_the_reconciler_to_the_bus(
+    world: World, settings: HTTPSettings
+) -> None:
+    world.runtime = FakeRuntime()
+    world.restarter = FakeRestarter()  # the only part of the reconciler here; any call fails the request
     dep = Deployment(id="d2", service_id="s1", project_id="p1", status=DeploymentStatus.PENDING, config=SERVICE.config)
     world.deployments.redeploy_fn = lambda service_id, created_by: dep
     async with client_for(make_app(world, settings)) as c:
@@ -93,11 +97,10 @@ async def test_redeploy_creates_a_deployment_and_wakes_the_reconciler(world: Wor
     assert r.status_code == 201
     assert r.json()["id"] == "d2"
     assert r.json()["source"] == {"type": "image", "image": "nginx:1.27"}
-    assert triggered == ["s1"]
 
 
 async def test_a_service_under_another_project_is_404(world: World, settings: HTTPSettings) -> None:
-    world.reconciler = FakeReconciler()
+    world.runtime = FakeRuntime()
     async with client_for(make_app(world, settings)) as c:
         for path in ("/projects/p1/services/s2", "/projects/p2/services/s1"):
             r = await c.get(path)
@@ -320,3 +323,32 @@ async def test_an_in_flight_deployment_log_streams_until_the_deployment_finishes
     data = [json.loads(line[6:]) for line in r.text.splitlines() if line.startswith('data: {"')]
     assert data == [{"line": "step 1"}, {"line": "step 2"}]
     assert r.text.rstrip().endswith("event: end\ndata: {}")
+
+
+async def test_rollback_stop_and_start_are_stored_and_leave_the_reconciler_to_the_bus(
+    world: World, settings: HTTPSettings
+) -> None:
+    world.runtime = FakeRuntime()
+    world.restarter = FakeRestarter()  # any call fails the request
+    stopped: list[tuple[str, bool]] = []
+    rolled: list[tuple[str, str, str | None]] = []
+    dep = Deployment(id="d1", service_id="s1", project_id="p1", status=DeploymentStatus.PENDING, config=SERVICE.config)
+
+    def set_stopped(id: str, value: bool) -> Service:
+        stopped.append((id, value))
+        return dataclasses.replace(SERVICE, stopped=value)
+
+    def rollback(service_id: str, deployment_id: str, created_by: str | None) -> Deployment:
+        rolled.append((service_id, deployment_id, created_by))
+        return dep
+
+    world.services.set_service_stopped_fn = set_stopped
+    world.deployments.rollback_fn = rollback
+    async with client_for(make_app(world, settings)) as c:
+        stop = await c.post("/projects/p1/services/s1/stop")
+        start = await c.post("/projects/p1/services/s1/start")
+        back = await c.post("/projects/p1/services/s1/rollback", json={"deployment_id": "d0"})
+    assert (stop.status_code, start.status_code, back.status_code) == (200, 200, 201), back.text
+    assert stopped == [("s1", True), ("s1", False)]
+    assert rolled == [("s1", "d0", "u-admin")]
+    assert back.json()["id"] == "d1"

@@ -10,7 +10,7 @@ from deploykit.project import Project, ProjectCreate
 from deploykit.staging import ServiceStage, ServiceTarget, StagedService
 from deploykit_http.context import HTTPSettings
 from tests.http.conftest import client_for, make_app
-from tests.http.fakes import PROJECT, SERVICE, FakeReconciler, World
+from tests.http.fakes import PROJECT, SERVICE, FakeRestarter, World
 
 
 def staged(kind: ChangeKind, **fields: Any) -> PendingChange:
@@ -27,7 +27,7 @@ def staged_create(temp_id: str) -> PendingChange:
 async def test_apply_answers_from_the_store_and_never_calls_the_reconciler(
     world: World, settings: HTTPSettings
 ) -> None:
-    world.reconciler = FakeReconciler()  # any call to it fails the request
+    world.restarter = FakeRestarter()  # any call to it fails the request
     applied: list[tuple[str, str | None]] = []
 
     def apply(project_id: str, user_id: str | None) -> ApplyResult:
@@ -45,7 +45,7 @@ async def test_apply_answers_from_the_store_and_never_calls_the_reconciler(
 async def test_creating_and_deleting_a_project_leave_the_reconciler_to_the_bus(
     world: World, settings: HTTPSettings
 ) -> None:
-    world.reconciler = FakeReconciler()
+    world.restarter = FakeRestarter()
     deleted: list[str] = []
 
     def create(create: ProjectCreate) -> Project:

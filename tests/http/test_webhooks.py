@@ -19,7 +19,7 @@ from deploykit.webhook import DeliveryStatus, Provider, Webhook, WebhookDelivery
 from deploykit_http.app import build_app
 from deploykit_http.context import HTTPSettings
 from tests.http.conftest import client_for
-from tests.http.fakes import FakeReconciler, World, fake
+from tests.http.fakes import FakeRestarter, FakeRuntime, World, fake
 
 SECRET = "s3cret"
 GIT_SERVICE = Service(
@@ -60,7 +60,6 @@ class Git:
     keys: Any
     deliveries: list[WebhookDelivery] = dataclasses.field(default_factory=list)
     redeployed: list[tuple[str, str | None, str | None]] = dataclasses.field(default_factory=list)
-    triggered: list[str] = dataclasses.field(default_factory=list)
     generated: int = 0
 
     def app(self, without: str | None = None) -> Any:
@@ -114,9 +113,8 @@ def git(world: World) -> Git:
         return Deployment("dep-new", service_id, "p1", DeploymentStatus.PENDING, GIT_SERVICE.config)
 
     world.deployments.redeploy_fn = redeploy
-    reconciler = FakeReconciler()
-    reconciler.trigger_service_fn = g.triggered.append
-    world.reconciler = reconciler
+    world.runtime = FakeRuntime()
+    world.restarter = FakeRestarter()  # any call fails the request: deployment.created wakes the reconciler
     return g
 
 
@@ -156,7 +154,6 @@ async def test_a_push_to_the_service_branch_deploys_the_pushed_commit(git: Git) 
     assert r.status_code == 200, r.text
     assert (r.json()["status"], r.json()["deployment_id"], r.json()["author"]) == ("success", "dep-new", "Ada")
     assert git.redeployed == [("s1", SHA, "fix")]
-    assert git.triggered == ["s1"]
     assert git.deliveries[0].delivery_key == "k1"
 
 

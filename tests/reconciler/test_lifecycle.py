@@ -13,12 +13,15 @@ pytestmark = pytest.mark.docker
 
 
 async def test_stop_is_kept_across_reconciles_and_start_and_restart_bring_replicas_back(harness: Harness) -> None:
+    # No periodic resync and nobody calling trigger_service(): the store's service.stopped and
+    # service.started events alone wake the reconciler.
+    await harness.stop()
+    await harness.start(interval_s=3600)
     project = await harness.project("Stop")
     service = await harness.create_service(project, "web", port=8080, command=httpd(), replicas=2)
     await harness.wait_status(service.id, "running")
 
     await harness.store.services.set_service_stopped(service.id, True)
-    harness.rec.trigger_service(service.id)
     await harness.wait_status(service.id, "stopped")
 
     async def none_running() -> bool:
@@ -32,7 +35,6 @@ async def test_stop_is_kept_across_reconciles_and_start_and_restart_bring_replic
     assert (await harness.service(service.id)).status == "stopped"
 
     await harness.store.services.set_service_stopped(service.id, False)
-    harness.rec.trigger_service(service.id)
     await harness.wait_status(service.id, "running")
 
     async def two_running() -> bool:

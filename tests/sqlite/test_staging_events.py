@@ -114,6 +114,26 @@ async def test_user_edges_are_published_when_written_and_deleted(
     ]
 
 
+async def test_stopping_starting_and_custom_domains_are_published_for_the_reconciler(
+    store: Store, project: Project, bus: RecordingBus
+) -> None:
+    [service], _ = await deploy_services(store, project.id, image_service("api"))
+    api = service.id
+    bus.clear()
+    await store.services.set_service_stopped(api, True)
+    await store.services.set_service_stopped(api, False)
+    await store.domains.add_domain(api, "Shop.Example.com")
+    with pytest.raises(Error):
+        await store.domains.delete_domain(api, "other.example.com")
+    await store.domains.delete_domain(api, "shop.example.com")
+    assert [(e.type, e.project_id, e.service_id, e.payload) for e in bus.events] == [
+        (EventType.SERVICE_STOPPED, project.id, api, {}),
+        (EventType.SERVICE_STARTED, project.id, api, {}),
+        (EventType.DOMAIN_ADDED, project.id, api, {"hostname": "shop.example.com"}),
+        (EventType.DOMAIN_REMOVED, project.id, api, {"hostname": "shop.example.com"}),
+    ]
+
+
 async def test_creating_a_project_tells_the_reconciler(store: Store, bus: RecordingBus) -> None:
     bus.clear()
     project = await store.projects.create_project(ProjectCreate(name="Fresh"))
