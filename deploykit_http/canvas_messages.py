@@ -18,10 +18,10 @@ from deploykit.errors import INVALID, NOT_FOUND, Error
 from deploykit.pending_change import ChangeKind, PendingChangeCreate
 from deploykit.service import ServiceConfig
 from deploykit.staging import ServiceStage, staged_creation
-from deploykit_http import render
 from deploykit_http.context import Collaborators, HTTPSettings
 from deploykit_http.drafts import end_draft, start_draft
 from deploykit_http.rooms import Client, Room, encode
+from deploykit_http.shapes.staging import node_out, pending_change_out
 from deploykit_http.staging import stage_service_create
 
 
@@ -194,8 +194,8 @@ class CanvasMessages:
                 {
                     "draft_id": draft_id,
                     "temp_id": staged.temp_id,
-                    "change": render.pending_change(staged.change),
-                    "node": render.node(staged.node) if staged.node else None,
+                    "change": pending_change_out(staged.change),
+                    "node": node_out(staged.node) if staged.node else None,
                 },
             ),
         )

@@ -26,6 +26,7 @@ from deploykit_http.errors import error_response, status_response
 from deploykit_http.jsonin import parse_json
 from deploykit_http.middleware import BodyTooLarge
 from deploykit_http.ratelimit import RequestLimiter
+from deploykit_http.shapes import serialize
 
 log = logging.getLogger("deploykit_http")
 
@@ -79,7 +80,8 @@ class Endpoint:
     access: Access = Access.USER
     body: type[pydantic.BaseModel] | None = None
     query: type[pydantic.BaseModel] | None = None
-    response: type[pydantic.BaseModel] | None = None
+    response: Any = None
+    """The shape (a ``TypedDict`` from ``shapes``) the handler's result is serialized through."""
     status: int = 200
     errors: tuple[int, ...] = ()
     content_type: str = "application/json"
@@ -182,7 +184,9 @@ def _responder(
                 return result
             if result is None:
                 return Response(status_code=204)
-            # Rendered inside the try: a result that cannot be JSON is a 500 in the API's shape.
+            # Rendered inside the try: a result that does not fit its shape is a 500 in the API's shape.
+            if ep.response is not None:
+                return Response(serialize(ep.response, result), ep.status, media_type="application/json")
             return FastJSONResponse(result, status_code=ep.status)
         except BodyTooLarge:
             raise  # answered 413 by the edge middleware

@@ -22,7 +22,7 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
@@ -31,13 +31,13 @@ from deploykit.bus import Event, EventType, Subscription
 from deploykit.canvas import NodePosition
 from deploykit.clock import wait_event
 from deploykit.errors import NOT_FOUND, Error, ValidationError, error_code, error_message
-from deploykit_http import render
 from deploykit_http.canvas_messages import CanvasMessages
 from deploykit_http.context import Collaborators, HTTPSettings
 from deploykit_http.drafts import release_drafts
 from deploykit_http.identity import Identities
 from deploykit_http.jsonin import parse_json
 from deploykit_http.rooms import Client, Room, encode, state_payload
+from deploykit_http.shapes.staging import edge_out, node_out, pending_change_out
 
 log = logging.getLogger("deploykit_http.hub")
 
@@ -66,11 +66,11 @@ EVENT_MESSAGES: dict[EventType, str] = {
 }
 
 
-def event_message(event: Event) -> tuple[str, dict[str, Any]] | None:
+def event_message(event: Event) -> tuple[str, Mapping[str, Any]] | None:
     """The room message an event becomes, or None for events the room does not hear."""
     p = event.payload
     if event.type == EventType.PENDING_CHANGE_ADDED:
-        return "pending-change:added", render.pending_change(p["change"])
+        return "pending-change:added", pending_change_out(p["change"])
     if event.type == EventType.PENDING_CHANGES_REMOVED:
         return "pending-changes:removed", {"ids": list(p["ids"])}
     if event.type == EventType.PENDING_CHANGES_CLEARED:
@@ -78,11 +78,11 @@ def event_message(event: Event) -> tuple[str, dict[str, Any]] | None:
     if event.type == EventType.CHANGES_APPLIED:
         return "pending-changes:applied", dict(p)
     if event.type == EventType.NODE_UPSERTED:
-        return "node:upserted", render.node(p["node"])
+        return "node:upserted", node_out(p["node"])
     if event.type == EventType.NODE_DELETED:
         return "node:deleted", {"id": p["id"]}
     if event.type == EventType.EDGE_UPSERTED:
-        return "edge:upserted", render.edge(p["edge"])
+        return "edge:upserted", edge_out(p["edge"])
     if event.type == EventType.EDGE_DELETED:
         return "edge:deleted", {"id": p["id"]}
     type = EVENT_MESSAGES.get(event.type)
@@ -198,7 +198,7 @@ class CanvasHub:
         self.queue(client, encode("canvas:state", state))
         self.queue(client, encode("users:list", {"users": room.users()}))
         self.queue(client, encode("service:drafts", {"drafts": list(room.drafts.values())}))
-        self.queue(client, encode("pending-changes:state", {"changes": [render.pending_change(c) for c in changes]}))
+        self.queue(client, encode("pending-changes:state", {"changes": [pending_change_out(c) for c in changes]}))
 
     async def _state(self, project_id: str) -> dict[str, Any]:
         nodes = await self._c.canvas.list_nodes(project_id)
@@ -279,7 +279,7 @@ class CanvasHub:
             self._closers.add(task)
             task.add_done_callback(self._closers.discard)
 
-    def broadcast(self, project_id: str, type: str, payload: dict[str, Any], exclude: Client | None = None) -> None:
+    def broadcast(self, project_id: str, type: str, payload: Mapping[str, Any], exclude: Client | None = None) -> None:
         room = self.rooms.get(project_id)
         if room is None:
             return

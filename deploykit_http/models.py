@@ -1,4 +1,4 @@
-"""Pydantic models of the API: request bodies the handlers validate with, and response shapes.
+"""Pydantic models of the API's request bodies and query strings, which the handlers validate with.
 
 The OpenAPI document is generated from these same classes, so the contract cannot drift from what
 the handlers accept. Business validation (names, image references, ports...) stays in the domain's
@@ -8,17 +8,15 @@ the handlers accept. Business validation (names, image references, ports...) sta
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-Id = str
-
 
 class Model(BaseModel):
-    """Every model of the API. Each is built on first use (``defer_build``): most are response
-    shapes that only the OpenAPI document reads, and building them all at import would cost the
-    idle daemon several megabytes for nothing."""
+    """Every request model of the API. Each is built on first use (``defer_build``): building them
+    all at import would cost the idle daemon memory for models few requests use. The response
+    shapes are in ``shapes``."""
 
     model_config = ConfigDict(defer_build=True)
 
@@ -26,15 +24,6 @@ class Model(BaseModel):
 class Body(Model):
     # No NaN or infinity from strings such as "Infinity": a stored one breaks every response carrying it.
     model_config = ConfigDict(extra="ignore", allow_inf_nan=False)
-
-
-# --- errors -------------------------------------------------------------------------------------
-
-
-class ErrorOut(Model):
-    error: str
-    message: str
-    fields: dict[str, list[str]] | None = None
 
 
 # --- auth ---------------------------------------------------------------------------------------
@@ -64,51 +53,9 @@ class ProfileIn(Body):
     """With ``new_password``: delete the user's API keys too."""
 
 
-class UserOut(Model):
-    id: Id
-    email: str
-    name: str
-    role: Literal["admin", "member"]
-    created_at: datetime | None
-    updated_at: datetime | None
-
-
-class TokensOut(Model):
-    access_token: str
-    refresh_token: str
-    expires_at: datetime
-
-
-class RegisterOut(Model):
-    user: UserOut
-    tokens: TokensOut
-
-
-class CanRegisterOut(Model):
-    can_register: bool
-
-
 class APIKeyIn(Body):
     description: str = Field(max_length=200)
     expires_at: datetime | None = None
-
-
-class APIKeyOut(Model):
-    id: Id
-    description: str
-    prefix: str
-    created_at: datetime | None
-    expires_at: datetime | None
-    last_used_at: datetime | None
-    token: str | None = None
-
-
-class APIKeyList(Model):
-    data: list[APIKeyOut]
-
-
-class OkOut(Model):
-    ok: bool
 
 
 # --- users --------------------------------------------------------------------------------------
@@ -130,33 +77,11 @@ class UserUpdateIn(Body):
     """A new ``password`` deletes the user's API keys unless this is true."""
 
 
-class UserPage(Model):
-    data: list[UserOut]
-    total_count: int
-    offset: int
-    limit: int
-
-
 # --- projects -----------------------------------------------------------------------------------
 
 
 class ProjectIn(Body):
     name: str
-
-
-class ProjectOut(Model):
-    id: Id
-    name: str
-    slug: str
-    created_at: datetime | None
-    updated_at: datetime | None
-
-
-class ProjectPage(Model):
-    data: list[ProjectOut]
-    total_count: int
-    offset: int
-    limit: int
 
 
 # --- services -----------------------------------------------------------------------------------
@@ -233,101 +158,8 @@ class ServiceUpdateIn(Body):
     """Seconds old replicas keep serving in-flight requests after traffic switches away."""
 
 
-class ServiceOut(Model):
-    id: Id
-    project_id: Id
-    name: str
-    slug: str
-    source: ImageSourceM | GitSourceM
-    port: int | None
-    command: list[str] | None
-    replicas: int
-    resources: ResourcesM
-    volumes: list[VolumeM]
-    health_check: HealthCheckM | None
-    restart_policy: str
-    status: Literal["created", "deploying", "running", "degraded", "failed", "stopped"]
-    active_deployment_id: Id | None
-    group_id: Id | None
-    stopped: bool
-    domains: list[str]
-    drain_s: float
-    rollout: Literal["start-first", "stop-first"]
-    """stop-first for services with volumes (or no port): the old replicas stop before the new start."""
-    created_at: datetime | None
-    updated_at: datetime | None
-
-
-class ServicePage(Model):
-    data: list[ServiceOut]
-    total_count: int
-    offset: int
-    limit: int
-
-
 class RollbackIn(Body):
     deployment_id: str
-
-
-class DeploymentOut(Model):
-    id: Id
-    service_id: Id
-    project_id: Id
-    status: Literal["pending", "building", "starting", "healthy", "superseded", "failed", "cancelled"]
-    image: str | None
-    source: ImageSourceM | GitSourceM
-    commit_sha: str | None
-    commit_message: str | None
-    env_vars: dict[str, str]
-    port: int | None
-    command: list[str] | None
-    replicas: int
-    resources: ResourcesM
-    volumes: list[VolumeM]
-    health_check: HealthCheckM | None
-    restart_policy: str
-    failure_reason: str | None
-    exit_code: int | None
-    log_tail: str | None
-    attempt_count: int
-    rollback_of: Id | None
-    created_by: Id | None
-    created_at: datetime | None
-    started_at: datetime | None
-    healthy_at: datetime | None
-    finished_at: datetime | None
-
-
-class DeploymentPage(Model):
-    data: list[DeploymentOut]
-    total_count: int
-    offset: int
-    limit: int
-
-
-class DeploymentLogOut(Model):
-    deployment_id: Id
-    status: str
-    log: str
-
-
-class ContainerOut(Model):
-    id: str
-    name: str
-    project_id: Id
-    service_id: Id
-    deployment_id: Id
-    replica_index: int
-    state: str
-    exit_code: int | None
-    restart_count: int
-    ip_address: str | None
-    created_at: datetime | None
-    updated_at: datetime | None
-
-
-class ContainerList(Model):
-    data: list[ContainerOut]
 
 
 # --- env vars -----------------------------------------------------------------------------------
@@ -342,92 +174,7 @@ class EnvVarUpdateIn(Body):
     value: str
 
 
-class EnvVarOut(Model):
-    id: Id
-    scope: Literal["project", "group", "service"]
-    scope_id: Id
-    key: str
-    value: str
-    created_at: datetime | None
-    updated_at: datetime | None
-
-
-class EnvVarList(Model):
-    data: list[EnvVarOut]
-
-
-# --- pending changes ----------------------------------------------------------------------------
-
-
-class PendingChangeOut(Model):
-    id: Id
-    project_id: Id
-    kind: str
-    payload: dict[str, Any]
-    target_id: Id | None
-    target_temp_id: Id | None
-    before: dict[str, Any] | None
-    created_by: Id | None
-    created_at: datetime | None
-
-
-class PendingChangeList(Model):
-    data: list[PendingChangeOut]
-
-
-class DiscardOut(Model):
-    removed: list[Id]
-
-
-class ApplyResultOut(Model):
-    applied_count: int
-    temp_id_to_service_id: dict[str, Id]
-    created_deployments: list[Id]
-
-
-# --- system -------------------------------------------------------------------------------------
-
-
-class HealthServicesOut(Model):
-    database: bool
-    docker: bool
-    ingress: bool
-
-
-class HealthOut(Model):
-    status: Literal["ok", "degraded"]
-    version: str
-    services: HealthServicesOut
-
-
-class SystemAboutOut(Model):
-    version: str
-    python: str
-    docker: dict[str, Any]
-    database: dict[str, Any]
-    ingress: dict[str, Any]
-
-
-class SystemStatusOut(Model):
-    host: dict[str, Any]
-    docker: dict[str, Any]
-    ingress: dict[str, Any]
-
-
-class PresetOut(Model):
-    id: str
-    name: str
-    description: str
-    service_name: str
-    config: dict[str, Any]
-    service: dict[str, Any]
-    """``config`` with the name: a ``ServiceCreateIn`` body."""
-    env_vars: dict[str, str]
-    connection_url: str
-
-
-class PresetList(Model):
-    data: list[PresetOut]
+# --- paging -------------------------------------------------------------------------------------
 
 
 MAX_OFFSET = 1_000_000_000

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Any
 
-import pydantic
-from pydantic.json_schema import models_json_schema
+from pydantic import TypeAdapter
+from pydantic.json_schema import JsonSchemaMode
 
-from deploykit_http import models as m
 from deploykit_http.endpoint import Access, Endpoint
+from deploykit_http.shapes import adapter
+from deploykit_http.shapes.accounts import ErrorOut
 
 REF = "#/components/schemas/{model}"
 ID_PATTERN = "^[A-Za-z0-9_-]{1,64}$"
@@ -43,22 +45,26 @@ def _params(ep: Endpoint) -> list[dict[str, Any]]:
     return out
 
 
-def build_openapi(endpoints: list[Endpoint], version: str) -> dict[str, Any]:
-    models: set[type[pydantic.BaseModel]] = {m.ErrorOut}
+def build_openapi(endpoints: list[Endpoint], version: str, extra_schemas: Sequence[Any] = ()) -> dict[str, Any]:
+    """``extra_schemas``: shapes no endpoint answers with that clients still read (the canvas
+    socket's messages), published as components."""
+    # Bodies are documented as they are validated, responses as they are serialized.
+    inputs: dict[tuple[Any, JsonSchemaMode], TypeAdapter[Any]] = {(ErrorOut, "serialization"): adapter(ErrorOut)}
     for ep in endpoints:
         if ep.body is not None:
-            models.add(ep.body)
+            inputs[(ep.body, "validation")] = adapter(ep.body)
         if ep.response is not None:
-            models.add(ep.response)
-    keys, schema = models_json_schema(
-        [(model, "validation") for model in sorted(models, key=lambda x: x.__name__)], ref_template=REF
-    )
+            inputs[(ep.response, "serialization")] = adapter(ep.response)
+    for shape in extra_schemas:
+        inputs[(shape, "serialization")] = adapter(shape)
+    ordered = sorted(inputs.items(), key=lambda item: (item[0][0].__name__, item[0][1]))
+    keys, schema = TypeAdapter.json_schemas([(k, k[1], a) for k, a in ordered], ref_template=REF)
     components = schema.get("$defs", {})
 
-    def ref(model: type[pydantic.BaseModel]) -> dict[str, Any]:
-        return keys[(model, "validation")]
+    def ref(model: Any, mode: JsonSchemaMode = "serialization") -> dict[str, Any]:
+        return keys[((model, mode), mode)]
 
-    error_content = {"application/json": {"schema": ref(m.ErrorOut)}}
+    error_content = {"application/json": {"schema": ref(ErrorOut)}}
     paths: dict[str, dict[str, Any]] = {}
     for ep in endpoints:
         op: dict[str, Any] = {
@@ -72,7 +78,7 @@ def build_openapi(endpoints: list[Endpoint], version: str) -> dict[str, Any]:
         if ep.body is not None:
             op["requestBody"] = {
                 "required": ep.body_required,
-                "content": {"application/json": {"schema": ref(ep.body)}},
+                "content": {"application/json": {"schema": ref(ep.body, "validation")}},
             }
         responses: dict[str, Any] = {}
         if ep.status == 204:

@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import pydantic_core
 from starlette.websockets import WebSocket
 
 from deploykit.auth import Identity
 from deploykit.canvas import CanvasEdge, CanvasNode
-from deploykit_http import render
+from deploykit_http.shapes.staging import edge_out, node_out
 
 
-def encode(type: str, payload: dict[str, Any]) -> str:
-    return json.dumps({"type": type, "payload": payload}, separators=(",", ":"), default=str)
+def encode(type: str, payload: Mapping[str, Any]) -> str:
+    """Timestamps as the REST API writes them (UTC, ``Z``), enums as their values."""
+    return pydantic_core.to_json({"type": type, "payload": payload}, fallback=str).decode()
 
 
 @dataclass(eq=False)
@@ -59,4 +61,4 @@ class Room:
 
 
 def state_payload(nodes: list[CanvasNode], edges: list[CanvasEdge]) -> dict[str, Any]:
-    return {"nodes": [render.node(n) for n in nodes], "edges": [render.edge(e) for e in edges]}
+    return {"nodes": [node_out(n) for n in nodes], "edges": [edge_out(e) for e in edges]}

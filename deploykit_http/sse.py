@@ -17,9 +17,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from deploykit.bus import Event, EventBus, EventType
+from deploykit.clock import isoformat
 from deploykit.deployment import DeploymentService, DeploymentStatus
 from deploykit.logs import LogStreamer
-from deploykit_http import render
 
 log = logging.getLogger("deploykit_http")
 
@@ -65,7 +65,7 @@ async def runtime_logs(
         try:
             async for line in streamer.follow(cid, tail=tail):
                 await queue.put(
-                    data({"container_id": short, "stream": line.stream, "line": line.line, "ts": render.iso(line.ts)})
+                    data({"container_id": short, "stream": line.stream, "line": line.line, "ts": isoformat(line.ts)})
                 )
         except asyncio.CancelledError:
             raise

@@ -8,9 +8,19 @@ from deploykit.auth import APIKeyCreate, ProfileUpdate
 from deploykit.errors import FORBIDDEN, UNAUTHORIZED, Error, error_code
 from deploykit.user import UserCreate
 from deploykit_http import models as m
-from deploykit_http import render
 from deploykit_http.context import Context
 from deploykit_http.endpoint import Access, Call, Endpoint
+from deploykit_http.shapes.accounts import (
+    APIKeyList,
+    APIKeyOut,
+    CanRegisterOut,
+    RegisterOut,
+    TokensOut,
+    UserOut,
+    api_key_out,
+    tokens_out,
+    user_out,
+)
 
 
 def endpoints(ctx: Context) -> list[Endpoint]:
@@ -22,7 +32,7 @@ def endpoints(ctx: Context) -> list[Endpoint]:
     async def register(call: Call) -> Any:
         body: m.RegisterIn = call.body
         user, tokens = await auth.register(UserCreate(email=body.email, name=body.name, password=body.password))
-        return {"user": render.user(user), "tokens": render.tokens(tokens)}
+        return {"user": user_out(user), "tokens": tokens_out(tokens)}
 
     async def login(call: Call) -> Any:
         body: m.LoginIn = call.body
@@ -35,7 +45,7 @@ def endpoints(ctx: Context) -> list[Endpoint]:
                 attempt.abandoned()
             raise
         attempt.succeeded()
-        return render.tokens(tokens)
+        return tokens_out(tokens)
 
     async def refresh(call: Call) -> Any:
         body: m.RefreshIn = call.body
@@ -49,10 +59,10 @@ def endpoints(ctx: Context) -> list[Endpoint]:
         identity = await auth.authenticate(tokens.access_token)
         if identity.session_id is not None:
             ctx.identities.forget_session(identity.session_id)
-        return render.tokens(tokens)
+        return tokens_out(tokens)
 
     async def me(call: Call) -> Any:
-        return render.user(call.user)
+        return user_out(call.user)
 
     async def logout(call: Call) -> Any:
         identity = call.identity
@@ -92,10 +102,10 @@ def endpoints(ctx: Context) -> list[Endpoint]:
             await ctx.hub.end_user_sessions(user.id, except_session_id=keep)
         for key in revoked:
             await ctx.hub.end_api_key(key.id)
-        return render.user(user)
+        return user_out(user)
 
     async def list_keys(call: Call) -> Any:
-        return {"data": [render.api_key(k) for k in await auth.list_api_keys(call.user.id)]}
+        return {"data": [api_key_out(k) for k in await auth.list_api_keys(call.user.id)]}
 
     async def create_key(call: Call) -> Any:
         body: m.APIKeyIn = call.body
@@ -105,7 +115,7 @@ def endpoints(ctx: Context) -> list[Endpoint]:
         key, token = await auth.create_api_key(
             call.user.id, APIKeyCreate(description=body.description, expires_at=body.expires_at)
         )
-        return render.api_key(key, token)
+        return api_key_out(key, token)
 
     async def delete_key(call: Call) -> Any:
         await auth.delete_api_key(call.user.id, call.params["key_id"])
@@ -122,7 +132,7 @@ def endpoints(ctx: Context) -> list[Endpoint]:
             "Whether registration is open",
             tag,
             Access.PUBLIC,
-            response=m.CanRegisterOut,
+            response=CanRegisterOut,
         ),
         Endpoint(
             "POST",
@@ -132,7 +142,7 @@ def endpoints(ctx: Context) -> list[Endpoint]:
             tag,
             Access.PUBLIC,
             body=m.RegisterIn,
-            response=m.RegisterOut,
+            response=RegisterOut,
             status=201,
             errors=(400, 409, 422),
         ),
@@ -144,7 +154,7 @@ def endpoints(ctx: Context) -> list[Endpoint]:
             tag,
             Access.PUBLIC,
             body=m.LoginIn,
-            response=m.TokensOut,
+            response=TokensOut,
             errors=(400, 401, 422, 429),
         ),
         Endpoint(
@@ -155,10 +165,10 @@ def endpoints(ctx: Context) -> list[Endpoint]:
             tag,
             Access.PUBLIC,
             body=m.RefreshIn,
-            response=m.TokensOut,
+            response=TokensOut,
             errors=(400, 401, 422),
         ),
-        Endpoint("GET", "/auth/me", me, "The current user", tag, response=m.UserOut),
+        Endpoint("GET", "/auth/me", me, "The current user", tag, response=UserOut),
         Endpoint(
             "POST",
             "/auth/logout",
@@ -175,10 +185,10 @@ def endpoints(ctx: Context) -> list[Endpoint]:
             "Update the current user's profile",
             tag,
             body=m.ProfileIn,
-            response=m.UserOut,
+            response=UserOut,
             errors=(400, 409, 422),
         ),
-        Endpoint("GET", "/api-keys", list_keys, "Own API keys", tag, response=m.APIKeyList),
+        Endpoint("GET", "/api-keys", list_keys, "Own API keys", tag, response=APIKeyList),
         Endpoint(
             "POST",
             "/api-keys",
@@ -186,7 +196,7 @@ def endpoints(ctx: Context) -> list[Endpoint]:
             "Create an API key (token shown once)",
             tag,
             body=m.APIKeyIn,
-            response=m.APIKeyOut,
+            response=APIKeyOut,
             status=201,
             errors=(400, 403, 422),
         ),

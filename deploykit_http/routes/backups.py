@@ -3,38 +3,17 @@ schedule with its retention."""
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import Field
 
-from deploykit.backup_record import MAX_INTERVAL_HOURS, MAX_KEEP, BackupRecord, BackupRunner, BackupSchedule
+from deploykit.backup_record import MAX_INTERVAL_HOURS, MAX_KEEP, BackupRunner, BackupSchedule
 from deploykit_http import models as m
-from deploykit_http import render
 from deploykit_http.context import Context
 from deploykit_http.endpoint import Access, Call, Endpoint
 from deploykit_http.errors import unavailable
-
-
-class BackupOut(m.Model):
-    id: str
-    trigger: Literal["manual", "scheduled"]
-    status: Literal["running", "succeeded", "failed"]
-    started_at: datetime
-    finished_at: datetime | None
-    location: str | None
-    size_bytes: int | None
-    duration_s: float | None
-    volumes: int
-    error: str | None
-    created_by: str | None
-
-
-class BackupPage(m.Model):
-    data: list[BackupOut]
-    total_count: int
-    offset: int
-    limit: int
+from deploykit_http.shapes import page
+from deploykit_http.shapes.system import BackupOut, BackupPage, BackupScheduleOut, backup_out, schedule_out
 
 
 class BackupScheduleBody(m.Model):
@@ -46,32 +25,6 @@ class BackupScheduleBody(m.Model):
     s3_endpoint: str = Field(default="", max_length=1024, pattern=r"^(https?://\S+)?$")
 
 
-def backup_out(b: BackupRecord) -> dict[str, Any]:
-    return {
-        "id": b.id,
-        "trigger": b.trigger.value,
-        "status": b.status.value,
-        "started_at": render.iso(b.started_at),
-        "finished_at": render.iso(b.finished_at),
-        "location": b.location,
-        "size_bytes": b.size_bytes,
-        "duration_s": b.duration_s,
-        "volumes": b.volumes,
-        "error": b.error,
-        "created_by": b.created_by,
-    }
-
-
-def schedule_out(s: BackupSchedule) -> dict[str, Any]:
-    return {
-        "enabled": s.enabled,
-        "interval_hours": s.interval_hours,
-        "keep": s.keep,
-        "destination": s.destination,
-        "s3_endpoint": s.s3_endpoint,
-    }
-
-
 def endpoints(ctx: Context) -> list[Endpoint]:
     def runner() -> BackupRunner:
         if ctx.c.backups is None:
@@ -81,7 +34,7 @@ def endpoints(ctx: Context) -> list[Endpoint]:
     async def list_backups(call: Call) -> Any:
         q: m.Paging = call.query
         items, total = await runner().list_backups(limit=q.limit, offset=q.offset)
-        return render.page([backup_out(b) for b in items], total, q.offset, q.limit)
+        return page([backup_out(b) for b in items], total, q.offset, q.limit)
 
     async def run_backup(call: Call) -> Any:
         return backup_out(await runner().run_backup(created_by=call.user.id))
@@ -128,7 +81,7 @@ def endpoints(ctx: Context) -> list[Endpoint]:
             "The backup schedule and retention",
             tag,
             admin,
-            response=BackupScheduleBody,
+            response=BackupScheduleOut,
             errors=(403, 503),
         ),
         Endpoint(
@@ -139,7 +92,7 @@ def endpoints(ctx: Context) -> list[Endpoint]:
             tag,
             admin,
             body=BackupScheduleBody,
-            response=BackupScheduleBody,
+            response=BackupScheduleOut,
             errors=(400, 403, 422, 503),
         ),
     ]

@@ -8,18 +8,17 @@ hostnames in one admin change.
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import Field
 
 from deploykit.errors import NOT_FOUND, Error, FieldErrors
 from deploykit.ingress import Domain, DomainService, normalize_hostname, validate_hostname
 from deploykit_http import models as m
-from deploykit_http import render
 from deploykit_http.context import Context
 from deploykit_http.endpoint import Call, Endpoint
 from deploykit_http.errors import unavailable
+from deploykit_http.shapes.traffic import DomainList, DomainOut, domain_out
 
 STATUS_CHECK_TIMEOUT_S = 5.0
 """A listing never waits longer than this for DNS/TLS probes; slower ones keep their stored status."""
@@ -27,18 +26,6 @@ STATUS_CHECK_TIMEOUT_S = 5.0
 
 class DomainIn(m.Body):
     hostname: str = Field(examples=["app.example.com"])
-
-
-class DomainOut(m.Model):
-    hostname: str
-    is_generated: bool
-    dns_ok: bool | None
-    tls_status: Literal["pending", "active", "internal", "failed", "none"]
-    created_at: datetime | None
-
-
-class DomainList(m.Model):
-    data: list[DomainOut]
 
 
 def endpoints(ctx: Context) -> list[Endpoint]:
@@ -75,7 +62,7 @@ def endpoints(ctx: Context) -> list[Endpoint]:
     async def list_domains(call: Call) -> Any:
         svc = await ctx.service_in(call.params["project_id"], call.params["service_id"])
         items = await refreshed(await domains().list_domains(svc.id))
-        return {"data": [render.domain(d) for d in items]}
+        return {"data": [domain_out(d) for d in items]}
 
     async def add_domain(call: Call) -> Any:
         body: DomainIn = call.body
@@ -85,7 +72,7 @@ def endpoints(ctx: Context) -> list[Endpoint]:
         errors.raise_if_any()
         d = await domains().add_domain(svc.id, normalize_hostname(body.hostname))
         [d] = await refreshed([d])
-        return render.domain(d)
+        return domain_out(d)
 
     async def delete_domain(call: Call) -> Any:
         svc = await ctx.service_in(call.params["project_id"], call.params["service_id"])

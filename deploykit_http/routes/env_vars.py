@@ -10,9 +10,9 @@ from deploykit.envvar import EnvVar, EnvVarCreate, EnvVarFilter, EnvVarUpdate, S
 from deploykit.errors import NOT_FOUND, Error
 from deploykit.pending_change import ChangeKind, PendingChangeCreate
 from deploykit_http import models as m
-from deploykit_http import render
 from deploykit_http.context import Context
 from deploykit_http.endpoint import Call, Endpoint
+from deploykit_http.shapes.staging import EnvVarList, EnvVarOut, PendingChangeOut, env_var_out, pending_change_out
 from deploykit_http.staging import stage
 
 ScopeResolver = Callable[[Call], Awaitable[tuple[str, str, bool]]]
@@ -58,7 +58,7 @@ def endpoints(ctx: Context) -> list[Endpoint]:
             if staged:
                 return {"data": []}
             items = await env_vars.list_env_vars(EnvVarFilter(project_id=project_id, scope=scope, scope_id=scope_id))
-            return {"data": [render.env_var(v) for v in items]}
+            return {"data": [env_var_out(v) for v in items]}
 
         async def create_var(call: Call) -> Any:
             body: m.EnvVarIn = call.body
@@ -77,10 +77,10 @@ def endpoints(ctx: Context) -> list[Endpoint]:
                     created_by=call.user.id,
                 ),
             )
-            return render.pending_change(change)
+            return pending_change_out(change)
 
         async def get_var(call: Call) -> Any:
-            return render.env_var(await owned(call))
+            return env_var_out(await owned(call))
 
         async def update_var(call: Call) -> Any:
             body: m.EnvVarUpdateIn = call.body
@@ -97,7 +97,7 @@ def endpoints(ctx: Context) -> list[Endpoint]:
                     created_by=call.user.id,
                 ),
             )
-            return render.pending_change(change)
+            return pending_change_out(change)
 
         async def delete_var(call: Call) -> Any:
             var = await owned(call)
@@ -112,12 +112,12 @@ def endpoints(ctx: Context) -> list[Endpoint]:
                     created_by=call.user.id,
                 ),
             )
-            return render.pending_change(change)
+            return pending_change_out(change)
 
         one = base + "/{env_var_id}"
         what = f"{scope.value}-scoped env var"
         return [
-            Endpoint("GET", base, list_vars, f"List applied {what}s", tag, response=m.EnvVarList, errors=(404,)),
+            Endpoint("GET", base, list_vars, f"List applied {what}s", tag, response=EnvVarList, errors=(404,)),
             Endpoint(
                 "POST",
                 base,
@@ -125,10 +125,10 @@ def endpoints(ctx: Context) -> list[Endpoint]:
                 f"Stage a new {what}",
                 tag,
                 body=m.EnvVarIn,
-                response=m.PendingChangeOut,
+                response=PendingChangeOut,
                 errors=(400, 404, 409, 422),
             ),
-            Endpoint("GET", one, get_var, f"Get a {what}", tag, response=m.EnvVarOut, errors=(404,)),
+            Endpoint("GET", one, get_var, f"Get a {what}", tag, response=EnvVarOut, errors=(404,)),
             Endpoint(
                 "PATCH",
                 one,
@@ -136,7 +136,7 @@ def endpoints(ctx: Context) -> list[Endpoint]:
                 f"Stage a {what} update",
                 tag,
                 body=m.EnvVarUpdateIn,
-                response=m.PendingChangeOut,
+                response=PendingChangeOut,
                 errors=(400, 404, 409, 422),
             ),
             Endpoint(
@@ -145,7 +145,7 @@ def endpoints(ctx: Context) -> list[Endpoint]:
                 delete_var,
                 f"Stage a {what} deletion",
                 tag,
-                response=m.PendingChangeOut,
+                response=PendingChangeOut,
                 errors=(404, 409),
             ),
         ]

@@ -4,45 +4,15 @@ check results."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import Field
 
 from deploykit.health import HealthRecordFilter
 from deploykit_http import models as m
-from deploykit_http import render
 from deploykit_http.context import Context
 from deploykit_http.endpoint import Call, Endpoint
-
-
-class HealthResultOut(m.Model):
-    container_id: str
-    ok: bool
-    latency_ms: float
-    status_code: int | None
-    error: str | None
-    checked_at: datetime | None
-
-
-class ReplicaHealthOut(m.Model):
-    container_id: str
-    deployment_id: str
-    replica_index: int
-    healthy: bool
-    consecutive_failures: int
-    consecutive_successes: int
-    restarts: int
-    last_result: HealthResultOut | None
-    since: datetime | None
-
-
-class ServiceHealthOut(m.Model):
-    service_id: str
-    status: Literal["healthy", "unhealthy", "unknown"]
-    """unknown: no health check, no healthy deployment, or nothing probed yet."""
-    replicas: list[ReplicaHealthOut]
-    results: list[HealthResultOut]
-    """Recent probe results (kept 24 hours), newest first."""
+from deploykit_http.shapes.traffic import ServiceHealthOut, health_result_out, replica_health_out
 
 
 class HealthQuery(m.Model):
@@ -69,8 +39,8 @@ def endpoints(ctx: Context) -> list[Endpoint]:
         return {
             "service_id": svc.id,
             "status": status,
-            "replicas": [render.replica_health(r) for r in replicas],
-            "results": [render.health_result(r.container_id, r.result) for r in records],
+            "replicas": [replica_health_out(r) for r in replicas],
+            "results": [health_result_out(r.container_id, r.result) for r in records],
         }
 
     svc_path = "/projects/{project_id}/services/{service_id}"

@@ -9,30 +9,14 @@ from typing import Any
 from deploykit.errors import UNAVAILABLE, error_code
 from deploykit.metrics import MetricsService
 from deploykit_http import models as m
-from deploykit_http import render
 from deploykit_http.context import Context
 from deploykit_http.endpoint import Call, Endpoint
 from deploykit_http.errors import unavailable
+from deploykit_http.shapes.traffic import MetricsOut, sample_out
 
 
 class MetricsQuery(m.Model):
     since: datetime | None = None
-
-
-class SampleOut(m.Model):
-    container_id: str
-    at: datetime | None
-    cpu_percent: float
-    memory_bytes: int
-    memory_limit_bytes: int
-    network_rx_bytes: int
-    network_tx_bytes: int
-
-
-class MetricsOut(m.Model):
-    service_id: str
-    samples: list[SampleOut]
-    """Oldest first; one per running container per sampling."""
 
 
 def endpoints(ctx: Context) -> list[Endpoint]:
@@ -52,18 +36,7 @@ def endpoints(ctx: Context) -> list[Endpoint]:
             raise
         return {
             "service_id": svc.id,
-            "samples": [
-                {
-                    "container_id": s.container_id,
-                    "at": render.iso(s.at),
-                    "cpu_percent": s.cpu_percent,
-                    "memory_bytes": s.memory_bytes,
-                    "memory_limit_bytes": s.memory_limit_bytes,
-                    "network_rx_bytes": s.network_rx_bytes,
-                    "network_tx_bytes": s.network_tx_bytes,
-                }
-                for s in samples
-            ],
+            "samples": [sample_out(s) for s in samples],
         }
 
     return [

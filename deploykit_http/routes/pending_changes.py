@@ -5,10 +5,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from deploykit_http import models as m
-from deploykit_http import render
 from deploykit_http.context import Context
 from deploykit_http.endpoint import Call, Endpoint
+from deploykit_http.shapes.staging import (
+    ApplyResultOut,
+    DiscardOut,
+    PendingChangeList,
+    apply_result_out,
+    pending_change_out,
+)
 
 
 def endpoints(ctx: Context) -> list[Endpoint]:
@@ -16,7 +21,7 @@ def endpoints(ctx: Context) -> list[Endpoint]:
 
     async def list_changes(call: Call) -> Any:
         project = await ctx.project(call.params["project_id"])
-        return {"data": [render.pending_change(c) for c in await pending.list_pending_changes(project.id)]}
+        return {"data": [pending_change_out(c) for c in await pending.list_pending_changes(project.id)]}
 
     async def discard_all(call: Call) -> Any:
         project = await ctx.project(call.params["project_id"])
@@ -30,7 +35,7 @@ def endpoints(ctx: Context) -> list[Endpoint]:
         # The store publishes ``changes.applied`` and what it created: the canvas and the
         # reconciler hear it from the bus, once.
         project = await ctx.project(call.params["project_id"])
-        return render.apply_result(await pending.apply_pending_changes(project.id, call.user.id))
+        return apply_result_out(await pending.apply_pending_changes(project.id, call.user.id))
 
     tag = "pending-changes"
     base = "/projects/{project_id}/pending-changes"
@@ -41,17 +46,17 @@ def endpoints(ctx: Context) -> list[Endpoint]:
             list_changes,
             "List staged changes (oldest first)",
             tag,
-            response=m.PendingChangeList,
+            response=PendingChangeList,
             errors=(404,),
         ),
-        Endpoint("DELETE", base, discard_all, "Discard every staged change", tag, response=m.DiscardOut, errors=(404,)),
+        Endpoint("DELETE", base, discard_all, "Discard every staged change", tag, response=DiscardOut, errors=(404,)),
         Endpoint(
             "DELETE",
             base + "/{change_id}",
             discard_one,
             "Discard one staged change and its dependents",
             tag,
-            response=m.DiscardOut,
+            response=DiscardOut,
             errors=(404,),
         ),
         Endpoint(
@@ -60,7 +65,7 @@ def endpoints(ctx: Context) -> list[Endpoint]:
             deploy,
             "Apply every staged change atomically",
             tag,
-            response=m.ApplyResultOut,
+            response=ApplyResultOut,
             errors=(400, 404, 409, 422),
         ),
     ]

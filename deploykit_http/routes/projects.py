@@ -8,9 +8,11 @@ from typing import Any
 from deploykit.pending_change import ChangeKind, PendingChangeCreate
 from deploykit.project import ProjectCreate, ProjectFilter, ProjectUpdate
 from deploykit_http import models as m
-from deploykit_http import render
 from deploykit_http.context import Context
 from deploykit_http.endpoint import Call, Endpoint
+from deploykit_http.shapes import page
+from deploykit_http.shapes.services import ProjectOut, ProjectPage, project_out
+from deploykit_http.shapes.staging import PendingChangeOut, pending_change_out
 
 
 def endpoints(ctx: Context) -> list[Endpoint]:
@@ -19,16 +21,16 @@ def endpoints(ctx: Context) -> list[Endpoint]:
     async def list_projects(call: Call) -> Any:
         q: m.Paging = call.query
         items, total = await projects.list_projects(ProjectFilter(offset=q.offset, limit=q.limit))
-        return render.page([render.project(p) for p in items], total, q.offset, q.limit)
+        return page([project_out(p) for p in items], total, q.offset, q.limit)
 
     async def create_project(call: Call) -> Any:
         body: m.ProjectIn = call.body
         create = ProjectCreate(name=body.name)
         create.validate()
-        return render.project(await projects.create_project(create))
+        return project_out(await projects.create_project(create))
 
     async def get_project(call: Call) -> Any:
-        return render.project(await projects.get_project(call.params["project_id"]))
+        return project_out(await projects.get_project(call.params["project_id"]))
 
     async def update_project(call: Call) -> Any:
         body: m.ProjectIn = call.body
@@ -43,7 +45,7 @@ def endpoints(ctx: Context) -> list[Endpoint]:
                 created_by=call.user.id,
             )
         )
-        return render.pending_change(change)
+        return pending_change_out(change)
 
     async def delete_project(call: Call) -> Any:
         # ``project.deleted`` closes the project's canvas sockets and has the reconciler clean up.
@@ -59,7 +61,7 @@ def endpoints(ctx: Context) -> list[Endpoint]:
             "List projects",
             tag,
             query=m.Paging,
-            response=m.ProjectPage,
+            response=ProjectPage,
             errors=(422,),
         ),
         Endpoint(
@@ -69,12 +71,12 @@ def endpoints(ctx: Context) -> list[Endpoint]:
             "Create a project (immediate)",
             tag,
             body=m.ProjectIn,
-            response=m.ProjectOut,
+            response=ProjectOut,
             status=201,
             errors=(400, 422),
         ),
         Endpoint(
-            "GET", "/projects/{project_id}", get_project, "Get a project", tag, response=m.ProjectOut, errors=(404,)
+            "GET", "/projects/{project_id}", get_project, "Get a project", tag, response=ProjectOut, errors=(404,)
         ),
         Endpoint(
             "PATCH",
@@ -83,7 +85,7 @@ def endpoints(ctx: Context) -> list[Endpoint]:
             "Rename a project (staged)",
             tag,
             body=m.ProjectIn,
-            response=m.PendingChangeOut,
+            response=PendingChangeOut,
             errors=(400, 404, 409, 422),
         ),
         Endpoint(

@@ -19,9 +19,20 @@ from deploykit.deployment import DeploymentFilter
 from deploykit.errors import NOT_FOUND, UNAUTHORIZED, UNAVAILABLE, Error, error_code
 from deploykit.runtime import LABEL_SERVICE_ID
 from deploykit_http import models as m
-from deploykit_http import render, sse
+from deploykit_http import sse
 from deploykit_http.context import Context
 from deploykit_http.endpoint import Call, Endpoint, bearer_token
+from deploykit_http.shapes import page
+from deploykit_http.shapes.services import (
+    ContainerList,
+    DeploymentLogOut,
+    DeploymentOut,
+    DeploymentPage,
+    ServiceOut,
+    container_out,
+    deployment_out,
+    service_out,
+)
 
 
 class LogQuery(m.Model):
@@ -56,7 +67,7 @@ def endpoints(ctx: Context) -> list[Endpoint]:
         items, total = await deployments.list_deployments(
             DeploymentFilter(service_id=svc.id, offset=q.offset, limit=q.limit)
         )
-        return render.page([render.deployment(d) for d in items], total, q.offset, q.limit)
+        return page([deployment_out(d) for d in items], total, q.offset, q.limit)
 
     async def owned_deployment(call: Call) -> Any:
         svc = await ctx.service_in(call.params["project_id"], call.params["service_id"])
@@ -66,7 +77,7 @@ def endpoints(ctx: Context) -> list[Endpoint]:
         return dep
 
     async def get_deployment(call: Call) -> Any:
-        return render.deployment(await owned_deployment(call))
+        return deployment_out(await owned_deployment(call))
 
     async def deployment_log(call: Call) -> Any:
         dep = await owned_deployment(call)
@@ -78,18 +89,18 @@ def endpoints(ctx: Context) -> list[Endpoint]:
                 ),
             )
             return StreamingResponse(stream, media_type="text/event-stream", headers=sse.SSE_HEADERS)
-        return {"deployment_id": dep.id, "status": dep.status.value, "log": await deployments.get_log(dep.id)}
+        return {"deployment_id": dep.id, "status": dep.status, "log": await deployments.get_log(dep.id)}
 
     async def redeploy(call: Call) -> Any:
         svc = await ctx.service_in(call.params["project_id"], call.params["service_id"])
         ctx.require_deploys()
-        return render.deployment(await deployments.redeploy(svc.id, call.user.id))
+        return deployment_out(await deployments.redeploy(svc.id, call.user.id))
 
     async def rollback(call: Call) -> Any:
         body: m.RollbackIn = call.body
         svc = await ctx.service_in(call.params["project_id"], call.params["service_id"])
         ctx.require_deploys()
-        return render.deployment(await deployments.rollback(svc.id, body.deployment_id, call.user.id))
+        return deployment_out(await deployments.rollback(svc.id, body.deployment_id, call.user.id))
 
     def set_stopped(stopped: bool) -> Any:
         async def handler(call: Call) -> Any:
@@ -97,7 +108,7 @@ def endpoints(ctx: Context) -> list[Endpoint]:
             svc = await ctx.service_in(project.id, call.params["service_id"])
             ctx.require_deploys()
             svc = await ctx.c.services.set_service_stopped(svc.id, stopped)
-            return render.service(svc, project.slug, ctx.settings.base_domain)
+            return service_out(svc, project.slug, ctx.settings.base_domain)
 
         return handler
 
@@ -105,7 +116,7 @@ def endpoints(ctx: Context) -> list[Endpoint]:
         project = await ctx.project(call.params["project_id"])
         svc = await ctx.service_in(project.id, call.params["service_id"])
         await ctx.restarter().restart_service(svc.id)
-        return render.service(svc, project.slug, ctx.settings.base_domain)
+        return service_out(svc, project.slug, ctx.settings.base_domain)
 
     async def containers(call: Call) -> Any:
         svc = await ctx.service_in(call.params["project_id"], call.params["service_id"])
@@ -119,15 +130,13 @@ def endpoints(ctx: Context) -> list[Endpoint]:
                     raise
         out = []
         for rec in records:
-            item = render.container(rec)
+            item = container_out(rec)
             state = live.get(rec.id)
             if state is not None:
-                item.update(
-                    state=state.state,
-                    exit_code=state.exit_code,
-                    restart_count=state.restart_count,
-                    ip_address=state.ip_address,
-                )
+                item["state"] = state.state
+                item["exit_code"] = state.exit_code
+                item["restart_count"] = state.restart_count
+                item["ip_address"] = state.ip_address
             elif ctx.c.runtime is not None and live:
                 item["state"] = "missing"
             out.append(item)
@@ -155,17 +164,17 @@ def endpoints(ctx: Context) -> list[Endpoint]:
             "A service's deployments, newest first",
             tag,
             query=m.Paging,
-            response=m.DeploymentPage,
+            response=DeploymentPage,
             errors=(404, 422),
         ),
-        Endpoint("GET", dep_path, get_deployment, "Get a deployment", tag, response=m.DeploymentOut, errors=(404,)),
+        Endpoint("GET", dep_path, get_deployment, "Get a deployment", tag, response=DeploymentOut, errors=(404,)),
         Endpoint(
             "GET",
             dep_path + "/logs",
             deployment_log,
             "A deployment's build and start log (an event stream while in flight)",
             tag,
-            response=m.DeploymentLogOut,
+            response=DeploymentLogOut,
             errors=(404,),
             extra={"stream": True},
         ),
@@ -175,7 +184,7 @@ def endpoints(ctx: Context) -> list[Endpoint]:
             redeploy,
             "Deploy the active config again with fresh env",
             tag,
-            response=m.DeploymentOut,
+            response=DeploymentOut,
             status=201,
             errors=(404, 409, 503),
         ),
@@ -186,7 +195,7 @@ def endpoints(ctx: Context) -> list[Endpoint]:
             "Make an older healthy deployment the target again",
             tag,
             body=m.RollbackIn,
-            response=m.DeploymentOut,
+            response=DeploymentOut,
             status=201,
             errors=(400, 404, 422, 503),
         ),
@@ -196,7 +205,7 @@ def endpoints(ctx: Context) -> list[Endpoint]:
             set_stopped(True),
             "Stop the service (kept stopped)",
             tag,
-            response=m.ServiceOut,
+            response=ServiceOut,
             errors=(404, 503),
         ),
         Endpoint(
@@ -205,7 +214,7 @@ def endpoints(ctx: Context) -> list[Endpoint]:
             set_stopped(False),
             "Start a stopped service",
             tag,
-            response=m.ServiceOut,
+            response=ServiceOut,
             errors=(404, 503),
         ),
         Endpoint(
@@ -214,7 +223,7 @@ def endpoints(ctx: Context) -> list[Endpoint]:
             restart,
             "Restart the running replicas one at a time",
             tag,
-            response=m.ServiceOut,
+            response=ServiceOut,
             errors=(404, 503),
         ),
         Endpoint(
@@ -223,7 +232,7 @@ def endpoints(ctx: Context) -> list[Endpoint]:
             containers,
             "Container records with live state",
             tag,
-            response=m.ContainerList,
+            response=ContainerList,
             errors=(404,),
         ),
         Endpoint(

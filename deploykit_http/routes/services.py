@@ -11,9 +11,11 @@ from deploykit.repository import unredact_url
 from deploykit.service import GitSource, ServiceConfig, ServiceFilter, ServiceUpdate, validate_service_name
 from deploykit.staging import ServiceStage
 from deploykit_http import models as m
-from deploykit_http import render
 from deploykit_http.context import Context
 from deploykit_http.endpoint import Call, Endpoint
+from deploykit_http.shapes import page
+from deploykit_http.shapes.services import ServiceOut, ServicePage, service_out
+from deploykit_http.shapes.staging import PendingChangeOut, pending_change_out
 from deploykit_http.staging import stage, stage_service_create
 
 
@@ -44,7 +46,7 @@ def endpoints(ctx: Context) -> list[Endpoint]:
             ServiceFilter(project_id=project.id, offset=q.offset, limit=q.limit)
         )
         base = ctx.settings.base_domain
-        return render.page([render.service(s, project.slug, base) for s in items], total, q.offset, q.limit)
+        return page([service_out(s, project.slug, base) for s in items], total, q.offset, q.limit)
 
     async def create_service(call: Call) -> Any:
         body: m.ServiceCreateIn = call.body
@@ -64,12 +66,12 @@ def endpoints(ctx: Context) -> list[Endpoint]:
                 created_by=call.user.id,
             ),
         )
-        return render.pending_change(staged.change)
+        return pending_change_out(staged.change)
 
     async def get_service(call: Call) -> Any:
         project = await ctx.project(call.params["project_id"])
         svc = await ctx.service_in(project.id, call.params["service_id"])
-        return render.service(svc, project.slug, ctx.settings.base_domain)
+        return service_out(svc, project.slug, ctx.settings.base_domain)
 
     async def update_service(call: Call) -> Any:
         body: m.ServiceUpdateIn = call.body
@@ -80,7 +82,7 @@ def endpoints(ctx: Context) -> list[Endpoint]:
             validate_service_name(upd.name, errors)
         upd.apply_to(target.config).validate(errors)
         errors.raise_if_any()
-        return render.pending_change(
+        return pending_change_out(
             await stage(
                 ctx.c.pending_changes,
                 ctx.settings,
@@ -97,7 +99,7 @@ def endpoints(ctx: Context) -> list[Endpoint]:
 
     async def delete_service(call: Call) -> Any:
         target = await ctx.c.pending_changes.get_service_target(call.params["project_id"], call.params["service_id"])
-        return render.pending_change(
+        return pending_change_out(
             await stage(
                 ctx.c.pending_changes,
                 ctx.settings,
@@ -123,7 +125,7 @@ def endpoints(ctx: Context) -> list[Endpoint]:
             "List a project's applied services",
             tag,
             query=m.Paging,
-            response=m.ServicePage,
+            response=ServicePage,
             errors=(404, 422),
         ),
         Endpoint(
@@ -133,10 +135,10 @@ def endpoints(ctx: Context) -> list[Endpoint]:
             "Stage a new service",
             tag,
             body=m.ServiceCreateIn,
-            response=m.PendingChangeOut,
+            response=PendingChangeOut,
             errors=(400, 404, 409, 422),
         ),
-        Endpoint("GET", one, get_service, "Get a service", tag, response=m.ServiceOut, errors=(404,)),
+        Endpoint("GET", one, get_service, "Get a service", tag, response=ServiceOut, errors=(404,)),
         Endpoint(
             "PATCH",
             one,
@@ -144,7 +146,7 @@ def endpoints(ctx: Context) -> list[Endpoint]:
             "Stage a service update",
             tag,
             body=m.ServiceUpdateIn,
-            response=m.PendingChangeOut,
+            response=PendingChangeOut,
             errors=(400, 404, 409, 422),
         ),
         Endpoint(
@@ -153,7 +155,7 @@ def endpoints(ctx: Context) -> list[Endpoint]:
             delete_service,
             "Stage a service deletion",
             tag,
-            response=m.PendingChangeOut,
+            response=PendingChangeOut,
             errors=(404, 409),
         ),
     ]

@@ -8,9 +8,9 @@ from collections.abc import Awaitable
 from typing import Any
 
 from deploykit.preset import PRESETS, get_preset
-from deploykit_http import models as m
 from deploykit_http.context import Context
 from deploykit_http.endpoint import Access, Call, Endpoint
+from deploykit_http.shapes.system import HealthOut, PresetList, PresetOut, SystemAboutOut, SystemStatusOut
 
 
 async def _probe(check: Awaitable[bool], limit_s: float = 2.0) -> bool:
@@ -50,7 +50,7 @@ def endpoints(ctx: Context) -> list[Endpoint]:
         return preset_out(get_preset(call.params["preset_id"]).render())
 
     return [
-        Endpoint("GET", "/health", health, "Liveness and dependencies", "system", Access.PUBLIC, response=m.HealthOut),
+        Endpoint("GET", "/health", health, "Liveness and dependencies", "system", Access.PUBLIC, response=HealthOut),
         Endpoint(
             "GET",
             "/system/about",
@@ -58,7 +58,7 @@ def endpoints(ctx: Context) -> list[Endpoint]:
             "Versions, Docker and database",
             "system",
             Access.ADMIN,
-            response=m.SystemAboutOut,
+            response=SystemAboutOut,
             errors=(403, 503),
         ),
         Endpoint(
@@ -68,17 +68,17 @@ def endpoints(ctx: Context) -> list[Endpoint]:
             "Host, Docker and ingress state",
             "system",
             Access.ADMIN,
-            response=m.SystemStatusOut,
+            response=SystemStatusOut,
             errors=(403, 503),
         ),
-        Endpoint("GET", "/presets/databases", list_presets, "Database templates", "presets", response=m.PresetList),
+        Endpoint("GET", "/presets/databases", list_presets, "Database templates", "presets", response=PresetList),
         Endpoint(
             "GET",
             "/presets/databases/{preset_id}",
             get_preset_route,
             "One database template",
             "presets",
-            response=m.PresetOut,
+            response=PresetOut,
             errors=(404,),
         ),
     ]

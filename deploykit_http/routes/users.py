@@ -6,9 +6,10 @@ from typing import Any
 
 from deploykit.user import Role, UserCreate, UserFilter, UserUpdate
 from deploykit_http import models as m
-from deploykit_http import render
 from deploykit_http.context import Context
 from deploykit_http.endpoint import Access, Call, Endpoint
+from deploykit_http.shapes import page
+from deploykit_http.shapes.accounts import UserOut, UserPage, user_out
 
 
 def endpoints(ctx: Context) -> list[Endpoint]:
@@ -17,16 +18,16 @@ def endpoints(ctx: Context) -> list[Endpoint]:
     async def list_users(call: Call) -> Any:
         q: m.Paging = call.query
         items, total = await users.list_users(UserFilter(offset=q.offset, limit=q.limit))
-        return render.page([render.user(u) for u in items], total, q.offset, q.limit)
+        return page([user_out(u) for u in items], total, q.offset, q.limit)
 
     async def create_user(call: Call) -> Any:
         body: m.UserCreateIn = call.body
         create = UserCreate(email=body.email, name=body.name, password=body.password, role=Role(body.role))
         create.validate()
-        return render.user(await users.create_user(create))
+        return user_out(await users.create_user(create))
 
     async def get_user(call: Call) -> Any:
-        return render.user(await users.get_user(call.params["user_id"]))
+        return user_out(await users.get_user(call.params["user_id"]))
 
     async def update_user(call: Call) -> Any:
         body: m.UserUpdateIn = call.body
@@ -46,7 +47,7 @@ def endpoints(ctx: Context) -> list[Endpoint]:
                 await ctx.hub.end_user_sessions(user.id, except_session_id=None)
             else:
                 await ctx.hub.end_user(user.id)
-        return render.user(user)
+        return user_out(user)
 
     async def delete_user(call: Call) -> Any:
         user_id = call.params["user_id"]
@@ -66,7 +67,7 @@ def endpoints(ctx: Context) -> list[Endpoint]:
             tag,
             admin,
             query=m.Paging,
-            response=m.UserPage,
+            response=UserPage,
             errors=(403, 422),
         ),
         Endpoint(
@@ -77,11 +78,11 @@ def endpoints(ctx: Context) -> list[Endpoint]:
             tag,
             admin,
             body=m.UserCreateIn,
-            response=m.UserOut,
+            response=UserOut,
             status=201,
             errors=(400, 403, 409, 422),
         ),
-        Endpoint("GET", "/users/{user_id}", get_user, "Get a user", tag, admin, response=m.UserOut, errors=(403, 404)),
+        Endpoint("GET", "/users/{user_id}", get_user, "Get a user", tag, admin, response=UserOut, errors=(403, 404)),
         Endpoint(
             "PATCH",
             "/users/{user_id}",
@@ -90,7 +91,7 @@ def endpoints(ctx: Context) -> list[Endpoint]:
             tag,
             admin,
             body=m.UserUpdateIn,
-            response=m.UserOut,
+            response=UserOut,
             errors=(400, 403, 404, 409, 422),
         ),
         Endpoint(

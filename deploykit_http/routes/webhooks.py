@@ -33,12 +33,20 @@ from deploykit.webhook import (
     verify_github_signature,
     verify_gitlab_token,
 )
-from deploykit_http import render
 from deploykit_http.context import Context
 from deploykit_http.endpoint import Access, Call, Endpoint
 from deploykit_http.errors import unavailable
 from deploykit_http.jsonin import parse_json
 from deploykit_http.models import Model
+from deploykit_http.shapes.git import (
+    DeliveryList,
+    DeliveryOut,
+    DeployKeyOut,
+    WebhookOut,
+    delivery_out,
+    deploy_key_out,
+    webhook_out,
+)
 
 DELETED_SHA = "0" * 40
 
@@ -50,39 +58,8 @@ class WebhookIn(Model):
     provider: Literal["github", "gitlab"]
 
 
-class WebhookOut(Model):
-    id: str
-    provider: Literal["github", "gitlab"]
-    url: str
-    secret: str
-    enabled: bool
-    created_at: str | None
-
-
-class DeliveryOut(Model):
-    id: str
-    event: str
-    branch: str | None
-    commit_sha: str | None
-    author: str | None
-    message: str | None
-    status: Literal["success", "skipped", "failed"]
-    reason: str | None
-    deployment_id: str | None
-    delivered_at: str | None
-
-
-class DeliveryList(Model):
-    data: list[DeliveryOut]
-
-
 class DeliveryQuery(Model):
     limit: int = Field(default=50, ge=1, le=100)
-
-
-class DeployKeyOut(Model):
-    public_key: str
-    fingerprint: str
 
 
 # --- rendering ----------------------------------------------------------------------------------
@@ -92,8 +69,8 @@ def webhook_url(request: Request, hook: Webhook) -> str:
     return f"{str(request.base_url).rstrip('/')}/api/webhooks/{hook.provider.value}/{hook.id}"
 
 
-def render_webhook(request: Request, hook: Webhook) -> dict[str, Any]:
-    return render.webhook(hook, webhook_url(request, hook))
+def render_webhook(request: Request, hook: Webhook) -> WebhookOut:
+    return webhook_out(hook, webhook_url(request, hook))
 
 
 # --- deliveries ---------------------------------------------------------------------------------
@@ -119,7 +96,7 @@ class Receiver:
         parse: Any,
         push_event: str,
         ping_event: str | None,
-    ) -> dict[str, Any]:
+    ) -> DeliveryOut:
         base = WebhookDelivery(id="", webhook_id=hook.id, event=event or "unknown", status=DeliveryStatus.FAILED)
         if not signed:
             # No delivery key: an unsigned request must not use up the id of a genuine delivery.
@@ -128,7 +105,7 @@ class Receiver:
         async with self._locks[hook.id]:
             if key and await self._seen(hook.id, key):
                 reason = f"Delivery {key} was already received; nothing done."
-                return render.delivery(await self._record(base, DeliveryStatus.SKIPPED, reason))
+                return delivery_out(await self._record(base, DeliveryStatus.SKIPPED, reason))
             if event == push_event:
                 # A captured delivery re-sent under a new or no id: the signature holds, the body is old.
                 digest = hashlib.sha256(body).hexdigest()
@@ -136,16 +113,16 @@ class Receiver:
                 if earlier is not None:
                     reason = f"The same body was received before (delivery {earlier.delivery_key or earlier.id}); "
                     reason += "a replay, nothing done."
-                    return render.delivery(await self._record(base, DeliveryStatus.SKIPPED, reason))
+                    return delivery_out(await self._record(base, DeliveryStatus.SKIPPED, reason))
                 base.body_sha256 = digest
             base.delivery_key = key
             if not hook.enabled:
-                return render.delivery(await self._record(base, DeliveryStatus.SKIPPED, "The webhook is disabled."))
+                return delivery_out(await self._record(base, DeliveryStatus.SKIPPED, "The webhook is disabled."))
             if ping_event is not None and event == ping_event:
-                return render.delivery(await self._record(base, DeliveryStatus.SUCCESS, "Pong."))
+                return delivery_out(await self._record(base, DeliveryStatus.SUCCESS, "Pong."))
             if event != push_event:
                 reason = f"The {event or 'unnamed'} event is not handled; only {push_event}."
-                return render.delivery(await self._record(base, DeliveryStatus.SKIPPED, reason))
+                return delivery_out(await self._record(base, DeliveryStatus.SKIPPED, reason))
             try:
                 payload = parse_json(body)  # a commit message is stored, and must render again
                 if not isinstance(payload, dict):
@@ -154,7 +131,7 @@ class Receiver:
             except (ValueError, UnicodeDecodeError, AttributeError, TypeError, ValidationError):
                 await self._record(base, DeliveryStatus.FAILED, "The body is not a push event's JSON.")
                 raise Error(INVALID, "The body is not a push event's JSON.") from None
-            return render.delivery(await self._push(hook, base, push))
+            return delivery_out(await self._push(hook, base, push))
 
     async def _push(self, hook: Webhook, base: WebhookDelivery, push: PushEvent) -> WebhookDelivery:
         base.branch, base.commit_sha = push.branch, push.commit_sha
@@ -253,24 +230,24 @@ def endpoints(ctx: Context) -> list[Endpoint]:
         q: DeliveryQuery = call.query
         svc = await ctx.service_in(call.params["project_id"], call.params["service_id"])
         hook = await webhooks().get_service_webhook(svc.id)
-        return {"data": [render.delivery(d) for d in await webhooks().list_deliveries(hook.id, limit=q.limit)]}
+        return {"data": [delivery_out(d) for d in await webhooks().list_deliveries(hook.id, limit=q.limit)]}
 
     async def get_deploy_key(call: Call) -> Any:
         svc = await ctx.service_in(call.params["project_id"], call.params["service_id"])
         keys, generate = deploy_keys()
         async with key_locks[svc.id]:  # two first GETs must not hand out two different keys
             try:
-                return render.deploy_key(await keys.get_deploy_key(svc.id))
+                return deploy_key_out(await keys.get_deploy_key(svc.id))
             except Error as exc:
                 if exc.code != NOT_FOUND:
                     raise
-            return render.deploy_key(await keys.set_deploy_key(svc.id, generate(f"deploykit-{svc.slug}")))
+            return deploy_key_out(await keys.set_deploy_key(svc.id, generate(f"deploykit-{svc.slug}")))
 
     async def rotate_deploy_key(call: Call) -> Any:
         svc = await ctx.service_in(call.params["project_id"], call.params["service_id"])
         keys, generate = deploy_keys()
         async with key_locks[svc.id]:
-            return render.deploy_key(await keys.set_deploy_key(svc.id, generate(f"deploykit-{svc.slug}")))
+            return deploy_key_out(await keys.set_deploy_key(svc.id, generate(f"deploykit-{svc.slug}")))
 
     async def hook_of(call: Call, provider: Provider) -> Webhook:
         hook = await webhooks().get_webhook(call.params["webhook_id"])

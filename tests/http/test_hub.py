@@ -13,11 +13,19 @@ from deploykit.auth import Identity
 from deploykit.bus import Event, EventType
 from deploykit.canvas import CanvasEdge, CanvasNode, EdgeType, NodeType
 from deploykit.pending_change import ChangeKind, PendingChange
-from deploykit_http import render
 from deploykit_http.context import HTTPSettings
 from deploykit_http.hub import CanvasHub
 from deploykit_http.identity import Identities
 from deploykit_http.rooms import Client, Room
+from deploykit_http.shapes import serialize
+from deploykit_http.shapes.staging import (
+    CanvasEdgeOut,
+    CanvasNodeOut,
+    PendingChangeOut,
+    edge_out,
+    node_out,
+    pending_change_out,
+)
 from tests.http.fakes import ADMIN, MEMBER, World
 
 
@@ -170,8 +178,8 @@ async def test_staged_changes_nodes_and_an_apply_reach_the_room_from_the_bus() -
         "pending-changes:applied",
         "canvas:state",
     ]
-    assert sock.sent[0]["payload"] == render.node(node)
-    assert sock.sent[1]["payload"] == render.pending_change(change)
-    assert sock.sent[4]["payload"] == render.edge(edge)
+    assert sock.sent[0]["payload"] == json.loads(serialize(CanvasNodeOut, node_out(node)))
+    assert sock.sent[1]["payload"] == json.loads(serialize(PendingChangeOut, pending_change_out(change)))
+    assert sock.sent[4]["payload"] == json.loads(serialize(CanvasEdgeOut, edge_out(edge)))
     assert sock.sent[7]["payload"] == {"applied_count": 1, "temp_id_to_service_id": {"tmp_a": "s-a"}, "user_id": "u"}
     assert [n["id"] for n in sock.sent[8]["payload"]["nodes"]] == ["s-a"]
