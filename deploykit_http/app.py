@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 
+from deploykit_http.access_log import AccessLogMiddleware
 from deploykit_http.context import Collaborators, Context, HTTPSettings
 from deploykit_http.endpoint import Endpoint, http_error, to_routes
 from deploykit_http.hub import CanvasHub
@@ -102,6 +103,7 @@ def build_app(c: Collaborators, settings: HTTPSettings | None = None) -> Starlet
             Route("/{path:path}", spa.serve, methods=["GET", "HEAD"]),
         ],
         middleware=[
+            *([Middleware(AccessLogMiddleware)] if settings.access_log else []),
             Middleware(EdgeMiddleware, max_body_bytes=settings.max_body_bytes),
             Middleware(
                 CORSMiddleware,

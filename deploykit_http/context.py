@@ -106,6 +106,8 @@ class HTTPSettings:
     a few dozen; polling at 20 a second never empties the bucket."""
     allow_local_repos: bool = False
     """Stage git sources on this host (``file://``, paths, loopback); the daemon's ``--allow-local-repos``."""
+    access_log: bool = True
+    """One line per request on the ``deploykit.access`` logger (see access_log.py)."""
 
 
 class Sockets(Protocol):

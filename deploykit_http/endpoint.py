@@ -164,6 +164,7 @@ def _responder(
                 limiter.take(f"address:{call.client_address}")
             else:
                 call.identity = await identify(request, authenticator, limiter, call.client_address)
+                request.state.user_id = call.identity.user.id  # for the access log
                 if ep.access is Access.ADMIN and not call.identity.user.is_admin:
                     raise Error(FORBIDDEN, "Only admins may do this.")
             if ep.query is not None:

@@ -42,6 +42,9 @@ class JSONFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
+        fields = getattr(record, "fields", None)  # the access log's method, path, status, ...
+        if isinstance(fields, dict):
+            out.update(fields)
         if record.exc_info:
             out["exc"] = record.exc_text or self.formatException(record.exc_info)
         return json.dumps(out)

@@ -131,6 +131,9 @@ class Config:
     """Build from repositories on this host: ``file://``, paths, and URLs that resolve to loopback or
     link-local addresses (``--allow-local-repos``). Off, a member cannot make the daemon read the
     host's disk or probe its own network through git."""
+    access_log: bool = True
+    """Log every request (method, path without query values, status, duration, request id, user)
+    at info level in the chosen log format; ``--no-access-log`` turns it off."""
 
     @property
     def db_path(self) -> Path:
@@ -323,6 +326,14 @@ def build_parser() -> argparse.ArgumentParser:
             default=argparse.SUPPRESS,
             help="build from file://, paths and loopback/link-local git URLs (development; off by default)",
         )
+        _flag(
+            p,
+            "access-log",
+            dest="access_log",
+            action=argparse.BooleanOptionalAction,
+            default=argparse.SUPPRESS,
+            help="log every request: method, path without query values, status, duration, request id, user (default on)",
+        )
         ingress_flags(p)
 
     serve_flags(parser)
@@ -380,6 +391,8 @@ def config_from_args(args: argparse.Namespace) -> Config:
         kw["keep_caddy"] = False
     if values.get("allow_local_repos"):
         kw["allow_local_repos"] = True
+    if "access_log" in values:
+        kw["access_log"] = bool(values["access_log"])
     if values.get("no_https_redirect"):
         kw["https_redirect"] = False
     if "public_ip" in values:

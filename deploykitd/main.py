@@ -117,6 +117,7 @@ class Main:
             api_rate=cfg.api_rate,
             api_burst=int(cfg.api_rate * 4),
             allow_local_repos=cfg.allow_local_repos,
+            access_log=cfg.access_log,
         )
         self.app = build_app(collaborators, settings)
         host, port = cfg.host_port

@@ -85,6 +85,10 @@ def test_sigterm_closes_sockets_with_1001_and_exits_promptly(tmp_path: Path) -> 
         assert (tmp_path / "elsewhere.db").exists()
         lines = [json.loads(line) for line in daemon.log().splitlines() if line.startswith("{")]
         assert any(entry["message"] == "stopped" for entry in lines)
+        # The access log, on by default, in the chosen (JSON) format.
+        created = [e for e in lines if e.get("logger") == "deploykit.access" and e.get("path") == "/api/projects"]
+        assert [(e["method"], e["status"], e["user"]) for e in created] == [("POST", 201, admin.user["id"])]
+        assert len(created[0]["request_id"]) == 16
     finally:
         daemon.terminate()
 
@@ -160,7 +164,8 @@ def test_the_spa_or_its_placeholder_is_served_outside_api(daemon: Daemon) -> Non
             ["-max-builds", "3", "--build-timeout", "2m", "-build-memory=512", "--instance-id", "ci-7"],
             {"max_builds": 3, "build_timeout_s": 120.0, "build_memory_mb": 512, "instance_id": "ci-7"},
         ),
-        ([], {"trusted_proxies": (), "api_rate": 50.0}),
+        ([], {"trusted_proxies": (), "api_rate": 50.0, "access_log": True, "keep_caddy": True}),
+        (["--no-access-log", "--stop-caddy"], {"access_log": False, "keep_caddy": False}),
         (
             ["--trusted-proxy", "10.0.0.1, 10.1.0.0/16", "-trusted-proxy=::1", "--api-rate-limit", "0"],
             {"trusted_proxies": ("10.0.0.1", "10.1.0.0/16", "::1"), "api_rate": 0.0},
