@@ -7,7 +7,7 @@ STAMPS := .stamps
 ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: install system docker test-image frontend frontend-test run dev dev-frontend test lint format bench clean
+.PHONY: install system docker test-image debian-image dist frontend frontend-test run dev dev-frontend test lint format bench clean
 
 install: $(STAMPS)/venv
 
@@ -27,6 +27,16 @@ docker:
 test-image: docker
 	@scripts/build-test-image.sh
 
+debian-image: docker system
+	@scripts/build-debian-image.sh
+
+# The release: a wheel with the built web UI and the systemd unit inside, and install.sh beside it.
+dist: install frontend
+	@test -f deploykit_http/spa_assets/index.html || { echo "make dist: the web UI is not built" >&2; exit 1; }
+	rm -rf dist && $(BIN)/pip wheel -q --no-deps -w dist .
+	cp install.sh dist/
+	@ls -1 dist
+
 frontend:
 	@if [ -x scripts/build-frontend.sh ]; then scripts/build-frontend.sh; fi
 
@@ -42,7 +52,7 @@ dev: install docker
 dev-frontend:
 	cd frontend && npm ci && npx vite
 
-test: install system test-image frontend frontend-test
+test: install system test-image debian-image frontend frontend-test
 	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 lint: install
