@@ -7,7 +7,7 @@ STAMPS := .stamps
 ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: install system docker test-image debian-image dist frontend frontend-test run dev dev-frontend test lint format bench clean
+.PHONY: install system docker test-image debian-image dist frontend frontend-test api-types run dev dev-frontend test lint format bench clean
 
 install: $(STAMPS)/venv
 
@@ -42,6 +42,11 @@ frontend:
 
 frontend-test:
 	@if [ -x scripts/build-frontend.sh ]; then scripts/build-frontend.sh test; fi
+
+# The frontend's API types (frontend/src/api/schema.d.ts, checked in) from /api/openapi.json; a test
+# fails while they differ from a fresh generation.
+api-types: install
+	@scripts/build-frontend.sh api-types
 
 run: install docker frontend
 	$(BIN)/deploykitd serve $(ARGS)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -65,6 +66,17 @@ def build_context(c: Collaborators, settings: HTTPSettings) -> Context:
     hub = CanvasHub(c, settings, identities)
     ctx = Context(c=c, settings=settings, identities=identities, limiter=limiter, requests=requests, hub=hub)
     return ctx
+
+
+def openapi_document(version: str = HTTPSettings.version) -> dict[str, Any]:
+    """The document ``/api/openapi.json`` serves, built without a daemon (``make api-types``): the
+    endpoints are declared over collaborators that are never called, since no handler runs."""
+    unused: Any = None
+    required = [
+        f.name for f in dataclasses.fields(Collaborators) if f.default is f.default_factory is dataclasses.MISSING
+    ]
+    c = Collaborators(**dict.fromkeys(required, unused))
+    return build_openapi(api_endpoints(build_context(c, HTTPSettings(version=version))), version)
 
 
 def build_app(c: Collaborators, settings: HTTPSettings | None = None) -> Starlette:

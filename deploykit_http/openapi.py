@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 from typing import Any
 
 from pydantic import TypeAdapter
@@ -12,6 +11,7 @@ from pydantic.json_schema import JsonSchemaMode
 from deploykit_http.endpoint import Access, Endpoint
 from deploykit_http.shapes import adapter
 from deploykit_http.shapes.accounts import ErrorOut
+from deploykit_http.shapes.canvas import CanvasClientMessage, CanvasServerMessage
 
 REF = "#/components/schemas/{model}"
 ID_PATTERN = "^[A-Za-z0-9_-]{1,64}$"
@@ -45,18 +45,19 @@ def _params(ep: Endpoint) -> list[dict[str, Any]]:
     return out
 
 
-def build_openapi(endpoints: list[Endpoint], version: str, extra_schemas: Sequence[Any] = ()) -> dict[str, Any]:
-    """``extra_schemas``: shapes no endpoint answers with that clients still read (the canvas
-    socket's messages), published as components."""
+def build_openapi(endpoints: list[Endpoint], version: str) -> dict[str, Any]:
     # Bodies are documented as they are validated, responses as they are serialized.
-    inputs: dict[tuple[Any, JsonSchemaMode], TypeAdapter[Any]] = {(ErrorOut, "serialization"): adapter(ErrorOut)}
+    inputs: dict[tuple[Any, JsonSchemaMode], TypeAdapter[Any]] = {
+        (ErrorOut, "serialization"): adapter(ErrorOut),
+        # No route answers with the canvas socket's messages; its clients are typed from them too.
+        (CanvasServerMessage, "serialization"): adapter(CanvasServerMessage),
+        (CanvasClientMessage, "validation"): adapter(CanvasClientMessage),
+    }
     for ep in endpoints:
         if ep.body is not None:
             inputs[(ep.body, "validation")] = adapter(ep.body)
         if ep.response is not None:
             inputs[(ep.response, "serialization")] = adapter(ep.response)
-    for shape in extra_schemas:
-        inputs[(shape, "serialization")] = adapter(shape)
     ordered = sorted(inputs.items(), key=lambda item: (item[0][0].__name__, item[0][1]))
     keys, schema = TypeAdapter.json_schemas([(k, k[1], a) for k, a in ordered], ref_template=REF)
     components = schema.get("$defs", {})

@@ -8,6 +8,7 @@
 #        scripts/build-frontend.sh --force  build regardless of the stamp
 #        scripts/build-frontend.sh test     run the Vitest suite (installs first if needed)
 #        scripts/build-frontend.sh check    typecheck only
+#        scripts/build-frontend.sh api-types  regenerate src/api/schema.d.ts from the app's OpenAPI document
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -41,9 +42,17 @@ case "${1:-build}" in
     ensure_deps
     cd "$fe" && exec npx tsc -b
     ;;
+  api-types)
+    ensure_deps
+    spec="$(mktemp --suffix=.json)"
+    trap 'rm -f "$spec"' EXIT
+    "$root/.venv/bin/python" -c 'import json, sys; from deploykit_http.app import openapi_document; json.dump(openapi_document(), sys.stdout)' >"$spec"
+    cd "$fe" && npx openapi-typescript "$spec" -o src/api/schema.d.ts
+    exit 0
+    ;;
   build | --force) ;;
   *)
-    echo "usage: $0 [--force|test|check]" >&2
+    echo "usage: $0 [--force|test|check|api-types]" >&2
     exit 2
     ;;
 esac

@@ -22,6 +22,8 @@ from typing import Any, TypeVar
 
 import httpx
 
+from deploykit_http.shapes.canvas import CanvasServerMessage
+
 T = TypeVar("T")
 PASSWORD = "correct horse battery"
 
@@ -302,6 +304,7 @@ class CanvasClient:
                 raise AssertionError(f"no {type} message within {deadline_s}s; received {seen}")
             raw = await asyncio.wait_for(self.ws.recv(), remaining)
             msg = json.loads(raw)
+            CanvasServerMessage.model_validate(msg)  # every message the server sends fits the published union
             self.received.append(msg)
             self._unread.append(msg)
 
