@@ -11,9 +11,11 @@ the copy is what a crash at that instant would leave, and they are unpaused at o
 from __future__ import annotations
 
 import asyncio
+import http.client
 import io
 import json
 import logging
+import socket
 import tarfile
 import uuid
 from collections.abc import AsyncIterator
@@ -23,7 +25,7 @@ from pathlib import Path
 import aiohttp
 from aiodocker.exceptions import DockerError
 
-from deploykit.errors import CONFLICT, NOT_FOUND, Error
+from deploykit.errors import CONFLICT, NOT_FOUND, UNAVAILABLE, Error
 from deploykit.runtime import LABEL_INSTANCE, LABEL_MANAGED_BY, MANAGED_BY, VolumeInfo
 from deploykit_docker.errors import translate
 from deploykit_docker.runtime import DockerRuntime
@@ -37,6 +39,38 @@ LABEL_BACKUP = "deploykit.backup-helper"
 """Marks helper containers; deliberately not ``managed-by``, so the reconciler never adopts or
 sweeps one in the middle of a copy."""
 CHUNK = 1 << 20
+READ_TIMEOUT_S = 120.0
+"""A copy whose engine sends nothing for this long has failed."""
+
+
+class _UnixHTTPConnection(http.client.HTTPConnection):
+    """``http.client`` over the engine's unix socket."""
+
+    def __init__(self, socket_path: str, timeout_s: float) -> None:
+        super().__init__("localhost", timeout=timeout_s)
+        self._socket_path = socket_path
+
+    def connect(self) -> None:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(self.timeout)
+        sock.connect(self._socket_path)
+        self.sock = sock
+
+
+def _download_over_unix_socket(socket_path: str, path: str, dest: Path, what: str) -> None:
+    conn = _UnixHTTPConnection(socket_path, timeout_s=READ_TIMEOUT_S)
+    try:
+        conn.request("GET", path)
+        response = conn.getresponse()
+        if response.status == 404:
+            raise Error(NOT_FOUND, f"{what} not found.")
+        if response.status != 200:
+            raise Error(UNAVAILABLE, f"The Docker engine failed on {what} ({response.status}).")
+        with dest.open("wb") as fh:
+            while chunk := response.read(CHUNK):
+                fh.write(chunk)
+    finally:
+        conn.close()
 
 
 def _empty_tar() -> bytes:
@@ -91,9 +125,21 @@ class DockerVolumeArchiver:
 
     async def _download(self, helper: str, dest: Path, name: str) -> None:
         what = f"volume {name}"
-        timeout = aiohttp.ClientTimeout(total=None, connect=10)
+        client = self._rt._client
+        socket_path = (
+            getattr(client.connector, "path", None) if isinstance(client.connector, aiohttp.UnixConnector) else None
+        )
         try:
-            async with self._rt._client._query(
+            if socket_path is not None:
+                # aiohttp decodes the engine's chunked tar stream at about 50 MB/s here; the standard
+                # library's client reads the same socket at several hundred (measured: 256 MB in 5 s
+                # against 0.8 s), and the containers stay paused only as long as this takes.
+                await client._check_version()
+                path = str(client._canonicalize_url(f"containers/{helper}/archive").with_query(path=MOUNT).path_qs)
+                await asyncio.to_thread(_download_over_unix_socket, socket_path, path, dest, what)
+                return
+            timeout = aiohttp.ClientTimeout(total=None, connect=10)
+            async with client._query(
                 f"containers/{helper}/archive", "GET", params={"path": MOUNT}, timeout=timeout
             ) as response:
                 with dest.open("wb") as fh:
