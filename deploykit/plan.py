@@ -150,6 +150,7 @@ class Draft:
     group_id: str | None
     applied: bool
     deleted: bool = False
+    drain_s: float = 10.0
 
     def snapshot(self) -> dict[str, Any]:
         return {"name": self.name, "group_id": self.group_id, **self.config.to_dict()}
@@ -199,7 +200,7 @@ class Plan:
         """The applied state of a project, before any staged change."""
         plan = cls(project_id, groups=set(groups), node_groups=dict(node_groups or {}))
         for s in services:
-            plan.services[s.id] = Draft(s.id, s.name, s.config, s.group_id, applied=True)
+            plan.services[s.id] = Draft(s.id, s.name, s.config, s.group_id, applied=True, drain_s=s.drain_s)
         for v in env_vars:
             plan.env_vars[v.id] = (v.scope, v.scope_id, v.key)
             plan.env_keys.setdefault((v.scope, v.scope_id), set()).add(v.key)
@@ -302,6 +303,8 @@ class Plan:
         draft.config = config
         if upd.name is not None:
             draft.name = upd.name
+        if upd.drain_s is not None:
+            draft.drain_s = float(upd.drain_s)
         return Step(kind, upd.to_dict(), target_id, target_temp_id, before, service=replace(draft), update=upd)
 
     def _env_create(self, payload: dict[str, Any]) -> Step:

@@ -18,6 +18,7 @@ from deploykit.errors import FieldErrors, ValidationError, not_found
 from deploykit.pending_change import ChangeKind, PendingChange, PendingChangeCreate, PendingChangeService
 from deploykit.repository import redact_source
 from deploykit.service import ServiceConfig, ServiceCreate
+from deploykit.staged_diff import ScopeDiff
 
 STAGED_PREVIEW = frozenset({"source", "port"})
 """Node data a staged service carries so the canvas can show it before it exists."""
@@ -149,4 +150,9 @@ class StagingService(PendingChangeService, Protocol):
     async def get_service_target(self, project_id: str, service_id: str) -> ServiceTarget:
         """An applied service of the project, or one staged for creation under that temp id.
         Raises ``not_found``."""
+        ...
+
+    async def diff_pending_changes(self, project_id: str) -> list[ScopeDiff]:
+        """What the staged changes would do (``deploykit.staged_diff``), replayed by the same
+        ``Plan`` an apply runs. Raises ``not_found``."""
         ...

@@ -17,6 +17,7 @@ from deploykit.bus import Event, EventType
 from deploykit.canvas import CanvasNode, NodeType
 from deploykit.errors import NOT_FOUND, Error, not_found
 from deploykit.pending_change import ApplyResult, ChangeKind, PendingChange, PendingChangeCreate
+from deploykit.staged_diff import ScopeDiff, staged_diff
 from deploykit.staging import (
     ServiceStage,
     ServiceTarget,
@@ -26,7 +27,7 @@ from deploykit.staging import (
     superseded_moves,
     with_dependents,
 )
-from deploykit_sqlite.apply import apply_changes, load_plan
+from deploykit_sqlite.apply import apply_changes, load_plan, staged_node_groups
 from deploykit_sqlite.canvas import find_node, remove_node, save_node
 from deploykit_sqlite.db import DB, Tx, dumps, from_text, to_text
 from deploykit_sqlite.project import load_project
@@ -67,6 +68,15 @@ class PendingChangeStore:
         async with self.db.read() as tx:
             await load_project(tx, project_id)
             return await staged_changes(tx, project_id)
+
+    async def diff_pending_changes(self, project_id: str) -> list[ScopeDiff]:
+        async with self.db.read() as tx:
+            project = await load_project(tx, project_id)
+            changes = await staged_changes(tx, project_id)
+            plan = await load_plan(tx, project_id, await staged_node_groups(tx, project_id, changes))
+            rows = await tx.fetchall("SELECT id, value FROM env_vars WHERE project_id = ?", (project_id,))
+            values = {r["id"]: tx.unseal(r["value"]) for r in rows}
+        return staged_diff(plan, changes, project_name=project.name, env_values=values)
 
     async def get_service_target(self, project_id: str, service_id: str) -> ServiceTarget:
         async with self.db.read() as tx:

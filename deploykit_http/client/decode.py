@@ -12,6 +12,7 @@ from deploykit.ingress import Domain, TLSStatus
 from deploykit.pending_change import ApplyResult, ChangeKind, PendingChange
 from deploykit.project import Project
 from deploykit.service import Service, ServiceConfig, ServiceStatus
+from deploykit.staged_diff import DiffStatus, EnvDiff, EnvOp, FieldDiff, ScopeDiff
 from deploykit.user import Role, User
 
 Body = dict[str, Any]
@@ -147,4 +148,17 @@ def domain(d: Body, project_id: str, service_id: str) -> Domain:
         dns_ok=d.get("dns_ok"),
         tls_status=TLSStatus(d.get("tls_status") or TLSStatus.PENDING),
         created_at=parse_time(d.get("created_at")),
+    )
+
+
+def scope_diff(d: Body) -> ScopeDiff:
+    return ScopeDiff(
+        scope=Scope(d["scope"]),
+        id=d["id"],
+        name=d["name"],
+        status=DiffStatus(d["status"]),
+        fields=tuple(FieldDiff(f["field"], f["before"], f["after"]) for f in d["fields"]),
+        env=tuple(EnvDiff(e["key"], EnvOp(e["op"]), e["before"], e["after"], tuple(e["change_ids"])) for e in d["env"]),
+        change_ids=tuple(d["change_ids"]),
+        after=d.get("after"),
     )

@@ -11,6 +11,7 @@ from typing import Any
 from deploykit.envvar import EnvVar, EnvVarFilter, ResolvedEnv, Scope
 from deploykit.errors import INVALID, NOT_FOUND, Error
 from deploykit.pending_change import ApplyResult, ChangeKind, PendingChange, PendingChangeCreate
+from deploykit.staged_diff import ScopeDiff
 from deploykit.staging import ServiceStage, ServiceTarget, StagedService, staged_creation
 from deploykit_http.client import decode
 from deploykit_http.client.transport import Transport, not_offered
@@ -160,6 +161,10 @@ class PendingChangeClient:
         if staged is None:
             raise Error(NOT_FOUND, "Service not found.")
         return ServiceTarget.staged(staged)
+
+    async def diff_pending_changes(self, project_id: str) -> list[ScopeDiff]:
+        body = await self.t.request("GET", f"/projects/{project_id}/pending-changes/diff")
+        return [decode.scope_diff(d) for d in body["data"]]
 
     async def discard_pending_changes(self, project_id: str, id: str | None = None) -> list[str]:
         path = f"/projects/{project_id}/pending-changes" + (f"/{id}" if id is not None else "")

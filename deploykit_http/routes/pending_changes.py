@@ -11,8 +11,10 @@ from deploykit_http.shapes.staging import (
     ApplyResultOut,
     DiscardOut,
     PendingChangeList,
+    PendingDiffOut,
     apply_result_out,
     pending_change_out,
+    scope_diff_out,
 )
 
 
@@ -22,6 +24,10 @@ def endpoints(ctx: Context) -> list[Endpoint]:
     async def list_changes(call: Call) -> Any:
         project = await ctx.project(call.params["project_id"])
         return {"data": [pending_change_out(c) for c in await pending.list_pending_changes(project.id)]}
+
+    async def diff(call: Call) -> Any:
+        project = await ctx.project(call.params["project_id"])
+        return {"data": [scope_diff_out(d) for d in await pending.diff_pending_changes(project.id)]}
 
     async def discard_all(call: Call) -> Any:
         project = await ctx.project(call.params["project_id"])
@@ -47,6 +53,16 @@ def endpoints(ctx: Context) -> list[Endpoint]:
             "List staged changes (oldest first)",
             tag,
             response=PendingChangeList,
+            errors=(404,),
+        ),
+        Endpoint(
+            "GET",
+            base + "/diff",
+            diff,
+            "What the staged changes would do: per project, service and group, each field and env var "
+            "before and after, as an apply would replay them",
+            tag,
+            response=PendingDiffOut,
             errors=(404,),
         ),
         Endpoint("DELETE", base, discard_all, "Discard every staged change", tag, response=DiscardOut, errors=(404,)),

@@ -11,6 +11,7 @@ from deploykit.canvas import CanvasEdge, CanvasNode, EdgeType, NodeType
 from deploykit.envvar import EnvVar, Scope
 from deploykit.pending_change import ApplyResult, ChangeKind, PendingChange
 from deploykit.repository import redact_source
+from deploykit.staged_diff import DiffStatus, EnvOp, ScopeDiff
 
 
 class EnvVarOut(TypedDict):
@@ -92,6 +93,56 @@ def apply_result_out(r: ApplyResult) -> ApplyResultOut:
         "temp_id_to_service_id": dict(r.temp_id_to_service_id),
         "created_deployments": list(r.created_deployments),
     }
+
+
+class FieldDiffOut(TypedDict):
+    field: str
+    """Dotted for a nested field: ``source.image``, ``health_check.path``."""
+    before: Any
+    after: Any
+
+
+class EnvDiffOut(TypedDict):
+    key: str
+    op: EnvOp
+    before: str | None
+    after: str | None
+    change_ids: list[str]
+
+
+class ScopeDiffOut(TypedDict):
+    scope: Scope
+    id: str
+    """The project's, service's (its temp id while only staged) or group node's id."""
+    name: str
+    """The project's name, or the service's name as it will be; empty for a group."""
+    status: DiffStatus
+    fields: list[FieldDiffOut]
+    env: list[EnvDiffOut]
+    change_ids: list[str]
+    after: dict[str, Any] | None
+    """A service as it will be: name, group_id and its config fields (as in the service's shape),
+    drain_s for an applied one; null for a project, a group or a deleted service."""
+
+
+def scope_diff_out(d: ScopeDiff) -> ScopeDiffOut:
+    return {
+        "scope": d.scope,
+        "id": d.id,
+        "name": d.name,
+        "status": d.status,
+        "fields": [{"field": f.field, "before": f.before, "after": f.after} for f in d.fields],
+        "env": [
+            {"key": e.key, "op": e.op, "before": e.before, "after": e.after, "change_ids": list(e.change_ids)}
+            for e in d.env
+        ],
+        "change_ids": list(d.change_ids),
+        "after": d.after,
+    }
+
+
+class PendingDiffOut(TypedDict):
+    data: list[ScopeDiffOut]
 
 
 # --- canvas ---------------------------------------------------------------------------------------

@@ -118,6 +118,7 @@ FakePending = fake(
     "apply_pending_changes",
     "stage_service",
     "get_service_target",
+    "diff_pending_changes",
 )
 FakeRuntime = fake("FakeRuntime", "ping", "list_containers")
 FakeRestarter = fake("FakeRestarter", "restart_service")

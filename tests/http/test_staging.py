@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from deploykit.envvar import Scope
 from deploykit.pending_change import ApplyResult, ChangeKind, PendingChange, PendingChangeCreate
 from deploykit.project import Project, ProjectCreate
+from deploykit.staged_diff import DiffStatus, EnvDiff, EnvOp, FieldDiff, ScopeDiff
 from deploykit.staging import ServiceStage, ServiceTarget, StagedService
 from deploykit_http.context import HTTPSettings
 from tests.http.conftest import client_for, make_app
@@ -99,3 +101,50 @@ async def test_services_are_staged_through_the_staging_service(world: World, set
         (ChangeKind.SERVICE_UPDATE, None, "tmp_x"),
         (ChangeKind.SERVICE_DELETE, "s1", None),
     ]
+
+
+async def test_the_diff_is_what_the_staging_service_computed_and_is_in_the_openapi_document(
+    world: World, settings: HTTPSettings
+) -> None:
+    computed = ScopeDiff(
+        scope=Scope.SERVICE,
+        id="s1",
+        name="web",
+        status=DiffStatus.CHANGED,
+        fields=(FieldDiff("replicas", 1, 2),),
+        env=(EnvDiff("LOG", EnvOp.CHANGED, "info", "debug", ("c2",)),),
+        change_ids=("c1", "c2"),
+        after={"name": "web", "replicas": 2},
+    )
+    world.pending.diff_pending_changes_fn = lambda project_id: [computed] if project_id == PROJECT.id else []
+    async with client_for(make_app(world, settings)) as c:
+        r = await c.get("/projects/p1/pending-changes/diff")
+        doc = (await c.get("/openapi.json")).json()
+    assert r.status_code == 200, r.text
+    assert r.json() == {
+        "data": [
+            {
+                "scope": "service",
+                "id": "s1",
+                "name": "web",
+                "status": "changed",
+                "fields": [{"field": "replicas", "before": 1, "after": 2}],
+                "env": [{"key": "LOG", "op": "changed", "before": "info", "after": "debug", "change_ids": ["c2"]}],
+                "change_ids": ["c1", "c2"],
+                "after": {"name": "web", "replicas": 2},
+            }
+        ]
+    }
+    operation = doc["paths"]["/api/projects/{project_id}/pending-changes/diff"]["get"]
+    schema = operation["responses"]["200"]["content"]["application/json"]["schema"]
+    assert schema == {"$ref": "#/components/schemas/PendingDiffOut"}
+    assert set(doc["components"]["schemas"]["ScopeDiffOut"]["properties"]) == {
+        "scope",
+        "id",
+        "name",
+        "status",
+        "fields",
+        "env",
+        "change_ids",
+        "after",
+    }

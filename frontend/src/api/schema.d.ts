@@ -742,6 +742,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/projects/{project_id}/pending-changes/diff": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** What the staged changes would do: per project, service and group, each field and env var before and after, as an apply would replay them */
+        get: operations["get_projects_project_id_pending_changes_diff"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/projects/{project_id}/pending-changes/{change_id}": {
         parameters: {
             query?: never;
@@ -1332,6 +1349,11 @@ export interface components {
          * @enum {string}
          */
         DeploymentStatus: "pending" | "building" | "starting" | "healthy" | "superseded" | "failed" | "cancelled";
+        /**
+         * DiffStatus
+         * @enum {string}
+         */
+        DiffStatus: "created" | "deleted" | "changed";
         /** DiscardOut */
         DiscardOut: {
             /** Removed */
@@ -1506,6 +1528,23 @@ export interface components {
         };
         /** Empty */
         Empty: Record<string, never>;
+        /** EnvDiffOut */
+        EnvDiffOut: {
+            /** Key */
+            key: string;
+            op: components["schemas"]["EnvOp"];
+            /** Before */
+            before: string | null;
+            /** After */
+            after: string | null;
+            /** Change Ids */
+            change_ids: string[];
+        };
+        /**
+         * EnvOp
+         * @enum {string}
+         */
+        EnvOp: "added" | "changed" | "removed";
         /** EnvPair */
         EnvPair: {
             /** Key */
@@ -1576,6 +1615,15 @@ export interface components {
             fields?: {
                 [key: string]: string[];
             };
+        };
+        /** FieldDiffOut */
+        FieldDiffOut: {
+            /** Field */
+            field: string;
+            /** Before */
+            before: unknown;
+            /** After */
+            after: unknown;
         };
         /** GitSourceM */
         GitSourceM: {
@@ -1943,6 +1991,11 @@ export interface components {
             type: "pending-changes:state";
             payload: components["schemas"]["PendingChangesState"];
         };
+        /** PendingDiffOut */
+        PendingDiffOut: {
+            /** Data */
+            data: components["schemas"]["ScopeDiffOut"][];
+        };
         /** Presence */
         Presence: {
             /** User Id */
@@ -2140,6 +2193,25 @@ export interface components {
          * @enum {string}
          */
         Scope: "project" | "group" | "service";
+        /** ScopeDiffOut */
+        ScopeDiffOut: {
+            scope: components["schemas"]["Scope"];
+            /** Id */
+            id: string;
+            /** Name */
+            name: string;
+            status: components["schemas"]["DiffStatus"];
+            /** Fields */
+            fields: components["schemas"]["FieldDiffOut"][];
+            /** Env */
+            env: components["schemas"]["EnvDiffOut"][];
+            /** Change Ids */
+            change_ids: string[];
+            /** After */
+            after: {
+                [key: string]: unknown;
+            } | null;
+        };
         /**
          * ServiceCreate
          * @description A ``ServiceCreateIn`` body placed on the canvas at ``x, y``, staged with its variables.
@@ -6240,6 +6312,46 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["DiscardOut"];
+                };
+            };
+            /** @description Missing or invalid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    get_projects_project_id_pending_changes_diff: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PendingDiffOut"];
                 };
             };
             /** @description Missing or invalid token */
