@@ -34,6 +34,11 @@ from deploykit_backup.s3 import S3Location, S3Store
 log = logging.getLogger(__name__)
 
 INTERRUPTED = "Interrupted: the daemon stopped during the backup."
+UNFINISHED = (
+    "Unfinished: the daemon stopped during this backup, or this database was restored from the archive it was writing."
+)
+"""Said of a record found running at start: a restored database holds the record of the run that
+archived it, running at the moment of its snapshot."""
 
 
 def is_archive_name(name: str) -> bool:
@@ -69,9 +74,9 @@ class BackupScheduler:
 
     async def start(self) -> None:
         """Mark runs a previous daemon left unfinished as failed, and start the schedule's loop."""
-        failed = await self._records.fail_running_backups(INTERRUPTED)
+        failed = await self._records.fail_running_backups(UNFINISHED)
         if failed:
-            log.warning("%d backup(s) were interrupted by the daemon's stop", failed)
+            log.warning("%d backup record(s) were left running by a stop or a restore", failed)
         self._loop_task = asyncio.create_task(self._loop(), name="backup-scheduler")
 
     async def stop(self) -> None:

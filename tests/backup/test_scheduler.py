@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from deploykit.backup_record import BackupSchedule, BackupStatus, BackupTrigger
+from deploykit.backup_record import BackupRecordCreate, BackupSchedule, BackupStatus, BackupTrigger
 from deploykit.errors import CONFLICT, INVALID, UNAVAILABLE, Error, ValidationError
 from deploykit_backup import BackupScheduler, BackupSources
-from deploykit_backup.scheduler import INTERRUPTED
+from deploykit_backup.scheduler import INTERRUPTED, UNFINISHED
 from deploykit_sqlite import Store
 from tests.sqlite.support import ManualClock, RecordingBus
 
@@ -163,6 +163,23 @@ async def test_a_run_cut_short_by_the_stop_is_recorded_as_interrupted(rig: Rig) 
     await rig.scheduler.stop()
     assert await rig.records() == [("manual", "failed", INTERRUPTED)]
     assert list(rig.backups_dir.glob("*.partial")) == []
+
+
+async def test_a_record_left_running_is_failed_when_the_next_daemon_starts(rig: Rig, tmp_path: Path) -> None:
+    """A restored database holds the record of the run that archived it, still running."""
+    await rig.scheduler.stop()
+    await rig.store.backups.create_backup_record(BackupRecordCreate(trigger=BackupTrigger.SCHEDULED))
+    after_restore = BackupScheduler(
+        records=rig.store.backups,
+        sources=BackupSources(database=rig.database, key_file=tmp_path / "secret.key"),
+        backups_dir=rig.backups_dir,
+        clock=rig.clock,
+    )
+    await after_restore.start()
+    try:
+        assert await rig.records() == [("scheduled", "failed", UNFINISHED)]
+    finally:
+        await after_restore.stop()
 
 
 @pytest.mark.parametrize(

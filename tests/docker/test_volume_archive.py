@@ -66,6 +66,13 @@ async def test_a_volume_is_copied_with_its_user_paused_only_meanwhile(engine: En
     )  # fmt: skip
     assert out.split() == ["hello", "nested", "1234:5678"]
 
+    await docker_cli(
+        "run", "--rm", "-v", f"{copy}:/c", engine.image, "sh", "-c", "echo stale > /c/a.txt; touch /c/extra"
+    )
+    await archiver.import_volume(copy, volume_labels(engine), tmp_path / "volume.tar", replace=True)
+    out = await docker_cli("run", "--rm", "-v", f"{copy}:/c", engine.image, "sh", "-c", "cat /c/a.txt; ls /c")
+    assert out.split() == ["hello", "a.txt", "d"], "replaced whole: nothing stale is left"
+
     with pytest.raises(Error) as exists:
         await archiver.import_volume(copy, volume_labels(engine), tmp_path / "volume.tar", replace=False)
     assert (exists.value.code, exists.value.message) == (CONFLICT, f"Volume {copy} already exists.")

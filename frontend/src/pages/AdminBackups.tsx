@@ -1,24 +1,12 @@
 import { useEffect, useState } from "react";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useApi } from "../app";
+import type { components } from "../api/schema";
 import { Field, Spinner, errorText, fieldError, timeAgo } from "../ui/controls";
 import { useToast } from "../ui/toast";
 
-type Backup = {
-  id: string;
-  trigger: "manual" | "scheduled";
-  status: "running" | "succeeded" | "failed";
-  started_at: string;
-  finished_at: string | null;
-  location: string | null;
-  size_bytes: number | null;
-  duration_s: number | null;
-  volumes: number;
-  error: string | null;
-  created_by: string | null;
-};
-
-type Schedule = { enabled: boolean; interval_hours: number; keep: number; destination: string; s3_endpoint: string };
+type Backup = components["schemas"]["BackupOut"];
+type Schedule = components["schemas"]["BackupScheduleOut"];
 
 function size(bytes: number | null): string {
   if (bytes === null) return "—";
@@ -42,7 +30,7 @@ export function Backups() {
   const toast = useToast();
   const backups = useQuery({
     queryKey: ["backups"],
-    queryFn: () => api.get<{ data: Backup[]; total_count: number }>("/system/backups?limit=20"),
+    queryFn: () => api.get<components["schemas"]["BackupPage"]>("/system/backups?limit=20"),
     refetchInterval: (q) => (q.state.data?.data.some((b) => b.status === "running") ? 1000 : 10000),
   });
   const run = useMutation({
