@@ -215,6 +215,11 @@ class Runtime(Protocol):
         """Whether the image is present locally (never pulls). Raises ``unavailable``."""
         ...
 
+    async def remove_images(self, labels: dict[str, str]) -> list[str]:
+        """Remove every image carrying all of ``labels`` (a deleted project's builds), except one a
+        container still uses; returns the removed images' tags (or ids). Raises ``unavailable``."""
+        ...
+
     async def run_container(self, spec: ContainerSpec) -> ContainerState:
         """Create and start. Raises ``conflict`` (name taken), ``not_found`` (image), ``unavailable``."""
         ...

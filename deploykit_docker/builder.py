@@ -117,8 +117,9 @@ class DockerBuilder:
             "memory": str(memory),
             "memswap": str(memory),  # no swap beyond the cap
             # Each build label costs the classic builder one more step (a container and a commit),
-            # so only the one the architecture requires; the deployment id is in the tag already.
-            "labels": json.dumps(managed_labels()),
+            # so only the owners' (a deleted project's images are found by them); the deployment id
+            # is in the tag already.
+            "labels": json.dumps({**req.labels, **managed_labels()}),
         }
         parser = BuildStream(on_log, self.settings.error_lines)
         with tar_path.open("rb") as body:

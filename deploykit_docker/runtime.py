@@ -232,6 +232,44 @@ class DockerRuntime:
             raise
         return True
 
+    async def remove_images(self, labels: dict[str, str]) -> list[str]:
+        filters = json.dumps({"label": [f"{k}={v}" for k, v in sorted(labels.items())]})
+        images = await self._call("image_list", "GET", "images/json", "images", params={"filters": filters})
+        removed: list[str] = []
+        for image in images:
+            refs = [t for t in image.get("RepoTags") or [] if t != "<none>:<none>"] or [str(image["Id"])]
+            try:
+                # Every tag at once (by id, forced only past the tags, never past a container).
+                await self._call("image_remove", "DELETE", f"images/{image['Id']}", f"image {refs[0]}",
+                                 params={"force": "1" if len(refs) > 1 else "0", "noprune": "0"})  # fmt: skip
+            except Error as err:
+                if err.code in (NOT_FOUND, CONFLICT):  # gone already, or a container still uses it
+                    continue
+                raise
+            removed += refs
+        return removed
+
+    async def prune_images(self, labels: dict[str, str]) -> tuple[int, int]:
+        """Remove dangling images carrying ``labels`` (any, when empty); (images, bytes) removed.
+        Raises ``unavailable``."""
+        wanted: dict[str, list[str]] = {"dangling": ["true"]}
+        if labels:
+            wanted["label"] = [f"{k}={v}" for k, v in sorted(labels.items())]
+        params = {"filters": json.dumps(wanted)}
+        data = await self._call("image_prune", "POST", "images/prune", "images", params=params, extra_timeout_s=300)
+        deleted = [d for d in (data or {}).get("ImagesDeleted") or [] if d.get("Deleted")]
+        return len(deleted), int((data or {}).get("SpaceReclaimed") or 0)
+
+    async def prune_build_cache(self) -> tuple[int, int]:
+        """Remove the builder's unused cache; (entries, bytes) removed. Raises ``unavailable``."""
+        data = await self._call("build_prune", "POST", "build/prune", "the build cache", extra_timeout_s=300)
+        return len((data or {}).get("CachesDeleted") or []), int((data or {}).get("SpaceReclaimed") or 0)
+
+    async def all_networks(self) -> list[dict[str, Any]]:
+        """Every network on the engine, managed or not (the housekeeping page). Raises ``unavailable``."""
+        data: list[dict[str, Any]] = await self._call("network_list", "GET", "networks", "networks")
+        return data
+
     async def ensure_image(self, ref: str, *, pull: bool = False) -> None:
         present = await self.has_image(ref)
         if present and not pull:

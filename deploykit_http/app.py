@@ -27,6 +27,7 @@ from deploykit_http.routes import (
     auth,
     backups,
     domains,
+    engine,
     env_vars,
     health,
     metrics,
@@ -45,6 +46,7 @@ def api_endpoints(ctx: Context) -> list[Endpoint]:
     return [
         *system.endpoints(ctx),
         *backups.endpoints(ctx),
+        *engine.endpoints(ctx),
         *auth.endpoints(ctx),
         *users.endpoints(ctx),
         *projects.endpoints(ctx),

@@ -18,6 +18,7 @@ from deploykit.canvas import CanvasService
 from deploykit.clock import Clock, SystemClock
 from deploykit.container import ContainerService
 from deploykit.deployment import DeploymentService
+from deploykit.engine import EngineInventory
 from deploykit.envvar import EnvVarService
 from deploykit.errors import NOT_FOUND, Error
 from deploykit.health import HealthMonitor, HealthRecordService
@@ -77,6 +78,8 @@ class Collaborators:
     generate_deploy_key: DeployKeyGenerator | None = None
     backups: BackupRunner | None = None
     """On-demand and scheduled backups (``deploykit_backup.BackupScheduler``); None answers 503."""
+    engine: EngineInventory | None = None
+    """The container engine's objects and pruning (``deploykit_docker.DockerInventory``); None answers 503."""
     clock: Clock = field(default_factory=SystemClock)
 
 

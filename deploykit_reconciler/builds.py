@@ -22,7 +22,7 @@ from deploykit.bus import Event, EventBus, EventType
 from deploykit.deployment import Deployment, DeploymentFailure, DeploymentFilter, DeploymentService, DeploymentStatus
 from deploykit.errors import CONFLICT, INVALID, NOT_FOUND, Error, error_code, error_message
 from deploykit.project import Project
-from deploykit.runtime import image_tag
+from deploykit.runtime import image_tag, volume_labels
 from deploykit.service import GitSource, Service
 
 log = logging.getLogger(__name__)
@@ -37,7 +37,10 @@ class BuildDriver:
         deploy_keys: DeployKeyService | None,
         on_done: Callable[[str], None],
         retry_s: float = 5.0,
+        labels: Callable[[dict[str, str]], dict[str, str]] = dict,
     ) -> None:
+        self._labels = labels
+        """Adds the installation's label (``ReconcilerSettings.instance_labels``)."""
         self._builds = builds
         self._deployments = deployments
         self._deploy_keys = deploy_keys
@@ -66,6 +69,7 @@ class BuildDriver:
             commit_sha=deployment.commit_sha,
             deploy_key=await self._key(service.id),
             known_hosts=await self._known_hosts(service.id),
+            labels=self._labels(volume_labels(project.id, service.id)),
         )
         task = asyncio.create_task(self._run(service.id, req), name=f"build-{deployment.short_id}")
         self._tasks[deployment.id] = task

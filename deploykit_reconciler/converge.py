@@ -27,7 +27,7 @@ from deploykit.errors import INVALID, NOT_FOUND, UNAVAILABLE, Error
 from deploykit.health import HealthProbe
 from deploykit.logs import LogStreamer
 from deploykit.project import Project, ProjectService
-from deploykit.runtime import LABEL_PROJECT_ID, LABEL_SERVICE_ID, ContainerState, Runtime
+from deploykit.runtime import LABEL_PROJECT_ID, LABEL_SERVICE_ID, ContainerState, Runtime, managed_labels
 from deploykit.service import GitSource, Service, ServiceService, ServiceStatus
 from deploykit_reconciler.builds import BuildDriver
 from deploykit_reconciler.health import HealthMonitor
@@ -302,6 +302,10 @@ class Converger:
         for net in await rt.list_networks():
             if net.labels.get(LABEL_PROJECT_ID) == project_id and self._s.owns(net.labels):
                 await rt.remove_network(net.name)
+        # Its built images: found by the labels the builds gave them (and this installation's).
+        removed = await rt.remove_images(self._s.instance_labels(managed_labels(**{LABEL_PROJECT_ID: project_id})))
+        if removed:
+            log.info("removed %d image(s) of deleted project %s", len(removed), project_id)
         for service_id in {x.service_id for x in mine if x.service_id}:
             await self.routes.remove(service_id)
             self._forget(service_id)

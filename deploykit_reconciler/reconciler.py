@@ -122,6 +122,7 @@ class Reconciler:
                 deploy_keys=deploy_keys,
                 on_done=self.trigger_service,
                 retry_s=self.settings.backoff_max_s,
+                labels=self.settings.instance_labels,
             )
         self.queue = WorkQueue(
             self._handle,

@@ -24,6 +24,7 @@ from deploykit_docker import DockerRuntime, SocketHealthProbe
 from deploykit_docker.build_queue import BuildQueue
 from deploykit_docker.builder import BuildSettings, DockerBuilder
 from deploykit_docker.git import GitSettings
+from deploykit_docker.inventory import DockerInventory
 from deploykit_docker.keys import generate_deploy_key
 from deploykit_docker.volume_archive import DockerVolumeArchiver
 from deploykit_events import EventBus
@@ -109,6 +110,7 @@ class Main:
             health_monitor=self.reconciler,
             metrics=MetricsSampler(runtime=self.runtime, clock=SystemClock()) if self.runtime is not None else None,
             backups=self.backups,
+            engine=DockerInventory(self.runtime, instance_id=cfg.instance_id) if self.runtime is not None else None,
         )
         settings = HTTPSettings(
             version=__version__,

@@ -4,6 +4,7 @@ commits, failing steps, cancellation, timeouts, the memory cap, and pruning."""
 from __future__ import annotations
 
 import asyncio
+import json
 import subprocess
 import time
 import uuid
@@ -72,13 +73,14 @@ async def test_build_from_a_file_repo_serves_its_content(
     head = run("git", "rev-parse", "HEAD", cwd=repo.path).stdout.strip()
     tag = images.tag()
     logs = LogWatch()
-    result = await builder.build(request(repo.url, tag), logs)
+    owners = {"deploykit.project-id": "p-1", "deploykit.service-id": "s-1"}
+    result = await builder.build(request(repo.url, tag, labels=owners), logs)
     assert result == BuildResult(image=tag, commit_sha=head, commit_message="first commit", known_hosts=None)
     assert run_image(images, tag, "cat", "/www/index.html") == "hello from git\n"
-    assert "Step 2/3 : COPY index.html /www/index.html" in logs.lines
+    assert "Step 2/5 : COPY index.html /www/index.html" in logs.lines  # + one step per label
     assert f"Successfully tagged {tag}" in logs.lines
-    labels = docker("image", "inspect", "--format", "{{json .Config.Labels}}", tag)
-    assert '"managed-by":"deploykit"' in labels
+    labels = json.loads(docker("image", "inspect", "--format", "{{json .Config.Labels}}", tag))
+    assert labels == {"managed-by": "deploykit", **owners}  # a deleted project's images are found by them
     assert list((builder.cloner.work_dir).iterdir()) == []
 
 

@@ -3,10 +3,14 @@ daemon restarts, and the cost of a steady-state resync."""
 
 from __future__ import annotations
 
+import asyncio
+import os
+
 import pytest
 
 from deploykit.pending_change import ChangeKind
 from deploykit.runtime import volume_name
+from tests.conftest import TEST_IMAGE
 from tests.reconciler.support import Harness, docker_cli, http_get, httpd, wait_until
 
 pytestmark = pytest.mark.docker
@@ -78,6 +82,13 @@ async def test_deleted_service_and_project_leave_nothing_behind(harness: Harness
     await wait_until(web_gone, what="the deleted service's containers and volume to go")
     assert await harness.running(db.id)
 
+    # Images as the builder labels them: this project's (two tags), and another project's.
+    built = f"deploykit/{project.slug}_web:{harness.instance_id[-12:]}"
+    other = f"deploykit/other_web:{harness.instance_id[-12:]}"
+    await build_labelled_image(built, {"deploykit.project-id": project.id, "deploykit.instance": harness.instance_id})
+    await docker_cli("tag", built, f"{built}-again")
+    await build_labelled_image(other, {"deploykit.project-id": "another", "deploykit.instance": harness.instance_id})
+
     await harness.store.projects.delete_project(project.id)
 
     async def project_gone() -> bool:
@@ -90,6 +101,27 @@ async def test_deleted_service_and_project_leave_nothing_behind(harness: Harness
         )
 
     await wait_until(project_gone, what="the deleted project's containers, network and volumes to go")
+    await wait_until(lambda: image_missing(built), what="the deleted project's built image to go")
+    try:
+        assert await image_missing(f"{built}-again")
+        assert not await image_missing(other)  # found by labels: another project's stays
+    finally:
+        await docker_cli("rmi", "-f", other, check=False)
+
+
+async def build_labelled_image(tag: str, labels: dict[str, str]) -> None:
+    flags = [arg for k, v in {"managed-by": "deploykit", **labels}.items() for arg in ("--label", f"{k}={v}")]
+    proc = await asyncio.create_subprocess_exec(
+        "docker", "build", "-q", "-t", tag, *flags, "-",
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        env={**os.environ, "DOCKER_BUILDKIT": "0"},
+    )  # fmt: skip
+    _, err = await asyncio.wait_for(proc.communicate(f"FROM {TEST_IMAGE}\n".encode()), 120)
+    assert proc.returncode == 0, err.decode(errors="replace")
+
+
+async def image_missing(ref: str) -> bool:
+    return not (await docker_cli("image", "ls", "-q", ref)).strip()
 
 
 async def test_file_in_a_volume_survives_redeploy_and_rollback(harness: Harness) -> None:

@@ -1,0 +1,149 @@
+"""DockerInventory against the real engine: every object with its size and owner (from labels
+only), and pruning dangling images of this installation only."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+
+from deploykit.engine import EngineObjectKind, PruneRequest
+from deploykit.errors import ValidationError
+from deploykit.runtime import LABEL_INSTANCE, ContainerSpec, container_labels, managed_labels, volume_labels
+from deploykit_docker import DockerRuntime
+from deploykit_docker.inventory import DockerInventory
+from tests.conftest import TEST_IMAGE
+from tests.reconciler.support import docker_cli
+
+pytestmark = pytest.mark.docker
+
+
+@pytest.fixture
+async def runtime() -> AsyncIterator[DockerRuntime]:
+    rt = DockerRuntime()
+    await rt.open()
+    try:
+        yield rt
+    finally:
+        await rt.close()
+
+
+async def build(tag: str, labels: dict[str, str]) -> str:
+    """An image of ``tag`` with ``labels`` (a new id for new labels: the old one is left dangling)."""
+    flags = [arg for k, v in labels.items() for arg in ("--label", f"{k}={v}")]
+    proc = await asyncio.create_subprocess_exec(
+        "docker", "build", "-q", "-t", tag, *flags, "-",
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        env={**os.environ, "DOCKER_BUILDKIT": "0"},
+    )  # fmt: skip
+    out, err = await asyncio.wait_for(proc.communicate(f"FROM {TEST_IMAGE}\n".encode()), 120)
+    assert proc.returncode == 0, err.decode(errors="replace")
+    return out.decode().strip()
+
+
+async def test_usage_lists_every_kind_with_size_and_owner_from_labels(runtime: DockerRuntime) -> None:
+    tag = f"t{uuid.uuid4().hex[:10]}"
+    owned = f"dk-{tag}-data"
+    foreign = f"{tag}-not-ours"  # a name like ours means nothing without the label
+    await runtime.ensure_volume(owned, {**volume_labels("p-" + tag, "s-" + tag), LABEL_INSTANCE: tag})
+    await docker_cli("volume", "create", "--label", "deploykit.project-id=p-forged", foreign)
+    await runtime.ensure_network(f"dk-{tag}", {**managed_labels(), LABEL_INSTANCE: tag})
+    labels = {**container_labels("p-" + tag, "s-" + tag, "d-" + tag, 0), LABEL_INSTANCE: tag}
+    command = ["sh", "-c", "echo hi > /f; exec sleep 60"]
+    container = await runtime.run_container(
+        ContainerSpec(
+            name=f"dk-{tag}-web", image=TEST_IMAGE, labels=labels, network=f"dk-{tag}", command=command, stop_grace_s=0
+        )
+    )
+    try:
+        usage = await DockerInventory(runtime).engine_usage()
+        by_name = {(o.kind, o.name): o for o in usage.objects}
+
+        web = by_name[(EngineObjectKind.CONTAINER, f"dk-{tag}-web")]
+        assert (web.id, web.managed, web.project_id, web.service_id, web.detail) == (
+            container.id,
+            True,
+            "p-" + tag,
+            "s-" + tag,
+            "running",
+        )
+        assert isinstance(web.size_bytes, int)
+        data = by_name[(EngineObjectKind.VOLUME, owned)]
+        assert (data.managed, data.project_id, data.service_id) == (True, "p-" + tag, "s-" + tag)
+        stranger = by_name[(EngineObjectKind.VOLUME, foreign)]
+        assert (stranger.managed, stranger.project_id, stranger.service_id) == (False, None, None)
+        network = by_name[(EngineObjectKind.NETWORK, f"dk-{tag}")]
+        assert (network.managed, network.project_id, network.size_bytes) == (True, None, None)
+        image = by_name[(EngineObjectKind.IMAGE, TEST_IMAGE)]
+        assert (image.size_bytes or 0) > 0
+        assert (EngineObjectKind.NETWORK, "bridge") not in by_name  # the engine's own
+        kinds = [o.kind for o in usage.objects]
+        assert kinds == sorted(kinds, key=list(EngineObjectKind).index)
+    finally:
+        await runtime.remove_container(container.id)
+        await runtime.remove_network(f"dk-{tag}")
+        await runtime.remove_volume(owned)
+        await docker_cli("volume", "rm", foreign, check=False)
+
+
+async def test_prune_removes_only_this_installations_dangling_images(runtime: DockerRuntime) -> None:
+    tag = f"t{uuid.uuid4().hex[:10]}"
+    mine, theirs = f"dk-{tag}-mine", f"dk-{tag}-theirs"
+    ref = f"deploykit/{tag}:1"
+    old_mine = await build(ref, {**managed_labels(), LABEL_INSTANCE: mine, "v": "1"})
+    await build(ref, {**managed_labels(), LABEL_INSTANCE: mine, "v": "2"})  # old_mine is dangling now
+    other = f"deploykit/{tag}-other:1"
+    old_theirs = await build(other, {**managed_labels(), LABEL_INSTANCE: theirs, "v": "1"})
+    await build(other, {**managed_labels(), LABEL_INSTANCE: theirs, "v": "2"})
+    try:
+        inventory = DockerInventory(runtime, instance_id=mine)
+        before = await inventory.engine_usage()
+        assert old_mine in {o.id for o in before.objects if o.name == "<none>"}
+        assert before.dangling_images >= 2
+
+        result = await inventory.prune_engine(PruneRequest(dangling_images=True, build_cache=False))
+
+        assert result.images_deleted >= 1
+        assert result.build_cache_deleted == 0
+        images = {o.id for o in (await inventory.engine_usage()).objects if o.kind is EngineObjectKind.IMAGE}
+        assert old_mine not in images
+        assert old_theirs in images  # another installation's garbage is its own to prune
+    finally:
+        await docker_cli("rmi", "-f", ref, other, old_theirs, check=False)
+
+
+async def test_a_prune_of_nothing_is_refused_with_the_field() -> None:
+    with pytest.raises(ValidationError) as raised:
+        PruneRequest(dangling_images=False, build_cache=False).validate()
+    assert raised.value.fields == {"dangling_images": ["choose at least one of dangling_images and build_cache"]}
+
+
+async def test_remove_images_takes_every_tag_and_spares_an_image_in_use(runtime: DockerRuntime) -> None:
+    tag = f"t{uuid.uuid4().hex[:10]}"
+    labels = {**managed_labels(), "deploykit.project-id": f"p-{tag}", LABEL_INSTANCE: tag}
+    idle, used = f"deploykit/{tag}_a:1", f"deploykit/{tag}_b:1"
+    await build(idle, {**labels, "which": "idle"})
+    await docker_cli("tag", idle, f"deploykit/{tag}_a:2")
+    await build(used, {**labels, "which": "used"})
+    running = await runtime.run_container(
+        ContainerSpec(
+            name=f"dk-{tag}-user",
+            image=used,
+            labels={**managed_labels(), LABEL_INSTANCE: tag},
+            network="bridge",
+            command=["sleep", "60"],
+            stop_grace_s=0,
+        )
+    )
+    try:
+        removed = await runtime.remove_images(labels)
+
+        assert sorted(removed) == [idle, f"deploykit/{tag}_a:2"]
+        assert not (await docker_cli("image", "ls", "-q", f"deploykit/{tag}_a")).strip()
+        assert (await docker_cli("image", "ls", "-q", used)).strip()
+    finally:
+        await runtime.remove_container(running.id)
+        await docker_cli("rmi", "-f", used, check=False)
