@@ -125,6 +125,40 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/system/engine": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Containers, images, volumes and networks on the engine, with size and owner */
+        get: operations["get_system_engine"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/system/engine/prune": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Remove dangling images and unused build cache */
+        post: operations["post_system_engine_prune"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/auth/register": {
         parameters: {
             query?: never;
@@ -1528,6 +1562,48 @@ export interface components {
         };
         /** Empty */
         Empty: Record<string, never>;
+        /**
+         * EngineObjectKind
+         * @enum {string}
+         */
+        EngineObjectKind: "container" | "image" | "volume" | "network";
+        /** EngineObjectOut */
+        EngineObjectOut: {
+            kind: components["schemas"]["EngineObjectKind"];
+            /** Id */
+            id: string;
+            /** Name */
+            name: string;
+            /** Size Bytes */
+            size_bytes: number | null;
+            /** Managed */
+            managed: boolean;
+            owner: components["schemas"]["EngineOwnerOut"] | null;
+            /** Detail */
+            detail: string;
+        };
+        /** EngineOwnerOut */
+        EngineOwnerOut: {
+            /** Project Id */
+            project_id: string;
+            /** Project Name */
+            project_name: string | null;
+            /** Service Id */
+            service_id: string | null;
+            /** Service Name */
+            service_name: string | null;
+        };
+        /** EngineUsageOut */
+        EngineUsageOut: {
+            /** Data */
+            data: components["schemas"]["EngineObjectOut"][];
+            /** Build Cache Bytes */
+            build_cache_bytes: number;
+            /** Dangling Images */
+            dangling_images: number;
+            /** Dangling Bytes */
+            dangling_bytes: number;
+        };
         /** EnvDiffOut */
         EnvDiffOut: {
             /** Key */
@@ -2097,6 +2173,28 @@ export interface components {
          * @enum {string}
          */
         Provider: "github" | "gitlab";
+        /** PruneBody */
+        PruneBody: {
+            /**
+             * Dangling Images
+             * @default true
+             */
+            dangling_images: boolean;
+            /**
+             * Build Cache
+             * @default true
+             */
+            build_cache: boolean;
+        };
+        /** PruneOut */
+        PruneOut: {
+            /** Images Deleted */
+            images_deleted: number;
+            /** Build Cache Deleted */
+            build_cache_deleted: number;
+            /** Reclaimed Bytes */
+            reclaimed_bytes: number;
+        };
         /** RefreshIn */
         RefreshIn: {
             /** Refresh Token */
@@ -3102,6 +3200,131 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["BackupScheduleOut"];
+                };
+            };
+            /** @description Invalid request or malformed JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Missing or invalid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Validation failed */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    get_system_engine: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EngineUsageOut"];
+                };
+            };
+            /** @description Missing or invalid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    post_system_engine_prune: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["PruneBody"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PruneOut"];
                 };
             };
             /** @description Invalid request or malformed JSON */
