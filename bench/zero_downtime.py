@@ -188,7 +188,7 @@ async def through_daemon(args: argparse.Namespace, caddy_bin: str) -> int:
         sys.executable, "-m", "deploykitd", "serve", "--addr", f"127.0.0.1:{api_port}",
         "--data-dir", str(data_dir / "data"), "--caddy-bin", caddy_bin,
         "--http-port", str(http_port), "--https-port", str(https_port), "--no-https-redirect",
-        "--instance-id", instance, "--log-level", "warning",
+        "--instance-id", instance, "--log-level", "warning", "--stop-caddy",
     ]  # fmt: skip
     script = f"sleep {args.boot:g}; echo $HOSTNAME > /www/index.html; trap 'kill $!; exit 0' TERM; "
     script += "httpd -f -p 8080 -h /www & wait"

@@ -23,7 +23,7 @@ from typing import Any, ParamSpec, TypeVar
 import httpx
 import pytest
 
-from tests.e2e.support import instance_args, instance_id_for, remove_engine_objects
+from tests.e2e.support import instance_args, instance_id_for, remove_engine_objects, stop_caddy
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -124,6 +124,7 @@ def stop_daemon(d: Daemon) -> None:
         except subprocess.TimeoutExpired:
             d.proc.kill()
             d.proc.wait(timeout=5)
+    stop_caddy(d.data_dir / "caddy")  # a supervised Caddy outlives its daemon by design
 
 
 @dataclass
