@@ -4,11 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
-from email.utils import parsedate_to_datetime
 from typing import Any
-
-import httpx
 
 from deploykit.deployment import Deployment, DeploymentCreate, DeploymentFailure, DeploymentFilter
 from deploykit.errors import INVALID, Error
@@ -130,19 +126,23 @@ class RuntimeClient:
         """The last ``tail`` lines of each replica, then (``follow``) new ones until every replica
         stops. Raises ``not_found``, ``unavailable`` (no Docker).
 
-        The API only streams, so without ``follow`` the stream is left at the first line written
-        after the request (by the daemon's clock, the response's ``Date``, to the next second),
-        or once nothing has come for ``quiet_s``."""
+        The API only streams: without ``follow``, a replica's lines past its ``tail`` are new and
+        left out, and the stream is left once ``quiet_s`` passes without a line kept, and at the
+        latest ``3 * quiet_s`` after it opened (the daemon sends every replica's tail at once; a
+        busy replica with fewer than ``tail`` lines of history may add its newest ones)."""
         path = await self.t.service_path(service_id) + "/logs"
         async with self.t.stream(path, params={"tail": tail}) as response:
-            cutoff = answered_at(response) + timedelta(seconds=1)
+            loop = asyncio.get_running_loop()
+            given: dict[str, int] = {}
             stream = events(response).__aiter__()
+            opened = loop.time()
+            until = opened + quiet_s
             while True:
                 try:
                     if follow:
                         event = await anext(stream)
                     else:
-                        async with asyncio.timeout(quiet_s):
+                        async with asyncio.timeout(max(0.0, until - loop.time())):
                             event = await anext(stream)
                 except (StopAsyncIteration, TimeoutError):
                     return
@@ -155,14 +155,9 @@ class RuntimeClient:
                     line=str(data["line"]),
                     ts=decode.parse_time(data.get("ts")),
                 )
-                if not follow and line.ts is not None and line.ts >= cutoff:
-                    return
+                if not follow:
+                    given[line.container_id] = given.get(line.container_id, 0) + 1
+                    if given[line.container_id] > tail:
+                        continue
+                    until = min(loop.time() + quiet_s, opened + 3 * quiet_s)
                 yield line
-
-
-def answered_at(response: httpx.Response) -> datetime:
-    """When the daemon answered, by its own clock (the ``Date`` header), else by ours."""
-    try:
-        return parsedate_to_datetime(response.headers["date"])
-    except (KeyError, TypeError, ValueError):
-        return datetime.now(UTC)

@@ -82,7 +82,8 @@ def test_deploy_wait_follow_logs_stop_start_and_redeploy(dkd: Dk, owner: Account
     printed = dkd.ok("logs", "ticker", "--tail", "1000").stdout
     assert "hello-from-dk" in printed
     lines = [json.loads(x) for x in dkd.ok("logs", "ticker", "--tail", "3", "--json").stdout.splitlines()]
-    assert 1 <= len(lines) <= 3
+    ticks = [int(x["line"].split()[1]) for x in lines]
+    assert ticks == [ticks[0], ticks[0] + 1, ticks[0] + 2]  # the last three: new lines are left out
     assert {"container_id", "stream", "line", "ts"} <= set(lines[0])
 
     # dk logs -f as a real process: it prints new lines as they come and ends when the service stops.
@@ -185,7 +186,8 @@ def test_git_services_build_and_a_failing_build_exits_6_with_its_reason(
     assert "✓ site is healthy" in built.stderr
     assert "COPY index.html" in built.stderr  # the build log, line by line, off a terminal
     (deployment,) = json.loads(dkd.ok("deployments", "site", "--json", *p).stdout)
-    assert deployment["image"].startswith(f"deploykit/{project['slug']}-site:")
+    assert deployment["image"].startswith("deploykit/")
+    assert "site:" in deployment["image"]
 
     repo.commit({"Dockerfile": dockerfile(TEST_IMAGE, "RUN echo broken-step >&2 && exit 3")}, "break it")
     failed = dkd("redeploy", "site", "--wait", "--timeout", "240", *p)
