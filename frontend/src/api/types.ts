@@ -1,3 +1,4 @@
+import type { components } from "./schema";
 // Shapes from /work/shared/API.md. Fields the contract leaves open are optional and read defensively.
 
 export type Role = "admin" | "member";
@@ -138,24 +139,11 @@ export interface EnvVar {
   updated_at: string;
 }
 
-/** A staged edit. The contract names the kind like `service.delete`; older shapes may say `type`/`kind`. */
-export interface PendingChange {
-  id: string;
-  project_id?: string;
-  change_type?: string;
-  type?: string;
-  kind?: string;
-  action?: string;
-  entity_type?: string;
-  target_type?: string;
-  target_id?: string | null;
-  target_temp_id?: string | null;
-  payload?: Record<string, unknown> | null;
-  before?: Record<string, unknown> | null;
-  previous?: Record<string, unknown> | null;
-  created_at?: string;
-  created_by?: string | null;
-}
+/** A staged edit, as the server sends it (`kind` like `service.delete`). */
+export type PendingChange = components["schemas"]["PendingChangeOut"];
+export type ChangeKind = components["schemas"]["ChangeKind"];
+/** What the staged changes do to one project, service or group: computed by the server's Plan. */
+export type ScopeDiff = components["schemas"]["ScopeDiffOut"];
 
 export interface ApplyResult {
   applied_count: number;

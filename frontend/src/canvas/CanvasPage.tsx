@@ -15,7 +15,7 @@ import {
 import "@xyflow/react/dist/style.css";
 import { initials, keys, useApi, useMe, userColour } from "../app";
 import type { PendingChange, Project, Service } from "../api/types";
-import { kindOf, stagedByService } from "../lib/pendingDiff";
+import { stagedProjectName, stagedServices, usePendingDiff } from "../lib/stagedDiff";
 import { Spinner, errorText } from "../ui/controls";
 import { useToast } from "../ui/toast";
 import { CanvasContext, nodeTypes, type CanvasContextValue } from "./nodes";
@@ -71,11 +71,9 @@ function Canvas({ projectId }: { projectId: string }) {
   const actions = useServiceActions(projectId);
 
   const serviceMap = useMemo(() => new Map((services.data ?? []).map((s) => [s.id, s])), [services.data]);
-  const staged = useMemo(() => stagedByService(pending.data ?? []), [pending.data]);
-  const stagedName = useMemo(() => {
-    const renames = (pending.data ?? []).filter((c) => kindOf(c).entity === "project" && typeof c.payload?.["name"] === "string");
-    return renames.length ? String(renames[renames.length - 1]!.payload!["name"]) : null;
-  }, [pending.data]);
+  const diff = usePendingDiff(projectId, pending.data);
+  const staged = useMemo(() => stagedServices(diff.data), [diff.data]);
+  const stagedName = useMemo(() => stagedProjectName(diff.data), [diff.data]);
 
   const upsertNode = useCallback(
     (id: string, patch: Record<string, unknown>, dataPatch?: Record<string, unknown>) => {
@@ -407,7 +405,7 @@ function Canvas({ projectId }: { projectId: string }) {
               onDelete={(id) => void deleteNode(id)}
             />
           ) : null}
-          <PendingBar projectId={projectId} projectName={project.data?.name ?? ""} services={services.data ?? []} changes={pending.data ?? []} nodes={sync.nodes} />
+          <PendingBar projectId={projectId} changes={pending.data ?? []} nodes={sync.nodes} />
         </div>
         {selectedNodeService ? (
           <ServicePanel

@@ -1,6 +1,6 @@
 import { keys } from "../app";
 import type { PendingChange } from "../api/types";
-import { stagedEnvOfScope } from "../lib/pendingDiff";
+import { stagedEnvOfScope } from "../lib/stagedDiff";
 import { ScopedVariables } from "../service/ScopedVariables";
 import { Modal } from "../ui/controls";
 

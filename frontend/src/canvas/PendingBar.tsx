@@ -1,52 +1,31 @@
 import { useMemo, useState } from "react";
-import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { keys, useApi } from "../app";
-import type { ApplyResult, EnvVar, PendingChange, Service } from "../api/types";
-import { foldPendingChanges } from "../lib/pendingDiff";
+import type { ApplyResult, PendingChange } from "../api/types";
+import { formatValue, usePendingDiff } from "../lib/stagedDiff";
 import { ConfirmDialog, errorText } from "../ui/controls";
 import { useToast } from "../ui/toast";
 import type { FlowNode } from "./model";
 import { labelOf } from "./model";
 
-export function PendingBar({
-  projectId,
-  projectName,
-  services,
-  changes,
-  nodes,
-}: {
-  projectId: string;
-  projectName: string;
-  services: Service[];
-  changes: PendingChange[];
-  nodes: FlowNode[];
-}) {
+const BADGE = { created: "creating", deleted: "deleting", changed: null } as const;
+
+export function PendingBar({ projectId, changes, nodes }: { projectId: string; changes: PendingChange[]; nodes: FlowNode[] }) {
   const api = useApi();
   const qc = useQueryClient();
   const toast = useToast();
   const [open, setOpen] = useState(false);
   const [confirmDiscard, setConfirmDiscard] = useState(false);
-  const projectEnv = useQuery({
-    queryKey: keys.envVars(projectId, "project", projectId),
-    queryFn: async () => {
-      const r = await api.get<EnvVar[] | { data: EnvVar[] }>(`/projects/${projectId}/env-vars?limit=100`);
-      return Array.isArray(r) ? r : r.data;
-    },
-    enabled: open && changes.length > 0,
-  });
-  const serviceEnv = qc.getQueriesData<EnvVar[]>({ queryKey: ["project", projectId, "env"] }).flatMap(([, v]) => v ?? []);
-  const groups = useMemo(
-    () =>
-      foldPendingChanges(changes, {
-        projectId,
-        projectName,
-        services,
-        groups: Object.fromEntries(nodes.filter((n) => n.type === "group").map((n) => [n.id, labelOf(n.data.node) || "Group"])),
-        envVars: [...(projectEnv.data ?? []), ...serviceEnv],
-      }),
-    // eslint-disable-next-line react-hooks/exhaustive-deps
-    [changes, projectId, projectName, services, nodes, projectEnv.data],
+  const diff = usePendingDiff(projectId, changes, open);
+  const groupNames = useMemo(
+    () => Object.fromEntries(nodes.filter((n) => n.type === "group").map((n) => [n.id, labelOf(n.data.node) || "Group"])),
+    [nodes],
   );
+  const groups = (diff.data ?? []).map((d) => {
+    const fields = d.fields.map((f) => ({ field: f.field, before: formatValue(f.before), after: formatValue(f.after) }));
+    const title = d.scope === "group" ? (groupNames[d.id] ?? "group") : d.name || d.scope;
+    return { ...d, key: `${d.scope}:${d.id}`, title, badge: BADGE[d.status], fields };
+  });
 
   const deploy = useMutation({
     mutationFn: () => api.post<ApplyResult>(`/projects/${projectId}/deploy`),
@@ -86,7 +65,7 @@ export function PendingBar({
     <div className={`pending-bar${open ? " open" : ""}`} data-testid="pending-bar">
       {open ? (
         <div className="pending-diff" data-testid="pending-diff">
-          {groups.length === 0 ? <p className="muted">These changes cancel each other out.</p> : null}
+          {diff.data && groups.length === 0 ? <p className="muted">These changes cancel each other out.</p> : null}
           {groups.map((g) => (
             <section key={g.key} className="diff-group" data-testid="diff-group" data-title={g.title}>
               <header>
@@ -94,7 +73,7 @@ export function PendingBar({
                 <strong>{g.title}</strong>
                 {g.badge ? <span className={`badge badge-${g.badge}`}>{g.badge}</span> : null}
                 <div className="grow" />
-                <button className="link-btn small" onClick={() => discardOne.mutate(g.changeIds)} disabled={discardOne.isPending} aria-label={`Discard changes to ${g.title}`}>
+                <button className="link-btn small" onClick={() => discardOne.mutate(g.change_ids)} disabled={discardOne.isPending} aria-label={`Discard changes to ${g.title}`}>
                   Discard
                 </button>
               </header>

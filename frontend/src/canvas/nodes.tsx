@@ -1,7 +1,7 @@
 import { createContext, memo, useContext, useState } from "react";
 import { Handle, NodeResizer, Position, type NodeProps } from "@xyflow/react";
 import type { Service } from "../api/types";
-import type { StagedNodeState } from "../lib/pendingDiff";
+import type { StagedNodeState } from "../lib/stagedDiff";
 import { labelOf, noteText, serviceKeyOf, type FlowNode } from "./model";
 import { SERVICE_STATUS_LABEL, serviceTone } from "./status";
 

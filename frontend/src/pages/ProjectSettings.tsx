@@ -5,7 +5,7 @@ import { keys, useApi } from "../app";
 import type { PendingChange, Project } from "../api/types";
 import { ConfirmDialog, Field, Spinner, errorText, fieldError } from "../ui/controls";
 import { useToast } from "../ui/toast";
-import { kindOf, stagedEnvOfScope } from "../lib/pendingDiff";
+import { stagedEnvOfScope } from "../lib/stagedDiff";
 import { ScopedVariables, useScopeVars } from "../service/ScopedVariables";
 
 function listOf<T>(r: T[] | { data: T[] }): T[] {
@@ -51,7 +51,7 @@ export function ProjectSettingsPage() {
   if (project.isPending) return <Spinner />;
   if (project.error) return <div className="page form-error">{errorText(project.error)}</div>;
   const p = project.data;
-  const stagedRename = (pending.data ?? []).filter((c) => kindOf(c).entity === "project").map((c) => c.payload?.["name"]).filter(Boolean).pop() as string | undefined;
+  const stagedRename = (pending.data ?? []).filter((c) => c.kind === "project.update").map((c) => c.payload["name"]).filter(Boolean).pop() as string | undefined;
   const stagedVars = stagedEnvOfScope(pending.data ?? [], "project", projectId);
 
   return (

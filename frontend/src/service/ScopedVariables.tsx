@@ -2,7 +2,7 @@ import { useState } from "react";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { keys, useApi } from "../app";
 import type { EnvVar, PendingChange } from "../api/types";
-import { envChangeOf, kindOf } from "../lib/pendingDiff";
+import { envChangeOf } from "../lib/stagedDiff";
 import { errorText, fieldError } from "../ui/controls";
 import { useToast } from "../ui/toast";
 
@@ -114,7 +114,7 @@ export function ScopedVariables({
             </tr>
           ))}
           {staged.map((c) => {
-            const action = kindOf(c).action;
+            const action = c.kind.split(".")[1] ?? "";
             const change = envChangeOf(c);
             return (
               <tr key={c.id} data-testid={tid("staged")}>

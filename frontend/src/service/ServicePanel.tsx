@@ -3,7 +3,7 @@ import { useQuery } from "@tanstack/react-query";
 import { keys, useApi } from "../app";
 import { ApiError } from "../api/client";
 import type { PendingChange, Service } from "../api/types";
-import { kindOf, stagedByService } from "../lib/pendingDiff";
+import { stagedServices, usePendingDiff } from "../lib/stagedDiff";
 import { labelOf, parentOf, type FlowNode } from "../canvas/model";
 import { SERVICE_STATUS_LABEL, serviceTone } from "../canvas/status";
 import { DeploymentsTab } from "./DeploymentsTab";
@@ -58,7 +58,8 @@ export function ServicePanel({
   const base = `/projects/${projectId}/services/${serviceKey}`;
   const domains = useOptionalApi(`${base}/domains`, !!service);
   const metrics = useOptionalApi(`${base}/metrics`, !!service);
-  const staged = stagedByService(pending).get(serviceKey);
+  const diff = usePendingDiff(projectId, pending);
+  const staged = stagedServices(diff.data).get(serviceKey);
   useEffect(() => {
     const onKey = (e: KeyboardEvent) => {
       if (e.key === "Escape" && !document.querySelector(".modal")) onClose();
@@ -68,7 +69,7 @@ export function ServicePanel({
   }, [onClose]);
 
   if (!service) {
-    const create = pending.find((c) => c.target_temp_id === serviceKey && kindOf(c).action === "create");
+    const create = pending.find((c) => c.target_temp_id === serviceKey && c.kind === "service.create");
     if (!create && servicesLoaded && !node) {
       return (
         <aside className="side-panel" data-testid="service-panel" aria-label="Service">
@@ -135,7 +136,7 @@ export function ServicePanel({
         {tab === "deployments" ? <DeploymentsTab projectId={projectId} service={service} /> : null}
         {tab === "logs" ? <LogView path={`${base}/logs?tail=500`} testId="runtime-logs" emptyText="No output yet." /> : null}
         {tab === "variables" ? <VariablesTab projectId={projectId} service={service} groupId={service.group_id ?? (node ? parentOf(node.data.node) : undefined)} pending={pending} /> : null}
-        {tab === "settings" ? <SettingsTab projectId={projectId} service={service} pending={pending} onDeleted={onClose} /> : null}
+        {tab === "settings" ? <SettingsTab projectId={projectId} service={service} diff={diff.data} onDeleted={onClose} /> : null}
         {tab === "domains" ? <DomainsTab projectId={projectId} service={service} /> : null}
         {tab === "metrics" ? <MetricsTab projectId={projectId} service={service} /> : null}
       </div>

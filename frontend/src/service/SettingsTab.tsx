@@ -2,30 +2,21 @@ import { useEffect, useState } from "react";
 import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { keys, useApi } from "../app";
 import { ApiError } from "../api/client";
-import type { PendingChange, Service } from "../api/types";
-import { kindOf } from "../lib/pendingDiff";
+import type { PendingChange, ScopeDiff, Service } from "../api/types";
+import { withStaged } from "../lib/stagedDiff";
 import { draftFromService, draftToService, serviceDelta, type ServiceDraft } from "../lib/serviceDraft";
 import { ConfirmDialog, errorText } from "../ui/controls";
 import { useToast } from "../ui/toast";
 import { ServiceFields } from "./ServiceFields";
 import { useServiceActions } from "./actions";
 
-/** The service as it will be after deploy: the applied service with staged updates on top. */
-function withStaged(service: Service, pending: PendingChange[]): Service {
-  let s: Service = service;
-  for (const c of pending) {
-    const k = kindOf(c);
-    if (k.entity === "service" && k.action === "update" && c.target_id === service.id && c.payload) s = { ...s, ...(c.payload as Partial<Service>) };
-  }
-  return s;
-}
-
-export function SettingsTab({ projectId, service, pending, onDeleted }: { projectId: string; service: Service; pending: PendingChange[]; onDeleted: () => void }) {
+export function SettingsTab({ projectId, service, diff, onDeleted }: { projectId: string; service: Service; diff: ScopeDiff[] | undefined; onDeleted: () => void }) {
   const api = useApi();
   const qc = useQueryClient();
   const toast = useToast();
   const { stageDelete, addPending } = useServiceActions(projectId);
-  const effective = withStaged(service, pending);
+  // The service as it will be after deploy: what the server says the staged changes leave.
+  const effective = withStaged(service, diff, service.id);
   const [draft, setDraft] = useState<ServiceDraft>(() => draftFromService(effective));
   const [local, setLocal] = useState<Record<string, string>>({});
   const [confirmDelete, setConfirmDelete] = useState(false);

@@ -3,7 +3,6 @@ import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { keys, useApi } from "../app";
 import type { EnvScope, EnvVar, PendingChange, Service } from "../api/types";
 import { resolveEnv, type StagedEnv } from "../lib/envInheritance";
-import { kindOf } from "../lib/pendingDiff";
 import { errorText, fieldError } from "../ui/controls";
 import { useToast } from "../ui/toast";
 
@@ -16,16 +15,16 @@ export function stagedEnvFor(pending: PendingChange[], scopes: { scope: EnvScope
   const byId = new Map(known.map((v) => [v.id, v]));
   const out: StagedEnv[] = [];
   for (const c of pending) {
-    const k = kindOf(c);
-    if (k.entity !== "env_var") continue;
-    const p = (c.payload ?? {}) as Record<string, unknown>;
+    if (!c.kind.startsWith("env_var.")) continue;
+    const deleted = c.kind === "env_var.delete";
+    const p = c.payload;
     const existing = byId.get(String(p["id"] ?? c.target_id ?? ""));
     const scope = (p["scope"] as EnvScope | undefined) ?? existing?.scope;
     const scopeId = (p["scope_id"] as string | undefined) ?? existing?.scope_id;
     const key = (p["key"] as string | undefined) ?? existing?.key;
     if (!scope || !key || !scopes.some((s) => s.scope === scope && s.id === scopeId)) continue;
-    const value = k.action === "delete" ? null : String(p["value"] ?? "");
-    out.push({ changeId: c.id, scope, key, value, op: k.action === "delete" ? "removed" : existing ? "changed" : "added" });
+    const value = deleted ? null : String(p["value"] ?? "");
+    out.push({ changeId: c.id, scope, key, value, op: deleted ? "removed" : existing ? "changed" : "added" });
   }
   return out;
 }
