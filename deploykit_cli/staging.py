@@ -26,6 +26,7 @@ from deploykit.service import (
     ServiceUpdate,
     Source,
 )
+from deploykit.staged_diff import DiffStatus, EnvOp, ScopeDiff
 from deploykit.staging import ServiceStage, ServiceTarget
 from deploykit_cli import output
 from deploykit_cli.options import JsonOpt, ProjectOpt, ServiceArg, YesOpt
@@ -371,26 +372,76 @@ def change_lines(change: PendingChange) -> tuple[str, list[str]]:
     return f"{kind.value}", [f"{k}: {v!r}" for k, v in p.items()]
 
 
-def diff(project: ProjectOpt = None, json: JsonOpt = False) -> None:
-    """Show the staged changes that 'dk deploy' would apply (oldest first)."""
+def scope_lines(d: ScopeDiff) -> tuple[str, list[str]]:
+    """One project, service or group the staged changes touch: a title and its edits."""
+    sign = {DiffStatus.CREATED: "+", DiffStatus.DELETED: "-"}.get(d.status, "~")
+    lines = []
+    for f in d.fields:
+        if d.status == DiffStatus.CREATED:
+            lines.append(f"{f.field}: {f.after!r}")
+        else:
+            lines.append(f"{f.field}: {f.before!r} -> {f.after!r}")
+    for e in d.env:
+        if e.op == EnvOp.ADDED:
+            lines.append(f"env + {e.key}={e.after}")
+        elif e.op == EnvOp.REMOVED:
+            lines.append(f"env - {e.key}")
+        else:
+            lines.append(f"env ~ {e.key}: {e.before!r} -> {e.after!r}")
+    ids = " ".join(output.short(i) for i in d.change_ids)
+    return f"{sign} {d.scope.value} {d.name}  [dim]{ids}[/dim]", lines
+
+
+def diff(
+    project: ProjectOpt = None,
+    changes: Annotated[
+        bool, typer.Option("--changes", help="List the staged changes one by one (with the ids discard takes).")
+    ] = False,
+    json: JsonOpt = False,
+) -> None:
+    """Show what 'dk deploy' would do: per project, service and group, each field and env var
+    before and after (computed by the daemon, as the web UI shows it).
+
+    Examples:
+
+      dk diff
+
+      dk diff --changes
+
+      dk diff --json
+    """
 
     async def work() -> None:
         async with Session.open() as s:
             proj = await s.project(project)
-            changes = await s.client.pending_changes.list_pending_changes(proj.id)
-            if json:
-                output.print_json(changes)
-                return
-            if not changes:
-                output.console().print("[dim]No staged changes.[/dim]")
-                return
             con = output.console()
-            for change in changes:
-                title, lines = change_lines(change)
-                color = {"+": "green", "-": "red"}.get(title[0], "yellow")
-                con.print(f"[{color}]{title}[/{color}]  [dim]{output.short(change.id)}[/dim]")
-                for line in lines:
-                    con.print(f"    {line}", markup=False)
+            anything: bool
+            if changes:
+                staged = await s.client.pending_changes.list_pending_changes(proj.id)
+                anything = bool(staged)
+                if json:
+                    output.print_json(staged)
+                    return
+                for change in staged:
+                    title, lines = change_lines(change)
+                    color = {"+": "green", "-": "red"}.get(title[0], "yellow")
+                    con.print(f"[{color}]{title}[/{color}]  [dim]{output.short(change.id)}[/dim]")
+                    for line in lines:
+                        con.print(f"    {line}", markup=False)
+            else:
+                diffs = await s.client.pending_changes.diff_pending_changes(proj.id)
+                anything = bool(diffs)
+                if json:
+                    output.print_json(diffs)
+                    return
+                for d in diffs:
+                    title, lines = scope_lines(d)
+                    color = {"+": "green", "-": "red"}.get(title[0], "yellow")
+                    con.print(f"[{color}]{title[:2]}[/{color}]{title[2:]}")
+                    for line in lines:
+                        con.print(f"    {line}", markup=False)
+            if not anything:
+                con.print("[dim]No staged changes.[/dim]")
 
     run(work)
 

@@ -97,7 +97,7 @@ def test_stage_diff_discard_and_deploy(dk: Dk, admin: Account) -> None:
     (Path.cwd() / ".env").write_text("# comment\nA=1\nexport B='two words'\n")
     dk.ok("env", "set", "--file", ".env", "--service", "web", *p)
 
-    changes = json.loads(dk.ok("diff", "--json", *p).stdout)
+    changes = json.loads(dk.ok("diff", "--changes", "--json", *p).stdout)
     kinds = [c["kind"] for c in changes]
     assert kinds == [
         "service.create",
@@ -108,14 +108,24 @@ def test_stage_diff_discard_and_deploy(dk: Dk, admin: Account) -> None:
         "env_var.create",
     ]
     assert changes[2]["payload"]["command"] == ["nginx", "-g", "daemon off;"]
-    text = dk.ok("diff", *p).stdout
+    text = dk.ok("diff", "--changes", *p).stdout
     assert "+ service web" in text
     assert "+ env LOG (project)" in text
     assert "replicas: 1 -> 2" in text
 
+    scoped = dk.ok("diff", *p).stdout
+    assert "+ service web" in scoped
+    assert "replicas: 2" in scoped
+    assert "env + MODE=prod" in scoped
+    assert "+ project Staging Cli" not in scoped
+    assert "env + LOG=debug" in scoped
+    diffs = json.loads(dk.ok("diff", "--json", *p).stdout)
+    assert [(d["scope"], d["status"]) for d in diffs] == [("service", "created"), ("project", "changed")]
+    assert sorted(e["key"] for e in diffs[0]["env"]) == ["A", "B", "MODE"]
+
     one = changes[4]["id"][:8]  # A=1 from the .env file
     dk.ok("discard", one, *p)
-    assert len(json.loads(dk.ok("diff", "--json", *p).stdout)) == 5
+    assert len(json.loads(dk.ok("diff", "--changes", "--json", *p).stdout)) == 5
 
     deployed = json.loads(dk.ok("deploy", "--json", *p).stdout)
     assert deployed["result"]["applied_count"] == 5
@@ -133,12 +143,12 @@ def test_stage_diff_discard_and_deploy(dk: Dk, admin: Account) -> None:
     # Existing keys are updated, unknown keys cannot be unset.
     dk.ok("env", "set", "MODE=staging", "--service", "web", *p)
     dk.ok("env", "unset", "B", "--service", "web", *p)
-    staged = json.loads(dk.ok("diff", "--json", *p).stdout)
+    staged = json.loads(dk.ok("diff", "--changes", "--json", *p).stdout)
     assert [(c["kind"], c["payload"].get("value"), c["before"]["key"]) for c in staged] == [
         ("env_var.update", "staging", "MODE"),
         ("env_var.delete", None, "B"),
     ]
-    text = dk.ok("diff", *p).stdout
+    text = dk.ok("diff", "--changes", *p).stdout
     assert "~ env MODE" in text
     assert "= staging" in text
     assert "- env B" in text
@@ -178,7 +188,7 @@ def test_bad_input_exits_2_naming_the_field_and_stages_nothing(dk: Dk, admin: Ac
     ]:
         result = dk(*args)
         assert (result.exit_code, message in result.stderr) == (2, True), (args, result.stderr)
-    assert [c["kind"] for c in json.loads(dk.ok("diff", "--json", *p).stdout)] == ["service.create"]
+    assert [c["kind"] for c in json.loads(dk.ok("diff", "--changes", "--json", *p).stdout)] == ["service.create"]
     taken = dk("add", "WEB", "--image", "nginx", *p)
     assert taken.exit_code == 5, taken.stderr
     unknown = dk("set", "api", "port=80", *p)
