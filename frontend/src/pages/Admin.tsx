@@ -7,8 +7,9 @@ import { ConfirmDialog, Field, SelectField, Spinner, errorText, fieldError, time
 import { FormModal, ListCard } from "../ui/ListCard";
 import { useToast } from "../ui/toast";
 import { Backups } from "./AdminBackups";
+import { Engine } from "./AdminEngine";
 
-type Tab = "users" | "status" | "backups" | "about";
+type Tab = "users" | "status" | "engine" | "backups" | "about";
 
 export function AdminPage() {
   const me = useMe();
@@ -19,14 +20,15 @@ export function AdminPage() {
     <div className="page" data-testid="admin-page">
       <h1>Admin settings</h1>
       <div className="tabs page-tabs" role="tablist">
-        {(["users", "status", "backups", "about"] as const).map((t) => (
+        {(["users", "status", "engine", "backups", "about"] as const).map((t) => (
           <button key={t} role="tab" aria-selected={tab === t} className={tab === t ? "on" : ""} onClick={() => setTab(t)} data-testid={`admin-tab-${t}`}>
-            {{ users: "Users", status: "System status", backups: "Backups", about: "About" }[t]}
+            {{ users: "Users", status: "System status", engine: "Engine", backups: "Backups", about: "About" }[t]}
           </button>
         ))}
       </div>
       {tab === "users" ? <Users me={me.data} /> : null}
       {tab === "status" ? <Status /> : null}
+      {tab === "engine" ? <Engine /> : null}
       {tab === "backups" ? <Backups /> : null}
       {tab === "about" ? <About /> : null}
     </div>
