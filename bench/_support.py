@@ -201,6 +201,7 @@ def _serve_with_bare_route(data_dir: str, port: int) -> None:
                 docker_host=NO_DOCKER,
                 log_level="warning",
                 api_rate=0,
+                keep_caddy=False,  # a Caddy it may start goes with it (it outlives a daemon otherwise)
             )
         )
         await main.open()
