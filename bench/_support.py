@@ -12,7 +12,6 @@ import os
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -85,17 +84,14 @@ class Server:
 def wait_healthy(server: Server, deadline_s: float = 30) -> None:
     import httpx
 
-    end = time.monotonic() + deadline_s
-    while time.monotonic() < end:
+    from tests.wait import wait_for_sync
+
+    def healthy() -> bool:
         if server.proc.poll() is not None:
             raise RuntimeError(f"server exited with {server.proc.returncode}")
-        try:
-            if httpx.get(f"{server.base}/api/health", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.05)
-    raise RuntimeError("server did not become healthy")
+        return httpx.get(f"{server.base}/api/health", timeout=1).status_code == 200
+
+    wait_for_sync(healthy, within=deadline_s, message="the server to answer /api/health", retry_on=(httpx.HTTPError,))
 
 
 @contextmanager

@@ -43,6 +43,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tests.e2e.support import remove_engine_objects  # noqa: E402
+from tests.wait import wait_for  # noqa: E402
 
 PASSWORD = "benchmark password"
 GIT_ENV = {
@@ -66,21 +67,17 @@ async def sh(*args: str, cwd: Path | None = None) -> str:
 
 async def first_200(port: int, expected: str, deadline_s: float = 30.0) -> None:
     """Poll http://127.0.0.1:port/ every 10 ms until it answers 200 with ``expected``."""
-    deadline = time.monotonic() + deadline_s
-    while time.monotonic() < deadline:
-        try:
-            reader, writer = await asyncio.open_connection("127.0.0.1", port)
-            writer.write(b"GET / HTTP/1.0\r\nHost: bench\r\n\r\n")
-            await writer.drain()
-            response = await reader.read()
-            writer.close()
-            status = response.split(b"\r\n", 1)[0]
-            if status.startswith(b"HTTP/1.") and b" 200 " in status and expected.encode() in response:
-                return
-        except OSError:
-            pass
-        await asyncio.sleep(0.01)
-    raise RuntimeError(f"no 200 on port {port} within {deadline_s} s")
+
+    async def answers() -> bool:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"GET / HTTP/1.0\r\nHost: bench\r\n\r\n")
+        await writer.drain()
+        response = await reader.read()
+        writer.close()
+        status = response.split(b"\r\n", 1)[0]
+        return status.startswith(b"HTTP/1.") and b" 200 " in status and expected.encode() in response
+
+    await wait_for(answers, within=deadline_s, interval=0.01, message=f"a 200 on port {port}", retry_on=(OSError,))
 
 
 async def run_and_wait(tag: str, expected: str, containers: list[str]) -> None:
@@ -150,7 +147,7 @@ class DaemonPath:
         await asyncio.to_thread(self._spawn)
         base = f"http://127.0.0.1:{self.port}/api"
         self.client = httpx.AsyncClient(base_url=base, timeout=30)
-        await self._until(self._answers, 30, "the daemon to answer")
+        await wait_for(self._answers, within=30, interval=0.01, message="the daemon to answer")
         r = await self.client.post(
             "/auth/register", json={"email": "bench@example.com", "name": "Bench", "password": PASSWORD}
         )
@@ -185,15 +182,6 @@ class DaemonPath:
         except httpx.HTTPError:
             return False
 
-    async def _until(self, check: Any, deadline_s: float, what: str) -> Any:
-        deadline = time.monotonic() + deadline_s
-        while time.monotonic() < deadline:
-            value = await check()
-            if value:
-                return value
-            await asyncio.sleep(0.01)
-        raise RuntimeError(f"timed out waiting for {what}")
-
     async def settle(self, deployment_id: str, started: float | None = None) -> tuple[float, float]:
         """Poll the deployment until healthy; seconds from ``started`` to the end of its build and
         to healthy."""
@@ -211,7 +199,9 @@ class DaemonPath:
                 raise RuntimeError(f"deployment failed: {dep['failure_reason']}")
             return now if dep["status"] == "healthy" else None
 
-        done = await self._until(healthy, 300, f"deployment {deployment_id[:8]} to be healthy")
+        done = await wait_for(
+            healthy, within=300, interval=0.01, message=f"deployment {deployment_id[:8]} to be healthy"
+        )
         origin = started if started is not None else done
         assert built is not None
         return built - origin, done - origin
@@ -223,7 +213,7 @@ class DaemonPath:
     async def push(self, sha: str, message: str) -> tuple[float, float]:
         assert self.client is not None
         # Untimed, like the hand path's cleanup: the previous rollout has stopped its old container.
-        await self._until(self.one_container, 60, "the superseded container to be removed")
+        await wait_for(self.one_container, within=60, interval=0.01, message="the superseded container to be removed")
         body = json.dumps(
             {"ref": "refs/heads/main", "after": sha, "head_commit": {"id": sha, "message": message}}
         ).encode()

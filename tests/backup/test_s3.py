@@ -15,7 +15,8 @@ import pytest
 
 from deploykit_backup import S3Location, S3Store
 from tests.backup.test_archive import make_data_dir
-from tests.e2e.support import free_port, wait_until
+from tests.e2e.support import free_port
+from tests.wait import wait_for_sync
 
 CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "deploykit",
@@ -33,7 +34,12 @@ def endpoint() -> Iterator[str]:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_until(lambda: httpx.get(f"{url}/moto-api/", timeout=1).status_code == 200, 30, "the S3 server to answer")
+        wait_for_sync(
+            lambda: httpx.get(f"{url}/moto-api/", timeout=1).status_code == 200,
+            within=30,
+            message="the S3 server to answer",
+            retry_on=(Exception,),
+        )
         yield url
     finally:
         proc.terminate()

@@ -20,6 +20,7 @@ from deploykit_docker.build_queue import BuildQueue
 from deploykit_docker.builder import DockerBuilder
 from deploykit_docker.keys import generate_deploy_key
 from tests.builder.conftest import LOCAL, Images, Repo, Sshd, run, run_image
+from tests.wait import wait_for
 
 pytestmark = pytest.mark.docker
 
@@ -36,14 +37,6 @@ def containers_running(token: str) -> list[str]:
     """Containers (any state) whose command mentions ``token``."""
     out = docker("ps", "-a", "--no-trunc", "--format", "{{.ID}} {{.Command}}")
     return [line.split()[0] for line in out.splitlines() if token in line]
-
-
-async def eventually(check: Callable[[], bool], within: float, what: str) -> None:
-    deadline = time.monotonic() + within
-    while not check():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {within} s waiting for {what}")
-        await asyncio.sleep(0.1)
 
 
 class LogWatch:
@@ -179,7 +172,7 @@ async def test_cancelling_a_running_build_stops_it_in_the_engine(
     with pytest.raises(asyncio.CancelledError):
         await task
     assert time.monotonic() - started < 5
-    await eventually(lambda: containers_running(token) == [], 15, "the build container to go")
+    await wait_for(lambda: containers_running(token) == [], within=15, message="the build container to go")
     assert list(builder.cloner.work_dir.iterdir()) == []
 
 
@@ -196,7 +189,7 @@ async def test_build_over_its_timeout_is_stopped_and_reported(
     assert time.monotonic() - started < 10
     assert f"started-{token}" in logs.lines
     assert logs.lines[-1] == "Build timed out after 4 s and was stopped."
-    await eventually(lambda: containers_running(token) == [], 15, "the build container to go")
+    await wait_for(lambda: containers_running(token) == [], within=15, message="the build container to go")
 
 
 async def test_build_steps_run_under_the_memory_cap(
@@ -250,7 +243,7 @@ async def test_newer_build_of_a_service_cancels_the_running_older_one(
     assert (info.value.code, info.value.message) == ("conflict", "Cancelled: a newer build of this service started.")
     assert result.image == tag
     assert run_image(images, tag, "cat", "/www/index.html") == "new\n"
-    await eventually(lambda: containers_running(token) == [], 15, "the older build's container to go")
+    await wait_for(lambda: containers_running(token) == [], within=15, message="the older build's container to go")
 
 
 async def test_prune_keeps_the_newest_and_the_images_in_use(

@@ -13,6 +13,7 @@ from deploykit import Error
 from deploykit.build import BuildRequest, BuildResult
 from deploykit.service import GitSource
 from deploykit_docker.build_queue import BuildQueue
+from tests.wait import wait_for
 
 
 @dataclass
@@ -57,15 +58,6 @@ class FakeBuilder:
         await asyncio.wait_for(wait(), 5)
 
 
-async def until(check: Callable[[], bool]) -> None:
-    """Let other tasks run until ``check`` holds (the queue's state changes only when they do)."""
-    for _ in range(1000):
-        if check():
-            return
-        await asyncio.sleep(0)
-    pytest.fail("the condition never held")
-
-
 def req(deployment_id: str) -> BuildRequest:
     return BuildRequest(deployment_id=deployment_id, source=GitSource(repo_url="/srv/x"), tag=f"img:{deployment_id}")
 
@@ -82,7 +74,7 @@ async def test_at_most_n_builds_run_at_once_in_arrival_order() -> None:
     logs: list[str] = []
     tasks = [start(queue, f"svc{i}", f"d{i}", logs) for i in range(5)]
     await fake.until(lambda: len(fake.started) == 2)
-    await until(lambda: queue.queued == 3)
+    await wait_for(lambda: queue.queued == 3, within=5, interval=0, message="3 builds queued")
     assert queue.running == 2
     assert "Queued: waiting for a build slot (2 ahead, 2 running)." in logs
 
@@ -115,7 +107,7 @@ async def test_newer_build_cancels_the_queued_older_one_before_it_starts() -> No
     other = start(queue, "db", "db1")
     await fake.until(lambda: fake.started == ["db1"])
     older = start(queue, "api", "old")
-    await until(lambda: queue.queued == 1)
+    await wait_for(lambda: queue.queued == 1, within=5, interval=0, message="1 builds queued")
     newer = start(queue, "api", "new")
     with pytest.raises(Error) as info:
         await older
@@ -146,7 +138,7 @@ async def test_cancelled_callers_free_their_slot_and_leave_the_queue() -> None:
     running = start(queue, "a", "a1")
     await fake.until(lambda: fake.started == ["a1"])
     waiting = start(queue, "b", "b1")
-    await until(lambda: queue.queued == 1)
+    await wait_for(lambda: queue.queued == 1, within=5, interval=0, message="1 builds queued")
 
     waiting.cancel()
     with pytest.raises(asyncio.CancelledError):
@@ -216,4 +208,4 @@ async def test_a_build_that_ignores_its_timeout_frees_its_slot_and_the_next_one_
     assert (await asyncio.wait_for(following, 5)).commit_message == "ran"
     assert queue.running == 0
     stuck_until.set()  # the abandoned build ends; the queue let go of it
-    await until(lambda: not queue._abandoned)
+    await wait_for(lambda: not queue._abandoned, within=5, interval=0, message="the abandoned build to be reaped")

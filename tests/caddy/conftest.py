@@ -9,9 +9,8 @@ import os
 import shutil
 import socket
 import tempfile
-import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,6 +19,7 @@ import pytest
 
 from deploykit.ingress import Route
 from deploykit_caddy import CaddyIngress, CaddySettings, CaddySupervisor, SupervisorSettings
+from tests.wait import wait_for
 
 CADDY_BIN = os.environ.get("DEPLOYKIT_CADDY_BIN") or shutil.which("caddy") or "/usr/bin/caddy"
 
@@ -45,17 +45,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-async def wait_for(condition: Callable[[], Awaitable[bool]], *, timeout_s: float, what: str) -> float:
-    """Poll ``condition`` until true; returns the seconds it took. Fails the test at the deadline."""
-    start = time.monotonic()
-    while True:
-        if await condition():
-            return time.monotonic() - start
-        if time.monotonic() - start > timeout_s:
-            pytest.fail(f"timed out after {timeout_s}s waiting for {what}")
-        await asyncio.sleep(0.02)
 
 
 @dataclass
@@ -165,7 +154,7 @@ class Upstreams:
             except httpx.HTTPError:
                 return False
 
-        await wait_for(answers, timeout_s=15, what=f"container {name} to answer")
+        await wait_for(answers, within=15, message=f"container {name} to answer")
         return address
 
     async def stop(self, address: str) -> None:

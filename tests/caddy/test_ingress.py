@@ -14,7 +14,8 @@ import pytest
 from deploykit import UNAVAILABLE, Error
 from deploykit.ingress import DomainCheck, Route, TLSStatus
 from deploykit_caddy import CaddyIngress, CaddySettings, tcp_migrate_req
-from tests.caddy.conftest import Proxy, Upstreams, free_port, start_proxy, stop_proxy, wait_for
+from tests.caddy.conftest import Proxy, Upstreams, free_port, start_proxy, stop_proxy
+from tests.wait import wait_for
 
 pytestmark = [pytest.mark.caddy]
 
@@ -59,7 +60,7 @@ async def test_https_with_the_internal_issuer_answers_for_a_localhost_name(proxy
     async def root_ca_exists() -> bool:
         return proxy.root_ca().exists()
 
-    await wait_for(root_ca_exists, timeout_s=10, what="Caddy's internal root CA")
+    await wait_for(root_ca_exists, within=10, message="Caddy's internal root CA")
     context = ssl.create_default_context(cafile=str(proxy.root_ca()))
     response: httpx.Response | None = None
 
@@ -76,7 +77,7 @@ async def test_https_with_the_internal_issuer_answers_for_a_localhost_name(proxy
             return False
         return True
 
-    await wait_for(https_answers, timeout_s=10, what="an HTTPS answer for secure.localhost")
+    await wait_for(https_answers, within=10, message="an HTTPS answer for secure.localhost")
     assert response is not None
     assert (response.status_code, response.text.strip()) == (200, "alpha")
     assert await proxy.ingress.probe_tls("secure.localhost") == TLSStatus.INTERNAL
@@ -245,7 +246,7 @@ async def test_check_domain_reports_dns_and_tls_of_a_name(caddy_dir: Path) -> No
         async def internal_cert_served() -> bool:
             return await ingress.probe_tls("secure.localhost") == TLSStatus.INTERNAL
 
-        await wait_for(internal_cert_served, timeout_s=10, what="the internal certificate of secure.localhost")
+        await wait_for(internal_cert_served, within=10, message="the internal certificate of secure.localhost")
         assert await ingress.check_domain("secure.localhost") == DomainCheck(
             "secure.localhost", True, TLSStatus.INTERNAL
         )

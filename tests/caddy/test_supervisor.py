@@ -14,7 +14,8 @@ import pytest
 from deploykit import UNAVAILABLE, Error
 from deploykit.ingress import Route
 from deploykit_caddy import CaddyIngress, CaddySettings, CaddySupervisor, SupervisorSettings
-from tests.caddy.conftest import CADDY_BIN, Proxy, Upstreams, free_port, wait_for
+from tests.caddy.conftest import CADDY_BIN, Proxy, Upstreams, free_port
+from tests.wait import wait_for
 
 pytestmark = [pytest.mark.caddy]
 
@@ -52,7 +53,7 @@ async def test_killing_supervised_caddy_restores_every_route_within_2s(proxy: Pr
             return False
         return statuses == [200, 200, 503]
 
-    await wait_for(routes_back, timeout_s=2.0, what="every route to answer again after SIGKILL")
+    await wait_for(routes_back, within=2.0, message="every route to answer again after SIGKILL")
     elapsed = time.monotonic() - killed_at
     assert elapsed < 2.0
     assert proxy.supervisor.pid not in (None, old_pid)
@@ -227,7 +228,7 @@ async def test_a_kept_caddy_outlives_close_and_is_adopted_with_its_routes(caddy_
             async def restarted() -> bool:
                 return second.pid not in (None, pid) and second.resyncs == 1
 
-            await wait_for(restarted, timeout_s=5.0, what="the adopted Caddy to be restarted after SIGKILL")
+            await wait_for(restarted, within=5.0, message="the adopted Caddy to be restarted after SIGKILL")
             assert calls == ["adopt", "start"]
             async with httpx.AsyncClient(timeout=5.0) as client:
                 assert (await client.get(url, headers={"Host": "idle.localhost"})).status_code == 503

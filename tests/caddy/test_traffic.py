@@ -9,7 +9,8 @@ import pytest
 
 from deploykit.ingress import Route
 from deploykit_caddy import CaddyIngress, CaddyTraffic, TolerantIngress, TrafficSettings, route_id
-from tests.caddy.conftest import Proxy, free_port, wait_for
+from tests.caddy.conftest import Proxy, free_port
+from tests.wait import wait_for
 
 
 async def test_disabled_traffic_has_no_ingress_and_starts_no_caddy(tmp_path: Path) -> None:
@@ -49,7 +50,7 @@ async def test_an_existing_caddy_that_lost_our_routes_gets_them_back(proxy: Prox
         assert await ours_in_caddy()
         await proxy.ingress.sync_routes([])  # someone else's edit drops our route
         assert not await ours_in_caddy()
-        await wait_for(ours_in_caddy, timeout_s=5.0, what="the route to be put back")
+        await wait_for(ours_in_caddy, within=5.0, message="the route to be put back")
     finally:
         await traffic.close()
 

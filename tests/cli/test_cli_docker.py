@@ -17,7 +17,8 @@ import pytest
 from tests.builder.conftest import Repo, dockerfile, run
 from tests.cli.conftest import Dk
 from tests.conftest import TEST_IMAGE
-from tests.e2e.support import Account, Daemon, create_project, register_admin, wait_until
+from tests.e2e.support import UNSETTLED, Account, Daemon, create_project, register_admin
+from tests.wait import wait_for_sync
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -101,7 +102,12 @@ def test_deploy_wait_follow_logs_stop_start_and_redeploy(dkd: Dk, owner: Account
     reader = threading.Thread(target=lambda: seen.extend(iter(proc.stdout.readline, "")), daemon=True)  # type: ignore[union-attr]
     reader.start()
     try:
-        wait_until(lambda: sum("tick" in line for line in seen) >= 5, 60, "dk logs -f to print new lines")
+        wait_for_sync(
+            lambda: sum("tick" in line for line in seen) >= 5,
+            within=60,
+            message="dk logs -f to print new lines",
+            retry_on=UNSETTLED,
+        )
         assert proc.poll() is None
         dkd.ok("stop", "ticker")
         assert proc.wait(60) == 0, proc.stderr.read() if proc.stderr else ""
@@ -113,14 +119,26 @@ def test_deploy_wait_follow_logs_stop_start_and_redeploy(dkd: Dk, owner: Account
     ticks = [int(line.split("tick ")[1]) for line in seen if "tick " in line]
     assert ticks == sorted(ticks)
     assert len(ticks) >= 5
-    wait_until(lambda: running_containers(sid) == [], 60, "the stopped service's container to stop")
+    wait_for_sync(
+        lambda: running_containers(sid) == [],
+        within=60,
+        message="the stopped service's container to stop",
+        retry_on=UNSETTLED,
+    )
     assert json.loads(dkd.ok("services", "--json").stdout)[0]["stopped"] is True
 
     dkd.ok("start", "ticker")
-    (container,) = wait_until(lambda: running_containers(sid), 60, "the started service to run")
+    (container,) = wait_for_sync(
+        lambda: running_containers(sid), within=60, message="the started service to run", retry_on=UNSETTLED
+    )
     started = started_at(container)
     assert dkd.ok("restart", "ticker").stdout.strip() == "Restarted ticker."
-    wait_until(lambda: any(started_at(c) != started for c in running_containers(sid)), 60, "a restarted replica")
+    wait_for_sync(
+        lambda: any(started_at(c) != started for c in running_containers(sid)),
+        within=60,
+        message="a restarted replica",
+        retry_on=UNSETTLED,
+    )
 
     redeployed = dkd.ok("redeploy", "ticker", "--wait", "--timeout", "120")
     assert "✓ ticker is healthy" in redeployed.stderr

@@ -25,7 +25,8 @@ from deploykit.runtime import (
     managed_labels,
 )
 from deploykit_docker import DockerRuntime, SocketHealthProbe
-from tests.reconciler.support import docker_cli, wait_until
+from tests.reconciler.support import docker_cli
+from tests.wait import wait_for
 
 
 @dataclass
@@ -133,7 +134,7 @@ async def test_list_is_one_call_and_reports_exit_codes(engine: Engine) -> None:
     async def exited() -> bool:
         return (await rt.inspect_container(done.id)).state == "exited"
 
-    await wait_until(exited, what="the container to exit")
+    await wait_for(exited, within=20, message="the container to exit")
     rt.api_calls.clear()
 
     listed = {c.id: c for c in await rt.list_containers()}
@@ -281,7 +282,7 @@ async def test_probe_http_and_tcp_against_a_container(engine: Engine) -> None:
     async def first_ok() -> bool:
         return (await probe.probe(state.ip_address or "", 8080, ok)).ok
 
-    await wait_until(first_ok, what="httpd to answer")
+    await wait_for(first_ok, within=20, message="httpd to answer")
     result = await probe.probe(state.ip_address, 8080, ok)
     assert (result.ok, result.status_code, result.error) == (True, 200, None)
     missing = await probe.probe(state.ip_address, 8080, HealthCheck(path="/nope", timeout_s=1))

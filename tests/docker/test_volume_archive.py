@@ -15,7 +15,8 @@ from deploykit.runtime import LABEL_INSTANCE, VolumeMount, managed_labels
 from deploykit_docker.volume_archive import DockerVolumeArchiver
 from tests.docker import test_runtime
 from tests.docker.test_runtime import Engine
-from tests.reconciler.support import docker_cli, wait_until
+from tests.reconciler.support import docker_cli
+from tests.wait import wait_for
 
 pytestmark = [pytest.mark.docker]
 engine = test_runtime.engine
@@ -40,7 +41,7 @@ async def test_a_volume_is_copied_with_its_user_paused_only_meanwhile(engine: En
         out = await docker_cli("exec", user.id, "sh", "-c", "test -f /data/d/b.txt && echo yes", check=False)
         return out.strip() == "yes"
 
-    await wait_until(written, what="the container to write its files")
+    await wait_for(written, within=20, message="the container to write its files")
     archiver = DockerVolumeArchiver(rt, instance_id=engine.tag)
     assert [v.name for v in await archiver.list_volumes()] == [volume]
 

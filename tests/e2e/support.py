@@ -1,6 +1,6 @@
 """The real ``deploykitd`` as a subprocess on a free port, and small clients for it.
 
-Nothing here sleeps to let things settle: ``wait_until`` polls a condition against a deadline.
+Nothing here sleeps to let things settle: ``tests.wait.wait_for_sync`` polls a condition against a deadline.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +22,7 @@ from typing import Any, TypeVar
 import httpx
 
 from deploykit_http.shapes.canvas import CanvasServerMessage
+from tests.wait import wait_for_sync
 
 T = TypeVar("T")
 PASSWORD = "correct horse battery"
@@ -82,30 +82,19 @@ def stop_caddy(caddy_dir: Path, timeout_s: float = 10.0) -> None:
         return
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGTERM)
-    end = time.monotonic() + timeout_s
-    while caddy_pid(caddy_dir) == pid:
-        if time.monotonic() > end:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-            break
-        time.sleep(0.02)
+    try:
+        wait_for_sync(
+            lambda: caddy_pid(caddy_dir) != pid, within=timeout_s, interval=0.02, message=f"Caddy {pid} to stop"
+        )
+    except AssertionError:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
 
 
-def wait_until(check: Callable[[], T | None], deadline_s: float = 10.0, what: str = "condition") -> T:
-    """Poll ``check`` until it returns something truthy; fail after ``deadline_s``."""
-    end = time.monotonic() + deadline_s
-    last: BaseException | None = None
-    while time.monotonic() < end:
-        try:
-            value = check()
-            if value:
-                return value
-        except Exception as exc:  # the daemon may not answer yet
-            last = exc
-        # 20 checks a second: a check of two requests stays within the daemon's per-client
-        # request rate (50 a second), so polling never runs a test's token out of requests.
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}" + (f" (last error: {last!r})" if last else ""))
+UNSETTLED: tuple[type[Exception], ...] = (Exception,)
+"""What an e2e wait treats as "not yet": the daemon, Caddy and containers it talks to may refuse,
+reset, or answer a 502 page that is no JSON while they come up. The last one is reported at the
+deadline."""
 
 
 @dataclass
@@ -155,12 +144,12 @@ class Daemon:
             env.pop("DOCKER_HOST", None)
         with open(self.log_path, "wb") as log:
             self.proc = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT, env=env)
-        wait_until(self._healthy, 20, "the daemon to answer /api/health")
+        wait_for_sync(self._healthy, within=20, message="the daemon to answer /api/health", retry_on=(httpx.HTTPError,))
         return self
 
     def _healthy(self) -> bool:
         if self.proc is not None and self.proc.poll() is not None:
-            raise AssertionError(f"deploykitd exited with {self.proc.returncode}:\n{self.log()}")
+            raise RuntimeError(f"deploykitd exited with {self.proc.returncode}:\n{self.log()}")
         return httpx.get(f"{self.base}/api/health", timeout=1).status_code == 200
 
     def log(self) -> str:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from tests.e2e.support import (
     PASSWORD,
+    UNSETTLED,
     Account,
     CanvasClient,
     Daemon,
@@ -15,8 +16,8 @@ from tests.e2e.support import (
     create_project,
     login,
     running,
-    wait_until,
 )
+from tests.wait import wait_for_sync
 
 
 def test_first_user_becomes_admin_and_registration_then_closes(fresh_dir: Path) -> None:
@@ -107,7 +108,12 @@ def test_api_keys_authenticate_until_they_expire_or_are_deleted(daemon: Daemon, 
         assert minted.json()["message"] == "An API key cannot create API keys; sign in to create one."
     with daemon.client(short["token"]) as k:
         assert k.get("/projects").status_code == 200
-        wait_until(lambda: k.get("/projects").status_code == 401, 15, "the short key to expire")
+        wait_for_sync(
+            lambda: k.get("/projects").status_code == 401,
+            within=15,
+            message="the short key to expire",
+            retry_on=UNSETTLED,
+        )
     with account.client() as c:
         assert c.delete(f"/api-keys/{key['id']}").status_code == 204
     with daemon.client(key["token"]) as k:

@@ -24,8 +24,8 @@ from tests.e2e.support import (
     login,
     register_admin,
     remove_engine_objects,
-    wait_until,
 )
+from tests.wait import wait_for_sync
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -88,7 +88,12 @@ def deploy_with_volume(daemon: Daemon) -> Deployed:
         change = c.post(f"/projects/{pid}/services", json=body).json()
         ids = c.post(f"/projects/{pid}/deploy").json()["temp_id_to_service_id"]
     service_id = ids[change["target_temp_id"]]
-    container = wait_until(lambda: running_container(daemon.instance_id, service_id), 60, "the service to run")
+    container = wait_for_sync(
+        lambda: running_container(daemon.instance_id, service_id),
+        within=60,
+        message="the service to run",
+        retry_on=(Exception,),
+    )
     return Deployed(daemon, admin, project, service_id, container)
 
 
@@ -150,7 +155,12 @@ def test_a_restore_serves_the_same_projects_secrets_and_volume_data(workdir: Pat
         admin = login(second, "admin@example.com")
         assert login(second, "max@example.com").user["email"] == "max@example.com"
         assert snapshot_of(admin, d.project["id"], d.service_id) == before
-        container = wait_until(lambda: running_container(second_instance, d.service_id), 60, "the service to run")
+        container = wait_for_sync(
+            lambda: running_container(second_instance, d.service_id),
+            within=60,
+            message="the service to run",
+            retry_on=(Exception,),
+        )
         content = docker("exec", container, "cat", "/data/hello.txt")
         assert content.stdout == PAYLOAD
         owner = docker("exec", container, "stat", "-c", "%u:%g", "/data/hello.txt")

@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.support import Account, Daemon, create_member, wait_until
+from tests.e2e.support import UNSETTLED, Account, Daemon, create_member
 from tests.e2e.test_backup import deploy_with_volume, deploykitd
+from tests.wait import wait_for_sync
 
 
 def finished(account: Account) -> dict[str, Any] | None:
@@ -32,7 +33,7 @@ def test_a_failed_backup_is_listed_with_its_reason(admin: Account) -> None:
         assert r.status_code == 202, r.text
         started = r.json()
     assert (started["status"], started["trigger"], started["created_by"]) == ("running", "manual", admin.user["id"])
-    done = wait_until(lambda: finished(admin), 20, "the backup to end")
+    done = wait_for_sync(lambda: finished(admin), within=20, message="the backup to end", retry_on=UNSETTLED)
     assert done["id"] == started["id"]
     assert done["status"] == "failed"
     assert done["error"] == "The Docker engine is not reachable."  # this daemon has none: its volumes are out of reach
@@ -57,7 +58,7 @@ def test_a_backup_run_through_the_api_holds_the_volume_and_verifies(tmp_path: Pa
         d = deploy_with_volume(daemon)
         with d.admin.client() as c:
             assert c.post("/system/backups").status_code == 202
-        done = wait_until(lambda: finished(d.admin), 60, "the backup to end")
+        done = wait_for_sync(lambda: finished(d.admin), within=60, message="the backup to end", retry_on=UNSETTLED)
     finally:
         daemon.terminate(clean_engine=True)
     assert done["status"] == "succeeded", done["error"]

@@ -25,8 +25,8 @@ from tests.e2e.support import (
     free_port,
     login,
     register_admin,
-    wait_until,
 )
+from tests.wait import wait_for_sync
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -84,7 +84,7 @@ def latest_deployment(account: Account, pid: str, sid: str) -> str:
             data = c.get(f"/projects/{pid}/services/{sid}/deployments").json()["data"]
         return str(data[0]["id"]) if data else None
 
-    return wait_until(first, 10, "a deployment")
+    return wait_for_sync(first, within=10, message="a deployment", retry_on=(Exception,))
 
 
 def settled(account: Account, pid: str, sid: str, dep_id: str) -> dict[str, Any]:
@@ -93,7 +93,7 @@ def settled(account: Account, pid: str, sid: str, dep_id: str) -> dict[str, Any]
             d = c.get(f"/projects/{pid}/services/{sid}/deployments/{dep_id}").json()
         return dict(d) if d["status"] in ("healthy", "failed") else None
 
-    return wait_until(done, BUILD_S, f"deployment {dep_id[:8]} to settle")
+    return wait_for_sync(done, within=BUILD_S, message=f"deployment {dep_id[:8]} to settle", retry_on=(Exception,))
 
 
 @pytest.mark.parametrize(

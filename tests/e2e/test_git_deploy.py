@@ -23,7 +23,8 @@ import pytest
 
 from tests.builder.conftest import Repo, run
 from tests.conftest import TEST_IMAGE
-from tests.e2e.support import Account, CanvasTap, Daemon, create_project, register_admin, wait_until
+from tests.e2e.support import UNSETTLED, Account, CanvasTap, Daemon, create_project, register_admin
+from tests.wait import wait_for_sync
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -81,7 +82,9 @@ class World:
             d = self.deployment(deployment_id)
             return d if d["status"] in ("healthy", "failed") else None
 
-        return wait_until(settled, DEPLOY_S, f"deployment {deployment_id[:8]} to settle")
+        return wait_for_sync(
+            settled, within=DEPLOY_S, message=f"deployment {deployment_id[:8]} to settle", retry_on=UNSETTLED
+        )
 
     def deliveries(self) -> list[dict[str, Any]]:
         with self.client() as c:
@@ -179,7 +182,12 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             assert applied.status_code == 200, applied.text
             sid = applied.json()["temp_id_to_service_id"][r.json()["target_temp_id"]]
             w = World(daemon, admin, pid, sid, repo, {})
-            dep_id = wait_until(lambda: [d["id"] for d in w.deployments()], 10, "the first deployment")[0]
+            dep_id = wait_for_sync(
+                lambda: [d["id"] for d in w.deployments()],
+                within=10,
+                message="the first deployment",
+                retry_on=UNSETTLED,
+            )[0]
             w.first = w.settled(dep_id)
 
             # Every status the deployment went through, as the canvas heard them.
@@ -187,13 +195,20 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
                 seen = tap.statuses(dep_id)
                 return seen if seen and seen[-1] in ("healthy", "failed") else None
 
-            w.statuses = wait_until(heard, 10, "the canvas to hear the deployment settle")
+            w.statuses = wait_for_sync(
+                heard, within=10, message="the canvas to hear the deployment settle", retry_on=UNSETTLED
+            )
         assert w.first["commit_sha"] == first_sha, w.first
         yield w
     finally:
         with admin.client() as c:
             c.delete(f"/projects/{pid}")
-        wait_until(lambda: containers_of(pid) == [], 60, "the project's containers to be removed")
+        wait_for_sync(
+            lambda: containers_of(pid) == [],
+            within=60,
+            message="the project's containers to be removed",
+            retry_on=UNSETTLED,
+        )
         daemon.terminate(clean_engine=True)
 
 

@@ -9,7 +9,8 @@ from typing import Any
 
 import httpx
 
-from tests.e2e.support import PASSWORD, Account, Daemon, register_admin, running, wait_until
+from tests.e2e.support import PASSWORD, UNSETTLED, Account, Daemon, register_admin, running
+from tests.wait import wait_for_sync
 
 
 def from_address(daemon: Daemon, address: str) -> httpx.Client:
@@ -80,7 +81,9 @@ def test_a_burst_of_400_requests_gets_429_with_retry_after_and_other_clients_are
             with other.client() as o:
                 assert [p["name"] for p in o.get("/projects").json()["data"]] == ["Kept"]
             # The limited client is served again as soon as its bucket has a request in it.
-            page = wait_until(lambda: _served(c.get("/projects")), 10, "the bucket to refill")
+            page = wait_for_sync(
+                lambda: _served(c.get("/projects")), within=10, message="the bucket to refill", retry_on=UNSETTLED
+            )
             assert [p["name"] for p in page["data"]] == ["Kept"]
 
 

@@ -20,8 +20,9 @@ from typing import Any
 import pytest
 
 from tests.builder.conftest import Repo, run
-from tests.e2e.support import Account, CanvasClient, Daemon, create_member, create_project, register_admin, wait_until
+from tests.e2e.support import Account, CanvasClient, Daemon, create_member, create_project, register_admin
 from tests.e2e.test_build_security import host_address, make_repo, settled, start
+from tests.wait import wait_for_sync
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -136,7 +137,9 @@ async def test_credentials_clone_but_are_never_shown_stored_or_logged_in_the_cle
             assert remote.shown in str(state)
         with admin.client() as c:
             sid = c.post(f"/projects/{pid}/deploy").json()["temp_id_to_service_id"][temp]
-        first = wait_until(lambda: deployments(member, pid, sid), 10, "a deployment")[0]
+        first = wait_for_sync(
+            lambda: deployments(member, pid, sid), within=10, message="a deployment", retry_on=(Exception,)
+        )[0]
         assert settled(member, pid, sid, first["id"])["status"] == "healthy"  # the builder had the token
 
         # What a member sees, everywhere.
@@ -188,7 +191,9 @@ def test_credentials_stored_in_the_clear_before_are_sealed_on_upgrade(tmp_path: 
             r = c.post(f"/projects/{pid}/services", json={"name": "api", "source": {"type": "git",
                        "repo_url": remote.url}})  # fmt: skip
             sid = c.post(f"/projects/{pid}/deploy").json()["temp_id_to_service_id"][r.json()["target_temp_id"]]
-        first = wait_until(lambda: deployments(admin, pid, sid), 10, "a deployment")[0]
+        first = wait_for_sync(
+            lambda: deployments(admin, pid, sid), within=10, message="a deployment", retry_on=(Exception,)
+        )[0]
         assert settled(admin, pid, sid, first["id"])["status"] == "healthy"
     finally:
         daemon.terminate()
@@ -226,4 +231,4 @@ def settled_on(daemon: Daemon, account: Account, pid: str, sid: str, dep_id: str
             d = c.get(f"/projects/{pid}/services/{sid}/deployments/{dep_id}").json()
         return dict(d) if d["status"] in ("healthy", "failed") else None
 
-    return wait_until(done, 90, f"deployment {dep_id[:8]} to settle")
+    return wait_for_sync(done, within=90, message=f"deployment {dep_id[:8]} to settle", retry_on=(Exception,))

@@ -13,7 +13,8 @@ import httpx
 import pytest
 
 from tests.conftest import TEST_IMAGE
-from tests.e2e.support import CanvasClient, Daemon, create_project, register_admin, wait_until
+from tests.e2e.support import UNSETTLED, CanvasClient, Daemon, create_project, register_admin
+from tests.wait import wait_for_sync
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -83,4 +84,9 @@ async def test_deploy_stream_logs_and_stop(docker_daemon: Daemon) -> None:
     finally:
         with admin.client() as c:
             c.delete(f"/projects/{pid}")
-        wait_until(lambda: containers_of(pid) == [], 60, "the project's containers to be removed")
+        wait_for_sync(
+            lambda: containers_of(pid) == [],
+            within=60,
+            message="the project's containers to be removed",
+            retry_on=UNSETTLED,
+        )

@@ -20,8 +20,8 @@ from tests.e2e.support import (
     create_project,
     login,
     register_admin,
-    wait_until,
 )
+from tests.wait import wait_for_sync
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -106,7 +106,12 @@ async def test_log_streams_end_with_their_session_or_key(docker_daemon: Daemon) 
         "key": LogStream(d, path, key["token"]),
         "admin": LogStream(d, path, admin.token),
     }
-    wait_until(lambda: all(s.live() for s in streams.values()), 30, "every stream to carry log lines")
+    wait_for_sync(
+        lambda: all(s.live() for s in streams.values()),
+        within=30,
+        message="every stream to carry log lines",
+        retry_on=(Exception,),
+    )
 
     with logout_all.client() as c:
         assert c.post("/auth/logout", params={"all": "true"}).status_code == 204
@@ -122,7 +127,12 @@ async def test_log_streams_end_with_their_session_or_key(docker_daemon: Daemon) 
         assert streams[name].ended.wait(ENDS_WITHIN_S), f"the {name} stream is still open"
     assert not streams["new-password"].ended.is_set()
     seen = streams["admin"].lines
-    wait_until(lambda: streams["admin"].lines > seen + 3, 10, "the admin's stream to go on")
+    wait_for_sync(
+        lambda: streams["admin"].lines > seen + 3,
+        within=10,
+        message="the admin's stream to go on",
+        retry_on=(Exception,),
+    )
     assert streams["admin"].live()
     with admin.client() as c:
         assert c.get(f"{path}/containers").json()["data"][0]["state"] == "running"
@@ -137,7 +147,7 @@ async def test_a_stream_ends_when_a_password_change_elsewhere_ends_its_session(d
     member = create_member(admin, "watcher@example.com")
     here = login(d, member.email)
     stream = LogStream(d, f"/projects/{pid}/services/{sid}", member.token)
-    wait_until(stream.live, 30, "the stream to carry log lines")
+    wait_for_sync(stream.live, within=30, message="the stream to carry log lines", retry_on=(Exception,))
     with here.client() as c:
         body = {"new_password": "another fine password", "current_password": PASSWORD}
         assert c.patch("/auth/profile", json=body).status_code == 200

@@ -30,14 +30,15 @@ import pytest
 
 from tests.conftest import TEST_IMAGE
 from tests.e2e.support import (
+    UNSETTLED,
     Account,
     Daemon,
     create_project,
     free_port,
     register_admin,
     remove_engine_objects,
-    wait_until,
 )
+from tests.wait import wait_for_sync
 
 pytestmark = [pytest.mark.docker, pytest.mark.caddy, pytest.mark.slow]
 
@@ -128,7 +129,9 @@ def proxy() -> Iterator[Proxy]:
             p.hosts = {name: c.get(svc_path(p, name)).json()["domains"][0] for name in p.services}
         for name, host in p.hosts.items():
             try:
-                wait_until(partial(p.body, host), 90, f"{name} to answer through Caddy")
+                wait_for_sync(
+                    partial(p.body, host), within=90, message=f"{name} to answer through Caddy", retry_on=UNSETTLED
+                )
             except AssertionError as exc:
                 raise AssertionError(f"{exc}\n{daemon.log()[-6000:]}") from None
         yield p
@@ -172,7 +175,7 @@ def redeploy_and_wait(p: Proxy, name: str, deadline_s: float = 60) -> dict[str, 
         assert dep["status"] not in ("failed", "cancelled"), dep
         return dict(dep) if dep["status"] == "healthy" else None
 
-    return wait_until(healthy, deadline_s, f"deployment {dep_id} to be healthy")
+    return wait_for_sync(healthy, within=deadline_s, message=f"deployment {dep_id} to be healthy", retry_on=UNSETTLED)
 
 
 class Load:
@@ -238,13 +241,23 @@ def test_custom_domain_routes_and_its_removal_stops_routing(proxy: Proxy) -> Non
         generated = c.delete(f"{svc_path(proxy, 'web')}/domains/{host_of(proxy, 'web')}")
         assert generated.status_code == 400, generated.text
     web = proxy.body(host_of(proxy, "web"))
-    assert wait_until(lambda: proxy.body("shop.example.test") == web, 5, "the custom domain to route")
+    assert wait_for_sync(
+        lambda: proxy.body("shop.example.test") == web,
+        within=5,
+        message="the custom domain to route",
+        retry_on=UNSETTLED,
+    )
 
     with proxy.admin.client() as c:
         assert c.delete(f"{svc_path(proxy, 'web')}/domains/shop.example.test").status_code == 204
         listed = [d["hostname"] for d in c.get(f"{svc_path(proxy, 'web')}/domains").json()["data"]]
     assert listed == [host_of(proxy, "web")]
-    wait_until(lambda: proxy.get("shop.example.test").status_code == 404, 5, "the removed domain to stop routing")
+    wait_for_sync(
+        lambda: proxy.get("shop.example.test").status_code == 404,
+        within=5,
+        message="the removed domain to stop routing",
+        retry_on=UNSETTLED,
+    )
     assert proxy.body(host_of(proxy, "web")) == web
 
 
@@ -260,9 +273,13 @@ def https_get(proxy: Proxy, host: str, context: ssl.SSLContext) -> bytes:
 
 def test_https_answers_for_a_localhost_name_with_the_internal_issuer(proxy: Proxy) -> None:
     root = proxy.caddy_dir / "storage" / "pki" / "authorities" / "local" / "root.crt"
-    context = ssl.create_default_context(cafile=str(wait_until(lambda: root.exists() and root, 10, "Caddy's CA")))
+    context = ssl.create_default_context(
+        cafile=str(wait_for_sync(lambda: root.exists() and root, within=10, message="Caddy's CA", retry_on=UNSETTLED))
+    )
     host = host_of(proxy, "web")
-    answer = wait_until(lambda: https_get(proxy, host, context), 10, "an HTTPS answer")
+    answer = wait_for_sync(
+        lambda: https_get(proxy, host, context), within=10, message="an HTTPS answer", retry_on=UNSETTLED
+    )
     assert answer.startswith(b"HTTP/1.1 200")
     body = proxy.body(host)
     assert body is not None
@@ -277,7 +294,12 @@ def test_caddy_killed_is_restarted_with_every_route_within_2s(proxy: Proxy) -> N
     assert all(before.values())
     killed = time.monotonic()
     os.kill(old_pid, signal.SIGKILL)
-    wait_until(lambda: all(proxy.body(h) == before[h] for h in hosts), 5, "every route back")
+    wait_for_sync(
+        lambda: all(proxy.body(h) == before[h] for h in hosts),
+        within=5,
+        message="every route back",
+        retry_on=UNSETTLED,
+    )
     elapsed = time.monotonic() - killed
     assert int(pid_file.read_text()) != old_pid
     assert elapsed < 2.0, f"routes took {elapsed:.2f}s to come back"
@@ -290,15 +312,25 @@ def test_sites_keep_serving_while_the_daemon_stops_and_starts_and_caddy_is_adopt
     caddy = int(pid_file.read_text())
     hosts = [host_of(proxy, name) for name in proxy.services]
     with Load(proxy, host_of(proxy, "web")) as load:
-        wait_until(lambda: len(load.results) >= 5, 10, "the load to start")
+        wait_for_sync(lambda: len(load.results) >= 5, within=10, message="the load to start", retry_on=(Exception,))
         assert proxy.daemon.terminate(keep_caddy=True) == 0
         stopped = len(load.results)
         # The daemon is gone, its Caddy is not: every site still answers.
-        wait_until(lambda: len(load.results) >= stopped + 20, 10, "requests while the daemon is down")
+        wait_for_sync(
+            lambda: len(load.results) >= stopped + 20,
+            within=10,
+            message="requests while the daemon is down",
+            retry_on=(Exception,),
+        )
         assert all(proxy.body(h) for h in hosts)
         proxy.daemon.start()  # returns once /api/health answers: Caddy was adopted or replaced by then
         restarted = len(load.results)
-        wait_until(lambda: len(load.results) >= restarted + 20, 10, "requests after the start")
+        wait_for_sync(
+            lambda: len(load.results) >= restarted + 20,
+            within=10,
+            message="requests after the start",
+            retry_on=(Exception,),
+        )
     assert load.failures() == []
     assert int(pid_file.read_text()) == caddy
     assert all(proxy.body(h) for h in hosts)
@@ -310,10 +342,15 @@ def test_five_redeploys_under_load_see_only_2xx(proxy: Proxy) -> None:
     host = host_of(proxy, "web")
     served = set()
     with Load(proxy, host) as load:
-        wait_until(lambda: len(load.results) >= 5, 10, "the load to start")
+        wait_for_sync(lambda: len(load.results) >= 5, within=10, message="the load to start", retry_on=UNSETTLED)
         for _ in range(5):
             redeploy_and_wait(proxy, "web")
-            wait_until(lambda: proxy.body(host) not in served, 10, "the new replica to answer")
+            wait_for_sync(
+                lambda: proxy.body(host) not in served,
+                within=10,
+                message="the new replica to answer",
+                retry_on=UNSETTLED,
+            )
             served.add(proxy.body(host))
     assert load.failures() == []
     assert len(load.results) > 100
@@ -334,7 +371,7 @@ def test_a_deployment_that_never_becomes_healthy_gets_no_traffic(proxy: Proxy) -
             assert dep["status"] != "healthy", dep
             return bool(dep["status"] == "failed")
 
-        wait_until(failed, 60, "the broken deployment to fail")
+        wait_for_sync(failed, within=60, message="the broken deployment to fail", retry_on=UNSETTLED)
     assert load.results
     assert load.failures() == []
     assert {body for _, body in load.results} == {serving}
@@ -349,7 +386,9 @@ def test_a_service_with_a_volume_rolls_stop_first_and_says_so(proxy: Proxy) -> N
     with proxy.admin.client() as c:
         log = c.get(f"{svc_path(proxy, 'files')}/deployments/{dep['id']}/logs").json()["log"]
     assert "stopping the previous replicas first" in log
-    wait_until(lambda: proxy.body(host_of(proxy, "files")), 10, "the new replica to answer")
+    wait_for_sync(
+        lambda: proxy.body(host_of(proxy, "files")), within=10, message="the new replica to answer", retry_on=UNSETTLED
+    )
 
 
 def test_unreachable_caddy_shows_in_health_and_does_not_block_deploys(tmp_path: Path) -> None:
@@ -367,7 +406,7 @@ def test_unreachable_caddy_shows_in_health_and_does_not_block_deploys(tmp_path: 
             with admin.client() as c:
                 return bool(c.get(f"/projects/{pid}/services/{sid}").json()["status"] == "running")
 
-        wait_until(healthy, 60, "the service to run without Caddy")
+        wait_for_sync(healthy, within=60, message="the service to run without Caddy", retry_on=UNSETTLED)
 
 
 def test_health_and_metrics_of_a_running_service(proxy: Proxy) -> None:
@@ -376,7 +415,7 @@ def test_health_and_metrics_of_a_running_service(proxy: Proxy) -> None:
             body = dict(c.get(f"{svc_path(proxy, 'files')}/health").json())
         return body if body["status"] == "healthy" and body["replicas"] and body["results"] else None
 
-    body = wait_until(health, 15, "health results of the running replica")
+    body = wait_for_sync(health, within=15, message="health results of the running replica", retry_on=UNSETTLED)
     [replica] = body["replicas"]
     assert replica["healthy"] is True
     assert replica["last_result"]["ok"] is True
@@ -400,7 +439,12 @@ def run_caddy(directory: Path, admin: str) -> subprocess.Popen[bytes]:
     process = subprocess.Popen(
         [CADDY_BIN, "run", "--config", str(config)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
-    wait_until(lambda: httpx.get(f"http://{admin}/config/", timeout=1).status_code == 200, 10, "Caddy's admin API")
+    wait_for_sync(
+        lambda: httpx.get(f"http://{admin}/config/", timeout=1).status_code == 200,
+        within=10,
+        message="Caddy's admin API",
+        retry_on=UNSETTLED,
+    )
     return process
 
 
@@ -426,12 +470,19 @@ def test_an_existing_caddy_gets_every_route_back_after_it_restarts(tmp_path: Pat
                     return None
                 return r.text.strip() if r.status_code == 200 else None
 
-            serving = wait_until(body, 60, "the service to answer through the existing Caddy")
+            serving = wait_for_sync(
+                body, within=60, message="the service to answer through the existing Caddy", retry_on=UNSETTLED
+            )
             caddy.kill()
             caddy.wait(10)
             caddy = run_caddy(tmp_path, admin_addr)  # back with an empty config
             restarted = time.monotonic()
-            wait_until(lambda: body() == serving, 5, "the route back in the restarted Caddy")
+            wait_for_sync(
+                lambda: body() == serving,
+                within=5,
+                message="the route back in the restarted Caddy",
+                retry_on=UNSETTLED,
+            )
             assert time.monotonic() - restarted < 2.0
     finally:
         caddy.kill()

@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 
 from tests.conftest import TEST_IMAGE
-from tests.e2e.support import Account, Daemon, create_project, login, register_admin, wait_until
+from tests.e2e.support import Account, Daemon, create_project, login, register_admin
+from tests.wait import wait_for_sync
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -43,13 +44,17 @@ def container_of(service_id: str) -> str | None:
 
 
 def read(service_id: str, path: str) -> str:
-    cid = wait_until(lambda: container_of(service_id), 60, "the service's container")
+    cid = wait_for_sync(
+        lambda: container_of(service_id), within=60, message="the service's container", retry_on=(Exception,)
+    )
     out = subprocess.run(["docker", "exec", cid, "cat", path], capture_output=True, text=True, timeout=30)
     return out.stdout if out.returncode == 0 else ""
 
 
 def write(service_id: str, path: str, text: str) -> None:
-    cid = wait_until(lambda: container_of(service_id), 60, "the service's container")
+    cid = wait_for_sync(
+        lambda: container_of(service_id), within=60, message="the service's container", retry_on=(Exception,)
+    )
     docker("exec", cid, "sh", "-c", f"echo {text} > {path}")
 
 
@@ -79,7 +84,7 @@ def healthy(admin: Account, pid: str, sid: str) -> dict[str, Any]:
             svc = c.get(f"/projects/{pid}/services/{sid}").json()
         return dict(svc) if svc["status"] == "running" and container_of(sid) else None
 
-    return wait_until(check, 60, "the service to run")
+    return wait_for_sync(check, within=60, message="the service to run", retry_on=(Exception,))
 
 
 def delete_service(admin: Account, pid: str, sid: str) -> None:
@@ -104,7 +109,12 @@ def test_services_whose_old_volume_names_collide_get_a_volume_each(tmp_path: Pat
 
         write(ids["db-x"], "/data/owner", "db-x")
         delete_service(admin, pid, ids["db"])
-        wait_until(lambda: f"dk_{slug}_db_x-data" not in volumes_of(daemon.instance_id), 60, "db's volume to go")
+        wait_for_sync(
+            lambda: f"dk_{slug}_db_x-data" not in volumes_of(daemon.instance_id),
+            within=60,
+            message="db's volume to go",
+            retry_on=(Exception,),
+        )
         assert read(ids["db-x"], "/data/owner") == "db-x\n"
     finally:
         daemon.terminate(clean_engine=True)
@@ -142,7 +152,9 @@ def test_an_upgrade_keeps_each_volume_made_under_the_old_name_with_its_data(tmp_
 
         write(ids["db-x"], "/data/file", "mine")
         delete_service(admin, pid, ids["db"])
-        wait_until(lambda: legacy not in volumes_of(instance), 60, "db's volume to go")
+        wait_for_sync(
+            lambda: legacy not in volumes_of(instance), within=60, message="db's volume to go", retry_on=(Exception,)
+        )
         assert read(ids["db-x"], "/data/file") == "mine\n"
     finally:
         daemon.terminate(clean_engine=True)
@@ -166,7 +178,7 @@ def test_a_volume_that_carries_another_services_id_is_never_mounted(tmp_path: Pa
                 deps = c.get(f"/projects/{pid}/services/{ids['db']}/deployments").json()["data"]
             return dict(deps[0]) if deps and deps[0]["status"] == "failed" else None
 
-        dep = wait_until(failed, 60, "db's deployment to fail")
+        dep = wait_for_sync(failed, within=60, message="db's deployment to fail", retry_on=(Exception,))
         assert f"Volume {squatted} belongs to another service." in (dep["failure_reason"] or ""), dep
         assert container_of(ids["db"]) is None
         assert volume_labels(squatted)["deploykit.service-id"] == "someone-else"

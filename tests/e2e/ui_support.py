@@ -14,7 +14,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +23,7 @@ import httpx
 import pytest
 
 from tests.e2e.support import instance_args, instance_id_for, remove_engine_objects, stop_caddy
+from tests.wait import wait_for_sync
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -102,18 +102,24 @@ def start_daemon(
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
     url = f"http://127.0.0.1:{port}"
     daemon = Daemon(url=url, data_dir=data_dir, proc=proc, log_path=log_path)
-    deadline = time.monotonic() + timeout_s
-    while True:
+
+    def healthy() -> bool:
         if proc.poll() is not None:
             raise RuntimeError(f"deploykitd exited with {proc.returncode}:\n{daemon.log_tail()}")
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(f"{url}/api/health", timeout=1).status_code == 200:
-                return daemon
-        if time.monotonic() > deadline:
-            stop_daemon(daemon)
-            raise RuntimeError(f"deploykitd did not answer /api/health within {timeout_s} s:\n{daemon.log_tail()}")
-        # Polling a process that is starting up: there is no event to wait on.
-        time.sleep(0.1)
+        return httpx.get(f"{url}/api/health", timeout=1).status_code == 200
+
+    try:
+        wait_for_sync(
+            healthy,
+            within=timeout_s,
+            interval=0.1,
+            message="deploykitd to answer /api/health",
+            retry_on=(httpx.HTTPError,),
+        )
+    except AssertionError as exc:
+        stop_daemon(daemon)
+        raise RuntimeError(f"{exc}:\n{daemon.log_tail()}") from None
+    return daemon
 
 
 def stop_daemon(d: Daemon) -> None:

@@ -27,6 +27,7 @@ from deploykit_http.shapes.staging import (
     pending_change_out,
 )
 from tests.http.fakes import ADMIN, MEMBER, World
+from tests.wait import wait_for
 
 
 @dataclass
@@ -59,14 +60,6 @@ def join(hub: CanvasHub, identity: Identity, sock: FakeSocket, queue: int = 100)
     return client
 
 
-async def until(check: Any, deadline_s: float = 2.0) -> None:
-    loop = asyncio.get_running_loop()
-    end = loop.time() + deadline_s
-    while not check():
-        assert loop.time() < end, "condition not met in time"
-        await asyncio.sleep(0.005)
-
-
 def hub_for(world: World, **settings: Any) -> CanvasHub:
     c = world.collaborators()
     return CanvasHub(c, HTTPSettings(**settings), Identities(c.auth, c.clock))
@@ -79,7 +72,12 @@ async def test_a_slow_client_is_disconnected_and_never_holds_the_room_back() -> 
     join(hub, Identity(user=MEMBER, session_id="b"), slow_sock, queue=4)
     for i in range(50):
         hub.broadcast("p1", "cursor:updated", {"x": i})
-    await until(lambda: len(fast_sock.sent) == 50 and slow_sock.closed is not None)
+    await wait_for(
+        lambda: len(fast_sock.sent) == 50 and slow_sock.closed is not None,
+        within=2,
+        interval=0.005,
+        message="all 50 messages to the fast client and the slow one closed",
+    )
     assert slow_sock.closed == (1008, "Too slow; reconnect.")
     assert hub.disconnected_slow == 1
     assert [m["payload"]["x"] for m in fast_sock.sent] == list(range(50))
@@ -100,7 +98,7 @@ async def test_bus_events_of_a_project_reach_its_room_only() -> None:
         world.bus.publish(
             Event(EventType.SERVICE_STATUS_CHANGED, project_id="p1", service_id="s1", payload={"status": "running"})
         )
-        await until(lambda: len(sock.sent) == 2)
+        await wait_for(lambda: len(sock.sent) == 2, within=2, interval=0.005, message="two messages sent")
         assert sock.sent == [
             {"type": "deployment:healthy", "payload": {"deployment_id": "d1", "service_id": "s1", "project_id": "p1"}},
             {
@@ -164,7 +162,7 @@ async def test_staged_changes_nodes_and_an_apply_reach_the_room_from_the_bus() -
         ]
         for type, payload in events:
             world.bus.publish(Event(type, project_id="p1", payload=payload))
-        await until(lambda: len(sock.sent) == 9)
+        await wait_for(lambda: len(sock.sent) == 9, within=2, interval=0.005, message="nine messages sent")
     finally:
         await hub.stop()
     assert sock.types() == [

@@ -28,7 +28,8 @@ import httpx
 import pytest
 
 from tests.conftest import TEST_IMAGE, docker_required
-from tests.e2e.support import PASSWORD, free_port, remove_engine_objects, wait_until
+from tests.e2e.support import PASSWORD, UNSETTLED, free_port, remove_engine_objects
+from tests.wait import wait_for_sync
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -144,10 +145,11 @@ def vm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VM]:
     run += ["-v", f"{dist}:/release:ro", "-v", f"{WHEELHOUSE}:/wheelhouse:ro", IMAGE]
     subprocess.run(run, check=True, capture_output=True, timeout=60)
     try:
-        wait_until(
+        wait_for_sync(
             lambda: machine.sh("systemctl is-system-running", check=False).stdout.strip() in ("running", "degraded"),
-            60,
-            "systemd to boot",
+            within=60,
+            message="systemd to boot",
+            retry_on=UNSETTLED,
         )
         yield machine
     finally:
@@ -166,7 +168,7 @@ class Load:
 
     def __enter__(self) -> Load:
         self._thread.start()
-        wait_until(lambda: len(self.results) >= 5, 10, "the load to start")
+        wait_for_sync(lambda: len(self.results) >= 5, within=10, message="the load to start", retry_on=UNSETTLED)
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -227,7 +229,7 @@ def test_a_service_deploys_and_answers_through_caddy(vm: VM) -> None:
         assert deployed.status_code == 200, deployed.text
         service = deployed.json()["temp_id_to_service_id"][staged.json()["target_temp_id"]]
         vm.host = c.get(f"/projects/{project}/services/{service}").json()["domains"][0]
-    wait_until(vm.body, 90, "the service to answer through the installed Caddy")
+    wait_for_sync(vm.body, within=90, message="the service to answer through the installed Caddy", retry_on=UNSETTLED)
 
 
 def test_restarting_deploykitd_under_load_fails_no_request(vm: VM) -> None:
@@ -236,9 +238,14 @@ def test_restarting_deploykitd_under_load_fails_no_request(vm: VM) -> None:
     daemon = vm.main_pid("deploykitd")
     with Load(vm) as load:
         vm.sh("systemctl restart deploykitd")
-        wait_until(vm.healthy, 60, "the restarted daemon to answer")
+        wait_for_sync(vm.healthy, within=60, message="the restarted daemon to answer", retry_on=UNSETTLED)
         answered = len(load.results)
-        wait_until(lambda: len(load.results) >= answered + 20, 10, "requests after the restart")
+        wait_for_sync(
+            lambda: len(load.results) >= answered + 20,
+            within=10,
+            message="requests after the restart",
+            retry_on=UNSETTLED,
+        )
     assert load.failures() == []
     assert vm.main_pid("deploykitd") != daemon
     assert vm.main_pid("caddy") == caddy
@@ -251,7 +258,12 @@ def test_running_the_installer_again_upgrades_in_place_while_the_sites_serve(vm:
     with Load(vm) as load:
         out = vm.install()
         answered = len(load.results)
-        wait_until(lambda: len(load.results) >= answered + 20, 10, "requests after the upgrade")
+        wait_for_sync(
+            lambda: len(load.results) >= answered + 20,
+            within=10,
+            message="requests after the upgrade",
+            retry_on=UNSETTLED,
+        )
     assert "upgraded" in out, out
     assert "The database is up to date." in out, out  # deploykitd migrate ran (it backs up when due)
     assert load.failures() == []

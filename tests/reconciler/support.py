@@ -7,9 +7,7 @@ share the engine with anything else, and ``cleanup()`` removes every object thos
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
@@ -26,6 +24,7 @@ from deploykit_docker import DockerRuntime, SocketHealthProbe
 from deploykit_events.bus import EventBus
 from deploykit_reconciler import Reconciler, ReconcilerSettings
 from deploykit_sqlite import Store
+from tests.wait import wait_for
 
 T = TypeVar("T")
 INDEX = "deploykit test image"
@@ -44,24 +43,6 @@ FAST = ReconcilerSettings(
     pull_mutable_tags=False,
     events_retry_s=0.2,
 )
-
-
-async def wait_until(check: Callable[[], Awaitable[T | None]], *, within: float = 20.0, what: str = "condition") -> T:
-    """Poll ``check`` until it returns something truthy; fail with ``what`` after ``within`` s."""
-    deadline = time.monotonic() + within
-    last: object = None
-    while True:
-        try:
-            value = await check()
-        except AssertionError as exc:
-            last = exc
-        else:
-            if value:
-                return value
-            last = value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {within:g} s waiting for {what} (last: {last!r})")
-        await asyncio.sleep(0.05)
 
 
 async def http_get(host: str, port: int, path: str = "/", within: float = 2.0) -> tuple[int, str] | None:
@@ -233,14 +214,14 @@ class Harness:
             s = await self.service(service_id)
             return s if s.status == status else None
 
-        return await wait_until(check, within=within, what=f"service status {status}")
+        return await wait_for(check, within=within, message=f"service status {status}")
 
     async def wait_deployment(self, deployment_id: str, status: str, within: float = 20.0) -> Deployment:
         async def check() -> Deployment | None:
             d = await self.deployment(deployment_id)
             return d if d.status == status else None
 
-        return await wait_until(check, within=within, what=f"deployment {deployment_id[:8]} {status}")
+        return await wait_for(check, within=within, message=f"deployment {deployment_id[:8]} {status}")
 
     async def cleanup(self) -> None:
         """Remove every container, volume and network of this harness's projects."""

@@ -12,7 +12,8 @@ from deploykit.runtime import (
     LABEL_SERVICE_ID,
     container_name,
 )
-from tests.reconciler.support import Harness, http_get, httpd, wait_until
+from tests.reconciler.support import Harness, http_get, httpd
+from tests.wait import wait_for
 
 pytestmark = pytest.mark.docker
 
@@ -69,7 +70,10 @@ async def test_second_service_reaches_first_by_host_reference(harness: Harness) 
         answer = await http_get(ip, 8081, "/fetched.txt")
         return answer if answer is not None and answer[0] == 200 else None
 
-    assert await wait_until(fetched, what="client fetched api through its alias") == (200, "deploykit test image\n")
+    assert await wait_for(fetched, within=20, message="client fetched api through its alias") == (
+        200,
+        "deploykit test image\n",
+    )
 
 
 async def test_changing_an_env_var_and_applying_replaces_the_containers(harness: Harness) -> None:
@@ -94,7 +98,7 @@ async def test_changing_an_env_var_and_applying_replaces_the_containers(harness:
         now = await harness.containers(service_id=service.id)
         return len(now) == 2 and all(c.deployment_id == new_id and c.state == "running" for c in now)
 
-    await wait_until(replaced, what="old replicas replaced by the new deployment")
+    await wait_for(replaced, within=20, message="old replicas replaced by the new deployment")
     after = await harness.running(service.id)
     assert not before & {c.id for c in after}
     for c in after:
@@ -115,6 +119,6 @@ async def test_a_new_project_and_an_apply_reach_the_reconciler_through_the_bus_a
     async def network_made() -> bool:
         return project.network_name in {n.name for n in await harness.runtime.list_networks()}
 
-    await wait_until(network_made, within=10, what="project.created to make the project network")
+    await wait_for(network_made, within=10, message="project.created to make the project network")
     service = await harness.create_service(project, "web", port=8080, command=httpd())
     await harness.wait_status(service.id, "running")

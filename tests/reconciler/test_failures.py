@@ -8,7 +8,8 @@ import pytest
 
 from deploykit.runtime import ContainerState
 from deploykit.service import Service
-from tests.reconciler.support import INDEX, Harness, docker_cli, http_get, httpd, wait_until
+from tests.reconciler.support import INDEX, Harness, docker_cli, http_get, httpd
+from tests.wait import wait_for
 
 pytestmark = pytest.mark.docker
 
@@ -23,7 +24,7 @@ async def serving(harness: Harness, service: Service, deployment_id: str | None 
         answer = await http_get(running[0].ip_address, 8080, "/")
         return running[0] if answer == (200, f"{INDEX}\n") else None
 
-    return await wait_until(check, what=f"{service.name} serving HTTP")
+    return await wait_for(check, within=20, message=f"{service.name} serving HTTP")
 
 
 async def test_crash_looping_image_fails_with_exit_code_and_log_tail_while_previous_keeps_serving(
@@ -124,7 +125,7 @@ async def test_killed_container_is_replaced(harness: Harness) -> None:
     async def records_follow() -> bool:
         return [r.id for r in await harness.records(service.id)] == [replacement.id]
 
-    await wait_until(records_follow, what="container records to follow the replacement")
+    await wait_for(records_follow, within=20, message="container records to follow the replacement")
 
 
 async def test_deleted_network_is_recreated(harness: Harness) -> None:
@@ -142,7 +143,7 @@ async def test_deleted_network_is_recreated(harness: Harness) -> None:
     async def network_back() -> bool:
         return project.network_name in {n.name for n in await harness.runtime.list_networks()}
 
-    await wait_until(network_back, within=5, what="the project network to come back")
+    await wait_for(network_back, within=5, message="the project network to come back")
     replacement = await serving(harness, service)
     assert replacement.ip_address is not None
     await harness.wait_status(service.id, "running")

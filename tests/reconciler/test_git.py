@@ -14,7 +14,8 @@ from deploykit.runtime import image_tag
 from deploykit_docker.build_queue import BuildQueue
 from deploykit_docker.builder import DockerBuilder
 from tests.builder.conftest import LOCAL
-from tests.reconciler.support import Harness, docker_cli, http_get, wait_until
+from tests.reconciler.support import Harness, docker_cli, http_get
+from tests.wait import wait_for
 
 pytestmark = pytest.mark.docker
 
@@ -74,7 +75,7 @@ async def test_git_service_is_built_then_rolled_out(building: Harness, tmp_path:
         async def serves() -> bool:
             return await http_get(ip, 8080, "/") == (200, "built from git\n")
 
-        await wait_until(serves, what="the built page")
+        await wait_for(serves, within=20, message="the built page")
     finally:
         await harness.stop()
         await harness.cleanup()
@@ -146,7 +147,7 @@ async def test_rollback_to_a_pruned_image_rebuilds_its_commit(building: Harness,
         async def serves_first_page() -> bool:
             return await http_get(ip, 8080, "/") == (200, "built from git\n")
 
-        await wait_until(serves_first_page, what="the rebuilt first page")
+        await wait_for(serves_first_page, within=20, message="the rebuilt first page")
     finally:
         events.close()
         await harness.stop()

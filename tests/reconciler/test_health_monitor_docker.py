@@ -17,8 +17,9 @@ from deploykit_docker import DockerRuntime, SocketHealthProbe
 from deploykit_events.bus import EventBus
 from deploykit_reconciler import Reconciler
 from deploykit_sqlite import Store
-from tests.reconciler.support import FAST, Harness, docker_cli, httpd, wait_until
+from tests.reconciler.support import FAST, Harness, docker_cli, httpd
 from tests.reconciler.test_traffic_and_outage import FakeIngress
+from tests.wait import wait_for
 
 pytestmark = pytest.mark.docker
 
@@ -96,7 +97,7 @@ async def test_a_replica_whose_health_path_fails_is_pulled_restarted_and_rejoins
         states = harness.rec.health_state(service.id)
         return len(states) == 2 and all(s.healthy and s.last_result and s.last_result.ok for s in states)
 
-    await wait_until(both_watched_and_passing, what="both replicas probed healthy by the monitor")
+    await wait_for(both_watched_and_passing, within=20, message="both replicas probed healthy by the monitor")
     victim, other = sorted(await harness.running(service.id), key=lambda x: x.replica_index)
     assert victim.ip_address
     assert other.ip_address
@@ -110,13 +111,13 @@ async def test_a_replica_whose_health_path_fails_is_pulled_restarted_and_rejoins
     async def pulled() -> bool:
         return any(r.upstreams == [f"{other.ip_address}:8080"] for r, _ in sets)
 
-    await wait_until(pulled, what="the failing replica taken out of the route")
+    await wait_for(pulled, within=20, message="the failing replica taken out of the route")
 
     async def restarted() -> datetime | None:
         state = await harness.runtime.inspect_container(victim.id)
         return state.started_at if state.state == "running" and state.started_at != started else None
 
-    await wait_until(restarted, what="the failing replica restarted in place")
+    await wait_for(restarted, within=20, message="the failing replica restarted in place")
 
     async def rejoined() -> bool:
         (state, _) = harness.rec.health_state(service.id)
@@ -124,7 +125,7 @@ async def test_a_replica_whose_health_path_fails_is_pulled_restarted_and_rejoins
         return back and state.container_id == victim.id and state.healthy
 
     # The restart runs the command again, which writes the health page back.
-    await wait_until(rejoined, within=30, what="the restarted replica back in the route")
+    await wait_for(rejoined, within=30, message="the restarted replica back in the route")
 
     # While it was held out, nothing (the reconcile its restart set off included) routed to it.
     assert any(victim.id in held for _, held in sets)

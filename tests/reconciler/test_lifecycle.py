@@ -11,7 +11,8 @@ import pytest
 from deploykit.pending_change import ChangeKind
 from deploykit.runtime import volume_name
 from tests.conftest import TEST_IMAGE
-from tests.reconciler.support import Harness, docker_cli, http_get, httpd, wait_until
+from tests.reconciler.support import Harness, docker_cli, http_get, httpd
+from tests.wait import wait_for
 
 pytestmark = pytest.mark.docker
 
@@ -31,7 +32,7 @@ async def test_stop_is_kept_across_reconciles_and_start_and_restart_bring_replic
     async def none_running() -> bool:
         return not await harness.running(service.id)
 
-    await wait_until(none_running, what="replicas stopped")
+    await wait_for(none_running, within=20, message="replicas stopped")
     harness.rec.trigger()
     await harness.rec.resync()
     await harness.rec.wait_idle()
@@ -44,7 +45,7 @@ async def test_stop_is_kept_across_reconciles_and_start_and_restart_bring_replic
     async def two_running() -> bool:
         return len(await harness.running(service.id)) == 2
 
-    await wait_until(two_running, what="replicas started again")
+    await wait_for(two_running, within=20, message="replicas started again")
     before = {
         c.id: (await harness.runtime.inspect_container(c.id)).started_at for c in await harness.running(service.id)
     }
@@ -79,7 +80,7 @@ async def test_deleted_service_and_project_leave_nothing_behind(harness: Harness
             not await harness.containers(service_id=web.id) and web_volume not in await harness.runtime.list_volumes()
         )
 
-    await wait_until(web_gone, what="the deleted service's containers and volume to go")
+    await wait_for(web_gone, within=20, message="the deleted service's containers and volume to go")
     assert await harness.running(db.id)
 
     # Images as the builder labels them: this project's (two tags), and another project's.
@@ -100,8 +101,8 @@ async def test_deleted_service_and_project_leave_nothing_behind(harness: Harness
             and not [v for v in volumes if v.labels.get("deploykit.project-id") == project.id]
         )
 
-    await wait_until(project_gone, what="the deleted project's containers, network and volumes to go")
-    await wait_until(lambda: image_missing(built), what="the deleted project's built image to go")
+    await wait_for(project_gone, within=20, message="the deleted project's containers, network and volumes to go")
+    await wait_for(lambda: image_missing(built), within=20, message="the deleted project's built image to go")
     try:
         assert await image_missing(f"{built}-again")
         assert not await image_missing(other)  # found by labels: another project's stays
@@ -146,7 +147,7 @@ async def test_file_in_a_volume_survives_redeploy_and_rollback(harness: Harness)
 
     redeploy = await harness.store.deployments.redeploy(service.id, None)
     await harness.wait_deployment(redeploy.id, "healthy")
-    await wait_until(lambda: note_served(redeploy.id), what="the note after redeploy")
+    await wait_for(lambda: note_served(redeploy.id), within=20, message="the note after redeploy")
     assert len(await harness.containers(service_id=service.id)) == 1
     # Stop-first: two writers never shared the volume.
     log = await harness.store.deployments.get_log(redeploy.id)
@@ -154,7 +155,7 @@ async def test_file_in_a_volume_survives_redeploy_and_rollback(harness: Harness)
 
     rollback = await harness.store.deployments.rollback(service.id, first.id, None)
     await harness.wait_deployment(rollback.id, "healthy")
-    await wait_until(lambda: note_served(rollback.id), what="the note after rollback")
+    await wait_for(lambda: note_served(rollback.id), within=20, message="the note after rollback")
 
 
 async def test_restarting_the_daemon_mid_rollout_converges(harness: Harness) -> None:
@@ -176,7 +177,7 @@ async def test_restarting_the_daemon_mid_rollout_converges(harness: Harness) -> 
     async def new_replicas_started() -> bool:
         return len(await harness.running(service.id, second)) == 2
 
-    await wait_until(new_replicas_started, what="the new replicas to start")
+    await wait_for(new_replicas_started, within=20, message="the new replicas to start")
     # The daemon goes away mid-rollout: the readiness wait is cancelled, nothing is marked.
     await harness.stop()
     assert (await harness.deployment(second)).status == "starting"
@@ -188,7 +189,7 @@ async def test_restarting_the_daemon_mid_rollout_converges(harness: Harness) -> 
         cs = await harness.containers(service_id=service.id)
         return len(cs) == 2 and all(c.deployment_id == second and c.state == "running" for c in cs)
 
-    await wait_until(converged, what="only the new deployment's two replicas")
+    await wait_for(converged, within=20, message="only the new deployment's two replicas")
     assert (await harness.deployment(first.id)).status == "superseded"
     await harness.wait_status(service.id, "running")
 
@@ -205,7 +206,7 @@ async def test_steady_state_resync_costs_one_container_list_and_no_inspects(harn
         await harness.rec.wait_idle()
         return not report.queued
 
-    await wait_until(quiet, what="a resync that queues nothing")
+    await wait_for(quiet, within=20, message="a resync that queues nothing")
     harness.runtime.api_calls.clear()
 
     report = await harness.rec.resync()

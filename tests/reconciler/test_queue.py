@@ -9,11 +9,7 @@ import pytest
 
 from deploykit.errors import UNAVAILABLE, Error
 from deploykit_reconciler import Backoff, WorkQueue
-from tests.reconciler.support import wait_until
-
-
-async def _now(value: bool) -> bool:
-    return value
+from tests.wait import wait_for
 
 
 @pytest.mark.parametrize(
@@ -68,7 +64,7 @@ async def test_a_slow_key_holds_one_worker_and_never_delays_another() -> None:
     await asyncio.wait_for(slow_started.wait(), 1)
     q.add("fast-1")
     q.add("fast-2")
-    await wait_until(lambda: _now(len(done) >= 2))
+    await wait_for(lambda: len(done) >= 2, within=20, message="two fast keys done")
     assert done == ["fast-1", "fast-2"]
     finish_slow.set()
     await asyncio.wait_for(q.wait_idle(), 1)
@@ -89,13 +85,13 @@ async def test_failures_back_off_and_a_success_resets_the_count() -> None:
     q = WorkQueue(handle, workers=1, backoff=Backoff(0.05, 1.0))
     q.start()
     q.add("svc")
-    await wait_until(lambda: _now(len(stamps) >= 3))
+    await wait_for(lambda: len(stamps) >= 3, within=20, message="three attempts")
     assert q.failures("svc") == 0
     gaps = [b - a for a, b in itertools.pairwise(stamps)]
     assert 0.05 <= gaps[0] < 0.09
     assert 0.1 <= gaps[1] < 0.15
     q.add("svc")
-    await wait_until(lambda: _now(q.failures("svc") == 1))
+    await wait_for(lambda: q.failures("svc") == 1, within=20, message="the failure counted")
     assert len(stamps) == 4  # counted from zero again
     await q.stop(1)
 
@@ -112,7 +108,7 @@ async def test_ordinary_adds_wait_for_the_retry_but_a_forced_add_runs_now() -> N
     q = WorkQueue(handle, workers=1, backoff=Backoff(10.0, 30.0))
     q.start()
     q.add("svc")
-    await wait_until(lambda: _now(q.failures("svc") > 0))
+    await wait_for(lambda: q.failures("svc") > 0, within=20, message="a failure to schedule a retry")
     q.add("svc")
     await asyncio.sleep(0.02)
     assert calls == 1
@@ -133,7 +129,7 @@ async def test_a_handler_asks_to_look_again_later_without_counting_a_failure() -
     q = WorkQueue(handle, workers=1, backoff=Backoff(10.0, 30.0))
     q.start()
     q.add("svc")
-    await wait_until(lambda: _now(calls >= 2))
+    await wait_for(lambda: calls >= 2, within=20, message="the run the handler asked for")
     assert q.failures("svc") == 0
     await q.stop(1)
 
@@ -174,7 +170,7 @@ async def test_retry_now_runs_keys_waiting_for_their_backoff_at_once() -> None:
     q.start()
     q.add("a")
     q.add("b")
-    await wait_until(lambda: _now(q.failures("a") == 1 and q.failures("b") == 1))
+    await wait_for(lambda: q.failures("a") == 1 and q.failures("b") == 1, within=20, message="a failure of each key")
     q.retry_now()
     await asyncio.wait_for(q.wait_idle(), 1)
     assert sorted(calls) == ["a", "a", "b", "b"]

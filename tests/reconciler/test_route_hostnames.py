@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from deploykit.ingress import Route
-from tests.reconciler.support import Harness, httpd, wait_until
+from tests.reconciler.support import Harness, httpd
+from tests.wait import wait_for
 
 pytestmark = pytest.mark.docker
 
@@ -45,9 +46,11 @@ async def test_a_domain_change_alone_resends_the_route(harness: Harness) -> None
         return bool(ingress.routes) and ingress.routes[-1].hostnames == expected
 
     await harness.store.domains.add_domain(service.id, "shop.example.com")
-    await wait_until(lambda: last_hostnames([generated, "shop.example.com"]), what="the route with the new domain")
+    await wait_for(
+        lambda: last_hostnames([generated, "shop.example.com"]), within=20, message="the route with the new domain"
+    )
     assert ingress.routes[-1].upstreams == upstreams
 
     await harness.store.domains.delete_domain(service.id, "shop.example.com")
-    await wait_until(lambda: last_hostnames([generated]), what="the route without the removed domain")
+    await wait_for(lambda: last_hostnames([generated]), within=20, message="the route without the removed domain")
     assert ingress.routes[-1].upstreams == upstreams

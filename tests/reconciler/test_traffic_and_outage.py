@@ -16,7 +16,8 @@ from deploykit.runtime import volume_name
 from deploykit_docker import DockerRuntime
 from deploykit_events.bus import EventBus
 from deploykit_sqlite import Store
-from tests.reconciler.support import FAST, Harness, docker_cli, http_get, httpd, wait_until
+from tests.reconciler.support import FAST, Harness, docker_cli, http_get, httpd
+from tests.wait import wait_for
 
 pytestmark = pytest.mark.docker
 
@@ -72,7 +73,7 @@ async def test_ingress_switches_to_ready_replicas_before_old_ones_stop_and_drain
     async def old_gone() -> bool:
         return {c.deployment_id for c in await harness.containers(service_id=service.id)} == {second}
 
-    await wait_until(old_gone, what="old replica stopped after the drain")
+    await wait_for(old_gone, within=20, message="old replica stopped after the drain")
     (new,) = await harness.running(service.id, second)
     route, running_then = switches[-1]
     assert route.service_id == service.id
@@ -82,11 +83,7 @@ async def test_ingress_switches_to_ready_replicas_before_old_ones_stop_and_drain
     assert switches[0][0].upstreams != route.upstreams
 
     await harness.store.projects.delete_project(project.id)
-    await wait_until(lambda: _true_if(service.id in removed), what="the route removed with the project")
-
-
-async def _true_if(value: bool) -> bool:
-    return value
+    await wait_for(lambda: service.id in removed, within=20, message="the route removed with the project")
 
 
 async def test_crash_looping_replica_of_a_healthy_deployment_fails_the_service_until_it_recovers(
@@ -217,7 +214,7 @@ async def test_engine_going_away_and_back_converges_without_losing_records(
     async def hit_the_dead_engine() -> bool:
         return harness.rec.queue.failures(f"service:{service.id}") > 0
 
-    await wait_until(hit_the_dead_engine, what="a reconcile that failed on the unreachable engine")
+    await wait_for(hit_the_dead_engine, within=20, message="a reconcile that failed on the unreachable engine")
     assert {r.id for r in await harness.records(service.id)} == {c.id for c in before}
     assert (await harness.deployment(deployment.id)).status == "healthy"
 
@@ -234,7 +231,7 @@ async def test_engine_going_away_and_back_converges_without_losing_records(
         return records == {c.id for c in running}
 
     # Noticed within engine_retry_max_s (5 s) plus the repair itself.
-    await wait_until(repaired, within=10, what="the killed replica replaced once the engine is back")
+    await wait_for(repaired, within=10, message="the killed replica replaced once the engine is back")
     assert (await harness.deployment(deployment.id)).status == "healthy"
     assert [d.id for d in await harness.deployments(service.id)] == [deployment.id]
     await harness.wait_status(service.id, "running")
