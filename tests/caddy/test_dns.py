@@ -11,10 +11,10 @@ from deploykit_caddy import DNSCheck, check_dns
 from deploykit_caddy.dns import Resolver
 
 
-def resolver(*addresses: str, error: int | None = None, delay_s: float = 0.0) -> Resolver:
+def resolver(*addresses: str, error: int | None = None, hangs: bool = False) -> Resolver:
     async def resolve(name: str) -> list[str]:
-        if delay_s:
-            await asyncio.sleep(delay_s)
+        if hangs:
+            await asyncio.Event().wait()
         if error is not None:
             raise socket.gaierror(error, "lookup failed")
         return list(addresses)
@@ -61,7 +61,7 @@ async def test_check_dns_compares_resolved_addresses_with_ours(
 
 async def test_check_dns_gives_up_at_the_timeout() -> None:
     result = await check_dns(
-        "slow.example.com", ["203.0.113.7"], timeout_s=0.05, resolve=resolver("203.0.113.7", delay_s=5)
+        "slow.example.com", ["203.0.113.7"], timeout_s=0.05, resolve=resolver("203.0.113.7", hangs=True)
     )
     assert result == DNSCheck("slow.example.com", None, [], "DNS lookup timed out")
 

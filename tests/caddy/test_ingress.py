@@ -129,6 +129,16 @@ class Load:
             await asyncio.gather(*tasks)
 
 
+async def under_load(*loads: Load, requests: int = 10) -> None:
+    """Until each load has made ``requests`` more requests (answered or not)."""
+    marks = [len(load.outcomes) for load in loads]
+    await wait_for(
+        lambda: all(len(load.outcomes) >= mark + requests for load, mark in zip(loads, marks, strict=True)),
+        within=30,
+        message=f"{requests} more requests from each load",
+    )
+
+
 @pytest.mark.docker
 async def test_upstream_switch_under_load_sees_only_2xx(proxy: Proxy, upstreams: Upstreams) -> None:
     a, b = await asyncio.gather(upstreams.start("alpha"), upstreams.start("beta"))
@@ -139,9 +149,9 @@ async def test_upstream_switch_under_load_sees_only_2xx(proxy: Proxy, upstreams:
     loaders = [asyncio.create_task(fresh.run(stop)), asyncio.create_task(reused.run(stop))]
     switches = [b, a, b, a, b]
     for target in switches:
-        await asyncio.sleep(0.5)
+        await under_load(fresh, reused)
         await proxy.ingress.set_route(Route("svc-1", ["web.localhost"], [target]))
-    await asyncio.sleep(0.5)
+    await under_load(fresh, reused)
     stop.set()
     await asyncio.gather(*loaders)
 

@@ -71,13 +71,18 @@ async def test_close_wakes_a_waiting_consumer() -> None:
     bus = EventBus()
     sub = bus.subscribe()
 
+    received = asyncio.Event()
+
     async def consume() -> list[Event]:
-        return [e async for e in sub]
+        got = []
+        async for e in sub:
+            got.append(e)
+            received.set()
+        return got
 
     task = asyncio.create_task(consume())
-    await asyncio.sleep(0)
     bus.publish(event())
-    await asyncio.sleep(0)
+    await asyncio.wait_for(received.wait(), 2)  # the consumer has taken it and waits for the next
     sub.close()
     assert len(await asyncio.wait_for(task, 2)) == 1
 

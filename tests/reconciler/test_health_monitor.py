@@ -23,6 +23,7 @@ from deploykit_reconciler.health import HealthMonitor
 from deploykit_reconciler.routes import RouteTable
 from deploykit_reconciler.status import ServiceView, steady
 from tests.reconciler.fakes import ManualClock, container, deployment, unset
+from tests.wait import wait_for
 
 SETTINGS = ReconcilerSettings(readiness_poll_s=0.0, health_prune_interval_s=600.0, backoff_min_s=1.0)
 CHECK = HealthCheck(path="/healthz", interval_s=5.0, timeout_s=1.0, healthy_threshold=1, unhealthy_threshold=3)
@@ -385,11 +386,8 @@ async def test_start_runs_one_named_task_and_stop_awaits_it() -> None:
     monitor.start()
     names = [t.get_name() for t in asyncio.all_tasks()]
     assert names.count("health-monitor") == 1
-    for _ in range(50):
-        if world.pruned:
-            break
-        await asyncio.sleep(0.01)
-    assert len(world.pruned) == 1, "the loop prunes when it starts"
+    await wait_for(lambda: world.pruned, within=5, message="the loop to prune when it starts")
+    assert len(world.pruned) == 1
 
     await monitor.stop()
     assert "health-monitor" not in [t.get_name() for t in asyncio.all_tasks()]

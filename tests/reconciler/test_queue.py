@@ -24,11 +24,13 @@ async def test_repeated_adds_coalesce_and_a_key_never_runs_twice_at_once() -> No
     running: set[str] = set()
     runs: list[str] = []
     release = asyncio.Event()
+    started = asyncio.Event()
 
     async def handle(key: str) -> None:
-        assert key not in running
+        assert key not in running  # a second run at once would count as a failure below
         running.add(key)
         runs.append(key)
+        started.set()
         await release.wait()
         running.discard(key)
 
@@ -36,14 +38,14 @@ async def test_repeated_adds_coalesce_and_a_key_never_runs_twice_at_once() -> No
     for _ in range(5):
         q.add("a")
     q.start()
-    await asyncio.sleep(0)
+    await asyncio.wait_for(started.wait(), 1)
     for _ in range(5):
         q.add("a")  # while running: marks it dirty, once
-    await asyncio.sleep(0.01)
     assert runs == ["a"]
     release.set()
     await asyncio.wait_for(q.wait_idle(), 2)
     assert runs == ["a", "a"]
+    assert q.failures("a") == 0
     await q.stop(1)
 
 
@@ -110,7 +112,8 @@ async def test_ordinary_adds_wait_for_the_retry_but_a_forced_add_runs_now() -> N
     q.add("svc")
     await wait_for(lambda: q.failures("svc") > 0, within=20, message="a failure to schedule a retry")
     q.add("svc")
-    await asyncio.sleep(0.02)
+    assert not q.busy  # coalesced into the scheduled retry: nothing queued, nothing running
+    await asyncio.wait_for(q.wait_idle(), 1)
     assert calls == 1
     q.add("svc", force=True)
     await asyncio.wait_for(q.wait_idle(), 1)
@@ -135,12 +138,17 @@ async def test_a_handler_asks_to_look_again_later_without_counting_a_failure() -
 
 
 async def test_stop_lets_running_work_finish_then_cancels_it_after_the_timeout() -> None:
+    started: list[str] = []
     finished: list[str] = []
     cancelled: list[str] = []
 
     async def handle(key: str) -> None:
+        started.append(key)
         try:
-            await asyncio.sleep(0.05 if key == "quick" else 10)
+            if key == "quick":
+                await asyncio.sleep(0.05)  # work that ends within the stop timeout
+            else:
+                await asyncio.Event().wait()  # work that never ends
             finished.append(key)
         except asyncio.CancelledError:
             cancelled.append(key)
@@ -150,7 +158,7 @@ async def test_stop_lets_running_work_finish_then_cancels_it_after_the_timeout()
     q.start()
     q.add("quick")
     q.add("stuck")
-    await asyncio.sleep(0.01)
+    await wait_for(lambda: len(started) == 2, within=5, message="both keys to start")
     await q.stop(0.2)
     assert finished == ["quick"]
     assert cancelled == ["stuck"]
