@@ -10,6 +10,7 @@ import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -25,8 +26,8 @@ from tests.wait import wait_for
 pytestmark = pytest.mark.docker
 
 
-def request(url: str, tag: str, **kw: object) -> BuildRequest:
-    return BuildRequest(deployment_id=str(uuid.uuid4()), source=GitSource(repo_url=url), tag=tag, **kw)  # type: ignore[arg-type]
+def request(url: str, tag: str, **kw: Any) -> BuildRequest:
+    return BuildRequest(deployment_id=str(uuid.uuid4()), source=GitSource(repo_url=url), tag=tag, **kw)
 
 
 def docker(*args: str) -> str:

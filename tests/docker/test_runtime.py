@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,7 +44,7 @@ class Engine:
     def name(self, what: str) -> str:
         return f"dk-{self.tag}-{what}"
 
-    def spec(self, what: str, command: list[str], **kw: object) -> ContainerSpec:
+    def spec(self, what: str, command: list[str], **kw: Any) -> ContainerSpec:
         return ContainerSpec(
             name=self.name(what),
             image=self.image,
@@ -52,7 +52,7 @@ class Engine:
             network=self.name("net"),
             command=command,
             stop_grace_s=0,
-            **kw,  # type: ignore[arg-type]
+            **kw,
         )
 
 
@@ -228,7 +228,8 @@ async def test_events_report_die_with_exit_code_for_managed_containers(engine: E
         if done:
             break
     await asyncio.wait_for(task, 5)
-    await stream.aclose()  # type: ignore[attr-defined]
+    assert isinstance(stream, AsyncGenerator)
+    await stream.aclose()
 
     die = seen[-1]
     assert (die.action, die.exit_code) == ("die", 4)
@@ -325,6 +326,7 @@ async def test_events_report_a_dk_network_losing_a_container(engine: Engine) -> 
         if done:
             break
     await asyncio.wait_for(task, 5)
-    await stream.aclose()  # type: ignore[attr-defined]
+    assert isinstance(stream, AsyncGenerator)
+    await stream.aclose()
 
     assert seen[0].labels == {"network": network}

@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 import websockets
+from websockets.typing import Origin
 
 from deploykitd.config import build_parser, config_from_args
 from tests.e2e.support import PASSWORD, CanvasClient, Daemon, create_project, register_admin, running
@@ -108,7 +109,7 @@ def test_cors_and_websocket_origins_follow_the_setting(tmp_path: Path) -> None:
         async def connect(origin: str) -> str:
             url = f"{d.ws_base}/api/projects/{pid}/canvas/ws"
             try:
-                async with websockets.connect(url, origin=origin) as ws:  # type: ignore[arg-type]
+                async with websockets.connect(url, origin=Origin(origin)) as ws:
                     await ws.send(json.dumps({"type": "auth", "payload": {"token": admin.token}}))
                     return str(json.loads(await asyncio.wait_for(ws.recv(), 5))["type"])
             except websockets.InvalidStatus as exc:

@@ -38,7 +38,7 @@ class Traffic:
     monitor: Any = dataclasses.field(default_factory=FakeMonitor)
     stored: list[tuple[str, bool | None, TLSStatus]] = dataclasses.field(default_factory=list)
 
-    def app(self, **without: None) -> Any:
+    def app(self, **without: Any) -> Any:
         c = dataclasses.replace(
             self.world.collaborators(),
             domains=self.domains,
@@ -46,7 +46,7 @@ class Traffic:
             health=self.health,
             health_monitor=self.monitor,
         )
-        return build_app(dataclasses.replace(c, **without), HTTPSettings())  # type: ignore[arg-type]
+        return build_app(dataclasses.replace(c, **without), HTTPSettings())
 
 
 @pytest.fixture

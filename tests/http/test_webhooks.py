@@ -70,7 +70,8 @@ class Git:
             generate_deploy_key=self.generate,
         )
         if without is not None:
-            c = dataclasses.replace(c, **{without: None})  # type: ignore[arg-type]
+            gone: dict[str, Any] = {without: None}
+            c = dataclasses.replace(c, **gone)
         return build_app(c, HTTPSettings(sse_ping_s=0.05))
 
     def generate(self, comment: str) -> DeployKeyPair:

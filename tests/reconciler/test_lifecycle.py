@@ -56,7 +56,7 @@ async def test_stop_is_kept_across_reconciles_and_start_and_restart_bring_replic
         c.id: (await harness.runtime.inspect_container(c.id)).started_at for c in await harness.running(service.id)
     }
     assert set(after) == set(before)
-    assert all(after[i] is not None and before[i] is not None and after[i] > before[i] for i in after)  # type: ignore[operator]
+    assert all(a is not None and b is not None and a > b for a, b in ((after[i], before[i]) for i in after))
 
 
 async def test_deleted_service_and_project_leave_nothing_behind(harness: Harness) -> None:
