@@ -47,7 +47,8 @@ case "${1:-build}" in
     spec="$(mktemp --suffix=.json)"
     trap 'rm -f "$spec"' EXIT
     "$root/.venv/bin/python" -c 'import json, sys; from deploykit_http.app import openapi_document; json.dump(openapi_document(), sys.stdout)' >"$spec"
-    cd "$fe" && npx openapi-typescript "$spec" -o src/api/schema.d.ts
+    # Defaults make a field optional (a request may leave it out); tests/http/test_api_types.py uses the same flags.
+    cd "$fe" && npx openapi-typescript "$spec" --default-non-nullable false -o src/api/schema.d.ts
     exit 0
     ;;
   build | --force) ;;

@@ -8,6 +8,7 @@ from typing import Any, Literal
 from typing_extensions import TypedDict
 
 from deploykit.backup_record import BackupRecord, BackupSchedule, BackupStatus, BackupTrigger
+from deploykit_http.shapes.services import ConfigOut
 
 
 class HealthServicesOut(TypedDict):
@@ -36,14 +37,19 @@ class SystemStatusOut(TypedDict):
     ingress: dict[str, Any]
 
 
+class PresetServiceOut(ConfigOut):
+    """A preset's ``config`` with the service's name: a ``ServiceCreateIn`` body."""
+
+    name: str
+
+
 class PresetOut(TypedDict):
     id: str
     name: str
     description: str
     service_name: str
-    config: dict[str, Any]
-    service: dict[str, Any]
-    """``config`` with the name: a ``ServiceCreateIn`` body."""
+    config: ConfigOut
+    service: PresetServiceOut
     env_vars: dict[str, str]
     connection_url: str
 

@@ -151,6 +151,11 @@ def test_deployed_service_runs_logs_and_rolls_back(browser: Any, daemon: ui.Daem
         page.get_by_test_id("runtime-logs-pause").click()
         e(stream).to_have_attribute("data-status", "live")
 
+    # The running replica's samples are charted (the tab once read a `data` list the answer,
+    # {service_id, samples}, does not have, and said "No samples yet" forever).
+    page.get_by_test_id("tab-metrics").click()
+    e(page.get_by_test_id("metrics-tab")).to_contain_text("cpu percent", timeout=30_000)
+
     page.get_by_test_id("tab-variables").click()
     page.get_by_test_id("env-key").fill("GREETING")
     page.get_by_test_id("env-value").fill("v2")

@@ -927,7 +927,7 @@ export interface components {
              * Expires At
              * @default null
              */
-            expires_at: string | null;
+            expires_at?: string | null;
         };
         /** APIKeyList */
         APIKeyList: {
@@ -1027,27 +1027,27 @@ export interface components {
              * Enabled
              * @default false
              */
-            enabled: boolean;
+            enabled?: boolean;
             /**
              * Interval Hours
              * @default 24
              */
-            interval_hours: number;
+            interval_hours?: number;
             /**
              * Keep
              * @default 7
              */
-            keep: number;
+            keep?: number;
             /**
              * Destination
              * @default
              */
-            destination: string;
+            destination?: string;
             /**
              * S3 Endpoint
              * @default
              */
-            s3_endpoint: string;
+            s3_endpoint?: string;
         };
         /** BackupScheduleOut */
         BackupScheduleOut: {
@@ -1154,6 +1154,25 @@ export interface components {
          * @enum {string}
          */
         ChangeKind: "project.update" | "service.create" | "service.update" | "service.delete" | "service.move" | "env_var.create" | "env_var.update" | "env_var.delete";
+        /**
+         * ConfigOut
+         * @description What a deployment snapshots of a service; a service and a deployment both carry it.
+         */
+        ConfigOut: {
+            /** Source */
+            source: components["schemas"]["ImageSourceOut"] | components["schemas"]["GitSourceOut"];
+            /** Port */
+            port: number | null;
+            /** Command */
+            command: string[] | null;
+            /** Replicas */
+            replicas: number;
+            resources: components["schemas"]["ResourcesOut"];
+            /** Volumes */
+            volumes: components["schemas"]["VolumeOut"][];
+            health_check: components["schemas"]["HealthCheckOut"] | null;
+            restart_policy: components["schemas"]["RestartPolicy"];
+        };
         /** ContainerList */
         ContainerList: {
             /** Data */
@@ -1714,17 +1733,17 @@ export interface components {
              * Branch
              * @default main
              */
-            branch: string;
+            branch?: string;
             /**
              * Dockerfile Path
              * @default Dockerfile
              */
-            dockerfile_path: string;
+            dockerfile_path?: string;
             /**
              * Context
              * @default .
              */
-            context: string;
+            context?: string;
         };
         /** GitSourceOut */
         GitSourceOut: {
@@ -1749,37 +1768,37 @@ export interface components {
              * @default http
              * @enum {string}
              */
-            type: "http" | "tcp";
+            type?: "http" | "tcp";
             /**
              * Path
              * @default /
              */
-            path: string;
+            path?: string;
             /**
              * Interval S
              * @default 5
              */
-            interval_s: number;
+            interval_s?: number;
             /**
              * Timeout S
              * @default 2
              */
-            timeout_s: number;
+            timeout_s?: number;
             /**
              * Healthy Threshold
              * @default 1
              */
-            healthy_threshold: number;
+            healthy_threshold?: number;
             /**
              * Unhealthy Threshold
              * @default 3
              */
-            unhealthy_threshold: number;
+            unhealthy_threshold?: number;
             /**
              * Start Period S
              * @default 0
              */
-            start_period_s: number;
+            start_period_s?: number;
         };
         /** HealthCheckOut */
         HealthCheckOut: {
@@ -2096,14 +2115,8 @@ export interface components {
             description: string;
             /** Service Name */
             service_name: string;
-            /** Config */
-            config: {
-                [key: string]: unknown;
-            };
-            /** Service */
-            service: {
-                [key: string]: unknown;
-            };
+            config: components["schemas"]["ConfigOut"];
+            service: components["schemas"]["PresetServiceOut"];
             /** Env Vars */
             env_vars: {
                 [key: string]: string;
@@ -2111,33 +2124,54 @@ export interface components {
             /** Connection Url */
             connection_url: string;
         };
+        /**
+         * PresetServiceOut
+         * @description A preset's ``config`` with the service's name: a ``ServiceCreateIn`` body.
+         */
+        PresetServiceOut: {
+            /** Source */
+            source: components["schemas"]["ImageSourceOut"] | components["schemas"]["GitSourceOut"];
+            /** Port */
+            port: number | null;
+            /** Command */
+            command: string[] | null;
+            /** Replicas */
+            replicas: number;
+            resources: components["schemas"]["ResourcesOut"];
+            /** Volumes */
+            volumes: components["schemas"]["VolumeOut"][];
+            health_check: components["schemas"]["HealthCheckOut"] | null;
+            restart_policy: components["schemas"]["RestartPolicy"];
+            /** Name */
+            name: string;
+        };
         /** ProfileIn */
         ProfileIn: {
             /**
              * Name
              * @default null
              */
-            name: string | null;
+            name?: string | null;
             /**
              * Email
              * @default null
              */
-            email: string | null;
+            email?: string | null;
             /**
              * New Password
              * @default null
              */
-            new_password: string | null;
+            new_password?: string | null;
             /**
              * Current Password
              * @default null
              */
-            current_password: string | null;
+            current_password?: string | null;
             /**
              * Revoke Api Keys
              * @default false
              */
-            revoke_api_keys: boolean;
+            revoke_api_keys?: boolean;
         };
         /** ProjectIn */
         ProjectIn: {
@@ -2179,12 +2213,12 @@ export interface components {
              * Dangling Images
              * @default true
              */
-            dangling_images: boolean;
+            dangling_images?: boolean;
             /**
              * Build Cache
              * @default true
              */
-            build_cache: boolean;
+            build_cache?: boolean;
         };
         /** PruneOut */
         PruneOut: {
@@ -2240,12 +2274,12 @@ export interface components {
              * Cpus
              * @default null
              */
-            cpus: number | null;
+            cpus?: number | null;
             /**
              * Memory Mb
              * @default null
              */
-            memory_mb: number | null;
+            memory_mb?: number | null;
         };
         /** ResourcesOut */
         ResourcesOut: {
@@ -2323,66 +2357,66 @@ export interface components {
              * Port
              * @default null
              */
-            port: number | null;
+            port?: number | null;
             /**
              * Command
              * @default null
              */
-            command: string[] | null;
+            command?: string[] | null;
             /**
              * Replicas
              * @default 1
              */
-            replicas: number;
+            replicas?: number;
             /** @default null */
-            resources: components["schemas"]["ResourcesM"] | null;
+            resources?: components["schemas"]["ResourcesM"] | null;
             /** Volumes */
             volumes?: components["schemas"]["VolumeM"][];
             /** @default null */
-            health_check: components["schemas"]["HealthCheckM"] | null;
+            health_check?: components["schemas"]["HealthCheckM"] | null;
             /**
              * Restart Policy
              * @default unless-stopped
              * @enum {string}
              */
-            restart_policy: "no" | "always" | "unless-stopped" | "on-failure";
+            restart_policy?: "no" | "always" | "unless-stopped" | "on-failure";
             /**
              * Group Id
              * @default null
              */
-            group_id: string | null;
+            group_id?: string | null;
             /**
              * Position X
              * @default null
              */
-            position_x: number | null;
+            position_x?: number | null;
             /**
              * Position Y
              * @default null
              */
-            position_y: number | null;
+            position_y?: number | null;
             /**
              * Draft Id
              * @default null
              */
-            draft_id: string | null;
+            draft_id?: string | null;
             /**
              * Env Vars
              * @default null
              */
-            env_vars: {
+            env_vars?: {
                 [key: string]: string;
             } | components["schemas"]["EnvPair"][] | null;
             /**
              * X
              * @default 0
              */
-            x: number;
+            x?: number;
             /**
              * Y
              * @default 0
              */
-            y: number;
+            y?: number;
         };
         /** ServiceCreateIn */
         ServiceCreateIn: {
@@ -2394,44 +2428,44 @@ export interface components {
              * Port
              * @default null
              */
-            port: number | null;
+            port?: number | null;
             /**
              * Command
              * @default null
              */
-            command: string[] | null;
+            command?: string[] | null;
             /**
              * Replicas
              * @default 1
              */
-            replicas: number;
+            replicas?: number;
             /** @default null */
-            resources: components["schemas"]["ResourcesM"] | null;
+            resources?: components["schemas"]["ResourcesM"] | null;
             /** Volumes */
             volumes?: components["schemas"]["VolumeM"][];
             /** @default null */
-            health_check: components["schemas"]["HealthCheckM"] | null;
+            health_check?: components["schemas"]["HealthCheckM"] | null;
             /**
              * Restart Policy
              * @default unless-stopped
              * @enum {string}
              */
-            restart_policy: "no" | "always" | "unless-stopped" | "on-failure";
+            restart_policy?: "no" | "always" | "unless-stopped" | "on-failure";
             /**
              * Group Id
              * @default null
              */
-            group_id: string | null;
+            group_id?: string | null;
             /**
              * Position X
              * @default null
              */
-            position_x: number | null;
+            position_x?: number | null;
             /**
              * Position Y
              * @default null
              */
-            position_y: number | null;
+            position_y?: number | null;
         };
         /** ServiceCreateMessage */
         ServiceCreateMessage: {
@@ -2588,51 +2622,51 @@ export interface components {
              * Name
              * @default null
              */
-            name: string | null;
+            name?: string | null;
             /**
              * Source
              * @default null
              */
-            source: (components["schemas"]["ImageSourceM"] | components["schemas"]["GitSourceM"]) | null;
+            source?: (components["schemas"]["ImageSourceM"] | components["schemas"]["GitSourceM"]) | null;
             /**
              * Port
              * @default null
              */
-            port: number | null;
+            port?: number | null;
             /**
              * Command
              * @default null
              */
-            command: string[] | null;
+            command?: string[] | null;
             /**
              * Replicas
              * @default null
              */
-            replicas: number | null;
+            replicas?: number | null;
             /** @default null */
-            resources: components["schemas"]["ResourcesM"] | null;
+            resources?: components["schemas"]["ResourcesM"] | null;
             /**
              * Volumes
              * @default null
              */
-            volumes: components["schemas"]["VolumeM"][] | null;
+            volumes?: components["schemas"]["VolumeM"][] | null;
             /** @default null */
-            health_check: components["schemas"]["HealthCheckM"] | null;
+            health_check?: components["schemas"]["HealthCheckM"] | null;
             /**
              * Restart Policy
              * @default null
              */
-            restart_policy: ("no" | "always" | "unless-stopped" | "on-failure") | null;
+            restart_policy?: ("no" | "always" | "unless-stopped" | "on-failure") | null;
             /**
              * Group Id
              * @default null
              */
-            group_id: string | null;
+            group_id?: string | null;
             /**
              * Drain S
              * @default null
              */
-            drain_s: number | null;
+            drain_s?: number | null;
         };
         /** SystemAboutOut */
         SystemAboutOut: {
@@ -2703,7 +2737,7 @@ export interface components {
              * @default member
              * @enum {string}
              */
-            role: "admin" | "member";
+            role?: "admin" | "member";
         };
         /** UserJoinedMessage */
         UserJoinedMessage: {
@@ -2754,27 +2788,27 @@ export interface components {
              * Name
              * @default null
              */
-            name: string | null;
+            name?: string | null;
             /**
              * Email
              * @default null
              */
-            email: string | null;
+            email?: string | null;
             /**
              * Role
              * @default null
              */
-            role: ("admin" | "member") | null;
+            role?: ("admin" | "member") | null;
             /**
              * Password
              * @default null
              */
-            password: string | null;
+            password?: string | null;
             /**
              * Keep Api Keys
              * @default false
              */
-            keep_api_keys: boolean;
+            keep_api_keys?: boolean;
         };
         /** UsersList */
         UsersList: {

@@ -2,19 +2,12 @@ import { useEffect, useRef, useState } from "react";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { keys, useApi } from "../app";
 import { ApiError } from "../api/client";
-import type { PendingChange, Service } from "../api/types";
+import type { PendingChange, PresetList } from "../api/types";
 import { draftFromService, draftToService, type ServiceDraft } from "../lib/serviceDraft";
 import { Modal, errorText, fieldError } from "../ui/controls";
 import { useToast } from "../ui/toast";
 import { ServiceFields } from "../service/ServiceFields";
-
-interface Preset {
-  id: string;
-  name: string;
-  description?: string;
-  service: Partial<Service>;
-  env_vars: Record<string, string>;
-}
+import type { Send } from "./socket";
 
 /** Stages a new service. While the dialog is open the others see it as a draft ghost. */
 export function AddServiceDialog({
@@ -26,7 +19,7 @@ export function AddServiceDialog({
 }: {
   projectId: string;
   at: { x: number; y: number };
-  send: (type: string, payload: Record<string, unknown>) => boolean;
+  send: Send;
   onClose: () => void;
   onCreated: (ids: string[]) => void;
 }) {
@@ -40,10 +33,7 @@ export function AddServiceDialog({
   const draftId = useRef(crypto.randomUUID());
   const presets = useQuery({
     queryKey: ["presets"],
-    queryFn: async () => {
-      const r = await api.get<Preset[] | { data: Preset[] }>("/presets/databases");
-      return Array.isArray(r) ? r : r.data;
-    },
+    queryFn: async () => (await api.get<PresetList>("/presets/databases")).data,
     retry: false,
     staleTime: 300_000,
   });
@@ -73,7 +63,7 @@ export function AddServiceDialog({
         if (!sent) throw new ApiError(0, "unavailable", "The canvas is offline; try again once it reconnects.");
         return { id: "", kind: "service.create", target_temp_id: null } as PendingChange;
       }
-      return api.post<PendingChange & { node?: { id: string }; canvas_node?: { id: string } }>(`/projects/${projectId}/services`, {
+      return api.post<PendingChange>(`/projects/${projectId}/services`, {
         ...value,
         position_x: Math.round(at.x),
         position_y: Math.round(at.y),

@@ -8,37 +8,26 @@ export interface NodeData extends Record<string, unknown> {
 export type FlowNode = Node<NodeData, Kind>;
 
 export function kindOfNode(n: CanvasNode): Kind {
-  const t = String(n.type ?? n.node_type ?? (n.service_id ? "service" : "note")).toLowerCase();
-  if (t === "group") return "group";
-  if (t === "note" || t === "label" || t === "text") return "note";
-  return "service";
+  // A label is drawn as a note.
+  return n.type === "label" ? "note" : n.type;
 }
 
 export function parentOf(n: CanvasNode): string | undefined {
-  return n.parent_id ?? n.group_id ?? (n.data?.["parent_id"] as string | undefined) ?? undefined;
+  return n.parent_id ?? undefined;
 }
 
-/** The id the pending changes use for this service node: the real service id or the staged temp id. */
+/** The id the pending changes use for this service node: a service node's id is the service's id
+ * (or its temp id while staged). */
 export function serviceKeyOf(n: CanvasNode): string | undefined {
-  const d = n.data ?? {};
-  return (
-    n.service_id ??
-    (d["service_id"] as string | undefined) ??
-    (d["temp_id"] as string | undefined) ??
-    (d["target_temp_id"] as string | undefined) ??
-    // A service node's id is the service's id (or its temp id while staged).
-    (kindOfNode(n) === "service" ? n.id : undefined)
-  );
+  return n.type === "service" ? n.id : undefined;
 }
 
 export function labelOf(n: CanvasNode): string {
-  const d = n.data ?? {};
-  return String(d["name"] ?? d["label"] ?? n.label ?? d["title"] ?? "");
+  return String(n.data["name"] ?? n.data["label"] ?? "");
 }
 
 export function noteText(n: CanvasNode): string {
-  const d = n.data ?? {};
-  return String(d["text"] ?? n.text ?? d["label"] ?? n.label ?? "");
+  return String(n.data["text"] ?? n.data["label"] ?? "");
 }
 
 export function toFlowNode(n: CanvasNode, prev?: FlowNode): FlowNode {
@@ -67,13 +56,11 @@ export function sortForFlow(nodes: FlowNode[]): FlowNode[] {
   return [...groups, ...rest];
 }
 
-export function presenceId(u: Presence | Record<string, unknown>): string {
-  const r = u as Record<string, unknown>;
-  return String(r["user_id"] ?? r["id"] ?? "");
+export function presenceId(u: Presence): string {
+  return u.user_id;
 }
-export function presenceName(u: Presence | Record<string, unknown>): string {
-  const r = u as Record<string, unknown>;
-  return String(r["user_name"] ?? r["name"] ?? r["email"] ?? "someone");
+export function presenceName(u: Pick<Presence, "user_name">): string {
+  return u.user_name || "someone";
 }
 
 export interface Cursor {
@@ -83,4 +70,4 @@ export interface Cursor {
   y: number;
 }
 
-export type DraftView = Draft & { draft_id: string };
+export type DraftView = Draft;

@@ -30,9 +30,7 @@ function sourceText(s: Service | undefined, raw: Record<string, unknown>): strin
 }
 
 function domainText(s: Service | undefined): string | null {
-  const d = s?.domains?.[0];
-  if (!d) return null;
-  return typeof d === "string" ? d : d.hostname;
+  return s?.domains[0] ?? null;
 }
 
 export const ServiceNode = memo(function ServiceNode({ data, selected }: NodeProps<FlowNode>) {

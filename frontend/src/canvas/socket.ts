@@ -1,11 +1,10 @@
+import type { ClientMessage, ClientPayload, ServerMessage } from "../api/types";
 import { backoffDelay } from "../lib/sse";
 
-export interface CanvasMessage {
-  type: string;
-  payload: Record<string, unknown>;
-}
-
 export type SocketStatus = "connecting" | "open" | "reconnecting" | "closed";
+
+/** Sends one client message; false when the socket is not open (nothing was sent). */
+export type Send = <T extends ClientMessage["type"]>(type: T, payload: ClientPayload<T>) => boolean;
 
 export interface CanvasSocketOptions {
   url: string;
@@ -13,7 +12,7 @@ export interface CanvasSocketOptions {
   token: () => Promise<string | null>;
   /** Forces a token refresh after the server closed the socket with 4001. */
   refresh: () => Promise<boolean>;
-  onMessage: (msg: CanvasMessage) => void;
+  onMessage: (msg: ServerMessage) => void;
   onStatus: (status: SocketStatus, attempt: number) => void;
   onAuthLost: () => void;
   WebSocketImpl?: typeof WebSocket;
@@ -51,7 +50,7 @@ export class CanvasSocket {
     this.opts.onStatus("closed", 0);
   }
 
-  send(type: string, payload: Record<string, unknown>): boolean {
+  send<T extends ClientMessage["type"]>(type: T, payload: ClientPayload<T>): boolean {
     if (!this.ws || this.ws.readyState !== 1) return false;
     this.ws.send(JSON.stringify({ type, payload }));
     return true;
@@ -75,12 +74,13 @@ export class CanvasSocket {
     this.ws = ws;
     let authed = false;
     ws.onopen = () => {
-      ws.send(JSON.stringify({ type: "auth", payload: { token } }));
+      const auth: ClientMessage = { type: "auth", payload: { token } };
+      ws.send(JSON.stringify(auth));
     };
     ws.onmessage = (ev) => {
-      let msg: CanvasMessage;
+      let msg: ServerMessage;
       try {
-        msg = JSON.parse(String(ev.data)) as CanvasMessage;
+        msg = JSON.parse(String(ev.data)) as ServerMessage;
       } catch {
         return;
       }
@@ -90,7 +90,7 @@ export class CanvasSocket {
         this.authFailures = 0;
         this.opts.onStatus("open", 0);
       }
-      this.opts.onMessage({ type: msg.type, payload: msg.payload ?? {} });
+      this.opts.onMessage(msg);
     };
     ws.onclose = (ev) => {
       if (this.ws !== ws) return;

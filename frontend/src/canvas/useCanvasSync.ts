@@ -2,13 +2,13 @@ import { useCallback, useEffect, useRef, useState } from "react";
 import { applyNodeChanges, type Edge, type NodeChange } from "@xyflow/react";
 import { useQueryClient } from "@tanstack/react-query";
 import { keys, useApi } from "../app";
-import type { ApplyResult, CanvasEdge, CanvasNode, PendingChange, Presence, Service } from "../api/types";
-import { CanvasSocket, canvasSocketUrl, type CanvasMessage, type SocketStatus } from "./socket";
+import type { CanvasEdge, PendingChange, Presence, ServerMessage, Service } from "../api/types";
+import { CanvasSocket, canvasSocketUrl, type Send, type SocketStatus } from "./socket";
 import { presenceId, presenceName, sortForFlow, toFlowNode, type Cursor, type DraftView, type FlowNode } from "./model";
 import { useToast } from "../ui/toast";
 
 function toEdge(e: CanvasEdge): Edge {
-  const managed = e.managed ?? e.type === "env_ref";
+  const managed = e.managed;
   return {
     id: e.id,
     source: e.source,
@@ -18,11 +18,6 @@ function toEdge(e: CanvasEdge): Edge {
     className: managed ? "edge-managed" : "edge-user",
     data: { raw: e },
   };
-}
-
-function unwrap<T>(payload: Record<string, unknown>, ...names: string[]): T {
-  for (const n of names) if (payload[n] && typeof payload[n] === "object") return payload[n] as T;
-  return payload as T;
 }
 
 /**
@@ -60,23 +55,22 @@ export function useCanvasSync(projectId: string, myUserId: string | undefined) {
   );
 
   const handle = useCallback(
-    (msg: CanvasMessage) => {
-      const p = msg.payload;
+    (msg: ServerMessage) => {
       switch (msg.type) {
         case "canvas:state": {
-          const raw = (p["nodes"] as CanvasNode[] | undefined) ?? [];
+          const { nodes: raw, edges: rawEdges } = msg.payload;
           setNodes((prev) => {
             const byId = new Map(prev.map((n) => [n.id, n]));
             return sortForFlow(raw.map((n) => toFlowNode(n, byId.get(n.id))));
           });
-          setEdges(((p["edges"] as CanvasEdge[] | undefined) ?? []).map(toEdge));
+          setEdges(rawEdges.map(toEdge));
           setSynced(true);
           // A resync after a reconnect: what we cached may have missed events.
           void qc.invalidateQueries({ queryKey: keys.services(projectId) });
           break;
         }
         case "node:upserted": {
-          const n = unwrap<CanvasNode>(p, "node");
+          const n = msg.payload;
           setNodes((prev) => {
             const i = prev.findIndex((x) => x.id === n.id);
             if (i === -1) return sortForFlow([...prev, toFlowNode(n)]);
@@ -87,14 +81,13 @@ export function useCanvasSync(projectId: string, myUserId: string | undefined) {
           break;
         }
         case "node:deleted": {
-          const id = String(p["id"] ?? p["node_id"] ?? "");
+          const id = msg.payload.id;
           setNodes((prev) => prev.filter((n) => n.id !== id));
           setEdges((prev) => prev.filter((e) => e.source !== id && e.target !== id));
           break;
         }
         case "node:moved": {
-          const positions = (p["positions"] as { id: string; position_x: number; position_y: number }[] | undefined) ?? [];
-          const at = new Map(positions.map((q) => [q.id, q]));
+          const at = new Map(msg.payload.positions.map((q) => [q.id, q]));
           setNodes((prev) =>
             prev.map((n) => {
               const q = at.get(n.id);
@@ -106,25 +99,25 @@ export function useCanvasSync(projectId: string, myUserId: string | undefined) {
           break;
         }
         case "edge:upserted": {
-          const e = toEdge(unwrap<CanvasEdge>(p, "edge"));
+          const e = toEdge(msg.payload);
           setEdges((prev) => [...prev.filter((x) => x.id !== e.id), e]);
           break;
         }
         case "edge:deleted": {
-          const id = String(p["id"] ?? "");
+          const id = msg.payload.id;
           setEdges((prev) => prev.filter((e) => e.id !== id));
           break;
         }
         case "users:list":
-          setUsers((p["users"] as Presence[] | undefined) ?? []);
+          setUsers(msg.payload.users);
           break;
         case "user:joined": {
-          const u = unwrap<Presence>(p, "user");
+          const u = msg.payload;
           setUsers((prev) => [...prev.filter((x) => presenceId(x) !== presenceId(u)), u]);
           break;
         }
         case "user:left": {
-          const id = presenceId(unwrap<Presence>(p, "user"));
+          const id = presenceId(msg.payload);
           setUsers((prev) => prev.filter((x) => presenceId(x) !== id));
           setCursors((prev) => {
             const { [id]: _gone, ...rest } = prev;
@@ -133,26 +126,22 @@ export function useCanvasSync(projectId: string, myUserId: string | undefined) {
           break;
         }
         case "cursor:updated": {
-          const id = String(p["user_id"] ?? "");
-          if (!id || id === me.current) break;
-          setCursors((prev) => ({
-            ...prev,
-            [id]: { user_id: id, user_name: presenceName(p), x: Number(p["x"]), y: Number(p["y"]) },
-          }));
+          const c = msg.payload;
+          if (c.user_id === me.current) break;
+          setCursors((prev) => ({ ...prev, [c.user_id]: { user_id: c.user_id, user_name: presenceName(c), x: c.x, y: c.y } }));
           break;
         }
         case "service:drafts": {
-          const list = (p["drafts"] as DraftView[] | undefined) ?? [];
-          setDrafts(Object.fromEntries(list.filter((d) => d.user_id !== me.current).map((d) => [d.draft_id, d])));
+          setDrafts(Object.fromEntries(msg.payload.drafts.filter((d) => d.user_id !== me.current).map((d) => [d.draft_id, d])));
           break;
         }
         case "service:drafting": {
-          const d = unwrap<DraftView>(p, "draft");
-          if (d.draft_id && d.user_id !== me.current) setDrafts((prev) => ({ ...prev, [d.draft_id]: { ...prev[d.draft_id], ...d } }));
+          const d: DraftView = msg.payload;
+          if (d.user_id !== me.current) setDrafts((prev) => ({ ...prev, [d.draft_id]: { ...prev[d.draft_id], ...d } }));
           break;
         }
         case "service:draft-cancelled": {
-          const id = String(p["draft_id"] ?? "");
+          const id = msg.payload.draft_id;
           setDrafts((prev) => {
             const { [id]: _gone, ...rest } = prev;
             return rest;
@@ -160,15 +149,15 @@ export function useCanvasSync(projectId: string, myUserId: string | undefined) {
           break;
         }
         case "pending-changes:state":
-          setPending(() => (p["changes"] as PendingChange[] | undefined) ?? []);
+          setPending(() => msg.payload.changes);
           break;
         case "pending-change:added": {
-          const c = unwrap<PendingChange>(p, "change", "pending_change");
+          const c = msg.payload;
           setPending((prev) => (prev.some((x) => x.id === c.id) ? prev : [...prev, c]));
           break;
         }
         case "pending-changes:removed": {
-          const ids = new Set((p["ids"] as string[] | undefined) ?? []);
+          const ids = new Set(msg.payload.ids);
           setPending((prev) => prev.filter((c) => !ids.has(c.id)));
           break;
         }
@@ -177,8 +166,8 @@ export function useCanvasSync(projectId: string, myUserId: string | undefined) {
           break;
         case "pending-changes:applied": {
           setPending(() => []);
-          const r = p as unknown as ApplyResult;
-          const remap = r.temp_id_to_service_id ?? {};
+          const r = msg.payload;
+          const remap = r.temp_id_to_service_id;
           if (Object.keys(remap).length) {
             setNodes((prev) =>
               prev.map((n) => {
@@ -190,15 +179,13 @@ export function useCanvasSync(projectId: string, myUserId: string | undefined) {
             setApplied(remap);
           }
           void qc.invalidateQueries({ queryKey: keys.project(projectId) });
-          if (r.applied_count !== undefined && String(p["user_id"] ?? "") !== me.current) {
+          if (r.user_id !== me.current) {
             toast.info(`${r.applied_count} change${r.applied_count === 1 ? "" : "s"} deployed.`);
           }
           break;
         }
         case "service:status-changed": {
-          const id = String(p["service_id"] ?? p["id"] ?? "");
-          const st = p["status"] as Service["status"] | undefined;
-          if (id && st) patchService(id, { status: st });
+          patchService(msg.payload.service_id, { status: msg.payload.status });
           void qc.invalidateQueries({ queryKey: keys.services(projectId) });
           break;
         }
@@ -208,16 +195,23 @@ export function useCanvasSync(projectId: string, myUserId: string | undefined) {
           void qc.invalidateQueries({ queryKey: keys.services(projectId) });
           break;
         case "error":
-          toast.error(String(p["message"] ?? "The canvas reported an error."));
+          toast.error(msg.payload.message || "The canvas reported an error.");
           break;
-        default:
-          if (msg.type.startsWith("deployment:") || msg.type.startsWith("container:")) {
-            const sid = String(p["service_id"] ?? (p["deployment"] as Record<string, unknown> | undefined)?.["service_id"] ?? "");
-            if (sid) {
-              void qc.invalidateQueries({ queryKey: keys.service(projectId, sid) });
-            }
-            void qc.invalidateQueries({ queryKey: keys.services(projectId) });
-          }
+        case "deployment:created":
+        case "deployment:building":
+        case "deployment:starting":
+        case "deployment:healthy":
+        case "deployment:failed":
+        case "deployment:cancelled":
+        case "container:created":
+        case "container:deleted":
+          void qc.invalidateQueries({ queryKey: keys.service(projectId, msg.payload.service_id) });
+          void qc.invalidateQueries({ queryKey: keys.services(projectId) });
+          break;
+        default: {
+          const unhandled: never = msg;
+          void unhandled;
+        }
       }
     },
     [qc, projectId, setPending, patchService, toast],
@@ -247,7 +241,7 @@ export function useCanvasSync(projectId: string, myUserId: string | undefined) {
     };
   }, [api, projectId]);
 
-  const send = useCallback((type: string, payload: Record<string, unknown>) => socket.current?.send(type, payload) ?? false, []);
+  const send = useCallback<Send>((type, payload) => socket.current?.send(type, payload) ?? false, []);
 
   const onNodesChange = useCallback((changes: NodeChange<FlowNode>[]) => {
     setNodes((prev) => applyNodeChanges(changes, prev));

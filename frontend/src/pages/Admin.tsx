@@ -2,7 +2,7 @@ import { useState } from "react";
 import { Navigate } from "react-router";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useApi, useMe } from "../app";
-import type { Health, Role, User } from "../api/types";
+import type { Health, Role, User, UserPage } from "../api/types";
 import { ConfirmDialog, Field, SelectField, Spinner, errorText, fieldError, timeAgo } from "../ui/controls";
 import { FormModal, ListCard } from "../ui/ListCard";
 import { useToast } from "../ui/toast";
@@ -41,10 +41,7 @@ function Users({ me }: { me: User }) {
   const toast = useToast();
   const users = useQuery({
     queryKey: ["users"],
-    queryFn: async () => {
-      const r = await api.get<User[] | { data: User[] }>("/users?limit=100");
-      return Array.isArray(r) ? r : r.data;
-    },
+    queryFn: async () => (await api.get<UserPage>("/users?limit=100")).data,
   });
   const [creating, setCreating] = useState(false);
   const [deleting, setDeleting] = useState<User | null>(null);

@@ -1,7 +1,7 @@
 import { useState } from "react";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useApi, useMe } from "../app";
-import type { ApiKey, User } from "../api/types";
+import type { ApiKey, ApiKeyList, User } from "../api/types";
 import { ConfirmDialog, Field, Modal, Spinner, errorText, fieldError, timeAgo } from "../ui/controls";
 import { FormModal, ListCard } from "../ui/ListCard";
 import { useToast } from "../ui/toast";
@@ -90,10 +90,7 @@ function ApiKeys() {
   const toast = useToast();
   const keysQ = useQuery({
     queryKey: ["api-keys"],
-    queryFn: async () => {
-      const r = await api.get<ApiKey[] | { data: ApiKey[] }>("/api-keys?limit=100");
-      return Array.isArray(r) ? r : r.data;
-    },
+    queryFn: async () => (await api.get<ApiKeyList>("/api-keys?limit=100")).data,
   });
   const [creating, setCreating] = useState(false);
   const [created, setCreated] = useState<ApiKey | null>(null);

@@ -2,15 +2,11 @@ import { useState } from "react";
 import { Link, useNavigate, useParams } from "react-router";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { keys, useApi } from "../app";
-import type { PendingChange, Project } from "../api/types";
+import type { PendingChange, PendingChangeList, Project } from "../api/types";
 import { ConfirmDialog, Field, Spinner, errorText, fieldError } from "../ui/controls";
 import { useToast } from "../ui/toast";
 import { stagedEnvOfScope } from "../lib/stagedDiff";
 import { ScopedVariables, useScopeVars } from "../service/ScopedVariables";
-
-function listOf<T>(r: T[] | { data: T[] }): T[] {
-  return Array.isArray(r) ? r : r.data;
-}
 
 export function ProjectSettingsPage() {
   const { projectId = "" } = useParams();
@@ -21,7 +17,7 @@ export function ProjectSettingsPage() {
   const project = useQuery({ queryKey: keys.project(projectId), queryFn: () => api.get<Project>(`/projects/${projectId}`) });
   const pending = useQuery({
     queryKey: keys.pending(projectId),
-    queryFn: async () => listOf(await api.get<PendingChange[] | { data: PendingChange[] }>(`/projects/${projectId}/pending-changes?limit=100`)),
+    queryFn: async () => (await api.get<PendingChangeList>(`/projects/${projectId}/pending-changes?limit=100`)).data,
   });
   // Started here so the variables load alongside the project rather than after it.
   useScopeVars(`/projects/${projectId}`, keys.envVars(projectId, "project", projectId));

@@ -2,7 +2,7 @@ import { useMemo, useState } from "react";
 import { Link, useNavigate } from "react-router";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { keys, useApi } from "../app";
-import type { Page, Project } from "../api/types";
+import type { Project, ProjectPage } from "../api/types";
 import { Field, Modal, Spinner, errorText, fieldError, timeAgo } from "../ui/controls";
 import { useToast } from "../ui/toast";
 
@@ -12,7 +12,7 @@ export function ProjectsPage() {
   const [creating, setCreating] = useState(false);
   const projects = useQuery({
     queryKey: keys.projects,
-    queryFn: () => api.get<Page<Project>>("/projects?limit=100"),
+    queryFn: () => api.get<ProjectPage>("/projects?limit=100"),
   });
   const shown = useMemo(() => {
     const needle = q.trim().toLowerCase();

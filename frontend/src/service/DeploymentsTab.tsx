@@ -1,7 +1,7 @@
 import { useState } from "react";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { keys, useApi } from "../app";
-import type { Deployment, Service } from "../api/types";
+import type { Deployment, DeploymentPage, Service } from "../api/types";
 import { deploymentTone } from "../canvas/status";
 import { Spinner, errorText, timeAgo } from "../ui/controls";
 import { useToast } from "../ui/toast";
@@ -17,10 +17,7 @@ export function DeploymentsTab({ projectId, service }: { projectId: string; serv
   const [logOf, setLogOf] = useState<string | null>(null);
   const list = useQuery({
     queryKey: keys.deployments(projectId, service.id),
-    queryFn: async () => {
-      const r = await api.get<Deployment[] | { data: Deployment[] }>(`${base}/deployments?limit=50`);
-      return Array.isArray(r) ? r : r.data;
-    },
+    queryFn: async () => (await api.get<DeploymentPage>(`${base}/deployments?limit=50`)).data,
     refetchInterval: (q) => ((q.state.data ?? []).some((d) => IN_FLIGHT.has(d.status)) || service.status === "deploying" ? 2000 : 15000),
   });
   const refresh = () => {

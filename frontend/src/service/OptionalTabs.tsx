@@ -1,7 +1,7 @@
 import { useState } from "react";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useApi } from "../app";
-import type { Domain, Service } from "../api/types";
+import type { Domain, DomainList, Metrics, Sample, Service } from "../api/types";
 import { Spinner, errorText, fieldError } from "../ui/controls";
 import { useToast } from "../ui/toast";
 
@@ -13,10 +13,7 @@ export function DomainsTab({ projectId, service }: { projectId: string; service:
   const key = ["project", projectId, "service", service.id, "domains"];
   const list = useQuery({
     queryKey: key,
-    queryFn: async () => {
-      const r = await api.get<Domain[] | { data: Domain[] }>(base);
-      return Array.isArray(r) ? r : r.data;
-    },
+    queryFn: async () => (await api.get<DomainList>(base)).data,
   });
   const [host, setHost] = useState("");
   const add = useMutation({
@@ -104,28 +101,27 @@ function human(field: string, v: number): string {
   return Number.isInteger(v) ? String(v) : v.toFixed(2);
 }
 
+const METRICS = ["cpu_percent", "memory_bytes", "network_rx_bytes", "network_tx_bytes"] as const satisfies readonly (keyof Sample)[];
+
 export function MetricsTab({ projectId, service }: { projectId: string; service: Service }) {
   const api = useApi();
   const since = new Date(Date.now() - 15 * 60_000).toISOString();
   const q = useQuery({
     queryKey: ["project", projectId, "service", service.id, "metrics"],
-    queryFn: async () => {
-      const r = await api.get<Record<string, unknown>[] | { data: Record<string, unknown>[] }>(
-        `/projects/${projectId}/services/${service.id}/metrics?since=${encodeURIComponent(since)}`,
-      );
-      return Array.isArray(r) ? r : (r.data ?? []);
-    },
+    // The answer is {service_id, samples}: reading a `data` list from it was the bug that showed
+    // "No samples yet" forever.
+    queryFn: async () =>
+      (await api.get<Metrics>(`/projects/${projectId}/services/${service.id}/metrics?since=${encodeURIComponent(since)}`)).samples,
     refetchInterval: 5000,
   });
   if (q.isPending) return <Spinner />;
   if (q.error) return <div className="form-error">{errorText(q.error)}</div>;
   const samples = q.data ?? [];
-  const fields = [...new Set(samples.flatMap((s) => Object.keys(s).filter((k) => typeof s[k] === "number")))];
   if (!samples.length) return <p className="muted">No samples yet.</p>;
   return (
     <div className="metrics" data-testid="metrics-tab">
-      {fields.map((f) => {
-        const values = samples.map((s) => Number(s[f] ?? 0));
+      {METRICS.map((f) => {
+        const values = samples.map((s) => s[f]);
         return (
           <div className="metric" key={f}>
             <div className="metric-head">

@@ -1,7 +1,7 @@
 import { useState } from "react";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { keys, useApi } from "../app";
-import type { EnvVar, PendingChange } from "../api/types";
+import type { EnvVar, EnvVarList, PendingChange } from "../api/types";
 import { envChangeOf } from "../lib/stagedDiff";
 import { errorText, fieldError } from "../ui/controls";
 import { useToast } from "../ui/toast";
@@ -11,10 +11,7 @@ export function useScopeVars(base: string, queryKey: readonly unknown[]) {
   const api = useApi();
   return useQuery({
     queryKey,
-    queryFn: async () => {
-      const r = await api.get<EnvVar[] | { data: EnvVar[] }>(`${base}/env-vars?limit=100`);
-      return Array.isArray(r) ? r : r.data;
-    },
+    queryFn: async () => (await api.get<EnvVarList>(`${base}/env-vars?limit=100`)).data,
   });
 }
 

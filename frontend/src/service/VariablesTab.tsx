@@ -1,14 +1,10 @@
 import { useMemo, useState } from "react";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { keys, useApi } from "../app";
-import type { EnvScope, EnvVar, PendingChange, Service } from "../api/types";
+import type { EnvScope, EnvVar, EnvVarList, PendingChange, Service } from "../api/types";
 import { resolveEnv, type StagedEnv } from "../lib/envInheritance";
 import { errorText, fieldError } from "../ui/controls";
 import { useToast } from "../ui/toast";
-
-function listOf<T>(r: T[] | { data: T[] }): T[] {
-  return Array.isArray(r) ? r : r.data;
-}
 
 /** Staged env edits for the given scopes, as the inheritance view needs them. */
 export function stagedEnvFor(pending: PendingChange[], scopes: { scope: EnvScope; id: string }[], known: EnvVar[]): StagedEnv[] {
@@ -44,11 +40,11 @@ export function VariablesTab({
   const qc = useQueryClient();
   const toast = useToast();
   const svcPath = `/projects/${projectId}/services/${service.id}/env-vars`;
-  const svcVars = useQuery({ queryKey: keys.envVars(projectId, "service", service.id), queryFn: async () => listOf(await api.get<EnvVar[] | { data: EnvVar[] }>(`${svcPath}?limit=100`)) });
-  const projVars = useQuery({ queryKey: keys.envVars(projectId, "project", projectId), queryFn: async () => listOf(await api.get<EnvVar[] | { data: EnvVar[] }>(`/projects/${projectId}/env-vars?limit=100`)) });
+  const svcVars = useQuery({ queryKey: keys.envVars(projectId, "service", service.id), queryFn: async () => (await api.get<EnvVarList>(`${svcPath}?limit=100`)).data });
+  const projVars = useQuery({ queryKey: keys.envVars(projectId, "project", projectId), queryFn: async () => (await api.get<EnvVarList>(`/projects/${projectId}/env-vars?limit=100`)).data });
   const groupVars = useQuery({
     queryKey: keys.envVars(projectId, "group", groupId ?? "-"),
-    queryFn: async () => listOf(await api.get<EnvVar[] | { data: EnvVar[] }>(`/projects/${projectId}/groups/${groupId}/env-vars?limit=100`)),
+    queryFn: async () => (await api.get<EnvVarList>(`/projects/${projectId}/groups/${groupId}/env-vars?limit=100`)).data,
     enabled: !!groupId,
     retry: false,
   });
