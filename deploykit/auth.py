@@ -57,6 +57,8 @@ class Identity:
     session_id: str | None = None
     api_key_id: str | None = None
     expires_at: datetime | None = None
+    api_key_name: str | None = None
+    """The API key's description, for the audit log."""
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
+from deploykit.audit import Actor
+
 
 class EventType(StrEnum):
     SERVICE_CREATED = "service.created"
@@ -50,6 +52,40 @@ class EventType(StrEnum):
     DOMAIN_REMOVED = "domain.removed"
     """payload: ``hostname``."""
     HEALTH_CHANGED = "health.changed"
+    """payload: ``deployment_id``, ``container_id``, ``replica_index``, ``healthy``, ``reason``."""
+    SERVICE_CRASH_LOOP = "service.crash_loop"
+    """payload: ``deployment_id``, ``replica_index``, ``restarts`` (recent, in the crash window)."""
+    SERVICE_RESTARTED = "service.restarted"
+    WEBHOOK_CREATED = "webhook.created"
+    """payload: ``webhook_id``, ``provider`` (never the secret)."""
+    WEBHOOK_DELETED = "webhook.deleted"
+    DEPLOY_KEY_SET = "deploy_key.set"
+    """payload: ``fingerprint`` (never the private key)."""
+    DEPLOY_KEY_DELETED = "deploy_key.deleted"
+    USER_CREATED = "user.created"
+    """payload: ``user_id``, ``email``, ``role``; ``user.updated`` names the ``fields`` changed."""
+    USER_UPDATED = "user.updated"
+    USER_DELETED = "user.deleted"
+    API_KEY_CREATED = "api_key.created"
+    """payload: ``api_key_id``, ``description``, ``prefix``, ``user_id`` (never the token)."""
+    API_KEY_DELETED = "api_key.deleted"
+    LOGIN = "auth.login"
+    """payload: ``user_id``, ``email``."""
+    LOGIN_FAILED = "auth.login_failed"
+    """payload: ``email`` tried (no user id: it may not exist)."""
+    LOGOUT = "auth.logout"
+    PROFILE_UPDATED = "auth.profile_updated"
+    """payload: ``user_id``, ``fields`` changed (``password`` by name only)."""
+    NOTIFICATION_CHANNEL_CREATED = "notification_channel.created"
+    """payload: ``channel_id``, ``name``, ``kind``; ``updated`` names the ``fields`` changed."""
+    NOTIFICATION_CHANNEL_UPDATED = "notification_channel.updated"
+    NOTIFICATION_CHANNEL_DELETED = "notification_channel.deleted"
+    DISK_HIGH = "system.disk_high"
+    """payload: ``path``, ``percent``. Published by the daemon's disk watch."""
+    BACKUP_FAILED = "backup.failed"
+    """payload: ``backup_id``, ``trigger``, ``reason``: a backup the daemon ran failed."""
+    SETTING_CHANGED = "setting.changed"
+    """payload: ``key`` and the new value's fields (never a secret)."""
 
 
 @dataclass(frozen=True)
@@ -59,6 +95,9 @@ class Event:
     service_id: str | None = None
     payload: dict[str, Any] = field(default_factory=dict)
     at: datetime | None = None
+    actor: Actor | None = None
+    """Who caused it: set by the bus from ``deploykit.audit.current_actor()`` when the publisher
+    runs inside a request; None for the system's own work."""
 
 
 class Subscription(Protocol):

@@ -11,10 +11,12 @@ synchronous code (a ``finally`` after commit) as well as from coroutines.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections import deque
 from collections.abc import AsyncIterator
 
+from deploykit.audit import current_actor
 from deploykit.bus import Event, EventType
 
 log = logging.getLogger(__name__)
@@ -104,6 +106,10 @@ class EventBus:
         if self._closed:
             return
         self.published += 1
+        if event.actor is None:
+            actor = current_actor()  # the request being served, for the audit log
+            if actor is not None:
+                event = dataclasses.replace(event, actor=actor)
         for sub in tuple(self._subscriptions):
             try:
                 if sub.wants(event):

@@ -24,6 +24,7 @@ from deploykit_http.middleware import EdgeMiddleware
 from deploykit_http.openapi import build_openapi
 from deploykit_http.ratelimit import LoginLimiter, RequestLimiter
 from deploykit_http.routes import (
+    audit,
     auth,
     backups,
     domains,
@@ -31,6 +32,7 @@ from deploykit_http.routes import (
     env_vars,
     health,
     metrics,
+    notifications,
     pending_changes,
     projects,
     runtime,
@@ -58,6 +60,8 @@ def api_endpoints(ctx: Context) -> list[Endpoint]:
         *env_vars.endpoints(ctx),
         *pending_changes.endpoints(ctx),
         *webhooks.endpoints(ctx),
+        *notifications.endpoints(ctx),
+        *audit.endpoints(ctx),
     ]
 
 

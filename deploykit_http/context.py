@@ -10,6 +10,7 @@ from typing import Protocol
 
 from starlette.websockets import WebSocket
 
+from deploykit.audit import AuditService
 from deploykit.auth import AuthService
 from deploykit.backup_record import BackupRunner
 from deploykit.build import DeployKeyGenerator, DeployKeyService
@@ -25,6 +26,7 @@ from deploykit.health import HealthMonitor, HealthRecordService
 from deploykit.ingress import DomainChecker, DomainService
 from deploykit.logs import LogStreamer
 from deploykit.metrics import MetricsService
+from deploykit.notification import ChannelService, ChannelTester
 from deploykit.project import Project, ProjectService
 from deploykit.runtime import Restarter, Runtime
 from deploykit.service import Service, ServiceService
@@ -80,6 +82,10 @@ class Collaborators:
     """On-demand and scheduled backups (``deploykit_backup.BackupScheduler``); None answers 503."""
     engine: EngineInventory | None = None
     """The container engine's objects and pruning (``deploykit_docker.DockerInventory``); None answers 503."""
+    notification_channels: ChannelService | None = None
+    notifier: ChannelTester | None = None
+    """Sends a channel's test notification (``deploykit_notify.Notifier``)."""
+    audit: AuditService | None = None
     clock: Clock = field(default_factory=SystemClock)
 
 
@@ -176,6 +182,21 @@ class Context:
         reconciler): without one, asking for a deployment or a stop is ``unavailable``."""
         if self.c.runtime is None:
             raise unavailable("The reconciler")
+
+    def channels(self) -> ChannelService:
+        if self.c.notification_channels is None:
+            raise unavailable("The notification service")
+        return self.c.notification_channels
+
+    def notifier(self) -> ChannelTester:
+        if self.c.notifier is None:
+            raise unavailable("The notification service")
+        return self.c.notifier
+
+    def audit(self) -> AuditService:
+        if self.c.audit is None:
+            raise unavailable("The audit log")
+        return self.c.audit
 
     def system(self) -> SystemService:
         if self.c.system is None:

@@ -19,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from deploykit.audit import Actor, acting_as
 from deploykit.auth import Identity
 from deploykit.errors import FORBIDDEN, UNAUTHORIZED, Error, ValidationError
 from deploykit.user import User
@@ -154,6 +155,19 @@ async def identify(request: Request, authenticator: Authenticator, limiter: Requ
     return identity
 
 
+def actor_of(call: Call) -> Actor:
+    identity = call.identity
+    if identity is None:
+        return Actor(address=call.client_address)
+    return Actor(
+        user_id=identity.user.id,
+        name=identity.user.email,
+        api_key_id=identity.api_key_id,
+        api_key_name=identity.api_key_name,
+        address=call.client_address,
+    )
+
+
 def _responder(
     ep: Endpoint, authenticator: Authenticator, limiter: RequestLimiter
 ) -> Callable[[Request], Awaitable[Response]]:
@@ -180,7 +194,8 @@ def _responder(
                     call.body = ep.body.model_validate(data)
                 except pydantic.ValidationError as exc:
                     raise ValidationError(validation_fields(exc)) from None
-            result = await ep.handler(call)
+            with acting_as(actor_of(call)):  # every event this request causes says who and from where
+                result = await ep.handler(call)
             if isinstance(result, Response):
                 return result
             if result is None:

@@ -76,7 +76,7 @@ def event_message(event: Event) -> tuple[str, Mapping[str, Any]] | None:
     if event.type == EventType.PENDING_CHANGES_CLEARED:
         return "pending-changes:cleared", {}
     if event.type == EventType.CHANGES_APPLIED:
-        return "pending-changes:applied", dict(p)
+        return "pending-changes:applied", {k: v for k, v in p.items() if k != "changes"}  # the diff: audit only
     if event.type == EventType.NODE_UPSERTED:
         return "node:upserted", node_out(p["node"])
     if event.type == EventType.NODE_DELETED:

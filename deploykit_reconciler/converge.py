@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from deploykit.clock import Clock
@@ -69,6 +69,10 @@ class Converger:
         """Set by the Reconciler when a build scheduler is wired; git deployments wait otherwise."""
         self.monitor: HealthMonitor | None = None
         """Set by the Reconciler: told which replicas of a healthy deployment serve."""
+        self.on_crash_loop: Callable[[Deployment, int, int], None] | None = None
+        """Set by the Reconciler: told once per replica of a deployment that starts crash-looping
+        (deployment, replica index, recent restarts)."""
+        self._crash_loops: set[tuple[str, int]] = set()
 
     def wake(self, service_id: str) -> None:
         """Make a readiness wait on this service look again now (a Docker event arrived)."""
@@ -233,8 +237,22 @@ class Converger:
             return None
         # Look again once a fresh restart has had time to prove itself; back off a crash loop.
         loops = max(len(self.replicas.recent(active.id, i)) for i in troubled)
+        self._announce_crash_loops(active, replicas, troubled)
         delay = self._s.crash_window_s * 2 ** max(0, loops - self._s.bad_observations)
         return float(min(self._s.backoff_max_s, delay))
+
+    def _announce_crash_loops(self, active: Deployment, replicas: Sequence[ContainerState], troubled: list[int]) -> None:
+        """A replica crash-loops when it was replaced ``bad_observations`` times in the window
+        (then ``Replicas.ensure`` holds it back) or its restart policy restarted it as often.
+        Announced once per replica of a deployment."""
+        if self.on_crash_loop is None:
+            return
+        docker_restarts = {x.replica_index: x.restart_count for x in replicas}
+        for index in troubled:
+            restarts = max(len(self.replicas.recent(active.id, index)), docker_restarts.get(index, 0))
+            if restarts >= self._s.bad_observations and (active.id, index) not in self._crash_loops:
+                self._crash_loops.add((active.id, index))
+                self.on_crash_loop(active, index, restarts)
 
     async def _drain(self, service: Service) -> None:
         if not self.routes.enabled and self._s.drain_requires_ingress:

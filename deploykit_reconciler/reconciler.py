@@ -23,7 +23,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from deploykit.build import BuildScheduler, DeployKeyService
-from deploykit.bus import EventBus, EventType, Subscription
+from deploykit.bus import Event, EventBus, EventType, Subscription
 from deploykit.clock import Clock, SystemClock, wait_event
 from deploykit.container import ContainerFilter, ContainerRecord, ContainerService
 from deploykit.deployment import IN_FLIGHT, Deployment, DeploymentFilter, DeploymentService, DeploymentStatus
@@ -115,6 +115,7 @@ class Reconciler:
         """The services' routes and the replicas held out of them: the converger and the health
         monitor both route through it."""
         self.converger = Converger(self._c, self.settings, routes=self.routes)
+        self.converger.on_crash_loop = self._crash_loop
         if builds is not None:
             self.converger.builds = BuildDriver(
                 builds=builds,
@@ -162,6 +163,35 @@ class Reconciler:
         async with self.queue.lock(key):
             await self.converger.replicas.restart_one_by_one(service, timeout_s=self.settings.readiness_timeout_s)
         self.queue.add(key, force=True)
+        if self._bus is not None:  # for the audit log: the request's actor is stamped on by the bus
+            self._bus.publish(
+                Event(
+                    EventType.SERVICE_RESTARTED,
+                    service.project_id,
+                    service.id,
+                    payload={"name": service.name},
+                    at=self._c.clock.now(),
+                )
+            )
+
+    def _crash_loop(self, deployment: Deployment, replica_index: int, restarts: int) -> None:
+        log.warning(
+            "service %s replica %d of deployment %s is crash-looping (%d restarts)",
+            deployment.service_id,
+            replica_index,
+            deployment.short_id,
+            restarts,
+        )
+        if self._bus is not None:
+            self._bus.publish(
+                Event(
+                    EventType.SERVICE_CRASH_LOOP,
+                    deployment.project_id,
+                    deployment.service_id,
+                    payload={"deployment_id": deployment.id, "replica_index": replica_index, "restarts": restarts},
+                    at=self._c.clock.now(),
+                )
+            )
 
     # -- the domain HealthMonitor Protocol --------------------------------------------------------
 

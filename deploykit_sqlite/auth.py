@@ -19,6 +19,7 @@ from deploykit.auth import (
     hash_token,
     is_api_key,
 )
+from deploykit.bus import Event, EventType
 from deploykit.errors import CONFLICT, UNAUTHORIZED, Error, FieldErrors, ValidationError, not_found
 from deploykit.user import (
     Role,
@@ -31,7 +32,7 @@ from deploykit.user import (
 )
 from deploykit_sqlite.db import DB, Tx, from_text, must_time, to_text
 from deploykit_sqlite.passwords import PasswordHasher
-from deploykit_sqlite.user import insert_user, load_user, row_to_user, update_user_row
+from deploykit_sqlite.user import insert_user, load_user, row_to_user, update_user_row, user_facts
 
 TOKEN_BYTES = 32
 MAX_KEY_DESCRIPTION = 200
@@ -101,6 +102,7 @@ class AuthStore:
                 raise Error(CONFLICT, "Registration is closed.")
             user = await insert_user(tx, create, hashed, Role.ADMIN)
             tokens = await start_session(tx, user.id)
+            tx.publish(Event(EventType.USER_CREATED, payload=user_facts(user), at=tx.now()))
         return user, tokens
 
     async def login(self, email: str, password: str) -> AuthTokens:
@@ -108,11 +110,23 @@ class AuthStore:
             row = await tx.fetchone("SELECT id, password_hash FROM users WHERE email = ?", (normalize_email(email),))
         if row is None:
             await self.hasher.check_unknown(password)
+            self._login_failed(email)
             raise Error(UNAUTHORIZED, BAD_LOGIN)
         if not await self.hasher.check(password, row["password_hash"]):
+            self._login_failed(email)
             raise Error(UNAUTHORIZED, BAD_LOGIN)
         async with self.db.tx() as tx:
-            return await start_session(tx, row["id"])
+            tokens = await start_session(tx, row["id"])
+            tx.publish(
+                Event(EventType.LOGIN, payload={"user_id": row["id"], "email": normalize_email(email)}, at=tx.now())
+            )
+            return tokens
+
+    def _login_failed(self, email: str) -> None:
+        # No transaction to commit: published at once, for the audit log.
+        self.db.publish_now(
+            Event(EventType.LOGIN_FAILED, payload={"email": normalize_email(email)[:200]}, at=self.db.clock.now())
+        )
 
     async def refresh(self, refresh_token: str) -> AuthTokens:
         presented = hash_token(refresh_token)
@@ -162,7 +176,12 @@ class AuthStore:
                     raise Error(UNAUTHORIZED, BAD_TOKEN)
                 await tx.execute("UPDATE api_keys SET last_used_at = ? WHERE id = ?", (to_text(now), key["id"]))
                 user = await load_user(tx, key["user_id"])
-                return Identity(user=user, api_key_id=key["id"], expires_at=from_text(key["expires_at"]))
+                return Identity(
+                    user=user,
+                    api_key_id=key["id"],
+                    expires_at=from_text(key["expires_at"]),
+                    api_key_name=key["description"],
+                )
         async with self.db.read() as tx:
             row = await tx.fetchone(
                 "SELECT s.id AS session_id, s.access_expires_at, s.revoked_at, u.* FROM sessions s "
@@ -182,12 +201,15 @@ class AuthStore:
 
     async def logout(self, session_id: str) -> None:
         async with self.db.tx() as tx:
+            user_id = await tx.scalar("SELECT user_id FROM sessions WHERE id = ?", (session_id,))
             if await tx.execute("DELETE FROM sessions WHERE id = ?", (session_id,)) == 0:
                 raise not_found("Session")
+            tx.publish(Event(EventType.LOGOUT, payload={"user_id": user_id}, at=tx.now()))
 
     async def logout_all(self, user_id: str) -> None:
         async with self.db.tx() as tx:
             await tx.execute("DELETE FROM sessions WHERE user_id = ?", (user_id,))
+            tx.publish(Event(EventType.LOGOUT, payload={"user_id": user_id, "everywhere": True}, at=tx.now()))
 
     async def update_profile(self, user_id: str, upd: ProfileUpdate, *, keep_session_id: str | None = None) -> User:
         errors = FieldErrors()
@@ -217,6 +239,9 @@ class AuthStore:
                 await tx.execute("DELETE FROM sessions WHERE user_id = ? AND id IS NOT ?", (user_id, keep_session_id))
                 if upd.revoke_api_keys:
                     await tx.execute("DELETE FROM api_keys WHERE user_id = ?", (user_id,))
+            fields = [n for n, v in (("name", upd.name), ("email", upd.email if email_changes else None)) if v]
+            fields += ["password"] if hashed is not None else []
+            tx.publish(Event(EventType.PROFILE_UPDATED, payload={"user_id": user_id, "fields": fields}, at=tx.now()))
             return updated
 
     async def reset_password(self, email: str, password: str, *, keep_api_keys: bool = False) -> None:
@@ -254,6 +279,8 @@ class AuthStore:
                 (id, user_id, description, token[:10], hash_token(token), to_text(tx.now()), to_text(expires_at)),
             )
             row = await tx.fetchone("SELECT * FROM api_keys WHERE id = ?", (id,))
+            payload = {"api_key_id": id, "user_id": user_id, "description": description, "prefix": token[:10]}
+            tx.publish(Event(EventType.API_KEY_CREATED, payload=payload, at=tx.now()))
         assert row is not None
         return row_to_api_key(row), token
 
@@ -266,3 +293,4 @@ class AuthStore:
         async with self.db.tx() as tx:
             if await tx.execute("DELETE FROM api_keys WHERE id = ? AND user_id = ?", (id, user_id)) == 0:
                 raise not_found("API key")
+            tx.publish(Event(EventType.API_KEY_DELETED, payload={"api_key_id": id, "user_id": user_id}, at=tx.now()))

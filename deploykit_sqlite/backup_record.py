@@ -15,6 +15,7 @@ from deploykit.backup_record import (
     BackupStatus,
     BackupTrigger,
 )
+from deploykit.bus import Event, EventType
 from deploykit.errors import not_found
 from deploykit_sqlite.db import DB, dumps, from_text, must_time, to_text
 
@@ -71,7 +72,10 @@ class BackupRecordStore:
             if not changed:
                 raise not_found("Backup")
             row = await tx.fetchone("SELECT * FROM backups WHERE id = ?", (id,))
-        assert row is not None
+            assert row is not None
+            if outcome.status is BackupStatus.FAILED:  # notifications hear it
+                payload = {"backup_id": id, "trigger": row["trigger"], "reason": outcome.error}
+                tx.publish(Event(EventType.BACKUP_FAILED, payload=payload, at=tx.now()))
         return row_to_record(row)
 
     async def list_backup_records(self, *, limit: int = 50, offset: int = 0) -> tuple[list[BackupRecord], int]:
@@ -91,10 +95,13 @@ class BackupRecordStore:
 
     async def fail_running_backups(self, reason: str) -> int:
         async with self.db.tx() as tx:
-            return await tx.execute(
+            failed = await tx.execute(
                 "UPDATE backups SET status = ?, error = ?, finished_at = ? WHERE status = ?",
                 (BackupStatus.FAILED.value, reason, to_text(tx.now()), BackupStatus.RUNNING.value),
             )
+            if failed:
+                tx.publish(Event(EventType.BACKUP_FAILED, payload={"reason": reason, "count": failed}, at=tx.now()))
+            return failed
 
     async def get_backup_schedule(self) -> BackupSchedule:
         async with self.db.read() as tx:
@@ -112,4 +119,6 @@ class BackupRecordStore:
                 "ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
                 (SCHEDULE_KEY, dumps(dataclasses.asdict(schedule)), to_text(tx.now())),
             )
+            # A setting changed, for the audit log (an S3 destination names a bucket, no secret).
+            tx.publish(Event(EventType.SETTING_CHANGED, payload={"key": SCHEDULE_KEY, **dataclasses.asdict(schedule)}, at=tx.now()))
         return schedule

@@ -315,6 +315,10 @@ class DB:
         async with self._lock:
             yield Tx(self, conn)
 
+    def publish_now(self, event: Event) -> None:
+        """Publish an event that is no commit's outcome (a failed login)."""
+        self._publish((event,))
+
     def _publish(self, events: Iterable[Event]) -> None:
         for event in events:
             try:

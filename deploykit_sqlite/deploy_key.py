@@ -4,6 +4,7 @@ git remote's host keys pinned on first use (``deploykit.build.DeployKeyService``
 from __future__ import annotations
 
 from deploykit.build import DeployKeyPair
+from deploykit.bus import Event, EventType
 from deploykit.errors import not_found
 from deploykit_sqlite.db import DB, to_text
 from deploykit_sqlite.service import load_service
@@ -26,13 +27,22 @@ class DeployKeyStore:
     async def set_deploy_key(self, service_id: str, pair: DeployKeyPair) -> DeployKeyPair:
         """Store (or rotate to) ``pair``. Raises ``not_found``."""
         async with self.db.tx() as tx:
-            await load_service(tx, service_id)
+            service = await load_service(tx, service_id)
             await tx.execute(
                 "INSERT INTO deploy_keys (service_id, public_key, fingerprint, private_key, created_at) "
                 "VALUES (?, ?, ?, ?, ?) ON CONFLICT (service_id) DO UPDATE SET public_key = excluded.public_key, "
                 "fingerprint = excluded.fingerprint, private_key = excluded.private_key, "
                 "created_at = excluded.created_at",
                 (service_id, pair.public_key, pair.fingerprint, tx.seal(pair.private_key), to_text(tx.now())),
+            )
+            tx.publish(
+                Event(
+                    EventType.DEPLOY_KEY_SET,
+                    service.project_id,
+                    service.id,
+                    payload={"fingerprint": pair.fingerprint},
+                    at=tx.now(),
+                )
             )
         return pair
 
@@ -41,6 +51,8 @@ class DeployKeyStore:
         async with self.db.tx() as tx:
             if await tx.execute("DELETE FROM deploy_keys WHERE service_id = ?", (service_id,)) == 0:
                 raise not_found("Deploy key")
+            service = await load_service(tx, service_id)
+            tx.publish(Event(EventType.DEPLOY_KEY_DELETED, service.project_id, service.id, at=tx.now()))
 
     async def get_known_hosts(self, service_id: str) -> str | None:
         async with self.db.read() as tx:

@@ -72,6 +72,8 @@ def publish_status(tx: Tx, deployment: Deployment, **extra: Any) -> None:
     event_type = EVENT_FOR.get(deployment.status)
     if event_type is None:
         return
+    if deployment.status is DeploymentStatus.FAILED:
+        extra.setdefault("reason", deployment.failure_reason)  # notifications tell build failures apart
     tx.publish(
         Event(
             event_type,
@@ -121,7 +123,7 @@ async def insert_deployment(tx: Tx, create: DeploymentCreate) -> Deployment:
         ),
     )
     deployment = await load_deployment(tx, id)
-    publish_status(tx, deployment)
+    publish_status(tx, deployment, rollback_of=deployment.rollback_of, commit_sha=deployment.commit_sha)
     return deployment
 
 

@@ -218,5 +218,15 @@ class PendingChangeStore:
                 temp_id_to_service_id=result.temp_id_to_service_id,
                 created_deployments=result.created_deployments,
                 user_id=user_id,
+                changes=[
+                    {
+                        "kind": c.kind.value,
+                        "target_id": c.target_id,
+                        "target_temp_id": c.target_temp_id,
+                        "payload": c.payload,
+                        "before": c.before,
+                    }
+                    for c in changes
+                ],
             )
             return result

@@ -20,6 +20,7 @@ SEALED_COLUMNS = (
     ("pending_changes", "body"),
     ("webhooks", "secret"),
     ("deploy_keys", "private_key"),
+    ("notification_channels", "secrets"),
 )
 """Every column holding AES-256-GCM sealed values (see ``Tx.seal``)."""
 SEALED_CONFIG_TABLES = ("services", "deployments")

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from deploykit.bus import EventBus
 from deploykit.clock import Clock, SystemClock
+from deploykit_sqlite.audit import AuditStore
 from deploykit_sqlite.auth import AuthStore
 from deploykit_sqlite.backup_record import BackupRecordStore
 from deploykit_sqlite.canvas import CanvasStore
@@ -18,6 +19,7 @@ from deploykit_sqlite.deployment import DeploymentStore
 from deploykit_sqlite.domain import DomainStore
 from deploykit_sqlite.envvar import EnvVarStore
 from deploykit_sqlite.health import HealthRecordStore
+from deploykit_sqlite.notification import ChannelStore
 from deploykit_sqlite.passwords import DEFAULT_ROUNDS, PasswordHasher
 from deploykit_sqlite.pending_change import PendingChangeStore
 from deploykit_sqlite.project import ProjectStore
@@ -64,6 +66,8 @@ class Store:
         self.health = HealthRecordStore(self.db)
         self.deploy_keys = DeployKeyStore(self.db)
         self.backups = BackupRecordStore(self.db)
+        self.audit = AuditStore(self.db)
+        self.notification_channels = ChannelStore(self.db)
 
     @property
     def path(self) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 import uuid
 
+from deploykit.bus import Event, EventType
 from deploykit.errors import CONFLICT, Error, not_found
 from deploykit.user import Role, User, UserCreate, UserFilter, UserUpdate, normalize_email
 from deploykit_sqlite.db import DB, Tx, from_text, to_text
@@ -22,6 +23,11 @@ def row_to_user(row: sqlite3.Row) -> User:
         created_at=from_text(row["created_at"]),
         updated_at=from_text(row["updated_at"]),
     )
+
+
+def user_facts(user: User) -> dict[str, str]:
+    """What an event says of a user: who, never a hash."""
+    return {"user_id": user.id, "email": user.email, "role": user.role.value}
 
 
 async def load_user(tx: Tx, id: str) -> User:
@@ -112,7 +118,9 @@ class UserStore:
         create.validate()
         hashed = await self.hasher.hash(create.password)
         async with self.db.tx() as tx:
-            return await insert_user(tx, create, hashed, create.role)
+            user = await insert_user(tx, create, hashed, create.role)
+            tx.publish(Event(EventType.USER_CREATED, payload=user_facts(user), at=tx.now()))
+            return user
 
     async def update_user(self, id: str, upd: UserUpdate) -> User:
         upd.validate()
@@ -123,6 +131,8 @@ class UserStore:
                 await tx.execute("DELETE FROM sessions WHERE user_id = ?", (id,))
                 if not upd.keep_api_keys:
                     await tx.execute("DELETE FROM api_keys WHERE user_id = ?", (id,))
+            fields = [n for n in ("name", "email", "role", "password") if getattr(upd, n) is not None]
+            tx.publish(Event(EventType.USER_UPDATED, payload={**user_facts(user), "fields": fields}, at=tx.now()))
             return user
 
     async def delete_user(self, id: str) -> None:
@@ -131,3 +141,4 @@ class UserStore:
             if user.role == Role.ADMIN and await admin_count(tx) <= 1:
                 raise Error(CONFLICT, "The last admin cannot be deleted.")
             await tx.execute("DELETE FROM users WHERE id = ?", (id,))
+            tx.publish(Event(EventType.USER_DELETED, payload=user_facts(user), at=tx.now()))

@@ -6,6 +6,7 @@ import secrets
 import sqlite3
 import uuid
 
+from deploykit.bus import Event, EventType
 from deploykit.errors import INVALID, Error, not_found
 from deploykit.service import GitSource
 from deploykit.webhook import DeliveryStatus, Provider, Webhook, WebhookDelivery
@@ -81,12 +82,23 @@ class WebhookStore:
             )
             row = await tx.fetchone("SELECT * FROM webhooks WHERE id = ?", (id,))
             assert row is not None
+            tx.publish(
+                Event(
+                    EventType.WEBHOOK_CREATED,
+                    service.project_id,
+                    service.id,
+                    payload={"webhook_id": id, "provider": provider.value},
+                    at=tx.now(),
+                )
+            )
             return row_to_webhook(tx, row)
 
     async def delete_webhook(self, service_id: str) -> None:
         async with self.db.tx() as tx:
             if await tx.execute("DELETE FROM webhooks WHERE service_id = ?", (service_id,)) == 0:
                 raise not_found("Webhook")
+            service = await load_service(tx, service_id)
+            tx.publish(Event(EventType.WEBHOOK_DELETED, service.project_id, service.id, at=tx.now()))
 
     async def record_delivery(self, delivery: WebhookDelivery) -> WebhookDelivery:
         id = delivery.id or str(uuid.uuid4())

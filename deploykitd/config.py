@@ -120,6 +120,11 @@ class Config:
     public_ips: tuple[str, ...] = ()
     """This host's public addresses: a domain's DNS is ok when it resolves to one of them."""
     acme_email: str | None = None
+    public_url: str = ""
+    """Where people reach the UI (``https://deploy.example.com``): links in notifications."""
+    disk_alert_percent: float = 90.0
+    """A disk of the host (``/``, Docker's root) this full sends ``system.disk_high`` once, until
+    it drops 5 points below."""
     trusted_proxies: tuple[str, ...] = ()
     """Addresses or networks of reverse proxies whose ``X-Forwarded-For``/``X-Forwarded-Proto``
     are believed; from anyone else (loopback included) they are ignored, so that a client cannot
@@ -185,6 +190,13 @@ def ingress_flags(p: argparse.ArgumentParser) -> None:
         help="this host's public IP for the domains' DNS check; repeatable or comma-separated",
     )
     _flag(p, "acme-email", dest="acme_email", default=argparse.SUPPRESS, help="contact address for ACME certificates")
+    _flag(
+        p,
+        "public-url",
+        dest="public_url",
+        default=argparse.SUPPRESS,
+        help="the UI's public address, for links in notifications (https://deploy.example.com)",
+    )
 
 
 def backup_commands(sub: Any, common: Callable[[argparse.ArgumentParser], None]) -> None:
@@ -382,7 +394,7 @@ def config_from_args(args: argparse.Namespace) -> Config:
         kw["build_memory_mb"] = values["build_memory"]
     if values.get("instance_id"):
         kw["instance_id"] = values["instance_id"]
-    for name in ("caddy_bin", "caddy_admin", "http_port", "https_port", "acme_email"):
+    for name in ("caddy_bin", "caddy_admin", "http_port", "https_port", "acme_email", "public_url"):
         if name in values:
             kw[name] = values[name]
     if values.get("no_ingress"):

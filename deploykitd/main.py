@@ -30,6 +30,7 @@ from deploykit_docker.volume_archive import DockerVolumeArchiver
 from deploykit_events import EventBus
 from deploykit_http.app import build_app
 from deploykit_http.context import Collaborators, Context, HTTPSettings
+from deploykit_notify import Notifier, NotifierSettings
 from deploykit_reconciler import Reconciler, ReconcilerSettings
 from deploykit_reconciler.builds import BuildPipeline
 from deploykit_sqlite import Store
@@ -37,6 +38,7 @@ from deploykit_sqlite.cipher import KEY_FILE
 from deploykit_sqlite.snapshot import SQLiteArchiver
 from deploykit_sysinfo import MetricsSampler, SystemInfo
 from deploykitd.backup import BACKUPS_DIR
+from deploykitd.audit import AuditRecorder
 from deploykitd.config import Config
 
 log = logging.getLogger("deploykitd")
@@ -64,6 +66,8 @@ class Main:
         self.app: Starlette | None = None
         self.server: _Server | None = None
         self.traffic = CaddyTraffic(traffic_settings(config))
+        self.notifier: Notifier | None = None
+        self.audit: AuditRecorder | None = None
 
     @property
     def context(self) -> Context:
@@ -77,6 +81,18 @@ class Main:
         cfg.db_path.parent.mkdir(parents=True, exist_ok=True)
         self.store = Store(path=str(cfg.db_path), data_dir=cfg.data_dir, bus=self.bus, base_domain=cfg.base_domain)
         await self.store.open()
+        # Subscribed before anything else publishes: the audit log and notifications miss nothing.
+        self.audit = AuditRecorder(bus=self.bus, audit=self.store.audit, clock=SystemClock())
+        self.audit.start()
+        self.notifier = Notifier(
+            bus=self.bus,
+            channels=self.store.notification_channels,
+            projects=self.store.projects,
+            services=self.store.services,
+            deployments=self.store.deployments,
+            settings=NotifierSettings(public_url=cfg.public_url),
+        )
+        await self.notifier.start()
         await self.traffic.open()  # before the reconciler, whose first resync sets every route
         await self._open_runtime()
         await self._open_backups()
@@ -111,6 +127,9 @@ class Main:
             metrics=MetricsSampler(runtime=self.runtime, clock=SystemClock()) if self.runtime is not None else None,
             backups=self.backups,
             engine=DockerInventory(self.runtime, instance_id=cfg.instance_id) if self.runtime is not None else None,
+            notification_channels=store.notification_channels,
+            notifier=self.notifier,
+            audit=store.audit,
         )
         settings = HTTPSettings(
             version=__version__,
@@ -256,6 +275,12 @@ class Main:
         if self.runtime is not None:
             with contextlib.suppress(Exception):
                 await self.runtime.close()
+        if self.notifier is not None:
+            with contextlib.suppress(Exception):
+                await self.notifier.close()
+        if self.audit is not None:
+            with contextlib.suppress(Exception):
+                await self.audit.close()  # before the database closes: what is queued is recorded
         if self.store is not None:
             await self.store.close()
         self.bus.close()

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import pytest
 
+from deploykit.bus import EventType
 from deploykit.runtime import ContainerState
 from deploykit.service import Service
 from tests.reconciler.support import INDEX, Harness, docker_cli, http_get, httpd
@@ -161,3 +163,23 @@ async def test_missing_image_fails_the_deployment_while_previous_keeps_serving(h
     assert "deploykit-test/nope:1.0" in bad.failure_reason
     await serving(harness, service, first.id)
     assert (await harness.service(service.id)).active_deployment_id == first.id
+
+
+async def test_a_serving_replica_that_starts_crash_looping_is_announced(harness: Harness) -> None:
+    project = await harness.project("Loop")
+    # Serves on its first run; every later run finds the marker on its volume and exits at once.
+    command = httpd(before="[ -f /data/up ] && exit 3; touch /data/up;")
+    loops = harness.bus.subscribe(frozenset({EventType.SERVICE_CRASH_LOOP}))
+    service = await harness.create_service(
+        project, "web", port=8080, command=command, volumes=[{"name": "data", "mount_path": "/data"}]
+    )
+    await harness.wait_status(service.id, "running")  # healthy: its deployment is the active one
+    victim = await serving(harness, service)
+
+    await docker_cli("kill", victim.id)
+
+    event = await asyncio.wait_for(anext(loops), 60)
+    assert (event.service_id, event.payload["deployment_id"]) == (service.id, victim.deployment_id)
+    assert event.payload["replica_index"] == 0
+    assert event.payload["restarts"] >= harness.settings.bad_observations
+    loops.close()

@@ -59,7 +59,12 @@ async def test_create_deployment_cancels_older_in_flight_ones(
     assert (await store.deployments.get_deployment(old)).finished_at is not None
     assert bus.types() == [EventType.DEPLOYMENT_CANCELLED, EventType.DEPLOYMENT_CREATED]
     assert bus.events[0].payload["deployment_id"] == old
-    assert bus.events[1].payload == {"deployment_id": new.id, "status": "pending"}
+    assert bus.events[1].payload == {
+        "deployment_id": new.id,
+        "status": "pending",
+        "rollback_of": None,
+        "commit_sha": None,
+    }
 
 
 async def test_create_deployment_for_unknown_service(store: Store, service: Service) -> None:

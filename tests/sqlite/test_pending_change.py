@@ -309,12 +309,16 @@ async def test_apply_creates_services_with_env_nodes_domains_and_first_deploymen
     assert bus.types().count(EventType.SERVICE_CREATED) == 2
     assert bus.types().count(EventType.DEPLOYMENT_CREATED) == 2
     assert bus.types()[-1] == EventType.CHANGES_APPLIED
-    assert bus.events[-1].payload == {
+    applied = dict(bus.events[-1].payload)
+    changes = applied.pop("changes")
+    assert applied == {
         "applied_count": 3,
         "temp_id_to_service_id": result.temp_id_to_service_id,
         "created_deployments": result.created_deployments,
         "user_id": "user-1",
     }
+    # The diff, for the audit log: every change applied, in order, with its payload.
+    assert [c["kind"] for c in changes] == ["service.create", "service.create", "env_var.create"]
 
 
 async def test_apply_redeploys_only_services_whose_config_or_env_changed(store: Store, project: Project) -> None:

@@ -1,0 +1,138 @@
+"""Real receivers for notification tests: an HTTP server that records every request and answers
+with the statuses it is told to, and an SMTP server (aiosmtpd) that records every message, with
+AUTH when given credentials. Both run in threads on free local ports, so that the daemon in a
+separate process can reach them as well as in-process senders can."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from email import message_from_bytes
+from email.message import Message
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
+
+
+@dataclass
+class Received:
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+
+@dataclass
+class HTTPReceiver:
+    base: str
+    requests: list[Received] = field(default_factory=list)
+    statuses: list[int] = field(default_factory=list)
+    """Answers to give, first to last; 200 once they run out."""
+
+    def wait_for(self, count: int, deadline_s: float = 20.0) -> list[Received]:
+        wait_until(lambda: len(self.requests) >= count, deadline_s)
+        return self.requests
+
+
+async def until(check: Callable[[], Any], deadline_s: float = 20.0) -> Any:
+    """``wait_until`` for a test on the event loop that also runs what is awaited."""
+    end = time.monotonic() + deadline_s
+    while not (got := check()):
+        if time.monotonic() > end:
+            raise AssertionError("the receiver did not get what was expected in time")
+        await asyncio.sleep(0.02)
+    return got
+
+
+def wait_until(check: Callable[[], Any], deadline_s: float) -> Any:
+    end = time.monotonic() + deadline_s
+    while True:
+        got = check()
+        if got:
+            return got
+        if time.monotonic() > end:
+            raise AssertionError("the receiver did not get what was expected in time")
+        time.sleep(0.02)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def http_receiver() -> Iterator[HTTPReceiver]:
+    receiver: HTTPReceiver
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length)
+            receiver.requests.append(Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body))
+            status = receiver.statuses.pop(0) if receiver.statuses else 200
+            answer = b"ok" if status < 300 else b"receiver says no"
+            self.send_response(status)
+            self.send_header("Content-Length", str(len(answer)))
+            self.end_headers()
+            self.wfile.write(answer)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            return None
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    receiver = HTTPReceiver(base=f"http://127.0.0.1:{server.server_address[1]}")
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield receiver
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@dataclass
+class SMTPReceiver:
+    port: int
+    messages: list[Message] = field(default_factory=list)
+    envelopes: list[tuple[str, list[str]]] = field(default_factory=list)
+    logins: list[str] = field(default_factory=list)
+
+    def wait_for(self, count: int, deadline_s: float = 20.0) -> list[Message]:
+        wait_until(lambda: len(self.messages) >= count, deadline_s)
+        return self.messages
+
+
+@contextmanager
+def smtp_receiver(username: str | None = None, password: str | None = None) -> Iterator[SMTPReceiver]:
+    receiver = SMTPReceiver(port=0)
+
+    class Handler:
+        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+            receiver.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
+            receiver.messages.append(message_from_bytes(envelope.original_content or envelope.content))
+            return "250 OK"
+
+    def authenticate(server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> AuthResult:
+        if isinstance(data, LoginPassword) and data.login.decode() == username and data.password.decode() == password:
+            receiver.logins.append(data.login.decode())
+            return AuthResult(success=True)
+        return AuthResult(success=False, handled=False)
+
+    kwargs: dict[str, Any] = {}
+    if username is not None:
+        # Plain AUTH without TLS: a test on loopback (aiosmtpd warns about it).
+        kwargs = {"authenticator": authenticate, "auth_required": True, "auth_require_tls": False}
+    receiver.port = free_port()
+    controller = Controller(Handler(), hostname="127.0.0.1", port=receiver.port, **kwargs)
+    controller.start()
+    try:
+        yield receiver
+    finally:
+        controller.stop()
