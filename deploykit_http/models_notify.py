@@ -1,4 +1,5 @@
-"""API models of notification channels, their deliveries, and the audit log."""
+"""Request models of notification channels, their deliveries, and the audit log (the response
+shapes are in ``shapes.notify``)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from deploykit_http.models import MAX_OFFSET, Body, Id, Model
+from deploykit_http.models import MAX_OFFSET, Body, Model
+
+Id = str
 
 ChannelKindIn = Literal["webhook", "slack", "discord", "email"]
 EventName = Literal[
@@ -48,67 +51,8 @@ class ChannelUpdateIn(Body):
     """Merged key by key; secrets left out are kept."""
 
 
-class ChannelOut(Model):
-    id: Id
-    name: str
-    kind: ChannelKindIn
-    project_id: Id | None
-    events: list[str]
-    enabled: bool
-    settings: dict[str, Any]
-    secrets_set: list[str]
-    """The names of the secrets stored; their values are never returned."""
-    created_at: datetime | None
-    updated_at: datetime | None
-
-
-class ChannelList(Model):
-    data: list[ChannelOut]
-
-
-class DeliveryOut(Model):
-    id: Id
-    channel_id: Id
-    event: str
-    outcome: Literal["pending", "success", "failed"]
-    message: str
-    attempts: int
-    error: str | None
-    created_at: datetime | None
-    finished_at: datetime | None
-
-
-class DeliveryList(Model):
-    data: list[DeliveryOut]
-
-
 class DeliveryQuery(Model):
     limit: int = Field(default=50, ge=1, le=200)
-
-
-class ActorOut(Model):
-    user_id: Id | None
-    name: str | None
-    api_key_id: Id | None
-    api_key_name: str | None
-    address: str | None
-
-
-class AuditEntryOut(Model):
-    id: Id
-    at: datetime
-    action: str
-    actor: ActorOut | None
-    project_id: Id | None
-    service_id: Id | None
-    details: dict[str, Any]
-
-
-class AuditPage(Model):
-    data: list[AuditEntryOut]
-    total_count: int
-    offset: int
-    limit: int
 
 
 class AuditQuery(Model):

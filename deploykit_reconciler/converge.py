@@ -241,7 +241,9 @@ class Converger:
         delay = self._s.crash_window_s * 2 ** max(0, loops - self._s.bad_observations)
         return float(min(self._s.backoff_max_s, delay))
 
-    def _announce_crash_loops(self, active: Deployment, replicas: Sequence[ContainerState], troubled: list[int]) -> None:
+    def _announce_crash_loops(
+        self, active: Deployment, replicas: Sequence[ContainerState], troubled: list[int]
+    ) -> None:
         """A replica crash-loops when it was replaced ``bad_observations`` times in the window
         (then ``Replicas.ensure`` holds it back) or its restart policy restarted it as often.
         Announced once per replica of a deployment."""

@@ -120,5 +120,11 @@ class BackupRecordStore:
                 (SCHEDULE_KEY, dumps(dataclasses.asdict(schedule)), to_text(tx.now())),
             )
             # A setting changed, for the audit log (an S3 destination names a bucket, no secret).
-            tx.publish(Event(EventType.SETTING_CHANGED, payload={"key": SCHEDULE_KEY, **dataclasses.asdict(schedule)}, at=tx.now()))
+            tx.publish(
+                Event(
+                    EventType.SETTING_CHANGED,
+                    payload={"key": SCHEDULE_KEY, **dataclasses.asdict(schedule)},
+                    at=tx.now(),
+                )
+            )
         return schedule

@@ -197,6 +197,14 @@ def ingress_flags(p: argparse.ArgumentParser) -> None:
         default=argparse.SUPPRESS,
         help="the UI's public address, for links in notifications (https://deploy.example.com)",
     )
+    _flag(
+        p,
+        "disk-alert-percent",
+        dest="disk_alert_percent",
+        type=float,
+        default=argparse.SUPPRESS,
+        help="notify when / or the data directory's disk is this full (default 90)",
+    )
 
 
 def backup_commands(sub: Any, common: Callable[[argparse.ArgumentParser], None]) -> None:
@@ -411,6 +419,8 @@ def config_from_args(args: argparse.Namespace) -> Config:
         kw["public_ips"] = tuple(ip.strip() for arg in values["public_ip"] for ip in arg.split(",") if ip.strip())
     if "trusted_proxy" in values:
         kw["trusted_proxies"] = tuple(a.strip() for arg in values["trusted_proxy"] for a in arg.split(",") if a.strip())
+    if "disk_alert_percent" in values:
+        kw["disk_alert_percent"] = values["disk_alert_percent"]
     if "api_rate" in values:
         kw["api_rate"] = values["api_rate"]
     if "docker_host" not in kw and os.environ.get("DOCKER_HOST"):

@@ -37,8 +37,9 @@ from deploykit_sqlite import Store
 from deploykit_sqlite.cipher import KEY_FILE
 from deploykit_sqlite.snapshot import SQLiteArchiver
 from deploykit_sysinfo import MetricsSampler, SystemInfo
-from deploykitd.backup import BACKUPS_DIR
+from deploykit_sysinfo.disk_watch import DiskWatch, DiskWatchSettings
 from deploykitd.audit import AuditRecorder
+from deploykitd.backup import BACKUPS_DIR
 from deploykitd.config import Config
 
 log = logging.getLogger("deploykitd")
@@ -67,6 +68,10 @@ class Main:
         self.server: _Server | None = None
         self.traffic = CaddyTraffic(traffic_settings(config))
         self.notifier: Notifier | None = None
+        self.disk_watch = DiskWatch(
+            bus=self.bus,
+            settings=DiskWatchSettings(paths=("/", str(config.data_dir)), threshold_percent=config.disk_alert_percent),
+        )
         self.audit: AuditRecorder | None = None
 
     @property
@@ -93,6 +98,7 @@ class Main:
             settings=NotifierSettings(public_url=cfg.public_url),
         )
         await self.notifier.start()
+        self.disk_watch.start()
         await self.traffic.open()  # before the reconciler, whose first resync sets every route
         await self._open_runtime()
         await self._open_backups()
@@ -275,6 +281,8 @@ class Main:
         if self.runtime is not None:
             with contextlib.suppress(Exception):
                 await self.runtime.close()
+        with contextlib.suppress(Exception):
+            await self.disk_watch.close()
         if self.notifier is not None:
             with contextlib.suppress(Exception):
                 await self.notifier.close()

@@ -5,32 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from deploykit.audit import AuditEntry, AuditFilter
+from deploykit.audit import AuditFilter
 from deploykit_http import models_notify as m
 from deploykit_http.context import Context
 from deploykit_http.endpoint import Call, Endpoint
-from deploykit_http.render import iso, page
-
-
-def entry_out(e: AuditEntry) -> dict[str, Any]:
-    a = e.actor
-    return {
-        "id": e.id,
-        "at": iso(e.at),
-        "action": e.action,
-        "actor": None
-        if a is None
-        else {
-            "user_id": a.user_id,
-            "name": a.name,
-            "api_key_id": a.api_key_id,
-            "api_key_name": a.api_key_name,
-            "address": a.address,
-        },
-        "project_id": e.project_id,
-        "service_id": e.service_id,
-        "details": e.details,
-    }
+from deploykit_http.shapes import page
+from deploykit_http.shapes.notify import AuditPage, audit_entry_out
 
 
 def endpoints(ctx: Context) -> list[Endpoint]:
@@ -46,7 +26,7 @@ def endpoints(ctx: Context) -> list[Endpoint]:
             limit=q.limit,
         )
         items, total = await ctx.audit().list_entries(filt)
-        return page([entry_out(e) for e in items], total, q.offset, q.limit)
+        return page([audit_entry_out(e) for e in items], total, q.offset, q.limit)
 
     return [
         Endpoint(
@@ -56,7 +36,7 @@ def endpoints(ctx: Context) -> list[Endpoint]:
             "The audit log, newest first (members: project entries only)",
             "audit",
             query=m.AuditQuery,
-            response=m.AuditPage,
+            response=AuditPage,
             errors=(422, 503),
         )
     ]

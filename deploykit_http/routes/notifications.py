@@ -7,47 +7,16 @@ from typing import Any
 
 from deploykit.notification import (
     DEFAULT_EVENTS,
-    Channel,
     ChannelCreate,
     ChannelFilter,
     ChannelKind,
     ChannelUpdate,
-    Delivery,
     NotificationKind,
 )
 from deploykit_http import models_notify as m
 from deploykit_http.context import Context
 from deploykit_http.endpoint import Access, Call, Endpoint
-from deploykit_http.render import iso
-
-
-def channel_out(c: Channel) -> dict[str, Any]:
-    return {
-        "id": c.id,
-        "name": c.name,
-        "kind": c.kind.value,
-        "project_id": c.project_id,
-        "events": sorted(e.value for e in c.events),
-        "enabled": c.enabled,
-        "settings": c.settings,
-        "secrets_set": sorted(c.secrets),
-        "created_at": iso(c.created_at),
-        "updated_at": iso(c.updated_at),
-    }
-
-
-def delivery_out(d: Delivery) -> dict[str, Any]:
-    return {
-        "id": d.id,
-        "channel_id": d.channel_id,
-        "event": d.event.value,
-        "outcome": d.outcome.value,
-        "message": d.message,
-        "attempts": d.attempts,
-        "error": d.error,
-        "created_at": iso(d.created_at),
-        "finished_at": iso(d.finished_at),
-    }
+from deploykit_http.shapes.notify import ChannelList, ChannelOut, DeliveryList, DeliveryOut, channel_out, delivery_out
 
 
 def endpoints(ctx: Context) -> list[Endpoint]:
@@ -100,7 +69,7 @@ def endpoints(ctx: Context) -> list[Endpoint]:
     base = "/notification-channels"
     one = base + "/{channel_id}"
     return [
-        Endpoint("GET", base, list_channels, "List notification channels", tag, admin, response=m.ChannelList),
+        Endpoint("GET", base, list_channels, "List notification channels", tag, admin, response=ChannelList),
         Endpoint(
             "POST",
             base,
@@ -109,12 +78,12 @@ def endpoints(ctx: Context) -> list[Endpoint]:
             tag,
             admin,
             body=m.ChannelCreateIn,
-            response=m.ChannelOut,
+            response=ChannelOut,
             status=201,
             errors=(400, 403, 404, 422),
         ),
         Endpoint(
-            "GET", one, get_channel, "Get a notification channel", tag, admin, response=m.ChannelOut, errors=(403, 404)
+            "GET", one, get_channel, "Get a notification channel", tag, admin, response=ChannelOut, errors=(403, 404)
         ),
         Endpoint(
             "PATCH",
@@ -124,7 +93,7 @@ def endpoints(ctx: Context) -> list[Endpoint]:
             tag,
             admin,
             body=m.ChannelUpdateIn,
-            response=m.ChannelOut,
+            response=ChannelOut,
             errors=(400, 403, 404, 422),
         ),
         Endpoint(
@@ -137,7 +106,7 @@ def endpoints(ctx: Context) -> list[Endpoint]:
             "Send a test notification now (one attempt) and return its delivery",
             tag,
             admin,
-            response=m.DeliveryOut,
+            response=DeliveryOut,
             body_required=False,
             errors=(403, 404, 503),
         ),
@@ -149,7 +118,7 @@ def endpoints(ctx: Context) -> list[Endpoint]:
             tag,
             admin,
             query=m.DeliveryQuery,
-            response=m.DeliveryList,
+            response=DeliveryList,
             errors=(403, 404, 422),
         ),
     ]

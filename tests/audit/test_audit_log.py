@@ -12,6 +12,7 @@ import pytest
 
 from deploykit.audit import Actor, AuditFilter, acting_as
 from deploykit.auth import APIKeyCreate
+from deploykit.backup_record import BackupSchedule
 from deploykit.build import DeployKeyPair
 from deploykit.errors import Error
 from deploykit.notification import ChannelCreate, ChannelKind, ChannelUpdate
@@ -194,3 +195,17 @@ async def test_webhooks_and_keys_removed_are_recorded(world: tuple[Store, AuditR
     ]
     entries, _ = await store.audit.list_entries(AuditFilter(limit=100))
     assert "tok123" not in json.dumps([e.details for e in entries])
+
+
+async def test_a_setting_change_is_recorded(world: tuple[Store, AuditRecorder]) -> None:
+    store, recorder = world
+    with acting_as(ADMIN):
+        await store.backups.set_backup_schedule(BackupSchedule(enabled=True, interval_hours=6, keep=3))
+    assert await settle(store, recorder) == ["setting.changed"]
+    [entry], _ = await store.audit.list_entries(AuditFilter())
+    assert entry.actor == ADMIN
+    assert (entry.details["key"], entry.details["enabled"], entry.details["interval_hours"]) == (
+        "backup.schedule",
+        True,
+        6,
+    )

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from deploykit.backup_record import BackupOutcome, BackupRecordCreate, BackupStatus, BackupTrigger
 from deploykit.bus import Event, EventType
 from deploykit.errors import Error
 from deploykit.notification import (
@@ -299,3 +300,25 @@ async def test_bad_channels_are_refused_field_by_field(
     assert exc.value.code == "invalid"
     assert getattr(exc.value, "fields", None) == fields
     assert await store.notification_channels.list_channels(ChannelFilter()) == []
+
+
+async def test_a_failed_backup_reaches_global_channels(world: tuple[Store, EventBus, Notifier]) -> None:
+    store, _, notifier = world
+    with http_receiver() as rx:
+        await store.notification_channels.create_channel(
+            ChannelCreate(name="ops", kind=ChannelKind.WEBHOOK, settings={"url": rx.base}, secrets={"secret": SECRET})
+        )
+        record = await store.backups.create_backup_record(BackupRecordCreate(trigger=BackupTrigger.SCHEDULED))
+        # The store publishes backup.failed as the run's failure is recorded; the notifier hears it.
+        await store.backups.finish_backup_record(
+            record.id, BackupOutcome(status=BackupStatus.FAILED, error="S3 answered 403 AccessDenied")
+        )
+        await until(lambda: rx.requests)
+        await notifier.idle()
+    body = json.loads(rx.requests[0].body)
+    assert (body["event"], body["project"], body["message"]) == (
+        "backup.failed",
+        None,
+        "A backup failed: S3 answered 403 AccessDenied",
+    )
+    assert body["details"]["backup_id"] == record.id
