@@ -21,9 +21,9 @@ from tests.e2e.support import (
     create_project,
     register_admin,
     running,
-    wait_until,
 )
 from tests.notify.receivers import http_receiver, smtp_receiver
+from tests.wait import wait_for_sync
 
 pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS:UserWarning")
 
@@ -101,12 +101,18 @@ def test_the_audit_log_says_who_did_what_from_where_and_never_a_value(daemon: Da
         assert c.post(f"/projects/{project['id']}/deploy").status_code == 200
     assert temp
 
-    failed = wait_until(lambda: audit(admin, action="auth.login_failed")["data"], 10, "the failed login")
+    failed = wait_for_sync(
+        lambda: audit(admin, action="auth.login_failed")["data"], within=10, message="the failed login's entry"
+    )
     assert failed[0]["actor"]["name"] == admin.email
     assert failed[0]["actor"]["address"] == "127.0.0.1"
     assert failed[0]["actor"]["user_id"] is None
 
-    applied = wait_until(lambda: audit(admin, action="changes.applied", project=project["id"])["data"], 10, "apply")
+    applied = wait_for_sync(
+        lambda: audit(admin, action="changes.applied", project=project["id"])["data"],
+        within=10,
+        message="the apply's entry",
+    )
     [entry] = applied
     assert (entry["actor"]["api_key_name"], entry["actor"]["user_id"]) == ("ci-bot", admin.user["id"])
     assert [c["kind"] for c in entry["details"]["changes"]] == ["service.create", "env_var.create"]

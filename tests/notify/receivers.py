@@ -5,11 +5,9 @@ separate process can reach them as well as in-process senders can."""
 
 from __future__ import annotations
 
-import asyncio
 import socket
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email import message_from_bytes
@@ -19,6 +17,8 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
+
+from tests.wait import wait_for_sync
 
 
 @dataclass
@@ -36,29 +36,8 @@ class HTTPReceiver:
     """Answers to give, first to last; 200 once they run out."""
 
     def wait_for(self, count: int, deadline_s: float = 20.0) -> list[Received]:
-        wait_until(lambda: len(self.requests) >= count, deadline_s)
+        wait_for_sync(lambda: len(self.requests) >= count, within=deadline_s, message=f"{count} HTTP request(s)")
         return self.requests
-
-
-async def until(check: Callable[[], Any], deadline_s: float = 20.0) -> Any:
-    """``wait_until`` for a test on the event loop that also runs what is awaited."""
-    end = time.monotonic() + deadline_s
-    while not (got := check()):
-        if time.monotonic() > end:
-            raise AssertionError("the receiver did not get what was expected in time")
-        await asyncio.sleep(0.02)
-    return got
-
-
-def wait_until(check: Callable[[], Any], deadline_s: float) -> Any:
-    end = time.monotonic() + deadline_s
-    while True:
-        got = check()
-        if got:
-            return got
-        if time.monotonic() > end:
-            raise AssertionError("the receiver did not get what was expected in time")
-        time.sleep(0.02)
 
 
 def free_port() -> int:
@@ -105,7 +84,7 @@ class SMTPReceiver:
     logins: list[str] = field(default_factory=list)
 
     def wait_for(self, count: int, deadline_s: float = 20.0) -> list[Message]:
-        wait_until(lambda: len(self.messages) >= count, deadline_s)
+        wait_for_sync(lambda: len(self.messages) >= count, within=deadline_s, message=f"{count} e-mail(s)")
         return self.messages
 
 

@@ -26,7 +26,8 @@ from deploykit.project import ProjectCreate
 from deploykit_events import EventBus
 from deploykit_notify import SIGNATURE_HEADER, Notifier, NotifierSettings
 from deploykit_sqlite import Store
-from tests.notify.receivers import http_receiver, smtp_receiver, until
+from tests.notify.receivers import http_receiver, smtp_receiver
+from tests.wait import wait_for
 
 pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS:UserWarning")
 
@@ -232,7 +233,7 @@ async def test_channels_hear_their_project_and_opted_in_events_only(world: tuple
         assert await notifier.notify(healthy) == []  # opt-in: nobody asked
         bus.publish(failed(blog.id))  # through the bus: the notifier's own subscription
         bus.publish(failed(shop.id))
-        await until(lambda: len(rx.requests) >= 3)
+        await wait_for(lambda: len(rx.requests) >= 3, within=20, message="three deliveries")
         await notifier.idle()
         assert sorted((r.path, json.loads(r.body)["project"]) for r in rx.requests) == [
             ("/global", "Blog"),
@@ -313,7 +314,7 @@ async def test_a_failed_backup_reaches_global_channels(world: tuple[Store, Event
         await store.backups.finish_backup_record(
             record.id, BackupOutcome(status=BackupStatus.FAILED, error="S3 answered 403 AccessDenied")
         )
-        await until(lambda: rx.requests)
+        await wait_for(lambda: rx.requests, within=20, message="the backup failure's delivery")
         await notifier.idle()
     body = json.loads(rx.requests[0].body)
     assert (body["event"], body["project"], body["message"]) == (
