@@ -16,7 +16,14 @@ from deploykit.notification import (
 from deploykit_http import models_notify as m
 from deploykit_http.context import Context
 from deploykit_http.endpoint import Access, Call, Endpoint
-from deploykit_http.shapes.notify import ChannelList, ChannelOut, DeliveryList, DeliveryOut, channel_out, delivery_out
+from deploykit_http.shapes.notify import (
+    ChannelList,
+    ChannelOut,
+    NotificationDeliveryList,
+    NotificationDeliveryOut,
+    channel_out,
+    delivery_out,
+)
 
 
 def endpoints(ctx: Context) -> list[Endpoint]:
@@ -106,7 +113,7 @@ def endpoints(ctx: Context) -> list[Endpoint]:
             "Send a test notification now (one attempt) and return its delivery",
             tag,
             admin,
-            response=DeliveryOut,
+            response=NotificationDeliveryOut,
             body_required=False,
             errors=(403, 404, 503),
         ),
@@ -118,7 +125,7 @@ def endpoints(ctx: Context) -> list[Endpoint]:
             tag,
             admin,
             query=m.DeliveryQuery,
-            response=DeliveryList,
+            response=NotificationDeliveryList,
             errors=(403, 404, 422),
         ),
     ]

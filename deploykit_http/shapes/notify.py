@@ -44,7 +44,7 @@ class ChannelList(TypedDict):
     data: list[ChannelOut]
 
 
-class DeliveryOut(TypedDict):
+class NotificationDeliveryOut(TypedDict):
     id: str
     channel_id: str
     event: str
@@ -56,7 +56,7 @@ class DeliveryOut(TypedDict):
     finished_at: datetime | None
 
 
-def delivery_out(d: Delivery) -> DeliveryOut:
+def delivery_out(d: Delivery) -> NotificationDeliveryOut:
     return {
         "id": d.id,
         "channel_id": d.channel_id,
@@ -70,8 +70,8 @@ def delivery_out(d: Delivery) -> DeliveryOut:
     }
 
 
-class DeliveryList(TypedDict):
-    data: list[DeliveryOut]
+class NotificationDeliveryList(TypedDict):
+    data: list[NotificationDeliveryOut]
 
 
 class ActorOut(TypedDict):
