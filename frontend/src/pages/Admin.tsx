@@ -8,8 +8,10 @@ import { FormModal, ListCard } from "../ui/ListCard";
 import { useToast } from "../ui/toast";
 import { Backups } from "./AdminBackups";
 import { Engine } from "./AdminEngine";
+import { Notifications } from "./AdminNotifications";
+import { AuditLog } from "./AdminAudit";
 
-type Tab = "users" | "status" | "engine" | "backups" | "about";
+type Tab = "users" | "status" | "engine" | "backups" | "notifications" | "audit" | "about";
 
 export function AdminPage() {
   const me = useMe();
@@ -20,9 +22,9 @@ export function AdminPage() {
     <div className="page" data-testid="admin-page">
       <h1>Admin settings</h1>
       <div className="tabs page-tabs" role="tablist">
-        {(["users", "status", "engine", "backups", "about"] as const).map((t) => (
+        {(["users", "status", "engine", "backups", "notifications", "audit", "about"] as const).map((t) => (
           <button key={t} role="tab" aria-selected={tab === t} className={tab === t ? "on" : ""} onClick={() => setTab(t)} data-testid={`admin-tab-${t}`}>
-            {{ users: "Users", status: "System status", engine: "Engine", backups: "Backups", about: "About" }[t]}
+            {{ users: "Users", status: "System status", engine: "Engine", backups: "Backups", notifications: "Notifications", audit: "Audit log", about: "About" }[t]}
           </button>
         ))}
       </div>
@@ -30,6 +32,8 @@ export function AdminPage() {
       {tab === "status" ? <Status /> : null}
       {tab === "engine" ? <Engine /> : null}
       {tab === "backups" ? <Backups /> : null}
+      {tab === "notifications" ? <Notifications /> : null}
+      {tab === "audit" ? <AuditLog /> : null}
       {tab === "about" ? <About /> : null}
     </div>
   );
