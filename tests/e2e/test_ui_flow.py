@@ -201,3 +201,9 @@ def test_failed_deployment_shows_reason_exit_code_and_log_tail(browser: Any, dae
     e(failure).to_contain_text(failed["failure_reason"])
     if failed["log_tail"]:
         e(failure).to_contain_text("going-down")
+    # The finished deployment's stored log ({deployment_id, status, log}) opens in full.
+    log = api.call("GET", f"/projects/{project['id']}/services/{services[0]['id']}/deployments/{failed['id']}/logs")[
+        "log"
+    ]
+    page.get_by_test_id("deployment-log-toggle").first.click()
+    e(page.get_by_test_id("deployment-log")).to_contain_text(log.splitlines()[0])

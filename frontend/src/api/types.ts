@@ -35,6 +35,7 @@ export type ServiceCreate = Pick<
 export type DeploymentStatus = Schemas["DeploymentStatus"];
 export type Deployment = Schemas["DeploymentOut"];
 export type DeploymentPage = Schemas["DeploymentPage"];
+export type DeploymentLog = Schemas["DeploymentLogOut"];
 export type Domain = Schemas["DomainOut"];
 export type DomainList = Schemas["DomainList"];
 export type Metrics = Schemas["MetricsOut"];

@@ -73,13 +73,13 @@ export function DeploymentsTab({ projectId, service }: { projectId: string; serv
             <code>{d.commit_sha.slice(0, 7)}</code> {d.commit_message}
           </span>
         ) : null}
-        {Object.keys(d.env_vars ?? {}).length ? <span className="muted">{Object.keys(d.env_vars).length} variables</span> : null}
+        {Object.keys(d.env_vars).length ? <span className="muted">{Object.keys(d.env_vars).length} variables</span> : null}
       </div>
       {d.status === "failed" ? (
         <div className="deploy-failure" data-testid="deployment-failure">
           <strong>{d.failure_reason ?? "Failed"}</strong>
           {d.exit_code != null ? <span> · exit code {d.exit_code}</span> : null}
-          {d.log_tail ? <pre className="code-block">{Array.isArray(d.log_tail) ? d.log_tail.join("\n") : d.log_tail}</pre> : null}
+          {d.log_tail ? <pre className="code-block">{d.log_tail}</pre> : null}
         </div>
       ) : null}
       {logOf === d.id ? <LogView path={`${base}/deployments/${d.id}/logs`} testId="deployment-log" emptyText="This deployment has no build or start log." /> : null}

@@ -1,5 +1,6 @@
 import { useCallback, useEffect, useRef, useState } from "react";
 import { useApi } from "../app";
+import type { DeploymentLog } from "../api/types";
 import { SSEParser } from "../lib/sse";
 
 export type StreamStatus = "connecting" | "live" | "ended" | "error" | "paused";
@@ -74,16 +75,8 @@ export function useLogStream(path: string | null) {
       }
       const type = res.headers.get("Content-Type") ?? "";
       if (!type.includes("event-stream")) {
-        // A finished deployment's stored log: plain text, or JSON with the lines.
-        const text = await res.text();
-        let rows: string[] = [];
-        try {
-          const j = JSON.parse(text) as unknown;
-          const v = Array.isArray(j) ? j : ((j as Record<string, unknown>)["lines"] ?? (j as Record<string, unknown>)["log"] ?? (j as Record<string, unknown>)["data"]);
-          rows = Array.isArray(v) ? v.map((x) => (typeof x === "string" ? x : String((x as Record<string, unknown>)["line"] ?? JSON.stringify(x)))) : String(v ?? "").split("\n");
-        } catch {
-          rows = text.split("\n");
-        }
+        // A finished deployment's stored log.
+        const rows = ((await res.json()) as DeploymentLog).log.split("\n");
         rows.filter((r, i) => r !== "" || i < rows.length - 1).forEach((r) => push({ container: "", stream: "stdout", text: r }));
         set("ended");
         return;
@@ -110,7 +103,7 @@ export function useLogStream(path: string | null) {
           }
           const container = String(d["container_id"] ?? "").slice(0, 12);
           if (d["event"]) push({ container, stream: "event", text: `— container ${String(d["event"]).replace("container_", "")} —`, event: true });
-          else push({ container, stream: String(d["stream"] ?? "stdout"), text: String(d["line"] ?? d["message"] ?? ""), ts: d["ts"] as string | undefined });
+          else push({ container, stream: String(d["stream"] ?? "stdout"), text: String(d["line"] ?? ""), ts: d["ts"] as string | undefined });
         }
       }
       set("ended");
