@@ -5,18 +5,26 @@ separate process can reach them as well as in-process senders can."""
 
 from __future__ import annotations
 
+import ipaddress
 import socket
+import ssl
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from email import message_from_bytes
 from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from tests.wait import wait_for_sync
 
@@ -88,8 +96,37 @@ class SMTPReceiver:
         return self.messages
 
 
+def self_signed_cert(directory: Path) -> Path:
+    """A certificate and key for 127.0.0.1 (one PEM file): trusted by a client given it as
+    ``SSL_CERT_FILE``, and served by the SMTP receiver."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    path = directory / "smtp.pem"
+    path.write_bytes(
+        cert.public_bytes(serialization.Encoding.PEM)
+        + key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return path
+
+
 @contextmanager
-def smtp_receiver(username: str | None = None, password: str | None = None) -> Iterator[SMTPReceiver]:
+def smtp_receiver(
+    username: str | None = None, password: str | None = None, *, tls: str = "none", cert: Path | None = None
+) -> Iterator[SMTPReceiver]:
+    """``tls``: ``none``, ``starttls`` (required before MAIL) or ``tls`` (implicit), with ``cert``."""
     receiver = SMTPReceiver(port=0)
 
     class Handler:
@@ -106,8 +143,17 @@ def smtp_receiver(username: str | None = None, password: str | None = None) -> I
 
     kwargs: dict[str, Any] = {}
     if username is not None:
-        # Plain AUTH without TLS: a test on loopback (aiosmtpd warns about it).
-        kwargs = {"authenticator": authenticate, "auth_required": True, "auth_require_tls": False}
+        # AUTH only after STARTTLS there; else allowed in the clear: aiosmtpd cannot tell that an
+        # implicit-TLS connection is encrypted (and warns about it).
+        kwargs = {"authenticator": authenticate, "auth_required": True, "auth_require_tls": tls == "starttls"}
+    if tls != "none":
+        assert cert is not None
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(cert)
+        if tls == "starttls":
+            kwargs |= {"tls_context": context, "require_starttls": True}
+        else:
+            kwargs["ssl_context"] = context
     receiver.port = free_port()
     controller = Controller(Handler(), hostname="127.0.0.1", port=receiver.port, **kwargs)
     controller.start()

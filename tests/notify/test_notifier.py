@@ -15,6 +15,7 @@ from deploykit.backup_record import BackupOutcome, BackupRecordCreate, BackupSta
 from deploykit.bus import Event, EventType
 from deploykit.errors import Error
 from deploykit.notification import (
+    SUBSCRIBABLE,
     ChannelCreate,
     ChannelFilter,
     ChannelKind,
@@ -26,7 +27,8 @@ from deploykit.project import ProjectCreate
 from deploykit_events import EventBus
 from deploykit_notify import SIGNATURE_HEADER, Notifier, NotifierSettings
 from deploykit_sqlite import Store
-from tests.notify.receivers import http_receiver, smtp_receiver
+from tests.notify.receivers import http_receiver, self_signed_cert, smtp_receiver
+from tests.sqlite.support import deploy_services, image_service
 from tests.wait import wait_for
 
 pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS:UserWarning")
@@ -323,3 +325,108 @@ async def test_a_failed_backup_reaches_global_channels(world: tuple[Store, Event
         "A backup failed: S3 answered 403 AccessDenied",
     )
     assert body["details"]["backup_id"] == record.id
+
+
+@pytest.mark.parametrize("security", ["starttls", "tls"])
+async def test_email_over_starttls_and_implicit_tls_checks_the_servers_certificate(
+    world: tuple[Store, EventBus, Notifier], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, security: str
+) -> None:
+    store, _, notifier = world
+    cert = self_signed_cert(tmp_path)
+    settings = {
+        "host": "127.0.0.1",
+        "security": security,
+        "username": "mailer",
+        "from_address": "deploykit@example.com",
+        "to": ["ops@example.com"],
+    }
+    with smtp_receiver("mailer", "pw", tls=security, cert=cert) as smtp:
+        channel = await store.notification_channels.create_channel(
+            ChannelCreate(
+                name="mail",
+                kind=ChannelKind.EMAIL,
+                settings={**settings, "port": smtp.port},
+                secrets={"password": "pw"},
+            )
+        )
+        untrusted = await notifier.send_test(channel.id)  # a certificate nobody vouches for
+        monkeypatch.setenv("SSL_CERT_FILE", str(cert))  # the client's trust store: this one certificate
+        trusted = await notifier.send_test(channel.id)
+        assert [m["Subject"] for m in smtp.messages] == ["[DeployKit] test"]
+    assert untrusted.outcome is DeliveryOutcome.FAILED
+    assert untrusted.error is not None
+    assert "certificate" in untrusted.error.lower()
+    assert trusted.outcome is DeliveryOutcome.SUCCESS
+    assert smtp.logins == ["mailer"]
+
+
+@pytest.mark.parametrize(
+    ("type", "payload", "event", "message"),
+    [
+        (
+            EventType.HEALTH_CHANGED,
+            {"replica_index": 1, "healthy": False, "reason": "GET /health answered 500"},
+            "service.unhealthy",
+            "api replica 1 is unhealthy: GET /health answered 500",
+        ),
+        (
+            EventType.HEALTH_CHANGED,
+            {"replica_index": 1, "healthy": True, "reason": "passed 2 health check(s) in a row"},
+            "service.recovered",
+            "api replica 1 recovered: passed 2 health check(s) in a row",
+        ),
+        (
+            EventType.SERVICE_CRASH_LOOP,
+            {"replica_index": 0, "restarts": 3},
+            "service.crash_loop",
+            "api replica 0 is crash-looping (3 restarts in a short time).",
+        ),
+        (EventType.DEPLOYMENT_HEALTHY, {}, "deployment.healthy", "Deployment {short} of api is healthy and serving."),
+    ],
+)
+async def test_health_crash_loops_and_healthy_deployments_are_told_by_service_name(
+    world: tuple[Store, EventBus, Notifier], type: EventType, payload: dict[str, object], event: str, message: str
+) -> None:
+    store, _, notifier = world
+    project = await store.projects.create_project(ProjectCreate(name="Shop"))
+    [service], result = await deploy_services(store, project.id, image_service("api"))
+    [deployment_id] = result.created_deployments
+    with http_receiver() as rx:
+        await store.notification_channels.create_channel(
+            ChannelCreate(
+                name="all",
+                kind=ChannelKind.WEBHOOK,
+                events=SUBSCRIBABLE,
+                settings={"url": rx.base},
+                secrets={"secret": SECRET},
+            )
+        )
+        tasks = await notifier.notify(
+            Event(type, project.id, service.id, payload={"deployment_id": deployment_id, **payload})
+        )
+        [delivery] = [await t for t in tasks]
+    assert delivery.outcome is DeliveryOutcome.SUCCESS
+    body = json.loads(rx.requests[0].body)
+    assert (body["event"], body["service"], body["deployment"]) == (event, "api", deployment_id)
+    assert body["message"] == message.format(short=deployment_id.replace("-", "")[:8])
+    assert body["url"] == f"https://deploy.example.com/projects/{project.id}?service={service.id}"
+
+
+async def test_a_full_disk_reaches_global_channels_only(world: tuple[Store, EventBus, Notifier]) -> None:
+    store, _, notifier = world
+    project = await store.projects.create_project(ProjectCreate(name="Shop"))
+    with http_receiver() as rx:
+        for name, project_id in (("global", None), ("shop", project.id)):
+            await store.notification_channels.create_channel(
+                ChannelCreate(
+                    name=name,
+                    kind=ChannelKind.WEBHOOK,
+                    project_id=project_id,
+                    settings={"url": f"{rx.base}/{name}"},
+                    secrets={"secret": SECRET},
+                )
+            )
+        tasks = await notifier.notify(Event(EventType.DISK_HIGH, payload={"path": "/", "percent": 93.4}))
+        for task in tasks:
+            await task
+    assert [(r.path, json.loads(r.body)["message"]) for r in rx.requests] == [("/global", "The disk at / is 93% full.")]
