@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, field
-from typing import Any
 
 from deploykit.errors import not_found
 from deploykit.health import HealthCheck, HealthCheckType
@@ -18,6 +17,19 @@ from deploykit.service import ImageSource, ServiceConfig, Volume
 def generate_secret(nbytes: int = 18) -> str:
     """URL- and shell-safe random text (no quoting needed in connection strings)."""
     return secrets.token_urlsafe(nbytes).replace("-", "x").replace("_", "y")
+
+
+@dataclass(frozen=True)
+class RenderedPreset:
+    """A preset made concrete: the service to stage and its variables, secrets generated."""
+
+    id: str
+    name: str
+    description: str
+    service_name: str
+    config: ServiceConfig
+    env_vars: dict[str, str]
+    connection_url: str
 
 
 @dataclass(frozen=True)
@@ -33,8 +45,8 @@ class Preset:
     connection_url: str = ""
     """A template for other services, e.g. ``postgres://u:{secret}@${{name.HOST}}:${{name.PORT}}/db``."""
 
-    def render(self, service_name: str | None = None) -> dict[str, Any]:
-        """The preset with generated secrets: ``{id, name, config, env_vars, connection_url}``."""
+    def render(self, service_name: str | None = None) -> RenderedPreset:
+        """The preset with generated secrets, for a service named ``service_name``."""
         secret = generate_secret()
         name = service_name or self.id
         config = ServiceConfig(
@@ -45,15 +57,15 @@ class Preset:
         )
         env = {key: value.replace("{secret}", secret) for key, value in self.env.items()}
         url = self.connection_url.replace("{secret}", secret).replace("{name}", name)
-        return {
-            "id": self.id,
-            "name": self.name,
-            "description": self.description,
-            "service_name": name,
-            "config": config.to_dict(),
-            "env_vars": env,
-            "connection_url": url,
-        }
+        return RenderedPreset(
+            id=self.id,
+            name=self.name,
+            description=self.description,
+            service_name=name,
+            config=config,
+            env_vars=env,
+            connection_url=url,
+        )
 
 
 PRESETS: tuple[Preset, ...] = (

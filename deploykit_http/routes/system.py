@@ -10,7 +10,7 @@ from typing import Any
 from deploykit.preset import PRESETS, get_preset
 from deploykit_http.context import Context
 from deploykit_http.endpoint import Access, Call, Endpoint
-from deploykit_http.shapes.system import HealthOut, PresetList, PresetOut, SystemAboutOut, SystemStatusOut
+from deploykit_http.shapes.system import HealthOut, PresetList, PresetOut, SystemAboutOut, SystemStatusOut, preset_out
 
 
 async def _probe(check: Awaitable[bool], limit_s: float = 2.0) -> bool:
@@ -18,11 +18,6 @@ async def _probe(check: Awaitable[bool], limit_s: float = 2.0) -> bool:
         return bool(await asyncio.wait_for(check, limit_s))
     except Exception:
         return False
-
-
-def preset_out(rendered: dict[str, Any]) -> dict[str, Any]:
-    """The domain's rendering, plus ``service``: the body to stage it with as it stands."""
-    return {**rendered, "service": {"name": rendered["service_name"], **rendered["config"]}}
 
 
 def endpoints(ctx: Context) -> list[Endpoint]:

@@ -8,7 +8,8 @@ from typing import Any, Literal
 from typing_extensions import TypedDict
 
 from deploykit.backup_record import BackupRecord, BackupSchedule, BackupStatus, BackupTrigger
-from deploykit_http.shapes.services import ConfigOut
+from deploykit.preset import RenderedPreset
+from deploykit_http.shapes.services import ConfigOut, config_out
 
 
 class HealthServicesOut(TypedDict):
@@ -52,6 +53,20 @@ class PresetOut(TypedDict):
     service: PresetServiceOut
     env_vars: dict[str, str]
     connection_url: str
+
+
+def preset_out(p: RenderedPreset) -> PresetOut:
+    config = config_out(p.config)
+    return {
+        "id": p.id,
+        "name": p.name,
+        "description": p.description,
+        "service_name": p.service_name,
+        "config": config,
+        "service": {"name": p.service_name, **config},
+        "env_vars": p.env_vars,
+        "connection_url": p.connection_url,
+    }
 
 
 class PresetList(TypedDict):

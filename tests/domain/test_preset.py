@@ -5,26 +5,25 @@ import pytest
 from deploykit.envvar import ServiceAddress, resolve_env
 from deploykit.errors import NOT_FOUND, Error, FieldErrors
 from deploykit.preset import PRESETS, Preset, get_preset
-from deploykit.service import ServiceConfig
 
 
 @pytest.mark.parametrize("preset", PRESETS, ids=lambda p: p.id)
 def test_every_preset_renders_a_valid_config_with_a_fresh_secret(preset: Preset) -> None:
     first, second = preset.render("db"), preset.render("db")
-    config = ServiceConfig.from_dict(first["config"])
+    config = first.config
     errors = FieldErrors()
     config.validate(errors)
     assert errors.fields == {}
     assert config.volumes
     assert config.rolls_stop_first
-    assert first["env_vars"] != second["env_vars"]
+    assert first.env_vars != second.env_vars
     assert "{secret}" not in str(first)
 
 
 def test_connection_url_resolves_against_the_service_alias() -> None:
     rendered = get_preset("postgres").render("db")
-    env = resolve_env({}, {}, {"DATABASE_URL": rendered["connection_url"]}, {"db": ServiceAddress("db", 5432)})
-    password = rendered["env_vars"]["POSTGRES_PASSWORD"]
+    env = resolve_env({}, {}, {"DATABASE_URL": rendered.connection_url}, {"db": ServiceAddress("db", 5432)})
+    password = rendered.env_vars["POSTGRES_PASSWORD"]
     assert env.values["DATABASE_URL"] == f"postgres://app:{password}@db:5432/app"
 
 
