@@ -78,21 +78,35 @@ class HealthResult:
     checked_at: datetime | None = None
 
 
+class HealthEvent(StrEnum):
+    """What the monitor did to a replica, kept beside the probe results."""
+
+    HELD_OUT = "held_out"
+    RESTARTED = "restarted"
+    REJOINED = "rejoined"
+
+
 @dataclass(frozen=True)
 class HealthRecord:
-    """A stored probe result of a service's replica (kept 24 hours)."""
+    """A stored probe result of a service's replica, or (``event`` set) something the monitor
+    did to it, with the reason in ``result.error``. Kept 24 hours."""
 
     service_id: str
     container_id: str
     result: HealthResult
     id: int = 0
+    replica_index: int | None = None
+    event: HealthEvent | None = None
 
 
 @dataclass(frozen=True)
 class HealthRecordFilter:
     service_id: str
     since: datetime | None = None
+    until: datetime | None = None
     limit: int = 500
+    events: bool | None = None
+    """True: only events; False: only probe results; None: both."""
 
 
 @dataclass(frozen=True)

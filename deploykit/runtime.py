@@ -153,6 +153,8 @@ class ContainerStats:
     network_rx_bytes: int
     network_tx_bytes: int
     at: datetime | None = None
+    block_read_bytes: int = 0
+    block_write_bytes: int = 0
 
 
 @dataclass(frozen=True)

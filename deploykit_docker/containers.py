@@ -153,6 +153,13 @@ def stats_from_json(container_id: str, data: dict[str, Any]) -> ContainerStats:
     for net in (data.get("networks") or {}).values():
         rx += int(net.get("rx_bytes") or 0)
         tx += int(net.get("tx_bytes") or 0)
+    read = write = 0
+    for entry in (data.get("blkio_stats") or {}).get("io_service_bytes_recursive") or []:
+        op = str(entry.get("op") or "").lower()
+        if op == "read":
+            read += int(entry.get("value") or 0)
+        elif op == "write":
+            write += int(entry.get("value") or 0)
     return ContainerStats(
         container_id=container_id,
         cpu_percent=round(cpu_percent, 2),
@@ -161,6 +168,8 @@ def stats_from_json(container_id: str, data: dict[str, Any]) -> ContainerStats:
         network_rx_bytes=rx,
         network_tx_bytes=tx,
         at=parse_time(data.get("read")),
+        block_read_bytes=read,
+        block_write_bytes=write,
     )
 
 

@@ -74,7 +74,7 @@ class Collaborators:
     health: HealthRecordService | None = None
     health_monitor: HealthMonitor | None = None
     metrics: MetricsService | None = None
-    """Samples a service's containers while asked (``deploykit_sysinfo.MetricsSampler``)."""
+    """The stored metrics history (``deploykit_sqlite.MetricsStore``, filled by the sampler)."""
     webhooks: WebhookService | None = None
     deploy_keys: DeployKeyService | None = None
     generate_deploy_key: DeployKeyGenerator | None = None

@@ -33,6 +33,7 @@ from deploykit.errors import NOT_FOUND, Error, error_message
 from deploykit.health import (
     HealthCheck,
     HealthCheckType,
+    HealthEvent,
     HealthProbe,
     HealthRecord,
     HealthRecordService,
@@ -326,12 +327,18 @@ class HealthMonitor:
             result = replace(result, checked_at=self._clock.now())
         return result
 
-    async def _store(self, r: _Replica, result: HealthResult) -> None:
+    async def _store(self, r: _Replica, result: HealthResult, event: HealthEvent | None = None) -> None:
         if self._records is None:
             return
         try:
             await self._records.record_health(
-                HealthRecord(service_id=r.service_id, container_id=r.container_id, result=result)
+                HealthRecord(
+                    service_id=r.service_id,
+                    container_id=r.container_id,
+                    result=result,
+                    replica_index=r.replica_index,
+                    event=event,
+                )
             )
         except Error as err:
             if err.code == NOT_FOUND:
@@ -340,6 +347,11 @@ class HealthMonitor:
                 log.warning("storing a health result of %s failed: %s", r.container_id[:12], err.message)
         except Exception as exc:
             log.warning("storing a health result of %s failed: %s", r.container_id[:12], error_message(exc))
+
+    async def _note(self, r: _Replica, event: HealthEvent, reason: str, *, ok: bool) -> None:
+        """An event on the replica's health history, beside its probe results."""
+        result = HealthResult(ok=ok, latency_ms=0.0, error=reason, checked_at=self._clock.now())
+        await self._store(r, result, event)
 
     async def _hold_out_and_restart(self, r: _Replica, result: HealthResult) -> None:
         reason = f"{self._target(r)} failed {r.failures} health checks in a row: {_failure(result)}"
@@ -353,6 +365,7 @@ class HealthMonitor:
                     r.since = self._clock.now()
                     self._routes.hold_out(r.container_id)
                     await self._reroute_quietly(r)
+                    await self._note(r, HealthEvent.HELD_OUT, reason, ok=False)
                     await self._announce(r, healthy=False, reason=f"{reason}; out of the route, restarting")
                 else:
                     await self._append_log(r, f"health: replica {r.replica_index} still failing ({reason}); restarting")
@@ -371,6 +384,7 @@ class HealthMonitor:
             log.warning("restarting unhealthy replica %s failed: %s", r.container_id[:12], err.message)
             return
         r.restarts += 1
+        await self._note(r, HealthEvent.RESTARTED, f"restart {r.restarts} by the health monitor", ok=False)
         deadline = self._clock.monotonic() + self._s.health_restart_wait_s
         while True:
             try:
@@ -400,9 +414,9 @@ class HealthMonitor:
                 r.since = self._clock.now()
                 self._routes.let_in(r.container_id)
                 await self._reroute_quietly(r)
-                await self._announce(
-                    r, healthy=True, reason=f"{self._target(r)} passed {r.successes} health check(s) in a row"
-                )
+                reason = f"{self._target(r)} passed {r.successes} health check(s) in a row"
+                await self._note(r, HealthEvent.REJOINED, reason, ok=True)
+                await self._announce(r, healthy=True, reason=reason)
             finally:
                 r.acting = False
 

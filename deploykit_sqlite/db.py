@@ -101,6 +101,16 @@ class Tx:
         finally:
             await cursor.close()
 
+    async def executemany(self, sql: str, rows: list[Params]) -> None:
+        """One statement over many rows (a batch of samples)."""
+        try:
+            await self._conn.executemany(sql, rows)
+        except sqlite3.Error as exc:
+            err = translate(exc, None, None)
+            if err is None:
+                raise
+            raise err from exc
+
     async def fetchone(self, sql: str, params: Params = ()) -> sqlite3.Row | None:
         rows = await self.fetchall(sql, params)
         return rows[0] if rows else None

@@ -6,7 +6,7 @@ import sqlite3
 from datetime import datetime
 
 from deploykit.errors import not_found
-from deploykit.health import HealthRecord, HealthRecordFilter, HealthResult
+from deploykit.health import HealthEvent, HealthRecord, HealthRecordFilter, HealthResult
 from deploykit_sqlite.db import DB, from_text, to_text
 
 
@@ -22,6 +22,8 @@ def row_to_record(row: sqlite3.Row) -> HealthRecord:
             error=row["error"],
             checked_at=from_text(row["checked_at"]),
         ),
+        replica_index=row["replica_index"],
+        event=HealthEvent(row["event"]) if row["event"] else None,
     )
 
 
@@ -33,8 +35,8 @@ class HealthRecordStore:
         async with self.db.tx() as tx:
             result = record.result
             await tx.execute(
-                "INSERT INTO health_records (service_id, container_id, ok, latency_ms, status_code, error, checked_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO health_records (service_id, container_id, ok, latency_ms, status_code, error, checked_at, "
+                "replica_index, event) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     record.service_id,
                     record.container_id,
@@ -43,6 +45,8 @@ class HealthRecordStore:
                     result.status_code,
                     result.error,
                     to_text(result.checked_at or tx.now()),
+                    record.replica_index,
+                    record.event.value if record.event is not None else None,
                 ),
                 missing=not_found("Service"),
             )
@@ -52,6 +56,11 @@ class HealthRecordStore:
         if filt.since is not None:
             where.append("checked_at >= ?")
             params.append(to_text(filt.since) or "")
+        if filt.until is not None:
+            where.append("checked_at < ?")
+            params.append(to_text(filt.until) or "")
+        if filt.events is not None:
+            where.append("event IS NOT NULL" if filt.events else "event IS NULL")
         async with self.db.read() as tx:
             rows = await tx.fetchall(
                 f"SELECT * FROM health_records WHERE {' AND '.join(where)} ORDER BY checked_at DESC, id DESC LIMIT ?",

@@ -19,6 +19,7 @@ from deploykit_sqlite.deployment import DeploymentStore
 from deploykit_sqlite.domain import DomainStore
 from deploykit_sqlite.envvar import EnvVarStore
 from deploykit_sqlite.health import HealthRecordStore
+from deploykit_sqlite.metrics import MetricsStore
 from deploykit_sqlite.notification import ChannelStore
 from deploykit_sqlite.passwords import DEFAULT_ROUNDS, PasswordHasher
 from deploykit_sqlite.pending_change import PendingChangeStore
@@ -64,6 +65,7 @@ class Store:
         self.webhooks = WebhookStore(self.db)
         self.domains = DomainStore(self.db)
         self.health = HealthRecordStore(self.db)
+        self.metrics = MetricsStore(self.db)
         self.deploy_keys = DeployKeyStore(self.db)
         self.backups = BackupRecordStore(self.db)
         self.audit = AuditStore(self.db)

@@ -11,11 +11,13 @@ Construct it in the composition root (no I/O until asked)::
     about = await system.about()        # SystemService: never raises; a part that is down
     status = await system.status()      # reports {"reachable": False}
 
-    metrics = MetricsSampler(runtime=runtime, clock=SystemClock())   # MetricsService
-    samples = await metrics.service_samples(service_id)              # samples only while asked
+    sampler = MetricsSampler(runtime=runtime, store=store.metrics, clock=SystemClock(),
+                             settings=MetricsSettings(interval_s=15))
+    sampler.start()                     # a supervised task: samples, stores, rolls up
+    await sampler.close()
 """
 
-from deploykit_sysinfo.metrics import MetricsSampler
+from deploykit_sysinfo.metrics import MetricsSampler, MetricsSettings
 from deploykit_sysinfo.system import DockerIntrospection, SystemInfo
 
-__all__ = ["DockerIntrospection", "MetricsSampler", "SystemInfo"]
+__all__ = ["DockerIntrospection", "MetricsSampler", "MetricsSettings", "SystemInfo"]

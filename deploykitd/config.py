@@ -91,6 +91,8 @@ class Config:
     """``text`` or ``json``."""
     cors_origins: tuple[str, ...] = ("*",)
     reconcile_interval_s: float = 30.0
+    metrics_interval_s: float = 15.0
+    """Seconds between two samplings of the containers' and the host's metrics."""
     max_builds: int = 1
     """Git builds running at once; the rest wait first come, first served."""
     build_timeout_s: float = 900.0
@@ -278,6 +280,14 @@ def build_parser() -> argparse.ArgumentParser:
         )
         _flag(
             p,
+            "metrics-interval",
+            dest="metrics_interval",
+            default=argparse.SUPPRESS,
+            type=parse_duration,
+            help="how often containers and the host are sampled for metrics (default 15s)",
+        )
+        _flag(
+            p,
             "max-builds",
             dest="max_builds",
             default=argparse.SUPPRESS,
@@ -394,6 +404,8 @@ def config_from_args(args: argparse.Namespace) -> Config:
         kw["cors_origins"] = tuple(o.strip() for o in values["cors_origin"].split(",") if o.strip()) or ("*",)
     if "reconcile_interval" in values:
         kw["reconcile_interval_s"] = values["reconcile_interval"]
+    if "metrics_interval" in values:
+        kw["metrics_interval_s"] = values["metrics_interval"]
     if "max_builds" in values:
         kw["max_builds"] = values["max_builds"]
     if "build_timeout" in values:

@@ -36,7 +36,7 @@ from deploykit_reconciler.builds import BuildPipeline
 from deploykit_sqlite import Store
 from deploykit_sqlite.cipher import KEY_FILE
 from deploykit_sqlite.snapshot import SQLiteArchiver
-from deploykit_sysinfo import MetricsSampler, SystemInfo
+from deploykit_sysinfo import MetricsSampler, MetricsSettings, SystemInfo
 from deploykit_sysinfo.disk_watch import DiskWatch, DiskWatchSettings
 from deploykitd.audit import AuditRecorder
 from deploykitd.backup import BACKUPS_DIR
@@ -73,6 +73,7 @@ class Main:
             settings=DiskWatchSettings(paths=("/", str(config.data_dir)), threshold_percent=config.disk_alert_percent),
         )
         self.audit: AuditRecorder | None = None
+        self.metrics: MetricsSampler | None = None
 
     @property
     def context(self) -> Context:
@@ -102,6 +103,14 @@ class Main:
         await self.traffic.open()  # before the reconciler, whose first resync sets every route
         await self._open_runtime()
         await self._open_backups()
+        if self.runtime is not None:
+            self.metrics = MetricsSampler(
+                runtime=self.runtime,
+                store=self.store.metrics,
+                clock=SystemClock(),
+                settings=MetricsSettings(interval_s=cfg.metrics_interval_s, disk_path=str(cfg.data_dir)),
+            )
+            self.metrics.start()
         self.system = SystemInfo(
             version=__version__, docker=self.runtime, database_path=self.store.path, ingress=self.traffic.ingress
         )
@@ -130,7 +139,7 @@ class Main:
             domain_checker=self.traffic.ingress,
             health=store.health,
             health_monitor=self.reconciler,
-            metrics=MetricsSampler(runtime=self.runtime, clock=SystemClock()) if self.runtime is not None else None,
+            metrics=store.metrics,
             backups=self.backups,
             engine=DockerInventory(self.runtime, instance_id=cfg.instance_id) if self.runtime is not None else None,
             notification_channels=store.notification_channels,
@@ -267,6 +276,9 @@ class Main:
         await self.backups.start()
 
     async def close(self) -> None:
+        if self.metrics is not None:
+            with contextlib.suppress(Exception):
+                await self.metrics.close()
         if self.backups is not None:
             with contextlib.suppress(Exception):
                 await self.backups.stop()

@@ -1,4 +1,4 @@
-"""A service's traffic: domains, health and metrics."""
+"""A service's traffic: domains and health."""
 
 from __future__ import annotations
 
@@ -7,9 +7,8 @@ from typing import Literal
 
 from typing_extensions import TypedDict
 
-from deploykit.health import HealthResult, ReplicaHealth
+from deploykit.health import HealthEvent, HealthRecord, HealthResult, ReplicaHealth
 from deploykit.ingress import Domain, TLSStatus
-from deploykit.runtime import ContainerStats
 
 
 class DomainOut(TypedDict):
@@ -89,29 +88,60 @@ class ServiceHealthOut(TypedDict):
     """Recent probe results (kept 24 hours), newest first."""
 
 
-class SampleOut(TypedDict):
-    container_id: str
+class HealthProbeOut(TypedDict):
     at: datetime | None
-    cpu_percent: float
-    memory_bytes: int
-    memory_limit_bytes: int
-    network_rx_bytes: int
-    network_tx_bytes: int
+    replica_index: int | None
+    """None for results stored before replicas were recorded."""
+    container_id: str
+    ok: bool
+    latency_ms: float
+    status_code: int | None
+    reason: str | None
+    """Why it failed (None when it passed)."""
 
 
-def sample_out(s: ContainerStats) -> SampleOut:
+class HealthEventOut(TypedDict):
+    at: datetime | None
+    replica_index: int | None
+    container_id: str
+    event: HealthEvent
+    """held_out: out of the route after failed checks; restarted: by the monitor; rejoined: back in."""
+    reason: str | None
+
+
+def health_probe_out(r: HealthRecord) -> HealthProbeOut:
     return {
-        "container_id": s.container_id,
-        "at": s.at,
-        "cpu_percent": s.cpu_percent,
-        "memory_bytes": s.memory_bytes,
-        "memory_limit_bytes": s.memory_limit_bytes,
-        "network_rx_bytes": s.network_rx_bytes,
-        "network_tx_bytes": s.network_tx_bytes,
+        "at": r.result.checked_at,
+        "replica_index": r.replica_index,
+        "container_id": r.container_id,
+        "ok": r.result.ok,
+        "latency_ms": r.result.latency_ms,
+        "status_code": r.result.status_code,
+        "reason": None if r.result.ok else r.result.error or _status_reason(r.result.status_code),
     }
 
 
-class MetricsOut(TypedDict):
+def _status_reason(status: int | None) -> str:
+    return f"HTTP {status}" if status is not None else "no answer"
+
+
+def health_event_out(r: HealthRecord) -> HealthEventOut:
+    assert r.event is not None
+    return {
+        "at": r.result.checked_at,
+        "replica_index": r.replica_index,
+        "container_id": r.container_id,
+        "event": r.event,
+        "reason": r.result.error,
+    }
+
+
+class HealthHistoryOut(TypedDict):
     service_id: str
-    samples: list[SampleOut]
-    """Oldest first; one per running container per sampling."""
+    since: datetime
+    until: datetime
+    probes: list[HealthProbeOut]
+    """Probe results, oldest first (the newest ``limit`` when ``truncated``)."""
+    events: list[HealthEventOut]
+    """Held-out, restart and rejoin events, oldest first."""
+    truncated: bool

@@ -152,6 +152,7 @@ def test_the_spa_or_its_placeholder_is_served_outside_api(daemon: Daemon) -> Non
             {"reconcile_interval_s": 90.0, "log_format": "json"},
         ),
         (["--reconcile-interval", "500ms"], {"reconcile_interval_s": 0.5}),
+        (["--metrics-interval", "5s"], {"metrics_interval_s": 5.0}),
         (
             ["-cors-origin", "https://a.example, https://b.example"],
             {"cors_origins": ("https://a.example", "https://b.example")},

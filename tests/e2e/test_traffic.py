@@ -111,7 +111,7 @@ def proxy() -> Iterator[Proxy]:
     # Short on purpose: Caddy's admin socket lives in the data directory (sockaddr_un holds 108 bytes).
     data_dir = Path(tempfile.mkdtemp(prefix="dkt-"))
     http_port, https_port = free_port(), free_port()
-    flags = ["--reconcile-interval", "2s", "--caddy-bin", CADDY_BIN]
+    flags = ["--reconcile-interval", "2s", "--metrics-interval", "1s", "--caddy-bin", CADDY_BIN]
     flags += ["--http-port", str(http_port), "--https-port", str(https_port), "--no-https-redirect"]
     with contextlib.ExitStack() as stack:
         stack.callback(shutil.rmtree, data_dir, ignore_errors=True)
@@ -422,13 +422,24 @@ def test_health_and_metrics_of_a_running_service(proxy: Proxy) -> None:
     assert body["results"][0]["ok"] is True
     assert body["results"][0]["status_code"] == 200
 
+    def metrics() -> dict[str, Any] | None:
+        with proxy.admin.client() as c:
+            body = dict(c.get(f"{svc_path(proxy, 'files')}/metrics", params={"step": 2}).json())
+        return body if len(body["total"]) >= 2 else None
+
+    # The background sampler stored the running replica's stats; the API reads them back.
+    body = wait_for_sync(metrics, within=30, message="two stored samples of the replica", retry_on=UNSETTLED)
+    [series] = body["replicas"]
+    assert series["replica_index"] == 0
+    assert all(p["memory_bytes"] > 0 for p in body["total"])
+    assert body["range"]["resolution"] == 0
     with proxy.admin.client() as c:
-        first = c.get(f"{svc_path(proxy, 'files')}/metrics").json()["samples"]
-        assert len(first) == 1
-        assert first[0]["memory_bytes"] > 0
-        later = c.get(f"{svc_path(proxy, 'files')}/metrics", params={"since": first[0]["at"]}).json()["samples"]
-        assert later[0] == first[0]
         assert c.get(f"{svc_path(proxy, 'files')}/metrics", params={"since": "nonsense"}).status_code == 422
+        host = c.get("/system/metrics", params={"step": 2}).json()
+        history = c.get(f"{svc_path(proxy, 'files')}/health/history").json()
+    assert host["points"] and host["points"][-1]["memory_total_bytes"] > 0
+    assert history["probes"] and {p["replica_index"] for p in history["probes"]} == {0}
+    assert history["probes"][-1]["ok"] is True
 
 
 def run_caddy(directory: Path, admin: str) -> subprocess.Popen[bytes]:

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from deploykit.errors import CONFLICT, INVALID, Error
-from deploykit.health import HealthRecord, HealthRecordFilter, HealthResult, ReplicaHealth
+from deploykit.health import HealthEvent, HealthRecord, HealthRecordFilter, HealthResult, ReplicaHealth
 from deploykit.ingress import Domain, DomainCheck, TLSStatus
 from deploykit_http.app import build_app
 from deploykit_http.context import HTTPSettings
@@ -204,4 +204,50 @@ async def test_health_answers_the_current_state_and_recent_results(
     assert body["status"] == status
     assert [x["healthy"] for x in body["replicas"]] == [x.healthy for x in replicas]
     assert [x["ok"] for x in body["results"]] == [x.result.ok for x in records]
-    assert asked == [HealthRecordFilter(service_id="s1", since=None, limit=5)]
+    assert asked == [HealthRecordFilter(service_id="s1", since=None, limit=5, events=False)]
+
+
+async def test_health_history_answers_probes_and_events_of_the_last_day_oldest_first(traffic: Traffic) -> None:
+    at = datetime(2025, 12, 31, 23, 0, tzinfo=UTC)
+    probes = [
+        HealthRecord("s1", "c1", HealthResult(False, 3.0, 500, checked_at=at), replica_index=0),
+        HealthRecord("s1", "c1", HealthResult(True, 1.5, 200, checked_at=at), replica_index=0),
+    ]
+    events = [
+        HealthRecord(
+            "s1", "c1", HealthResult(False, 0.0, error="/ failed 3", checked_at=at), 0, 0, HealthEvent.HELD_OUT
+        )
+    ]
+    asked: list[HealthRecordFilter] = []
+
+    def list_health(filt: HealthRecordFilter) -> list[HealthRecord]:
+        asked.append(filt)
+        return events if filt.events else probes
+
+    traffic.health.list_health_fn = list_health
+    async with client_for(traffic.app()) as c:
+        r = await c.get("/projects/p1/services/s1/health/history")
+        bad = await c.get(
+            "/projects/p1/services/s1/health/history", params={"since": "2026-01-01T00:00:00Z", "until": "2025-12-31"}
+        )
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert (body["since"], body["until"], body["truncated"]) == ("2025-12-31T00:00:00Z", "2026-01-01T00:00:00Z", False)
+    assert [(p["ok"], p["replica_index"], p["reason"]) for p in body["probes"]] == [
+        (True, 0, None),
+        (False, 0, "HTTP 500"),
+    ]
+    assert body["events"] == [
+        {
+            "at": "2025-12-31T23:00:00Z",
+            "replica_index": 0,
+            "container_id": "c1",
+            "event": "held_out",
+            "reason": "/ failed 3",
+        }
+    ]
+    assert [(f.events, f.since, f.until) for f in asked] == [
+        (False, datetime(2025, 12, 31, tzinfo=UTC), datetime(2026, 1, 1, tzinfo=UTC)),
+        (True, datetime(2025, 12, 31, tzinfo=UTC), datetime(2026, 1, 1, tzinfo=UTC)),
+    ]
+    assert (bad.status_code, list(bad.json()["fields"])) == (422, ["until"])

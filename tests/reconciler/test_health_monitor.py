@@ -15,7 +15,7 @@ from deploykit.bus import Event, EventType
 from deploykit.container import ContainerRecord
 from deploykit.deployment import Deployment, DeploymentStatus
 from deploykit.errors import NOT_FOUND, UNAVAILABLE, Error
-from deploykit.health import HealthCheck, HealthCheckType, HealthRecord, HealthResult
+from deploykit.health import HealthCheck, HealthCheckType, HealthEvent, HealthRecord, HealthResult
 from deploykit.runtime import ContainerState
 from deploykit.service import ImageSource, Service, ServiceConfig, ServiceStatus
 from deploykit_reconciler import ReconcilerSettings
@@ -238,9 +238,17 @@ async def test_a_failing_replica_is_held_out_restarted_announced_and_rejoins() -
     assert [e.payload["state"] for e in world.bus.events] == ["unhealthy", "healthy"]
     assert world.bus.events[1].payload["reason"] == "/healthz passed 1 health check(s) in a row"
     assert world.restarted == ["c0"]
-    assert [(r.container_id, r.result.ok) for r in world.records[-2:]] == [("c0", True), ("c1", True)]
-    assert len(world.records) == 8
+    probes = [r for r in world.records if r.event is None]
+    assert [(r.container_id, r.result.ok) for r in probes[-2:]] == [("c0", True), ("c1", True)]
+    assert len(probes) == 8
     assert all(r.service_id == "s1" and r.result.checked_at is not None for r in world.records)
+    assert {(r.container_id, r.replica_index) for r in probes} == {("c0", 0), ("c1", 1)}
+    # The history keeps what the monitor did, with its reason, beside the probe results.
+    assert [(r.event, r.container_id, r.replica_index, r.result.error) for r in world.records if r.event] == [
+        (HealthEvent.HELD_OUT, "c0", 0, "/healthz failed 3 health checks in a row: HTTP 503"),
+        (HealthEvent.RESTARTED, "c0", 0, "restart 1 by the health monitor"),
+        (HealthEvent.REJOINED, "c0", 0, "/healthz passed 1 health check(s) in a row"),
+    ]
 
 
 async def test_failures_in_the_start_period_after_a_restart_do_not_count() -> None:

@@ -11,7 +11,7 @@ from deploykit.bus import EventType
 from deploykit.container import ContainerFilter, ContainerRecord
 from deploykit.deployment import DeploymentFilter
 from deploykit.errors import Error
-from deploykit.health import HealthRecord, HealthRecordFilter, HealthResult
+from deploykit.health import HealthEvent, HealthRecord, HealthRecordFilter, HealthResult
 from deploykit.ingress import TLSStatus
 from deploykit.pending_change import ChangeKind
 from deploykit.project import Project
@@ -217,6 +217,30 @@ async def test_health_records_newest_first_since_and_prune(store: Store, service
 
 
 # --- deploy keys ---------------------------------------------------------------------------------
+
+
+async def test_health_history_keeps_replicas_and_events_apart_from_probes(
+    store: Store, service: Service, clock: ManualClock
+) -> None:
+    at = clock.now()
+    probe = HealthRecord(service.id, "c1", HealthResult(False, 2.0, 503, checked_at=at), replica_index=1)
+    event = HealthRecord(
+        service.id,
+        "c1",
+        HealthResult(False, 0.0, error="failed 3", checked_at=at),
+        replica_index=1,
+        event=HealthEvent.HELD_OUT,
+    )
+    await store.health.record_health(probe)
+    await store.health.record_health(event)
+    later = at + timedelta(minutes=1)
+    await store.health.record_health(HealthRecord(service.id, "c1", HealthResult(True, 1.0, checked_at=later)))
+
+    probes = await store.health.list_health(HealthRecordFilter(service_id=service.id, events=False, until=later))
+    events = await store.health.list_health(HealthRecordFilter(service_id=service.id, events=True))
+    assert [(r.replica_index, r.event, r.result.status_code) for r in probes] == [(1, None, 503)]
+    assert [(r.replica_index, r.event, r.result.error) for r in events] == [(1, HealthEvent.HELD_OUT, "failed 3")]
+    assert len(await store.health.list_health(HealthRecordFilter(service_id=service.id))) == 3
 
 
 async def test_deploy_keys_are_sealed_rotated_and_removed(store: Store, project: Project) -> None:

@@ -1,15 +1,22 @@
-"""MetricsSampler: samples a service's running containers only while asked, keeps a bounded ring."""
+"""MetricsSampler: each tick reads every running managed container and the host, stores the tick in
+one batch (rates from the previous tick's counters) and rolls the store up; a failing engine is
+backed off, never fatal."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from deploykit.errors import NOT_FOUND, UNAVAILABLE, Error
+from deploykit.metrics import MetricsRange
 from deploykit.runtime import ContainerState, ContainerStats
-from deploykit_sysinfo import MetricsSampler
+from deploykit_events import EventBus
+from deploykit_sqlite import Store
+from deploykit_sysinfo import MetricsSampler, MetricsSettings
+from tests.wait import wait_for
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -25,8 +32,9 @@ class Clock:
         return self.t
 
 
-def running(id: str, service_id: str = "s1", state: str = "running") -> ContainerState:
-    return ContainerState(id=id, name=f"dk-{id}", labels={"deploykit.service-id": service_id}, state=state)
+def running(id: str, service_id: str = "s1", state: str = "running", replica: int = 0) -> ContainerState:
+    labels = {"deploykit.service-id": service_id, "deploykit.replica-index": str(replica)}
+    return ContainerState(id=id, name=f"dk-{id}", labels=labels, state=state, restart_count=1)
 
 
 @dataclass
@@ -34,10 +42,13 @@ class Engine:
     containers: list[ContainerState] = field(default_factory=list)
     gone: set[str] = field(default_factory=set)
     down: bool = False
+    rx: int = 1000
     sampled: list[str] = field(default_factory=list)
+    refused: int = 0
 
     async def list_containers(self) -> list[ContainerState]:
         if self.down:
+            self.refused += 1
             raise Error(UNAVAILABLE, "The Docker engine does not answer.")
         return self.containers
 
@@ -45,51 +56,77 @@ class Engine:
         if id in self.gone:
             raise Error(NOT_FOUND, "No such container.")
         self.sampled.append(id)
-        return ContainerStats(id, 12.5, 100, 1000, 10, 20)
+        return ContainerStats(id, 12.5, 100, 1000, self.rx, 20, block_read_bytes=4096)
 
 
-async def test_each_ask_samples_the_service_s_running_containers_at_most_once_per_interval() -> None:
-    engine = Engine([running("c1"), running("c2", state="exited"), running("x", "s9")])
+@pytest.fixture
+async def store() -> AsyncIterator[Store]:
+    s = Store(path=":memory:", bus=EventBus(), clock=Clock(t=60), bcrypt_rounds=4)
+    await s.open()
+    try:
+        yield s
+    finally:
+        await s.close()
+
+
+def sampler_for(engine: Engine, store: Store, clock: Clock, **kw: float) -> MetricsSampler:
+    settings = MetricsSettings(interval_s=kw.get("interval_s", 15.0), host=bool(kw.get("host", 0)))
+    return MetricsSampler(runtime=engine, store=store.metrics, clock=clock, settings=settings)
+
+
+async def test_a_tick_stores_every_running_managed_container_with_rates_from_the_previous_tick(store: Store) -> None:
+    engine = Engine([running("c1"), running("c2", state="exited"), running("x", "s9", replica=1)])
     clock = Clock()
-    sampler = MetricsSampler(runtime=engine, clock=clock, min_interval_s=2.0)
+    sampler = sampler_for(engine, store, clock)
 
-    first = await sampler.service_samples("s1")
-    again = await sampler.service_samples("s1")  # within the interval
-    clock.t += 5
-    later = await sampler.service_samples("s1", since=clock.now() - timedelta(seconds=1))
+    first, _ = await sampler.tick()
+    clock.t += 10
+    engine.rx = 6000  # 5000 bytes in 10 s
+    second, _ = await sampler.tick()
 
-    assert first == [ContainerStats("c1", 12.5, 100, 1000, 10, 20, at=START)]
-    assert again == first
-    assert engine.sampled == ["c1", "c1"]
-    assert [s.at for s in later] == [START + timedelta(seconds=5)]
+    assert sorted(engine.sampled) == ["c1", "c1", "x", "x"]  # never the exited one
+    assert [(s.container_id, s.net_rx_bps) for s in first] == [("c1", 0.0), ("x", 0.0)]
+    by_id = {s.container_id: s for s in second}
+    assert (by_id["c1"].net_rx_bps, by_id["c1"].block_read_bps, by_id["c1"].restarts) == (500.0, 0.0, 1)
+    assert by_id["x"].replica_index == 1
+    stored = await store.metrics.service_metrics("s9", MetricsRange(START, START + timedelta(minutes=1), 1))
+    assert [p.net_rx_bps for p in stored.total] == [0.0, 500.0]
 
 
-async def test_a_naive_since_is_utc() -> None:
+async def test_a_counter_that_went_down_gives_no_rate(store: Store) -> None:
+    engine = Engine([running("c1")], rx=9000)
     clock = Clock()
-    sampler = MetricsSampler(runtime=Engine([running("c1")]), clock=clock)
-    await sampler.service_samples("s1")
-    naive = START.replace(tzinfo=None)
-    assert len(await sampler.service_samples("s1", since=naive)) == 1
-    assert await sampler.service_samples("s1", since=naive + timedelta(seconds=1)) == []
+    sampler = sampler_for(engine, store, clock)
+    await sampler.tick()
+    clock.t += 15
+    engine.rx = 100  # the container restarted
+    [after], _ = await sampler.tick()
+    assert after.net_rx_bps == 0.0
 
 
-async def test_the_ring_keeps_the_newest_samples_and_forgets_the_least_recently_asked_service() -> None:
-    engine = Engine([running("a", "s1"), running("b", "s2")])
-    clock = Clock()
-    sampler = MetricsSampler(runtime=engine, clock=clock, size=2, min_interval_s=1.0, max_services=1)
-    for _ in range(3):
-        await sampler.service_samples("s1")
-        clock.t += 1
-    assert [s.at for s in await sampler.service_samples("s1")] == [START + timedelta(seconds=s) for s in (2, 3)]
-
-    await sampler.service_samples("s2")
-    engine.down = True  # s1 was forgotten: its next ask must sample, and cannot
-    with pytest.raises(Error) as raised:
-        await sampler.service_samples("s1")
-    assert raised.value.code == UNAVAILABLE
-
-
-async def test_a_container_gone_between_listing_and_sampling_is_skipped() -> None:
+async def test_a_container_gone_between_listing_and_sampling_is_skipped(store: Store) -> None:
     engine = Engine([running("c1"), running("c2")], gone={"c2"})
-    sampler = MetricsSampler(runtime=engine, clock=Clock())
-    assert [s.container_id for s in await sampler.service_samples("s1")] == ["c1"]
+    samples, _ = await sampler_for(engine, store, Clock()).tick()
+    assert [s.container_id for s in samples] == ["c1"]
+
+
+async def test_a_tick_samples_the_host(store: Store) -> None:
+    _, host = await sampler_for(Engine(), store, Clock(), host=1).tick()
+    assert host is not None
+    assert 0 < host.memory_bytes <= host.memory_total_bytes
+    assert 0 < host.disk_used_bytes <= host.disk_total_bytes
+    points = await store.metrics.host_metrics(MetricsRange(START, START + timedelta(minutes=1), 1))
+    assert [p.memory_total_bytes for p in points.points] == [host.memory_total_bytes]
+
+
+async def test_the_loop_survives_an_unreachable_engine_and_samples_once_it_answers(store: Store) -> None:
+    engine = Engine([running("c1")], down=True)
+    sampler = sampler_for(engine, store, Clock(), interval_s=0.01)
+    sampler.start()
+    try:
+        await wait_for(lambda: engine.refused >= 2, within=10.0, message="two ticks refused by the engine")
+        engine.down = False
+        await wait_for(lambda: sampler.ticks >= 2, within=10.0, message="two ticks after the engine answered")
+    finally:
+        await sampler.close()
+    assert "c1" in engine.sampled

@@ -630,6 +630,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/projects/{project_id}/services/{service_id}/health/history": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The service's probe results per replica and the monitor's held-out, restart and rejoin events */
+        get: operations["get_projects_project_id_services_service_id_health_history"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/projects/{project_id}/services/{service_id}/metrics": {
         parameters: {
             query?: never;
@@ -637,8 +654,25 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** CPU, memory and network samples of the service's running containers */
+        /** The service's CPU, memory, network and block I/O over a range, per replica and summed */
         get: operations["get_projects_project_id_services_service_id_metrics"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/system/metrics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The host's CPU, memory, disk and load over a range */
+        get: operations["get_system_metrics"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1461,6 +1495,30 @@ export interface components {
             /** Updated At */
             updated_at: string | null;
         };
+        /** ContainerPointOut */
+        ContainerPointOut: {
+            /**
+             * At
+             * Format: date-time
+             */
+            at: string;
+            /** Cpu Percent */
+            cpu_percent: number;
+            /** Memory Bytes */
+            memory_bytes: number;
+            /** Memory Limit Bytes */
+            memory_limit_bytes: number;
+            /** Net Rx Bps */
+            net_rx_bps: number;
+            /** Net Tx Bps */
+            net_tx_bps: number;
+            /** Block Read Bps */
+            block_read_bps: number;
+            /** Block Write Bps */
+            block_write_bps: number;
+            /** Restarts */
+            restarts: number;
+        };
         /** CursorMove */
         CursorMove: {
             /** X */
@@ -1548,6 +1606,14 @@ export interface components {
             status: components["schemas"]["DeploymentStatus"];
             /** Log */
             log: string;
+        };
+        /** DeploymentMarkerOut */
+        DeploymentMarkerOut: {
+            /** Id */
+            id: string;
+            status: components["schemas"]["DeploymentStatus"];
+            /** Created At */
+            created_at: string | null;
         };
         /** DeploymentNotice */
         DeploymentNotice: {
@@ -2058,6 +2124,45 @@ export interface components {
          * @enum {string}
          */
         HealthCheckType: "http" | "tcp";
+        /**
+         * HealthEvent
+         * @description What the monitor did to a replica, kept beside the probe results.
+         * @enum {string}
+         */
+        HealthEvent: "held_out" | "restarted" | "rejoined";
+        /** HealthEventOut */
+        HealthEventOut: {
+            /** At */
+            at: string | null;
+            /** Replica Index */
+            replica_index: number | null;
+            /** Container Id */
+            container_id: string;
+            event: components["schemas"]["HealthEvent"];
+            /** Reason */
+            reason: string | null;
+        };
+        /** HealthHistoryOut */
+        HealthHistoryOut: {
+            /** Service Id */
+            service_id: string;
+            /**
+             * Since
+             * Format: date-time
+             */
+            since: string;
+            /**
+             * Until
+             * Format: date-time
+             */
+            until: string;
+            /** Probes */
+            probes: components["schemas"]["HealthProbeOut"][];
+            /** Events */
+            events: components["schemas"]["HealthEventOut"][];
+            /** Truncated */
+            truncated: boolean;
+        };
         /** HealthOut */
         HealthOut: {
             /**
@@ -2068,6 +2173,23 @@ export interface components {
             /** Version */
             version: string;
             services: components["schemas"]["HealthServicesOut"];
+        };
+        /** HealthProbeOut */
+        HealthProbeOut: {
+            /** At */
+            at: string | null;
+            /** Replica Index */
+            replica_index: number | null;
+            /** Container Id */
+            container_id: string;
+            /** Ok */
+            ok: boolean;
+            /** Latency Ms */
+            latency_ms: number;
+            /** Status Code */
+            status_code: number | null;
+            /** Reason */
+            reason: string | null;
         };
         /** HealthResultOut */
         HealthResultOut: {
@@ -2092,6 +2214,36 @@ export interface components {
             docker: boolean;
             /** Ingress */
             ingress: boolean;
+        };
+        /** HostMetricsOut */
+        HostMetricsOut: {
+            range: components["schemas"]["RangeOut"];
+            /** Points */
+            points: components["schemas"]["HostPointOut"][];
+        };
+        /** HostPointOut */
+        HostPointOut: {
+            /**
+             * At
+             * Format: date-time
+             */
+            at: string;
+            /** Cpu Percent */
+            cpu_percent: number;
+            /** Memory Bytes */
+            memory_bytes: number;
+            /** Memory Total Bytes */
+            memory_total_bytes: number;
+            /** Disk Used Bytes */
+            disk_used_bytes: number;
+            /** Disk Total Bytes */
+            disk_total_bytes: number;
+            /** Load1 */
+            load1: number;
+            /** Load5 */
+            load5: number;
+            /** Load15 */
+            load15: number;
         };
         /** Id */
         Id: {
@@ -2124,13 +2276,6 @@ export interface components {
             email: string;
             /** Password */
             password: string;
-        };
-        /** MetricsOut */
-        MetricsOut: {
-            /** Service Id */
-            service_id: string;
-            /** Samples */
-            samples: components["schemas"]["SampleOut"][];
         };
         /** NodeDeleteMessage */
         NodeDeleteMessage: {
@@ -2491,6 +2636,23 @@ export interface components {
             /** Reclaimed Bytes */
             reclaimed_bytes: number;
         };
+        /** RangeOut */
+        RangeOut: {
+            /**
+             * Since
+             * Format: date-time
+             */
+            since: string;
+            /**
+             * Until
+             * Format: date-time
+             */
+            until: string;
+            /** Step */
+            step: number;
+            /** Resolution */
+            resolution: number;
+        };
         /** RefreshIn */
         RefreshIn: {
             /** Refresh Token */
@@ -2530,6 +2692,15 @@ export interface components {
             /** Since */
             since: string | null;
         };
+        /** ReplicaSeriesOut */
+        ReplicaSeriesOut: {
+            /** Replica Index */
+            replica_index: number;
+            /** Container Ids */
+            container_ids: string[];
+            /** Points */
+            points: components["schemas"]["ContainerPointOut"][];
+        };
         /** ResourcesM */
         ResourcesM: {
             /**
@@ -2564,23 +2735,6 @@ export interface components {
         RollbackIn: {
             /** Deployment Id */
             deployment_id: string;
-        };
-        /** SampleOut */
-        SampleOut: {
-            /** Container Id */
-            container_id: string;
-            /** At */
-            at: string | null;
-            /** Cpu Percent */
-            cpu_percent: number;
-            /** Memory Bytes */
-            memory_bytes: number;
-            /** Memory Limit Bytes */
-            memory_limit_bytes: number;
-            /** Network Rx Bytes */
-            network_rx_bytes: number;
-            /** Network Tx Bytes */
-            network_tx_bytes: number;
         };
         /**
          * Scope
@@ -2772,6 +2926,18 @@ export interface components {
             replicas: components["schemas"]["ReplicaHealthOut"][];
             /** Results */
             results: components["schemas"]["HealthResultOut"][];
+        };
+        /** ServiceMetricsOut */
+        ServiceMetricsOut: {
+            /** Service Id */
+            service_id: string;
+            range: components["schemas"]["RangeOut"];
+            /** Replicas */
+            replicas: components["schemas"]["ReplicaSeriesOut"][];
+            /** Total */
+            total: components["schemas"]["ContainerPointOut"][];
+            /** Deployments */
+            deployments: components["schemas"]["DeploymentMarkerOut"][];
         };
         /** ServiceNotice */
         ServiceNotice: {
@@ -5826,10 +5992,12 @@ export interface operations {
             };
         };
     };
-    get_projects_project_id_services_service_id_metrics: {
+    get_projects_project_id_services_service_id_health_history: {
         parameters: {
             query?: {
                 since?: string | null;
+                until?: string | null;
+                limit?: number;
             };
             header?: never;
             path: {
@@ -5846,7 +6014,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["MetricsOut"];
+                    "application/json": components["schemas"]["HealthHistoryOut"];
                 };
             };
             /** @description Missing or invalid token */
@@ -5860,6 +6028,129 @@ export interface operations {
             };
             /** @description Not found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Validation failed */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    get_projects_project_id_services_service_id_metrics: {
+        parameters: {
+            query?: {
+                since?: string | null;
+                until?: string | null;
+                step?: number | null;
+            };
+            header?: never;
+            path: {
+                project_id: string;
+                service_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ServiceMetricsOut"];
+                };
+            };
+            /** @description Missing or invalid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Validation failed */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    get_system_metrics: {
+        parameters: {
+            query?: {
+                since?: string | null;
+                until?: string | null;
+                step?: number | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HostMetricsOut"];
+                };
+            };
+            /** @description Missing or invalid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -38,8 +38,11 @@ export type DeploymentPage = Schemas["DeploymentPage"];
 export type DeploymentLog = Schemas["DeploymentLogOut"];
 export type Domain = Schemas["DomainOut"];
 export type DomainList = Schemas["DomainList"];
-export type Metrics = Schemas["MetricsOut"];
-export type Sample = Schemas["SampleOut"];
+export type ServiceMetrics = Schemas["ServiceMetricsOut"];
+export type MetricsPoint = Schemas["ContainerPointOut"];
+export type HostMetrics = Schemas["HostMetricsOut"];
+export type HostPoint = Schemas["HostPointOut"];
+export type HealthHistory = Schemas["HealthHistoryOut"];
 
 export type EnvScope = Schemas["Scope"];
 export type EnvVar = Schemas["EnvVarOut"];

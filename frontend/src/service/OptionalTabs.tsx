@@ -1,7 +1,7 @@
 import { useState } from "react";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useApi } from "../app";
-import type { Domain, DomainList, Metrics, Sample, Service } from "../api/types";
+import type { Domain, DomainList, MetricsPoint, ServiceMetrics, Service } from "../api/types";
 import { Spinner, errorText, fieldError } from "../ui/controls";
 import { useToast } from "../ui/toast";
 
@@ -101,17 +101,15 @@ function human(field: string, v: number): string {
   return Number.isInteger(v) ? String(v) : v.toFixed(2);
 }
 
-const METRICS = ["cpu_percent", "memory_bytes", "network_rx_bytes", "network_tx_bytes"] as const satisfies readonly (keyof Sample)[];
+const METRICS = ["cpu_percent", "memory_bytes", "net_rx_bps", "net_tx_bps"] as const satisfies readonly (keyof MetricsPoint)[];
 
 export function MetricsTab({ projectId, service }: { projectId: string; service: Service }) {
   const api = useApi();
   const since = new Date(Date.now() - 15 * 60_000).toISOString();
   const q = useQuery({
     queryKey: ["project", projectId, "service", service.id, "metrics"],
-    // The answer is {service_id, samples}: reading a `data` list from it was the bug that showed
-    // "No samples yet" forever.
     queryFn: async () =>
-      (await api.get<Metrics>(`/projects/${projectId}/services/${service.id}/metrics?since=${encodeURIComponent(since)}`)).samples,
+      (await api.get<ServiceMetrics>(`/projects/${projectId}/services/${service.id}/metrics?since=${encodeURIComponent(since)}`)).total,
     refetchInterval: 5000,
   });
   if (q.isPending) return <Spinner />;
