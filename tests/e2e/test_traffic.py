@@ -437,8 +437,10 @@ def test_health_and_metrics_of_a_running_service(proxy: Proxy) -> None:
         assert c.get(f"{svc_path(proxy, 'files')}/metrics", params={"since": "nonsense"}).status_code == 422
         host = c.get("/system/metrics", params={"step": 2}).json()
         history = c.get(f"{svc_path(proxy, 'files')}/health/history").json()
-    assert host["points"] and host["points"][-1]["memory_total_bytes"] > 0
-    assert history["probes"] and {p["replica_index"] for p in history["probes"]} == {0}
+    assert host["points"]
+    assert host["points"][-1]["memory_total_bytes"] > 0
+    assert history["probes"]
+    assert {p["replica_index"] for p in history["probes"]} == {0}
     assert history["probes"][-1]["ok"] is True
 
 
