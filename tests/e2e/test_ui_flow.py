@@ -151,10 +151,16 @@ def test_deployed_service_runs_logs_and_rolls_back(browser: Any, daemon: ui.Daem
         page.get_by_test_id("runtime-logs-pause").click()
         e(stream).to_have_attribute("data-status", "live")
 
-    # The running replica's samples are charted (the tab once read a `data` list the answer,
-    # {service_id, samples}, does not have, and said "No samples yet" forever).
+    # The background sampler's stored samples of the running replica are charted (uPlot), with
+    # the 1h/6h/24h/7d ranges and the deployment as a marker.
     page.get_by_test_id("tab-metrics").click()
-    e(page.get_by_test_id("metrics-tab")).to_contain_text("cpu percent", timeout=30_000)
+    cpu = page.get_by_test_id("chart-cpu")
+    e(cpu).to_have_attribute("data-points", re.compile(r"^([2-9]|\d\d+)$"), timeout=60_000)
+    e(cpu.locator("canvas")).to_be_visible()
+    e(page.get_by_test_id("chart-memory")).to_contain_text("limit")
+    e(cpu).to_contain_text("1 deployment(s)")
+    page.get_by_test_id("metrics-range-6h").click()
+    e(page.get_by_test_id("chart-cpu")).to_have_attribute("data-points", re.compile(r"^[1-9]\d*$"), timeout=30_000)
 
     page.get_by_test_id("tab-variables").click()
     page.get_by_test_id("env-key").fill("GREETING")

@@ -258,7 +258,7 @@ def daemon(spa_built: None) -> Iterator[Daemon]:
     if not any(Path(p).exists() for p in deploykitd_command()[:1]) and "-m" not in deploykitd_command():
         pytest.skip("deploykitd is not installed")
     with tempfile.TemporaryDirectory(prefix="dk-ui-") as tmp:
-        d = start_daemon(Path(tmp))
+        d = start_daemon(Path(tmp), extra_args=["--metrics-interval", "2s"])  # charts fill within seconds
         try:
             yield d
         finally:

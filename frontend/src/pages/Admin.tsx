@@ -10,6 +10,7 @@ import { Backups } from "./AdminBackups";
 import { Engine } from "./AdminEngine";
 import { Notifications } from "./AdminNotifications";
 import { AuditLog } from "./AdminAudit";
+import { HostMetrics } from "./AdminMetrics";
 
 type Tab = "users" | "status" | "engine" | "backups" | "notifications" | "audit" | "about";
 
@@ -217,6 +218,7 @@ function Status() {
         <h2>Host and Docker</h2>
         {status.isPending ? <Spinner /> : status.error ? <div className="form-error">{errorText(status.error)}</div> : <Tree value={status.data} />}
       </section>
+      <HostMetrics />
     </div>
   );
 }

@@ -1,7 +1,7 @@
 import { useState } from "react";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useApi } from "../app";
-import type { Domain, DomainList, MetricsPoint, ServiceMetrics, Service } from "../api/types";
+import type { Domain, DomainList, Service } from "../api/types";
 import { Spinner, errorText, fieldError } from "../ui/controls";
 import { useToast } from "../ui/toast";
 
@@ -73,63 +73,6 @@ export function DomainsTab({ projectId, service }: { projectId: string; service:
           ))}
         </tbody>
       </table>
-    </div>
-  );
-}
-
-function Sparkline({ values }: { values: number[] }) {
-  if (values.length < 2) return <span className="muted small">collecting…</span>;
-  const max = Math.max(...values, 1e-9);
-  const pts = values.map((v, i) => `${(i / (values.length - 1)) * 240},${40 - (v / max) * 38}`).join(" ");
-  return (
-    <svg width="240" height="42" className="spark" aria-hidden>
-      <polyline points={pts} fill="none" stroke="currentColor" strokeWidth="1.5" />
-    </svg>
-  );
-}
-
-function human(field: string, v: number): string {
-  if (/bytes|memory|rx|tx/i.test(field) && v > 1024) {
-    const units = ["B", "KB", "MB", "GB", "TB"];
-    let i = 0;
-    while (v >= 1024 && i < units.length - 1) {
-      v /= 1024;
-      i++;
-    }
-    return `${v.toFixed(1)} ${units[i]}`;
-  }
-  return Number.isInteger(v) ? String(v) : v.toFixed(2);
-}
-
-const METRICS = ["cpu_percent", "memory_bytes", "net_rx_bps", "net_tx_bps"] as const satisfies readonly (keyof MetricsPoint)[];
-
-export function MetricsTab({ projectId, service }: { projectId: string; service: Service }) {
-  const api = useApi();
-  const since = new Date(Date.now() - 15 * 60_000).toISOString();
-  const q = useQuery({
-    queryKey: ["project", projectId, "service", service.id, "metrics"],
-    queryFn: async () =>
-      (await api.get<ServiceMetrics>(`/projects/${projectId}/services/${service.id}/metrics?since=${encodeURIComponent(since)}`)).total,
-    refetchInterval: 5000,
-  });
-  if (q.isPending) return <Spinner />;
-  if (q.error) return <div className="form-error">{errorText(q.error)}</div>;
-  const samples = q.data ?? [];
-  if (!samples.length) return <p className="muted">No samples yet.</p>;
-  return (
-    <div className="metrics" data-testid="metrics-tab">
-      {METRICS.map((f) => {
-        const values = samples.map((s) => s[f]);
-        return (
-          <div className="metric" key={f}>
-            <div className="metric-head">
-              <span>{f.replace(/_/g, " ")}</span>
-              <strong>{human(f, values[values.length - 1] ?? 0)}</strong>
-            </div>
-            <Sparkline values={values} />
-          </div>
-        );
-      })}
     </div>
   );
 }
