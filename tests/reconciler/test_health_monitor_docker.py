@@ -11,7 +11,7 @@ from datetime import datetime
 import pytest
 
 from deploykit.bus import Event, EventType
-from deploykit.health import HealthRecordFilter
+from deploykit.health import HealthEvent, HealthRecordFilter
 from deploykit.ingress import Route
 from deploykit_docker import DockerRuntime, SocketHealthProbe
 from deploykit_events.bus import EventBus
@@ -145,11 +145,17 @@ async def test_a_replica_whose_health_path_fails_is_pulled_restarted_and_rejoins
     ]
     assert events[0].payload["reason"].startswith("/health.html failed 2 health checks in a row: HTTP 404")
 
-    records = await harness.store.health.list_health(HealthRecordFilter(service_id=service.id))
+    records = await harness.store.health.list_health(HealthRecordFilter(service_id=service.id, events=False))
     failed = [r for r in records if not r.result.ok]
     assert failed
     assert all(r.container_id == victim.id and r.result.status_code == 404 for r in failed)
     assert {r.container_id for r in records if r.result.ok} == {victim.id, other.id}
+    history = await harness.store.health.list_health(HealthRecordFilter(service_id=service.id, events=True))
+    assert [(r.event, r.container_id, r.replica_index) for r in reversed(history)] == [
+        (HealthEvent.HELD_OUT, victim.id, 0),
+        (HealthEvent.RESTARTED, victim.id, 0),
+        (HealthEvent.REJOINED, victim.id, 0),
+    ]
     log = await harness.store.deployments.get_log(deployment.id)
     assert "health: replica 0 unhealthy" in log
     assert "health: replica 0 healthy" in log
