@@ -116,6 +116,11 @@ class WebhookService(Protocol):
         service)."""
         ...
 
+    async def update_webhook(self, service_id: str, *, enabled: bool) -> Webhook:
+        """Turns the service's webhook on or off (a disabled one records deliveries as skipped).
+        Raises ``not_found``."""
+        ...
+
     async def delete_webhook(self, service_id: str) -> None:
         """Raises ``not_found``."""
         ...
@@ -125,6 +130,10 @@ class WebhookService(Protocol):
         without a key (refused signatures) are kept only as a bounded recent history, so that
         unsigned requests cannot grow the table without end; keyed ones are all kept, since
         their keys are what stops a captured delivery from being replayed."""
+        ...
+
+    async def get_delivery(self, webhook_id: str, id: str) -> WebhookDelivery:
+        """Raises ``not_found`` (also for another webhook's delivery)."""
         ...
 
     async def find_delivery(self, webhook_id: str, delivery_key: str) -> WebhookDelivery | None:

@@ -93,6 +93,17 @@ class WebhookStore:
             )
             return row_to_webhook(tx, row)
 
+    async def update_webhook(self, service_id: str, *, enabled: bool) -> Webhook:
+        async with self.db.tx() as tx:
+            if (
+                await tx.execute("UPDATE webhooks SET enabled = ? WHERE service_id = ?", (int(enabled), service_id))
+                == 0
+            ):
+                raise not_found("Webhook")
+            row = await tx.fetchone("SELECT * FROM webhooks WHERE service_id = ?", (service_id,))
+            assert row is not None
+            return row_to_webhook(tx, row)
+
     async def delete_webhook(self, service_id: str) -> None:
         async with self.db.tx() as tx:
             if await tx.execute("DELETE FROM webhooks WHERE service_id = ?", (service_id,)) == 0:
@@ -138,6 +149,15 @@ class WebhookStore:
                     (delivery.webhook_id, delivery.webhook_id, UNKEYED_KEPT),
                 )
         assert row is not None
+        return row_to_delivery(row)
+
+    async def get_delivery(self, webhook_id: str, id: str) -> WebhookDelivery:
+        async with self.db.read() as tx:
+            row = await tx.fetchone(
+                "SELECT * FROM webhook_deliveries WHERE webhook_id = ? AND id = ?", (webhook_id, id)
+            )
+        if row is None:
+            raise not_found("Delivery")
         return row_to_delivery(row)
 
     async def find_delivery(self, webhook_id: str, delivery_key: str) -> WebhookDelivery | None:

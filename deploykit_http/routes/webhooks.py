@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import hashlib
+import uuid
 from typing import Any, Literal
 
 from pydantic import Field
@@ -56,6 +57,10 @@ DELETED_SHA = "0" * 40
 
 class WebhookIn(Model):
     provider: Literal["github", "gitlab"]
+
+
+class WebhookPatch(Model):
+    enabled: bool
 
 
 class DeliveryQuery(Model):
@@ -131,6 +136,29 @@ class Receiver:
             except (ValueError, UnicodeDecodeError, AttributeError, TypeError, ValidationError):
                 await self._record(base, DeliveryStatus.FAILED, "The body is not a push event's JSON.")
                 raise Error(INVALID, "The body is not a push event's JSON.") from None
+            return delivery_out(await self._push(hook, base, push))
+
+    async def redeliver(self, hook: Webhook, earlier: WebhookDelivery) -> DeliveryOut:
+        """Runs a recorded push delivery's effect again, as a new delivery: what the push asked
+        for (its branch and commit) is re-checked against the service as it is now, so that a
+        redelivered push deploys a commit that is not already active or in flight."""
+        if earlier.branch is None or earlier.commit_sha is None:
+            raise Error(
+                INVALID, "Only a push delivery to a branch can be redelivered; this one has no branch or commit."
+            )
+        base = WebhookDelivery(
+            id="",
+            webhook_id=hook.id,
+            event=earlier.event,
+            status=DeliveryStatus.FAILED,
+            delivery_key=f"redeliver:{earlier.id}:{uuid.uuid4()}",
+        )
+        push = PushEvent(earlier.branch, earlier.commit_sha, earlier.author, earlier.message)
+        async with self._locks[hook.id]:
+            if not hook.enabled:
+                base.branch, base.commit_sha = push.branch, push.commit_sha
+                base.author, base.message = push.author, push.message
+                return delivery_out(await self._record(base, DeliveryStatus.SKIPPED, "The webhook is disabled."))
             return delivery_out(await self._push(hook, base, push))
 
     async def _push(self, hook: Webhook, base: WebhookDelivery, push: PushEvent) -> WebhookDelivery:
@@ -222,9 +250,20 @@ def endpoints(ctx: Context) -> list[Endpoint]:
         svc = await ctx.service_in(call.params["project_id"], call.params["service_id"])
         return render_webhook(call.request, await webhooks().create_webhook(svc.id, Provider(body.provider)))
 
+    async def update_webhook(call: Call) -> Any:
+        body: WebhookPatch = call.body
+        svc = await ctx.service_in(call.params["project_id"], call.params["service_id"])
+        return render_webhook(call.request, await webhooks().update_webhook(svc.id, enabled=body.enabled))
+
     async def delete_webhook(call: Call) -> Any:
         svc = await ctx.service_in(call.params["project_id"], call.params["service_id"])
         await webhooks().delete_webhook(svc.id)
+
+    async def redeliver(call: Call) -> Any:
+        svc = await ctx.service_in(call.params["project_id"], call.params["service_id"])
+        hook = await webhooks().get_service_webhook(svc.id)
+        earlier = await webhooks().get_delivery(hook.id, call.params["delivery_id"])
+        return await the_receiver().redeliver(hook, earlier)
 
     async def list_deliveries(call: Call) -> Any:
         q: DeliveryQuery = call.query
@@ -309,6 +348,16 @@ def endpoints(ctx: Context) -> list[Endpoint]:
             errors=(400, 404, 503),
         ),
         Endpoint(
+            "PATCH",
+            svc_path + "/webhook",
+            update_webhook,
+            "Enable or disable the service's push webhook",
+            tag,
+            body=WebhookPatch,
+            response=WebhookOut,
+            errors=(400, 404, 503),
+        ),
+        Endpoint(
             "DELETE",
             svc_path + "/webhook",
             delete_webhook,
@@ -326,6 +375,16 @@ def endpoints(ctx: Context) -> list[Endpoint]:
             query=DeliveryQuery,
             response=DeliveryList,
             errors=(404, 503),
+        ),
+        Endpoint(
+            "POST",
+            svc_path + "/webhook/deliveries/{delivery_id}/redeliver",
+            redeliver,
+            "Run a recorded push delivery's effect again (recorded as a new delivery)",
+            tag,
+            response=DeliveryOut,
+            status=201,
+            errors=(400, 404, 409, 503),
         ),
         Endpoint(
             "GET",

@@ -40,7 +40,9 @@ FakeWebhooks = fake(
     "get_webhook",
     "get_service_webhook",
     "create_webhook",
+    "update_webhook",
     "delete_webhook",
+    "get_delivery",
     "record_delivery",
     "find_delivery",
     "find_delivery_by_body",
@@ -85,6 +87,11 @@ def git(world: World) -> Git:
     g = Git(world, hooks, keys)
     world.services.get_service_fn = lambda id: GIT_SERVICE if id == "s1" else _raise(Error(NOT_FOUND, "nope"))
     hooks.get_webhook_fn = lambda id: HOOKS.get(id) or _raise(Error(NOT_FOUND, "Webhook not found."))
+    hooks.get_service_webhook_fn = lambda service_id: HOOKS["gh"]
+    hooks.get_delivery_fn = lambda webhook_id, id: (
+        next((d for d in g.deliveries if d.webhook_id == webhook_id and d.id == id), None)
+        or _raise(Error(NOT_FOUND, "Delivery not found."))
+    )
     hooks.list_deliveries_fn = lambda webhook_id, limit=50: [d for d in reversed(g.deliveries)][:limit]
     hooks.find_delivery_fn = lambda webhook_id, key: next(
         (d for d in g.deliveries if d.webhook_id == webhook_id and d.delivery_key == key), None
@@ -289,3 +296,69 @@ async def test_a_delivery_body_over_the_limit_is_413(git: Git) -> None:
         r = await c.post("/webhooks/github/gh", content=b"x" * 2048, headers={"X-GitHub-Event": "push"})
     assert r.status_code == 413
     assert git.deliveries == []
+
+
+async def test_disabling_the_webhook_answers_it_disabled(git: Git) -> None:
+    seen: list[tuple[str, bool]] = []
+
+    def update(service_id: str, *, enabled: bool) -> Webhook:
+        seen.append((service_id, enabled))
+        return dataclasses.replace(HOOKS["gh"], enabled=enabled)
+
+    git.webhooks.update_webhook_fn = update
+    async with client_for(git.app()) as c:
+        r = await c.patch("/projects/p1/services/s1/webhook", json={"enabled": False})
+        bad = await c.patch("/projects/p1/services/s1/webhook", json={"enabled": "maybe"})
+    assert r.status_code == 200, r.text
+    assert (r.json()["enabled"], seen) == (False, [("s1", False)])
+    assert bad.status_code == 422
+    assert "enabled" in bad.text
+
+
+async def test_redelivering_a_push_deploys_its_commit_again_as_a_new_delivery(git: Git) -> None:
+    async with client_for(git.app(), token=None) as c:
+        first = await c.post("/webhooks/github/gh", **github(push()))
+    async with client_for(git.app()) as c:
+        r = await c.post(f"/projects/p1/services/s1/webhook/deliveries/{first.json()['id']}/redeliver")
+    assert r.status_code == 201, r.text
+    again = r.json()
+    assert (again["status"], again["branch"], again["commit_sha"], again["deployment_id"]) == (
+        "success",
+        "main",
+        SHA,
+        "dep-new",
+    )
+    assert again["id"] != first.json()["id"]
+    assert git.redeployed == [("s1", SHA, "fix"), ("s1", SHA, "fix")]
+    assert (git.deliveries[1].delivery_key or "").startswith("redeliver:d1:")
+
+
+async def test_redelivering_a_push_whose_commit_is_active_does_nothing(git: Git) -> None:
+    active = Deployment("dep-old", "s1", "p1", DeploymentStatus.HEALTHY, GIT_SERVICE.config, commit_sha=SHA)
+    git.world.services.get_service_fn = lambda id: dataclasses.replace(GIT_SERVICE, active_deployment_id="dep-old")
+    git.world.deployments.get_deployment_fn = lambda id: active
+    git.deliveries.append(WebhookDelivery("d1", "gh", "push", DeliveryStatus.SUCCESS, branch="main", commit_sha=SHA))
+    async with client_for(git.app()) as c:
+        r = await c.post("/projects/p1/services/s1/webhook/deliveries/d1/redeliver")
+    assert r.status_code == 201, r.text
+    assert (r.json()["status"], r.json()["deployment_id"]) == ("skipped", "dep-old")
+    assert r.json()["reason"] == f"Commit {SHA[:12]} is already the service's active deployment; nothing done."
+    assert git.redeployed == []
+
+
+@pytest.mark.parametrize(
+    ("delivery_id", "status", "message"),
+    [
+        ("d1", 400, "Only a push delivery to a branch can be redelivered; this one has no branch or commit."),
+        ("nope", 404, "Delivery not found."),
+    ],
+)
+async def test_a_delivery_that_is_not_a_recorded_push_cannot_be_redelivered(
+    git: Git, delivery_id: str, status: int, message: str
+) -> None:
+    git.deliveries.append(WebhookDelivery("d1", "gh", "ping", DeliveryStatus.SUCCESS, reason="Pong."))
+    async with client_for(git.app()) as c:
+        r = await c.post(f"/projects/p1/services/s1/webhook/deliveries/{delivery_id}/redeliver")
+    assert r.status_code == status, r.text
+    assert r.json()["message"] == message
+    assert git.redeployed == []

@@ -161,6 +161,13 @@ async def test_webhook_lifecycle_and_deliveries(store: Store, project: Project, 
             )
         )
     assert (info.value.code, info.value.message) == ("conflict", "This delivery was already received.")
+    assert await store.webhooks.get_delivery(replaced.id, first.id) == first
+    with pytest.raises(Error) as missing:
+        await store.webhooks.get_delivery(hook.id, first.id)
+    assert (missing.value.code, missing.value.message) == ("not_found", "Delivery not found.")
+    disabled = await store.webhooks.update_webhook(app.id, enabled=False)
+    assert (disabled.id, disabled.enabled) == (replaced.id, False)
+    assert (await store.webhooks.get_webhook(replaced.id)).enabled is False
     await store.webhooks.delete_webhook(app.id)
     for call in (
         store.webhooks.delete_webhook(app.id),
