@@ -8,7 +8,7 @@ addressed before it has an id, and what its canvas node shows.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -145,6 +145,14 @@ class StagingService(PendingChangeService, Protocol):
     async def stage_service(self, stage: ServiceStage) -> StagedService:
         """Validate and stage ``service.create`` with its env vars; its canvas node appears
         under the temp id. Raises ``invalid``, ``conflict``, ``not_found``."""
+        ...
+
+    async def stage_services(
+        self, stages: Sequence[ServiceStage], edges: Sequence[tuple[int, int]] = ()
+    ) -> list[StagedService]:
+        """Stage several services at once, all or nothing, with user canvas edges between their
+        nodes (``edges``: indexes into ``stages``, from dependent to dependency). Raises like
+        ``stage_service``; then nothing is staged."""
         ...
 
     async def get_service_target(self, project_id: str, service_id: str) -> ServiceTarget:

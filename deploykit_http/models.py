@@ -184,3 +184,16 @@ MAX_OFFSET = 1_000_000_000
 class Paging(Model):
     offset: int = Field(default=0, ge=0, le=MAX_OFFSET)
     limit: int = Field(default=20, ge=1, le=100)
+
+
+# --- compose import -------------------------------------------------------------------------------
+
+
+class ComposeImportIn(Body):
+    compose: str = Field(max_length=256 * 1024)
+    """The compose file's YAML text."""
+    repo_url: str | None = None
+    """The repository ``build`` sections build from (a git source per built service)."""
+    branch: str = "main"
+    dry_run: bool = False
+    """Answer what would be staged without staging it."""

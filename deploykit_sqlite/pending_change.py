@@ -11,10 +11,11 @@ from __future__ import annotations
 import json
 import sqlite3
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 from deploykit.bus import Event, EventType
-from deploykit.canvas import CanvasNode, NodeType
+from deploykit.canvas import CanvasEdge, CanvasNode, EdgeType, NodeType
 from deploykit.errors import NOT_FOUND, Error, not_found
 from deploykit.pending_change import ApplyResult, ChangeKind, PendingChange, PendingChangeCreate
 from deploykit.staged_diff import ScopeDiff, staged_diff
@@ -28,7 +29,7 @@ from deploykit.staging import (
     with_dependents,
 )
 from deploykit_sqlite.apply import apply_changes, load_plan, staged_node_groups
-from deploykit_sqlite.canvas import find_node, remove_node, save_node
+from deploykit_sqlite.canvas import find_node, remove_node, row_to_edge, save_node
 from deploykit_sqlite.db import DB, Tx, dumps, from_text, to_text
 from deploykit_sqlite.project import load_project
 from deploykit_sqlite.service import load_service
@@ -103,6 +104,30 @@ class PendingChangeStore:
         async with self.db.tx() as tx:
             change, node = await self._append(tx, stage.change())
             return StagedService(change=change, node=node)
+
+    async def stage_services(
+        self, stages: Sequence[ServiceStage], edges: Sequence[tuple[int, int]] = ()
+    ) -> list[StagedService]:
+        for stage in stages:
+            stage.validate()
+        async with self.db.tx() as tx:
+            staged = [StagedService(*await self._append(tx, stage.change())) for stage in stages]
+            for source, target in edges:
+                await self._stage_edge(tx, stages[0].project_id, staged[source].temp_id, staged[target].temp_id)
+            return staged
+
+    @staticmethod
+    async def _stage_edge(tx: Tx, project_id: str, source: str, target: str) -> None:
+        """A user edge between two staged nodes; applying keeps it, renamed to the services' ids."""
+        edge = CanvasEdge(id=str(uuid.uuid4()), project_id=project_id, source=source, target=target)
+        await tx.execute(
+            "INSERT INTO canvas_edges (project_id, id, source, target, type, data, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (project_id, edge.id, source, target, EdgeType.USER.value, dumps({}), to_text(tx.now())),
+        )
+        row = await tx.fetchone("SELECT * FROM canvas_edges WHERE project_id = ? AND id = ?", (project_id, edge.id))
+        assert row is not None
+        event(tx, EventType.EDGE_UPSERTED, project_id, edge=row_to_edge(row))
 
     async def _append(self, tx: Tx, create: PendingChangeCreate) -> tuple[PendingChange, CanvasNode | None]:
         """Stage ``create`` over the log; a staged service's node comes back with it."""

@@ -6,6 +6,7 @@ env var...), so appending a pending change here picks that route by the change's
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from deploykit.envvar import EnvVar, EnvVarFilter, ResolvedEnv, Scope
@@ -146,6 +147,12 @@ class PendingChangeClient:
         """Stage ``service.create`` and its env vars. The API does not return the canvas node:
         ``node`` is None. Raises ``invalid``, ``conflict``, ``not_found``."""
         return StagedService(change=await self._create_service(stage.project_id, stage.change().payload), node=None)
+
+    async def stage_services(
+        self, stages: Sequence[ServiceStage], edges: Sequence[tuple[int, int]] = ()
+    ) -> list[StagedService]:
+        """The API stages several services at once only from a compose file (``POST .../compose``)."""
+        raise not_offered("Staging several services at once")
 
     async def get_service_target(self, project_id: str, service_id: str) -> ServiceTarget:
         """An applied service of the project, or one staged for creation under that temp id."""

@@ -408,6 +408,23 @@ export interface paths {
         patch: operations["patch_projects_project_id_services_service_id"];
         trace?: never;
     };
+    "/api/projects/{project_id}/compose": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Stage the services of a Docker Compose file (or preview them with dry_run) */
+        post: operations["post_projects_project_id_compose"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/projects/{project_id}/services/{service_id}/deployments": {
         parameters: {
             query?: never;
@@ -1437,6 +1454,72 @@ export interface components {
             secrets?: {
                 [key: string]: string;
             } | null;
+        };
+        /** ComposeImportIn */
+        ComposeImportIn: {
+            /** Compose */
+            compose: string;
+            /**
+             * Repo Url
+             * @default null
+             */
+            repo_url?: string | null;
+            /**
+             * Branch
+             * @default main
+             */
+            branch?: string;
+            /**
+             * Dry Run
+             * @default false
+             */
+            dry_run?: boolean;
+        };
+        /** ComposeImportOut */
+        ComposeImportOut: {
+            /** Dry Run */
+            dry_run: boolean;
+            /** Services */
+            services: components["schemas"]["ComposeServiceOut"][];
+            /** Skipped */
+            skipped: components["schemas"]["ComposeSkippedOut"][];
+        };
+        /** ComposeServiceOut */
+        ComposeServiceOut: {
+            /** Source */
+            source: components["schemas"]["ImageSourceOut"] | components["schemas"]["GitSourceOut"];
+            /** Port */
+            port: number | null;
+            /** Command */
+            command: string[] | null;
+            /** Replicas */
+            replicas: number;
+            resources: components["schemas"]["ResourcesOut"];
+            /** Volumes */
+            volumes: components["schemas"]["VolumeOut"][];
+            health_check: components["schemas"]["HealthCheckOut"] | null;
+            restart_policy: components["schemas"]["RestartPolicy"];
+            /** Name */
+            name: string;
+            /** Temp Id */
+            temp_id: string | null;
+            /** Env Vars */
+            env_vars: {
+                [key: string]: string;
+            };
+            /** Depends On */
+            depends_on: string[];
+            /** Position X */
+            position_x: number;
+            /** Position Y */
+            position_y: number;
+        };
+        /** ComposeSkippedOut */
+        ComposeSkippedOut: {
+            /** Key */
+            key: string;
+            /** Reason */
+            reason: string;
         };
         /**
          * ConfigOut
@@ -5176,6 +5259,86 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["PendingChangeOut"];
+                };
+            };
+            /** @description Invalid request or malformed JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Missing or invalid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Validation failed */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    post_projects_project_id_compose: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ComposeImportIn"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ComposeImportOut"];
                 };
             };
             /** @description Invalid request or malformed JSON */
