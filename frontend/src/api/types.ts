@@ -53,6 +53,9 @@ export type PendingChangeList = Schemas["PendingChangeList"];
 /** The server's diff of one scope's staged changes (GET .../pending-changes/diff). */
 export type ScopeDiff = Schemas["ScopeDiffOut"];
 export type ApplyResult = Schemas["ApplyResultOut"];
+/** What a compose file stages (or would, on a dry run) and the keys it left out (POST .../compose). */
+export type ComposeImport = Schemas["ComposeImportOut"];
+export type ComposeService = Schemas["ComposeServiceOut"];
 
 export type CanvasNode = Schemas["CanvasNodeOut"];
 export type CanvasEdge = Schemas["CanvasEdgeOut"];

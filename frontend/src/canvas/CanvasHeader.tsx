@@ -14,6 +14,7 @@ export function CanvasHeader({
   users,
   myId,
   onAddService,
+  onImportCompose,
 }: {
   projectId: string;
   projectName: string | undefined;
@@ -23,6 +24,7 @@ export function CanvasHeader({
   users: Presence[];
   myId: string | undefined;
   onAddService: () => void;
+  onImportCompose: () => void;
 }) {
   return (
     <div className="canvas-head">
@@ -61,6 +63,9 @@ export function CanvasHeader({
       </div>
       <button className="btn btn-sm" onClick={onAddService} data-testid="add-service-button">
         + Service
+      </button>
+      <button className="btn btn-sm" onClick={onImportCompose} data-testid="import-compose-button">
+        Import compose
       </button>
       <Link to={`/projects/${projectId}/settings`} className="btn btn-sm" data-testid="project-settings-link">
         Settings

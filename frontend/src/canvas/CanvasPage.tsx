@@ -17,6 +17,7 @@ import { ContextMenu, type MenuState } from "./ContextMenu";
 import { PendingBar } from "./PendingBar";
 import { AddServiceDialog } from "./AddServiceDialog";
 import { GroupVariablesDialog } from "./GroupVariablesDialog";
+import { ImportComposeDialog } from "./ImportComposeDialog";
 
 export function CanvasPage() {
   const { projectId = "" } = useParams();
@@ -41,6 +42,7 @@ function Canvas({ projectId }: { projectId: string }) {
   const edit = useNodeActions({ projectId, send, nodes: sync.nodes, setNodes, flushMoves: live.flushMoves, services: serviceMap });
   const [menu, setMenu] = useState<MenuState | null>(null);
   const [adding, setAdding] = useState<{ x: number; y: number } | null>(null);
+  const [importing, setImporting] = useState(false);
   const [groupVars, setGroupVars] = useState<{ id: string; name: string } | null>(null);
   const { upsertNode } = edit;
 
@@ -103,6 +105,7 @@ function Canvas({ projectId }: { projectId: string }) {
           users={sync.users}
           myId={me.data?.id}
           onAddService={() => setAdding(rf.screenToFlowPosition({ x: window.innerWidth / 2 - 100, y: window.innerHeight / 2 - 40 }))}
+          onImportCompose={() => setImporting(true)}
         />
         <div
           className="canvas-body"
@@ -197,6 +200,7 @@ function Canvas({ projectId }: { projectId: string }) {
             onClose={() => setGroupVars(null)}
           />
         ) : null}
+        {importing ? <ImportComposeDialog projectId={projectId} onClose={() => setImporting(false)} /> : null}
         {adding ? (
           <AddServiceDialog
             projectId={projectId}
