@@ -68,3 +68,9 @@ export type ServerMessage = Schemas["CanvasServerMessage"];
 export type ClientMessage = Schemas["CanvasClientMessage"];
 /** The payload of the client message of type `T`. */
 export type ClientPayload<T extends ClientMessage["type"]> = Extract<ClientMessage, { type: T }>["payload"];
+
+export type Webhook = Schemas["WebhookOut"];
+export type WebhookProvider = Webhook["provider"];
+export type WebhookDelivery = Schemas["DeliveryOut"];
+export type WebhookDeliveryList = Schemas["DeliveryList"];
+export type DeployKey = Schemas["DeployKeyOut"];

@@ -7,7 +7,9 @@ import { withStaged } from "../lib/stagedDiff";
 import { draftFromService, draftToService, serviceDelta, type ServiceDraft } from "../lib/serviceDraft";
 import { ConfirmDialog, errorText } from "../ui/controls";
 import { useToast } from "../ui/toast";
+import { DeployKeyCard } from "./DeployKeyCard";
 import { ServiceFields } from "./ServiceFields";
+import { WebhookCard } from "./WebhookCard";
 import { useServiceActions } from "./actions";
 
 export function SettingsTab({ projectId, service, diff, onDeleted }: { projectId: string; service: Service; diff: ScopeDiff[] | undefined; onDeleted: () => void }) {
@@ -83,6 +85,13 @@ export function SettingsTab({ projectId, service, diff, onDeleted }: { projectId
           <span className="muted small">Edits are staged and applied with the next deploy.</span>
         </div>
       </form>
+      {service.source.type === "git" ? (
+        <>
+          <h3 className="section-title">Git</h3>
+          <WebhookCard projectId={projectId} serviceId={service.id} base={base} repoUrl={service.source.repo_url} branch={service.source.branch} />
+          <DeployKeyCard base={base} repoUrl={service.source.repo_url} queryKey={[...keys.service(projectId, service.id), "deploy-key"]} />
+        </>
+      ) : null}
       <RolloutSection base={base} service={effective} />
       <h3 className="section-title">Runtime</h3>
       <div className="row gap">

@@ -1,0 +1,161 @@
+"""Push to deploy set up from the browser: a git service's Settings create its GitHub webhook, a
+signed push to the repository's branch shows as a delivery that deployed, and the new deployment
+of the pushed commit appears in the Deployments tab. The deploy key card shows the service's key."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.builder.conftest import Repo, run
+from tests.e2e import ui_support as ui
+from tests.e2e.support import instance_id_for, remove_engine_objects
+from tests.e2e.test_git_deploy import dockerfile
+from tests.wait import wait_for_sync
+
+spa_built, playwright_instance, browser = ui.spa_built, ui.playwright_instance, ui.browser
+
+pytestmark = [pytest.mark.browser, pytest.mark.docker, pytest.mark.slow]
+
+
+def expect() -> Any:
+    from playwright.sync_api import expect as pw_expect
+
+    pw_expect.set_options(timeout=15_000)
+    return pw_expect
+
+
+@pytest.fixture
+def daemon(spa_built: None) -> Iterator[ui.Daemon]:
+    """A daemon that may clone a repository on this host (``--allow-local-repos``)."""
+    with tempfile.TemporaryDirectory(prefix="dk-ui-git-") as tmp:
+        d = ui.start_daemon(Path(tmp), extra_args=["--allow-local-repos", "--no-ingress", "--reconcile-interval", "5s"])
+        try:
+            yield d
+        finally:
+            ui.stop_daemon(d)
+            remove_engine_objects(instance_id_for(d.data_dir))
+
+
+def settled(api: ui.Api, svc: str, deployment_id: str) -> dict[str, Any]:
+    def done() -> dict[str, Any] | None:
+        dep: dict[str, Any] = api.call("GET", f"{svc}/deployments/{deployment_id}")
+        return dep if dep["status"] in ("healthy", "failed") else None
+
+    return wait_for_sync(done, within=120, message=f"deployment {deployment_id[:8]} to settle")
+
+
+def signed_push(hook: dict[str, str], sha: str, message: str) -> httpx.Response:
+    body = json.dumps(
+        {
+            "ref": "refs/heads/main",
+            "after": sha,
+            "head_commit": {"id": sha, "message": message, "author": {"name": "Ada"}},
+        }
+    ).encode()
+    headers = {
+        "Content-Type": "application/json",
+        "X-GitHub-Event": "push",
+        "X-GitHub-Delivery": str(uuid.uuid4()),
+        "X-Hub-Signature-256": "sha256=" + hmac.new(hook["secret"].encode(), body, hashlib.sha256).hexdigest(),
+    }
+    return httpx.post(hook["url"], content=body, headers=headers, timeout=10)
+
+
+@ui.screenshot_on_failure
+def test_a_webhook_set_up_in_the_ui_deploys_a_signed_push(browser: Any, daemon: ui.Daemon, tmp_path: Path) -> None:
+    ui.require_docker(daemon)
+    e = expect()
+    repo = Repo(tmp_path / "repo")
+    run("git", "init", "-q", "-b", "main", str(repo.path))
+    repo.commit({"Dockerfile": dockerfile(), "index.html": "version one\n"}, "first version")
+    api = ui.Api(daemon.url)
+    api.register("Ada Admin", "ada@example.com")
+    project = api.call("POST", "/projects", {"name": "git ui"}, expect=201)
+    pid = project["id"]
+    staged = api.call(
+        "POST",
+        f"/projects/{pid}/services",
+        {"name": "site", "source": {"type": "git", "repo_url": repo.url, "branch": "main"}, "port": 8080},
+    )
+    applied = api.call("POST", f"/projects/{pid}/deploy")
+    sid = applied["temp_id_to_service_id"][staged["target_temp_id"]]
+    svc = f"/projects/{pid}/services/{sid}"
+    first = wait_for_sync(
+        lambda: api.call("GET", f"{svc}/deployments?limit=5")["data"], within=10, message="the first deployment"
+    )[0]
+    assert settled(api, svc, first["id"])["status"] == "healthy"
+
+    page = ui.new_page(browser)
+    ui.sign_in(page, daemon.url, api.tokens, f"/projects/{pid}")
+    e(page.get_by_test_id("canvas-page")).to_have_attribute("data-synced", "true")
+    page.locator('[data-testid="service-node"][data-name="site"]').click()
+    page.get_by_test_id("tab-settings").click()
+    e(page.get_by_test_id("svc-repo_url")).to_have_value(repo.url)
+
+    # The deploy key card shows the key the API hands out.
+    key = api.call("GET", f"{svc}/deploy-key")
+    e(page.get_by_test_id("deploy-key-fingerprint")).to_have_text(key["fingerprint"])
+    e(page.get_by_test_id("deploy-key-public")).to_have_attribute("data-value", key["public_key"])
+
+    # Create the GitHub webhook: its URL and secret are shown, the secret hidden until asked.
+    card = page.get_by_test_id("webhook-card")
+    e(card.get_by_test_id("webhook-none")).to_be_visible()
+    card.get_by_test_id("webhook-create-github").click()
+    e(card).to_have_attribute("data-enabled", "true")
+    hook = api.call("GET", f"{svc}/webhook")
+    e(card.get_by_test_id("webhook-url")).to_have_text(hook["url"])
+    e(card.get_by_test_id("webhook-secret")).not_to_contain_text(hook["secret"])
+    card.get_by_test_id("webhook-secret-reveal").click()
+    e(card.get_by_test_id("webhook-secret")).to_have_text(hook["secret"])
+    e(card.get_by_text("Nothing received yet.")).to_be_visible()
+
+    # Disable and enable again from the card; then a signed push deploys its commit.
+    card.get_by_test_id("webhook-toggle").click()
+    e(card).to_have_attribute("data-enabled", "false")
+    assert api.call("GET", f"{svc}/webhook")["enabled"] is False
+    card.get_by_test_id("webhook-toggle").click()
+    e(card).to_have_attribute("data-enabled", "true")
+
+    sha = repo.commit({"index.html": "version two\n"}, "second version")
+    r = signed_push(
+        {"url": card.get_by_test_id("webhook-url").inner_text(), "secret": hook["secret"]}, sha, "second version"
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["status"] == "success", r.json()
+    deployment_id = r.json()["deployment_id"]
+
+    row = card.get_by_test_id("delivery").first
+    e(row).to_have_attribute("data-status", "success")
+    e(row.get_by_test_id("delivery-event")).to_contain_text("push")
+    e(row.get_by_test_id("delivery-branch")).to_have_text("main")
+    e(row.get_by_test_id("delivery-commit")).to_have_text(sha[:7])
+    e(row.get_by_test_id("delivery-reason")).to_have_text(f"Deploying {sha[:12]}.")
+    e(row.get_by_test_id("delivery-deployment")).to_have_text(deployment_id[:8])
+
+    page.get_by_test_id("tab-deployments").click()
+    new = page.locator(f'[data-testid="deployment"][data-id="{deployment_id}"]')
+    e(new).to_be_visible()
+    e(new).to_contain_text(sha[:7])
+    assert settled(api, svc, deployment_id)["commit_sha"] == sha
+    e(new).to_have_attribute("data-role", "active", timeout=30_000)
+
+    # Redeliver from the list: the commit is active now, so the new delivery says so and deploys nothing.
+    page.get_by_test_id("tab-settings").click()
+    card.get_by_test_id("delivery-redeliver").first.click()
+    e(card.get_by_test_id("delivery")).to_have_count(2)
+    again = card.get_by_test_id("delivery").first
+    e(again).to_have_attribute("data-status", "skipped")
+    e(again.get_by_test_id("delivery-reason")).to_have_text(
+        f"Commit {sha[:12]} is already the service's active deployment; nothing done."
+    )
+    assert len(api.call("GET", f"{svc}/deployments?limit=10")["data"]) == 2
