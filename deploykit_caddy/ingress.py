@@ -303,11 +303,22 @@ class CaddyIngress:
         self._held = set(self._in_caddy)
 
     async def _request(self, method: str, path: str, body: Any = None) -> Any:
-        """One admin call; every httpx failure and non-2xx answer becomes ``unavailable`` here."""
-        try:
-            response = await self._http().request(method, path, json=body)
-        except httpx.HTTPError as exc:
-            raise Error(UNAVAILABLE, f"Caddy's admin API at {self.admin_url} does not answer.") from exc
+        """One admin call; every httpx failure and non-2xx answer becomes ``unavailable`` here.
+
+        Every call made here is idempotent (a read, a whole-object PATCH, a whole-config load), so a
+        connection that breaks without a timeout is tried once more on a fresh one: Caddy restarts
+        its admin server after a load, closing the kept-alive connection the next call would reuse.
+        """
+        for attempt in (1, 2):
+            try:
+                response = await self._http().request(method, path, json=body)
+                break
+            except httpx.TransportError as exc:
+                if attempt == 1 and not isinstance(exc, httpx.TimeoutException):
+                    continue
+                raise Error(UNAVAILABLE, f"Caddy's admin API at {self.admin_url} does not answer.") from exc
+            except httpx.HTTPError as exc:
+                raise Error(UNAVAILABLE, f"Caddy's admin API at {self.admin_url} does not answer.") from exc
         if response.status_code == 404 and method == "PATCH" and path.startswith("/id/"):
             raise _UnknownID(path)
         if response.status_code >= 300:

@@ -395,3 +395,29 @@ async def test_a_hostname_moves_to_the_route_that_claims_it(proxy: Proxy) -> Non
         ("dk-svc-s2", [{"host": ["shop.test"]}]),
         ("dk-fallback", None),
     ]
+
+
+async def test_an_admin_connection_closed_under_a_kept_alive_client_is_retried_once() -> None:
+    # Caddy restarts its admin server after a load and drops the kept-alive connection the next
+    # call reuses. An admin server that answers one request per connection, then hangs up on the
+    # second, shows it: every change still goes through, each call on a fresh connection.
+    seen: list[bytes] = []
+
+    async def one_answer_per_connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        seen.append(head.split(b" ", 2)[1])
+        length = next(
+            (int(h.split(b":")[1]) for h in head.lower().split(b"\r\n") if h.startswith(b"content-length:")), 0
+        )
+        await reader.readexactly(length)
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}")
+        await writer.drain()
+        await reader.read(1)  # the client's next request on this connection: hang up unanswered
+        writer.close()
+
+    port = free_port()
+    server = await asyncio.start_server(one_answer_per_connection, "127.0.0.1", port)
+    async with server, CaddyIngress(f"http://127.0.0.1:{port}") as ingress:
+        await ingress.sync_routes([Route("s1", ["a.localhost"], [])])
+        await ingress.sync_routes([Route("s1", ["b.localhost"], [])])
+    assert seen == [b"/config/", b"/load", b"/config/", b"/load"]
