@@ -113,6 +113,10 @@ def release(directory: Path) -> Path:
     shutil.copy(ROOT / "install.sh", directory / "install.sh")
     wheel = next(directory.glob("deploykit-*.whl"))
     WHEELHOUSE.mkdir(parents=True, exist_ok=True)
+    # pip download keeps a file it finds already there and resolves from its metadata: an older
+    # build of this wheel would hide dependencies added since.
+    for stale in WHEELHOUSE.glob("deploykit-*.whl"):
+        stale.unlink()
     download = [sys.executable, "-m", "pip", "download", "-q", "-d", str(WHEELHOUSE), str(wheel)]
     subprocess.run(download, check=True, capture_output=True, timeout=600)
     return directory
