@@ -26,3 +26,14 @@ def admin(daemon: Daemon) -> Account:
 @pytest.fixture
 def fresh_dir(tmp_path: Path) -> Path:
     return tmp_path / "data"
+
+
+@pytest.fixture
+def docker_daemon(tmp_path: Path) -> Iterator[Daemon]:
+    """A daemon of its own on the real engine, resyncing every 2 s; what it created goes with it."""
+    daemon = Daemon(tmp_path / "data", docker=True, extra_args=["--reconcile-interval", "2s"])
+    daemon.start()
+    try:
+        yield daemon
+    finally:
+        daemon.terminate(clean_engine=True)

@@ -8,7 +8,6 @@ import hashlib
 import hmac
 import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -128,16 +127,6 @@ def test_the_audit_log_says_who_did_what_from_where_and_never_a_value(daemon: Da
     bad = daemon.client(member.token).get("/audit-log", params={"since": "yesterday"})
     assert bad.status_code == 422
     assert "since" in bad.json()["fields"]
-
-
-@pytest.fixture
-def docker_daemon(tmp_path: Path) -> Iterator[Daemon]:
-    daemon = Daemon(tmp_path / "data", docker=True, extra_args=["--reconcile-interval", "2s"])
-    daemon.start()
-    try:
-        yield daemon
-    finally:
-        daemon.terminate(clean_engine=True)
 
 
 @pytest.mark.docker

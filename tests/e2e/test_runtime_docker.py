@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -19,16 +17,6 @@ from tests.wait import wait_for_sync
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
 SCRIPT = "echo hello-from-deploykit; i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.2; done"
-
-
-@pytest.fixture
-def docker_daemon(tmp_path: Path) -> Iterator[Daemon]:
-    daemon = Daemon(tmp_path / "data", docker=True, extra_args=["--reconcile-interval", "2s"])
-    daemon.start()
-    try:
-        yield daemon
-    finally:
-        daemon.terminate(clean_engine=True)
 
 
 def containers_of(project_id: str) -> list[str]:

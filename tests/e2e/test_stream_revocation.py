@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import subprocess
 import threading
-from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -56,16 +54,6 @@ class LogStream:
 
     def live(self) -> bool:
         return self.status == 200 and self.lines > 0 and not self.ended.is_set()
-
-
-@pytest.fixture
-def docker_daemon(tmp_path: Path) -> Iterator[Daemon]:
-    daemon = Daemon(tmp_path / "data", docker=True, extra_args=["--reconcile-interval", "2s"])
-    daemon.start()
-    try:
-        yield daemon
-    finally:
-        daemon.terminate(clean_engine=True)
 
 
 def running_containers(project_id: str) -> list[str]:

@@ -20,18 +20,11 @@ spa_built, daemon, playwright_instance, browser, api = (
 pytestmark = [pytest.mark.browser]
 
 
-def expect() -> Any:
-    from playwright.sync_api import expect as pw_expect
-
-    pw_expect.set_options(timeout=30_000)
-    return pw_expect
-
-
 @ui.screenshot_on_failure
 def test_a_failed_backup_is_shown_on_the_admin_page_with_its_reason(
     browser: Any, daemon: ui.Daemon, api: ui.Api
 ) -> None:
-    e = expect()
+    e = ui.expect(timeout_ms=30_000)
     api.register("Ada Admin", "ada@example.com")
     page = ui.new_page(browser)
     ui.sign_in(page, daemon.url, api.tokens, "/admin")

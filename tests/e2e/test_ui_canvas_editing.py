@@ -21,15 +21,8 @@ spa_built, daemon, playwright_instance, browser, api = (
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
-def expect() -> Any:
-    from playwright.sync_api import expect as pw_expect
-
-    pw_expect.set_options(timeout=15_000)
-    return pw_expect
-
-
 def discard_all(page: Any) -> None:
-    e = expect()
+    e = ui.expect()
     page.get_by_test_id("pending-discard").click()
     page.get_by_test_id("confirm-ok").click()
     e(page.get_by_test_id("pending-bar")).to_be_hidden()
@@ -37,7 +30,7 @@ def discard_all(page: Any) -> None:
 
 @ui.screenshot_on_failure
 def test_notes_groups_staged_delete_settings_and_discard(browser: Any, daemon: ui.Daemon, api: ui.Api) -> None:
-    e = expect()
+    e = ui.expect()
     api.register("Ada Admin", "ada@example.com")
     project = api.call("POST", "/projects", {"name": "editing"}, expect=201)
     pid = project["id"]

@@ -20,20 +20,13 @@ spa_built, daemon, playwright_instance, browser, api = (
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
-def expect() -> Any:
-    from playwright.sync_api import expect as pw_expect
-
-    pw_expect.set_options(timeout=15_000)
-    return pw_expect
-
-
 def node_transform(page: Any, node_id: str) -> str:
     return str(page.locator(f'.react-flow__node[data-id="{node_id}"]').evaluate("el => el.style.transform"))
 
 
 @ui.screenshot_on_failure
 def test_second_user_sees_cursor_draft_and_node_move(browser: Any, daemon: ui.Daemon, api: ui.Api) -> None:
-    e = expect()
+    e = ui.expect()
     api.register("Ada Admin", "ada@example.com")
     api.call(
         "POST",
@@ -102,7 +95,7 @@ def test_second_user_sees_cursor_draft_and_node_move(browser: Any, daemon: ui.Da
 
 @ui.screenshot_on_failure
 def test_canvas_reconnects_after_the_daemon_restarts_and_resyncs(browser: Any, daemon: ui.Daemon, api: ui.Api) -> None:
-    e = expect()
+    e = ui.expect()
     api.register("Ada Admin", "ada@example.com")
     project = api.call("POST", "/projects", {"name": "resilient"}, expect=201)
     page = ui.new_page(browser)

@@ -21,16 +21,9 @@ spa_built, daemon, playwright_instance, browser, api = (
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
-def expect() -> Any:
-    from playwright.sync_api import expect as pw_expect
-
-    pw_expect.set_options(timeout=15_000)
-    return pw_expect
-
-
 @ui.screenshot_on_failure
 def test_import_compose_previews_then_stages(browser: Any, daemon: ui.Daemon, api: ui.Api) -> None:
-    e = expect()
+    e = ui.expect()
     api.register("Ada Admin", "ada@example.com")
     pid = api.call("POST", "/projects", {"name": "blog"}, expect=201)["id"]
     page = ui.new_page(browser)

@@ -23,13 +23,6 @@ spa_built, daemon, playwright_instance, browser, api = (
 pytestmark = [pytest.mark.browser, pytest.mark.docker]
 
 
-def expect() -> Any:
-    from playwright.sync_api import expect as pw_expect
-
-    pw_expect.set_options(timeout=30_000)
-    return pw_expect
-
-
 def docker(*args: str) -> str:
     return subprocess.run(["docker", *args], capture_output=True, text=True, timeout=60, check=True).stdout.strip()
 
@@ -37,7 +30,7 @@ def docker(*args: str) -> str:
 @ui.screenshot_on_failure
 def test_the_engine_tab_shows_owners_and_prunes(browser: Any, daemon: ui.Daemon, api: ui.Api) -> None:
     ui.require_docker(daemon)
-    e = expect()
+    e = ui.expect(timeout_ms=30_000)
     api.register("Ada Admin", "ada@example.com")
     project = api.call("POST", "/projects", {"name": "Shop"})
     tag = uuid.uuid4().hex[:10]

@@ -24,15 +24,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 COMMAND = '["sh","-c","echo hello-from-dk; mkdir -p /www; echo ok > /www/index.html; httpd -f -p 8080 -h /www"]'
 
 
-def expect() -> Any:
-    from playwright.sync_api import expect as pw_expect
-
-    pw_expect.set_options(timeout=15_000)
-    return pw_expect
-
-
 def setup_admin(page: Any, base: str) -> None:
-    e = expect()
+    e = ui.expect()
     page.goto(base)
     e(page).to_have_url(re.compile(r"/setup$"))
     e(page.get_by_test_id("setup-wizard")).to_be_visible()
@@ -44,7 +37,7 @@ def setup_admin(page: Any, base: str) -> None:
 
 
 def create_project(page: Any, name: str) -> str:
-    e = expect()
+    e = ui.expect()
     page.get_by_test_id("new-project").first.click()
     page.get_by_test_id("project-name").fill(name)
     page.get_by_test_id("create-project-submit").click()
@@ -56,7 +49,7 @@ def create_project(page: Any, name: str) -> str:
 
 
 def add_image_service(page: Any, name: str, *, command: str = COMMAND) -> None:
-    e = expect()
+    e = ui.expect()
     page.locator(".react-flow__pane").click(button="right", position={"x": 320, "y": 220})
     page.get_by_test_id("ctx-add-service").click()
     dialog = page.get_by_test_id("add-service-dialog")
@@ -70,7 +63,7 @@ def add_image_service(page: Any, name: str, *, command: str = COMMAND) -> None:
 
 
 def deploy(page: Any) -> None:
-    e = expect()
+    e = ui.expect()
     page.get_by_test_id("pending-deploy").click()
     e(page.get_by_test_id("toast-success").filter(has_text="Deployed").last).to_be_visible()
     e(page.get_by_test_id("pending-bar")).to_be_hidden()
@@ -82,7 +75,7 @@ def service_node(page: Any, name: str) -> Any:
 
 @ui.screenshot_on_failure
 def test_setup_wizard_project_service_and_deploy(browser: Any, daemon: ui.Daemon, api: ui.Api) -> None:
-    e = expect()
+    e = ui.expect()
     page = ui.new_page(browser)
     setup_admin(page, daemon.url)
     create_project(page, "shop")
@@ -127,7 +120,7 @@ def test_setup_wizard_project_service_and_deploy(browser: Any, daemon: ui.Daemon
 @ui.screenshot_on_failure
 def test_deployed_service_runs_logs_and_rolls_back(browser: Any, daemon: ui.Daemon, api: ui.Api) -> None:
     ui.require_docker(daemon)
-    e = expect()
+    e = ui.expect()
     api.register("Ada Admin", "ada@example.com")
     project = api.call("POST", "/projects", {"name": "runtime"}, expect=201)
     page = ui.new_page(browser)
@@ -187,7 +180,7 @@ def test_deployed_service_runs_logs_and_rolls_back(browser: Any, daemon: ui.Daem
 @ui.screenshot_on_failure
 def test_failed_deployment_shows_reason_exit_code_and_log_tail(browser: Any, daemon: ui.Daemon, api: ui.Api) -> None:
     ui.require_docker(daemon)
-    e = expect()
+    e = ui.expect()
     api.register("Ada Admin", "ada@example.com")
     project = api.call("POST", "/projects", {"name": "broken"}, expect=201)
     page = ui.new_page(browser)

@@ -27,13 +27,6 @@ spa_built, playwright_instance, browser = ui.spa_built, ui.playwright_instance, 
 pytestmark = [pytest.mark.browser, pytest.mark.docker, pytest.mark.slow]
 
 
-def expect() -> Any:
-    from playwright.sync_api import expect as pw_expect
-
-    pw_expect.set_options(timeout=15_000)
-    return pw_expect
-
-
 @pytest.fixture
 def daemon(spa_built: None) -> Iterator[ui.Daemon]:
     """A daemon that may clone a repository on this host (``--allow-local-repos``)."""
@@ -74,7 +67,7 @@ def signed_push(hook: dict[str, str], sha: str, message: str) -> httpx.Response:
 @ui.screenshot_on_failure
 def test_a_webhook_set_up_in_the_ui_deploys_a_signed_push(browser: Any, daemon: ui.Daemon, tmp_path: Path) -> None:
     ui.require_docker(daemon)
-    e = expect()
+    e = ui.expect()
     repo = Repo(tmp_path / "repo")
     run("git", "init", "-q", "-b", "main", str(repo.path))
     repo.commit({"Dockerfile": dockerfile(), "index.html": "version one\n"}, "first version")

@@ -24,18 +24,11 @@ spa_built, daemon, playwright_instance, browser, api = (
 pytestmark = [pytest.mark.browser]
 
 
-def expect() -> Any:
-    from playwright.sync_api import expect as pw_expect
-
-    pw_expect.set_options(timeout=30_000)
-    return pw_expect
-
-
 @ui.screenshot_on_failure
 def test_a_channel_is_added_edited_tested_and_its_deliveries_shown(
     browser: Any, daemon: ui.Daemon, api: ui.Api
 ) -> None:
-    e = expect()
+    e = ui.expect(timeout_ms=30_000)
     api.register("Ada Admin", "ada@example.com")
     page = ui.new_page(browser)
     ui.sign_in(page, daemon.url, api.tokens, "/admin")
@@ -86,7 +79,7 @@ def test_a_channel_is_added_edited_tested_and_its_deliveries_shown(
 
 @ui.screenshot_on_failure
 def test_the_audit_log_is_filtered_by_action_project_and_user(browser: Any, daemon: ui.Daemon, api: ui.Api) -> None:
-    e = expect()
+    e = ui.expect(timeout_ms=30_000)
     admin = api.register("Ada Admin", "ada@example.com")
     shop = api.call("POST", "/projects", {"name": "Shop"})
     api.call("POST", "/projects", {"name": "Blog"})

@@ -22,13 +22,6 @@ spa_built, daemon, playwright_instance, browser, api = (
 pytestmark = [pytest.mark.browser]
 
 
-def expect() -> Any:
-    from playwright.sync_api import expect as pw_expect
-
-    pw_expect.set_options(timeout=15_000)
-    return pw_expect
-
-
 def stored_tokens(page: Any) -> dict[str, Any] | None:
     raw = page.evaluate("k => localStorage.getItem(k)", ui.TOKENS_KEY)
     return json.loads(raw) if raw else None
@@ -36,7 +29,7 @@ def stored_tokens(page: Any) -> dict[str, Any] | None:
 
 @ui.screenshot_on_failure
 def test_rejected_access_token_is_refreshed_transparently(browser: Any, daemon: ui.Daemon, api: ui.Api) -> None:
-    e = expect()
+    e = ui.expect()
     api.register("Ada Admin", "ada@example.com")
     api.call("POST", "/projects", {"name": "alpha"}, expect=201)
     page = ui.new_page(browser)
@@ -51,7 +44,7 @@ def test_rejected_access_token_is_refreshed_transparently(browser: Any, daemon: 
 
 @ui.screenshot_on_failure
 def test_failed_refresh_returns_to_login_with_a_toast(browser: Any, daemon: ui.Daemon, api: ui.Api) -> None:
-    e = expect()
+    e = ui.expect()
     api.register("Ada Admin", "ada@example.com")
     page = ui.new_page(browser)
     ui.sign_in(page, daemon.url, {**api.tokens, "access_token": "bad", "refresh_token": "also-bad"}, "/profile")
@@ -72,7 +65,7 @@ def test_failed_refresh_returns_to_login_with_a_toast(browser: Any, daemon: ui.D
 
 @ui.screenshot_on_failure
 def test_projects_search_and_server_field_errors(browser: Any, daemon: ui.Daemon, api: ui.Api) -> None:
-    e = expect()
+    e = ui.expect()
     api.register("Ada Admin", "ada@example.com")
     for name in ("billing", "shop", "shop-staging"):
         api.call("POST", "/projects", {"name": name}, expect=201)
@@ -95,7 +88,7 @@ def test_projects_search_and_server_field_errors(browser: Any, daemon: ui.Daemon
 
 @ui.screenshot_on_failure
 def test_api_key_is_shown_once_and_admin_status_refreshes(browser: Any, daemon: ui.Daemon, api: ui.Api) -> None:
-    e = expect()
+    e = ui.expect()
     api.register("Ada Admin", "ada@example.com")
     page = ui.new_page(browser)
     ui.sign_in(page, daemon.url, api.tokens, "/profile")
@@ -133,7 +126,7 @@ def test_api_key_is_shown_once_and_admin_status_refreshes(browser: Any, daemon: 
 def test_layout_holds_without_horizontal_scroll(
     browser: Any, daemon: ui.Daemon, api: ui.Api, width: int, height: int
 ) -> None:
-    e = expect()
+    e = ui.expect()
     api.register("Ada Admin", "ada@example.com")
     project = api.call("POST", "/projects", {"name": "layout"}, expect=201)
     api.call(
@@ -160,7 +153,7 @@ def test_layout_holds_without_horizontal_scroll(
 def test_a_password_change_asks_for_the_current_one_and_can_delete_api_keys(
     browser: Any, daemon: ui.Daemon, api: ui.Api
 ) -> None:
-    e = expect()
+    e = ui.expect()
     api.register("Ada Admin", "ada@example.com")
     key = api.call("POST", "/api-keys", {"description": "ci"}, expect=201)["token"]
     page = ui.new_page(browser)

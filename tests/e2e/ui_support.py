@@ -201,6 +201,14 @@ def launch_browser(playwright: Any) -> Any:
     return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
 
 
+def expect(*, timeout_ms: int = 15_000) -> Any:
+    """Playwright's ``expect`` with this suite's patience (a loaded 2-core CI machine)."""
+    from playwright.sync_api import expect as pw_expect
+
+    pw_expect.set_options(timeout=timeout_ms)
+    return pw_expect
+
+
 def new_page(browser: Any, *, width: int = 1280, height: int = 720) -> Any:
     ctx = browser.new_context(viewport={"width": width, "height": height})
     page = ctx.new_page()
