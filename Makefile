@@ -7,7 +7,7 @@ STAMPS := .stamps
 ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: install system docker test-image debian-image dist frontend frontend-test api-types run dev dev-frontend test lint format bench clean
+.PHONY: install system docker swarm test-image debian-image dist frontend frontend-test api-types run dev dev-frontend test lint format bench clean
 
 install: $(STAMPS)/venv
 
@@ -23,6 +23,10 @@ system:
 
 docker:
 	@scripts/ensure-docker.sh
+
+# A single-node swarm manager on the engine (idempotent): the Swarm runtime's contract tests.
+swarm: docker
+	@scripts/ensure-swarm.sh
 
 test-image: docker
 	@scripts/build-test-image.sh
@@ -57,7 +61,7 @@ dev: install docker
 dev-frontend:
 	cd frontend && npm ci && npx vite
 
-test: install system test-image debian-image frontend frontend-test
+test: install system swarm test-image debian-image frontend frontend-test
 	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 lint: install

@@ -105,6 +105,9 @@ class Config:
     base_domain: str = "localhost"
     docker_host: str | None = None
     """The Docker engine; DOCKER_HOST or the local socket when None."""
+    runtime: str = "docker"
+    """``docker``: containers on one engine; ``swarm``: Swarm services on the swarm whose manager
+    ``docker_host`` is (``--runtime swarm``)."""
     shutdown_timeout_s: float = 10.0
     ingress: bool = True
     """Route services' domains through Caddy; False (``--no-ingress``) runs without a proxy."""
@@ -333,6 +336,14 @@ def build_parser() -> argparse.ArgumentParser:
         )
         _flag(
             p,
+            "runtime",
+            dest="runtime",
+            choices=("docker", "swarm"),
+            default=argparse.SUPPRESS,
+            help="run services as containers on one engine (docker, the default) or as Swarm services (swarm)",
+        )
+        _flag(
+            p,
             "trusted-proxy",
             dest="trusted_proxy",
             action="append",
@@ -397,7 +408,7 @@ def config_from_args(args: argparse.Namespace) -> Config:
         kw["data_dir"] = Path(values["data_dir"])
     if "db" in values:
         kw["db"] = Path(values["db"])
-    for name in ("log_level", "log_format", "base_domain", "docker_host"):
+    for name in ("log_level", "log_format", "base_domain", "docker_host", "runtime"):
         if name in values:
             kw[name] = values[name]
     if "cors_origin" in values:

@@ -18,6 +18,7 @@ from starlette.applications import Starlette
 
 from deploykit import __version__
 from deploykit.clock import SystemClock
+from deploykit.errors import UNAVAILABLE, Error
 from deploykit_backup import BackupScheduler, BackupSources
 from deploykit_caddy import CaddyTraffic, TrafficSettings
 from deploykit_docker import DockerRuntime, SocketHealthProbe
@@ -36,6 +37,7 @@ from deploykit_reconciler.builds import BuildPipeline
 from deploykit_sqlite import Store
 from deploykit_sqlite.cipher import KEY_FILE
 from deploykit_sqlite.snapshot import SQLiteArchiver
+from deploykit_swarm import SwarmRuntime
 from deploykit_sysinfo import MetricsSampler, MetricsSettings, SystemInfo
 from deploykit_sysinfo.disk_watch import DiskWatch, DiskWatchSettings
 from deploykitd.audit import AuditRecorder
@@ -60,6 +62,8 @@ class Main:
         self.store: Store | None = None
         self.runtime: DockerRuntime | None = None
         """None when the Docker client could not be created; the runtime routes then answer 503."""
+        self.swarm: SwarmRuntime | None = None
+        """``--runtime swarm``: services run as Swarm services (volumes, images stay the engine's)."""
         self.builder: DockerBuilder | None = None
         self.reconciler: Reconciler | None = None
         self.system: SystemInfo | None = None
@@ -105,7 +109,7 @@ class Main:
         await self._open_backups()
         if self.runtime is not None:
             self.metrics = MetricsSampler(
-                runtime=self.runtime,
+                runtime=self.swarm or self.runtime,
                 store=self.store.metrics,
                 clock=SystemClock(),
                 settings=MetricsSettings(interval_s=cfg.metrics_interval_s, disk_path=str(cfg.data_dir)),
@@ -127,8 +131,8 @@ class Main:
             pending_changes=store.pending_changes,
             bus=self.bus,
             ping_database=store.ping,
-            runtime=self.runtime,
-            logs=self.runtime,
+            runtime=self.swarm or self.runtime,
+            logs=self.swarm or self.runtime,
             restarter=self.reconciler,
             system=self.system,
             webhooks=store.webhooks,
@@ -189,10 +193,11 @@ class Main:
             log.warning(
                 "Docker does not answer at %s; serving without it", self.config.docker_host or "the default socket"
             )
+        workloads = await self._open_swarm(runtime) if self.config.runtime == "swarm" else runtime
         store = self.store
         self.reconciler = Reconciler(
-            runtime=runtime,
-            logs=runtime,
+            runtime=workloads,
+            logs=workloads,
             probe=SocketHealthProbe(),
             projects=store.projects,
             services=store.services,
@@ -211,6 +216,21 @@ class Main:
             ),
         )
         await self.reconciler.start()
+
+    async def _open_swarm(self, engine: DockerRuntime) -> SwarmRuntime:
+        """``--runtime swarm``: refuses to start (RuntimeError) when the engine answers and is not
+        a swarm manager; an engine that does not answer yet is retried like the Docker runtime."""
+        swarm = SwarmRuntime(engine, self.config.docker_host)
+        await swarm.open()
+        try:
+            await swarm.require_manager()
+        except Error as err:
+            if err.code != UNAVAILABLE:
+                await swarm.close()
+                raise RuntimeError(err.message) from err
+            log.warning("Docker does not answer; cannot check it is a swarm manager yet")
+        self.swarm = swarm
+        return swarm
 
     async def _open_builds(self) -> BuildPipeline:
         """Git builds: the Docker builder behind a bounded FIFO queue, with the daemon's limits,
@@ -290,6 +310,9 @@ class Main:
         if self.builder is not None:
             with contextlib.suppress(Exception):
                 await self.builder.close()
+        if self.swarm is not None:
+            with contextlib.suppress(Exception):
+                await self.swarm.close()
         if self.runtime is not None:
             with contextlib.suppress(Exception):
                 await self.runtime.close()
