@@ -26,6 +26,7 @@ from deploykit.health import HealthMonitor, HealthRecordService
 from deploykit.ingress import DomainChecker, DomainService
 from deploykit.logs import LogStreamer
 from deploykit.metrics import MetricsService
+from deploykit.node import NodeService
 from deploykit.notification import ChannelService, ChannelTester
 from deploykit.project import Project, ProjectService
 from deploykit.runtime import Restarter, Runtime
@@ -86,6 +87,9 @@ class Collaborators:
     notifier: ChannelTester | None = None
     """Sends a channel's test notification (``deploykit_notify.Notifier``)."""
     audit: AuditService | None = None
+    nodes: NodeService | None = None
+    """The engine's nodes: the swarm's (``deploykit_swarm.SwarmNodes``) or the one local engine
+    (``deploykit_docker.EngineNode``); None answers 503."""
     clock: Clock = field(default_factory=SystemClock)
 
 

@@ -27,6 +27,7 @@ from deploykit_docker.builder import BuildSettings, DockerBuilder
 from deploykit_docker.git import GitSettings
 from deploykit_docker.inventory import DockerInventory
 from deploykit_docker.keys import generate_deploy_key
+from deploykit_docker.nodes import EngineNode
 from deploykit_docker.volume_archive import DockerVolumeArchiver
 from deploykit_events import EventBus
 from deploykit_http.app import build_app
@@ -149,6 +150,7 @@ class Main:
             notification_channels=store.notification_channels,
             notifier=self.notifier,
             audit=store.audit,
+            nodes=EngineNode(self.runtime) if self.runtime is not None else None,
         )
         settings = HTTPSettings(
             version=__version__,

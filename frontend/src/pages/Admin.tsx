@@ -8,11 +8,12 @@ import { FormModal, ListCard } from "../ui/ListCard";
 import { useToast } from "../ui/toast";
 import { Backups } from "./AdminBackups";
 import { Engine } from "./AdminEngine";
+import { Nodes } from "./AdminNodes";
 import { Notifications } from "./AdminNotifications";
 import { AuditLog } from "./AdminAudit";
 import { HostMetrics } from "./AdminMetrics";
 
-type Tab = "users" | "status" | "engine" | "backups" | "notifications" | "audit" | "about";
+type Tab = "users" | "status" | "engine" | "nodes" | "backups" | "notifications" | "audit" | "about";
 
 export function AdminPage() {
   const me = useMe();
@@ -23,15 +24,16 @@ export function AdminPage() {
     <div className="page" data-testid="admin-page">
       <h1>Admin settings</h1>
       <div className="tabs page-tabs" role="tablist">
-        {(["users", "status", "engine", "backups", "notifications", "audit", "about"] as const).map((t) => (
+        {(["users", "status", "engine", "nodes", "backups", "notifications", "audit", "about"] as const).map((t) => (
           <button key={t} role="tab" aria-selected={tab === t} className={tab === t ? "on" : ""} onClick={() => setTab(t)} data-testid={`admin-tab-${t}`}>
-            {{ users: "Users", status: "System status", engine: "Engine", backups: "Backups", notifications: "Notifications", audit: "Audit log", about: "About" }[t]}
+            {{ users: "Users", status: "System status", engine: "Engine", nodes: "Nodes", backups: "Backups", notifications: "Notifications", audit: "Audit log", about: "About" }[t]}
           </button>
         ))}
       </div>
       {tab === "users" ? <Users me={me.data} /> : null}
       {tab === "status" ? <Status /> : null}
       {tab === "engine" ? <Engine /> : null}
+      {tab === "nodes" ? <Nodes /> : null}
       {tab === "backups" ? <Backups /> : null}
       {tab === "notifications" ? <Notifications /> : null}
       {tab === "audit" ? <AuditLog /> : null}
