@@ -59,6 +59,12 @@ class EventType(StrEnum):
     WEBHOOK_CREATED = "webhook.created"
     """payload: ``webhook_id``, ``provider`` (never the secret)."""
     WEBHOOK_DELETED = "webhook.deleted"
+    PREVIEW_CREATED = "preview.created"
+    """payload: ``preview_id``, ``number``, ``preview_service_id``, ``hostname``, ``head_sha``;
+    the event's service is the previewed one. ``preview.updated`` (a new head) and
+    ``preview.removed`` carry the same."""
+    PREVIEW_UPDATED = "preview.updated"
+    PREVIEW_REMOVED = "preview.removed"
     DEPLOY_KEY_SET = "deploy_key.set"
     """payload: ``fingerprint`` (never the private key)."""
     DEPLOY_KEY_DELETED = "deploy_key.deleted"

@@ -396,6 +396,8 @@ class ServiceFilter:
     project_id: str | None = None
     id: str | None = None
     name: str | None = None
+    include_previews: bool = False
+    """Also the hidden services that run pull-request previews (the reconciler's view)."""
     offset: int = 0
     limit: int = 100
 

@@ -81,6 +81,10 @@ class Webhook:
     secret: str
     enabled: bool = True
     created_at: datetime | None = None
+    previews: bool = False
+    """Run pull/merge requests as previews (``deploykit.preview``)."""
+    max_previews: int = 3
+    """At most this many previews of the service at once; a request beyond is skipped."""
 
 
 @dataclass
@@ -97,6 +101,10 @@ class WebhookDelivery:
     reason: str | None = None
     deployment_id: str | None = None
     delivered_at: datetime | None = None
+    preview_number: int | None = None
+    """The pull/merge request a delivery was about, if any."""
+    preview_action: str | None = None
+    """What it did to that request's preview (``PreviewAction``)."""
     body_sha256: str | None = None
     """Of a signed push's body, so that the same body re-sent under another delivery id is
     known again (``find_delivery_by_body``)."""
@@ -116,9 +124,17 @@ class WebhookService(Protocol):
         service)."""
         ...
 
-    async def update_webhook(self, service_id: str, *, enabled: bool) -> Webhook:
-        """Turns the service's webhook on or off (a disabled one records deliveries as skipped).
-        Raises ``not_found``."""
+    async def update_webhook(
+        self,
+        service_id: str,
+        *,
+        enabled: bool | None = None,
+        previews: bool | None = None,
+        max_previews: int | None = None,
+    ) -> Webhook:
+        """Turns the service's webhook on or off (a disabled one records deliveries as skipped),
+        and its previews; None leaves a setting as it is. Raises ``not_found``, ``invalid``
+        (``max_previews`` out of range)."""
         ...
 
     async def delete_webhook(self, service_id: str) -> None:

@@ -36,6 +36,7 @@ from deploykit_http.routes import (
     nodes,
     notifications,
     pending_changes,
+    previews,
     projects,
     runtime,
     services,
@@ -64,6 +65,7 @@ def api_endpoints(ctx: Context) -> list[Endpoint]:
         *env_vars.endpoints(ctx),
         *pending_changes.endpoints(ctx),
         *webhooks.endpoints(ctx),
+        *previews.endpoints(ctx),
         *notifications.endpoints(ctx),
         *audit.endpoints(ctx),
     ]

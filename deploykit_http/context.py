@@ -28,6 +28,7 @@ from deploykit.logs import LogStreamer
 from deploykit.metrics import MetricsService
 from deploykit.node import NodeService
 from deploykit.notification import ChannelService, ChannelTester
+from deploykit.preview import PreviewService
 from deploykit.project import Project, ProjectService
 from deploykit.runtime import Restarter, Runtime
 from deploykit.service import Service, ServiceService
@@ -77,6 +78,8 @@ class Collaborators:
     metrics: MetricsService | None = None
     """The stored metrics history (``deploykit_sqlite.MetricsStore``, filled by the sampler)."""
     webhooks: WebhookService | None = None
+    previews: PreviewService | None = None
+    """Pull-request previews; without them a pull/merge request delivery answers 503."""
     deploy_keys: DeployKeyService | None = None
     generate_deploy_key: DeployKeyGenerator | None = None
     backups: BackupRunner | None = None

@@ -291,13 +291,15 @@ class Converger:
     # -- deletions --------------------------------------------------------------------------------
 
     async def teardown_service(self, service_id: str) -> None:
-        """A deleted service: its containers, volumes and route go."""
+        """A deleted service (or a closed pull request's preview): its containers, volumes, built
+        images and route go."""
         rt = self._c.runtime
         mine = [x for x in await self.replicas.managed() if x.service_id == service_id]
         await self.replicas.retire(mine)
         for vol in await rt.list_volume_infos():
             if vol.labels.get(LABEL_SERVICE_ID) == service_id and self._s.owns(vol.labels):
                 await rt.remove_volume(vol.name)
+        await rt.remove_images(self._s.instance_labels(managed_labels(**{LABEL_SERVICE_ID: service_id})))
         await self.routes.remove(service_id)
         self._forget(service_id)
 

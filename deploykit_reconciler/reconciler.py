@@ -354,7 +354,9 @@ class Reconciler:
     async def _all_services(self) -> list[Service]:
         out: list[Service] = []
         while True:
-            page, total = await self._c.services.list_services(ServiceFilter(offset=len(out), limit=PAGE))
+            page, total = await self._c.services.list_services(
+                ServiceFilter(include_previews=True, offset=len(out), limit=PAGE)
+            )
             out.extend(page)
             if not page or len(out) >= total:
                 return out

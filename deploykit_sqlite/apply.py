@@ -201,6 +201,9 @@ class StepWriter:
             (self.project_id, Scope.SERVICE.value, service.id),
         )
         await remove_node(tx, self.project_id, service.id)
+        # Its previews' hidden services go with it (ON DELETE CASCADE); the reconciler must hear.
+        for row in await tx.fetchall("SELECT id FROM services WHERE preview_of = ?", (service.id,)):
+            tx.publish(Event(EventType.SERVICE_DELETED, project_id=self.project_id, service_id=row["id"], at=tx.now()))
         await tx.execute("DELETE FROM services WHERE id = ?", (service.id,))
         tx.publish(
             Event(

@@ -40,7 +40,10 @@ async def load_service(tx: Tx, id: str, project_id: str | None = None) -> Servic
 
 
 async def project_services(tx: Tx, project_id: str) -> list[Service]:
-    rows = await tx.fetchall("SELECT * FROM services WHERE project_id = ? ORDER BY name_key", (project_id,))
+    """The project's services, without the hidden ones that run pull-request previews."""
+    rows = await tx.fetchall(
+        "SELECT * FROM services WHERE project_id = ? AND preview_of IS NULL ORDER BY name_key", (project_id,)
+    )
     return [row_to_service(tx, r) for r in rows]
 
 
@@ -147,6 +150,8 @@ class ServiceStore:
         if filt.name is not None:
             where.append("name_key = ?")
             params.append(name_key(filt.name))
+        if not filt.include_previews:
+            where.append("preview_of IS NULL")
         clause = " AND ".join(where)
         async with self.db.read() as tx:
             total = int(await tx.scalar(f"SELECT COUNT(*) FROM services WHERE {clause}", tuple(params)))

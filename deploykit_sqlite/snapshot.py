@@ -21,6 +21,7 @@ SEALED_COLUMNS = (
     ("webhooks", "secret"),
     ("deploy_keys", "private_key"),
     ("notification_channels", "secrets"),
+    ("preview_env_vars", "value"),
 )
 """Every column holding AES-256-GCM sealed values (see ``Tx.seal``)."""
 SEALED_CONFIG_TABLES = ("services", "deployments")

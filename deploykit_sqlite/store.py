@@ -23,6 +23,7 @@ from deploykit_sqlite.metrics import MetricsStore
 from deploykit_sqlite.notification import ChannelStore
 from deploykit_sqlite.passwords import DEFAULT_ROUNDS, PasswordHasher
 from deploykit_sqlite.pending_change import PendingChangeStore
+from deploykit_sqlite.preview import PreviewStore
 from deploykit_sqlite.project import ProjectStore
 from deploykit_sqlite.sealed_config import seal_stored_credentials
 from deploykit_sqlite.service import ServiceStore
@@ -63,6 +64,7 @@ class Store:
         self.env_vars = EnvVarStore(self.db)
         self.pending_changes = PendingChangeStore(self.db)
         self.webhooks = WebhookStore(self.db)
+        self.previews = PreviewStore(self.db)
         self.domains = DomainStore(self.db)
         self.health = HealthRecordStore(self.db)
         self.metrics = MetricsStore(self.db)

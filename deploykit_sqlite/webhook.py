@@ -7,7 +7,8 @@ import sqlite3
 import uuid
 
 from deploykit.bus import Event, EventType
-from deploykit.errors import INVALID, Error, not_found
+from deploykit.errors import INVALID, Error, FieldErrors, not_found
+from deploykit.preview import DEFAULT_MAX_PREVIEWS, validate_max_previews
 from deploykit.service import GitSource
 from deploykit.webhook import DeliveryStatus, Provider, Webhook, WebhookDelivery
 from deploykit_sqlite.db import DB, Tx, from_text, to_text
@@ -26,6 +27,8 @@ def row_to_webhook(tx: Tx, row: sqlite3.Row) -> Webhook:
         secret=tx.unseal(row["secret"]),
         enabled=bool(row["enabled"]),
         created_at=from_text(row["created_at"]),
+        previews=bool(row["previews"]),
+        max_previews=int(row["max_previews"]),
     )
 
 
@@ -44,6 +47,8 @@ def row_to_delivery(row: sqlite3.Row) -> WebhookDelivery:
         deployment_id=row["deployment_id"],
         delivered_at=from_text(row["delivered_at"]),
         body_sha256=row["body_sha256"],
+        preview_number=row["preview_number"],
+        preview_action=row["preview_action"],
     )
 
 
@@ -74,11 +79,23 @@ class WebhookStore:
             service = await load_service(tx, service_id)
             if not isinstance(service.config.source, GitSource):
                 raise Error(INVALID, "Only a service built from git can have a push webhook.")
+            # A new secret keeps the preview settings: they are the service's, not the secret's.
+            old = await tx.fetchone("SELECT previews, max_previews FROM webhooks WHERE service_id = ?", (service_id,))
+            previews, max_previews = (old["previews"], old["max_previews"]) if old else (0, DEFAULT_MAX_PREVIEWS)
             await tx.execute("DELETE FROM webhooks WHERE service_id = ?", (service_id,))
             id = str(uuid.uuid4())
             await tx.execute(
-                "INSERT INTO webhooks (id, service_id, provider, secret, enabled, created_at) VALUES (?, ?, ?, ?, 1, ?)",
-                (id, service_id, provider.value, tx.seal(secrets.token_hex(32)), to_text(tx.now())),
+                "INSERT INTO webhooks (id, service_id, provider, secret, enabled, created_at, previews, max_previews) "
+                "VALUES (?, ?, ?, ?, 1, ?, ?, ?)",
+                (
+                    id,
+                    service_id,
+                    provider.value,
+                    tx.seal(secrets.token_hex(32)),
+                    to_text(tx.now()),
+                    previews,
+                    max_previews,
+                ),
             )
             row = await tx.fetchone("SELECT * FROM webhooks WHERE id = ?", (id,))
             assert row is not None
@@ -93,13 +110,31 @@ class WebhookStore:
             )
             return row_to_webhook(tx, row)
 
-    async def update_webhook(self, service_id: str, *, enabled: bool) -> Webhook:
+    async def update_webhook(
+        self,
+        service_id: str,
+        *,
+        enabled: bool | None = None,
+        previews: bool | None = None,
+        max_previews: int | None = None,
+    ) -> Webhook:
+        if max_previews is not None:
+            errors = FieldErrors()
+            validate_max_previews(max_previews, errors)
+            errors.raise_if_any()
         async with self.db.tx() as tx:
-            if (
-                await tx.execute("UPDATE webhooks SET enabled = ? WHERE service_id = ?", (int(enabled), service_id))
-                == 0
-            ):
+            current = await tx.fetchone("SELECT * FROM webhooks WHERE service_id = ?", (service_id,))
+            if current is None:
                 raise not_found("Webhook")
+            await tx.execute(
+                "UPDATE webhooks SET enabled = ?, previews = ?, max_previews = ? WHERE service_id = ?",
+                (
+                    current["enabled"] if enabled is None else int(enabled),
+                    current["previews"] if previews is None else int(previews),
+                    current["max_previews"] if max_previews is None else max_previews,
+                    service_id,
+                ),
+            )
             row = await tx.fetchone("SELECT * FROM webhooks WHERE service_id = ?", (service_id,))
             assert row is not None
             return row_to_webhook(tx, row)
@@ -117,8 +152,8 @@ class WebhookStore:
             delivered_at = delivery.delivered_at or tx.now()
             await tx.execute(
                 "INSERT INTO webhook_deliveries (id, webhook_id, event, status, delivery_key, branch, commit_sha, "
-                "author, message, reason, deployment_id, delivered_at, body_sha256) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "author, message, reason, deployment_id, delivered_at, body_sha256, preview_number, preview_action) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     id,
                     delivery.webhook_id,
@@ -133,6 +168,8 @@ class WebhookStore:
                     delivery.deployment_id,
                     to_text(delivered_at),
                     delivery.body_sha256,
+                    delivery.preview_number,
+                    delivery.preview_action,
                 ),
                 conflict="This delivery was already received.",
                 missing=not_found("Webhook"),

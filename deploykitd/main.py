@@ -137,6 +137,7 @@ class Main:
             restarter=self.reconciler,
             system=self.system,
             webhooks=store.webhooks,
+            previews=store.previews,
             deploy_keys=store.deploy_keys,
             generate_deploy_key=generate_deploy_key,
             ping_ingress=self.traffic.ping if self.traffic.caddy is not None else None,

@@ -2,7 +2,8 @@
 endpoints GitHub and GitLab deliver pushes to.
 
 A delivery is always answered and recorded with why it did what it did: a push to the service's
-branch creates a deployment pinned to the pushed commit; another branch, a repeated delivery id or
+branch creates a deployment pinned to the pushed commit; a pull/merge request event, with previews
+on, opens, updates or closes the request's preview (``routes/previews.py``); another branch, a repeated delivery id or
 an unhandled event is ``skipped``; a bad signature is ``failed`` (and 401). Deliveries of one
 webhook are handled one at a time, so that a redelivery racing the original still finds it.
 """
@@ -13,6 +14,7 @@ import asyncio
 import collections
 import hashlib
 import uuid
+from collections.abc import Callable
 from typing import Any, Literal
 
 from pydantic import Field
@@ -21,6 +23,12 @@ from starlette.requests import Request
 from deploykit.build import DeployKeyGenerator, DeployKeyService
 from deploykit.deployment import IN_FLIGHT, Deployment, DeploymentFilter
 from deploykit.errors import INVALID, NOT_FOUND, UNAUTHORIZED, Error, ValidationError, error_message
+from deploykit.preview import (
+    MAX_PREVIEWS_LIMIT,
+    PullRequestEvent,
+    parse_github_pull_request,
+    parse_gitlab_merge_request,
+)
 from deploykit.service import GitSource, Service
 from deploykit.webhook import (
     DeliveryStatus,
@@ -39,6 +47,7 @@ from deploykit_http.endpoint import Access, Call, Endpoint
 from deploykit_http.errors import unavailable
 from deploykit_http.jsonin import parse_json
 from deploykit_http.models import Model
+from deploykit_http.routes.previews import receive_request
 from deploykit_http.shapes.git import (
     DeliveryList,
     DeliveryOut,
@@ -60,7 +69,11 @@ class WebhookIn(Model):
 
 
 class WebhookPatch(Model):
-    enabled: bool
+    enabled: bool | None = None
+    previews: bool | None = Field(default=None, description="Run pull/merge requests as previews.")
+    max_previews: int | None = Field(
+        default=None, ge=0, le=MAX_PREVIEWS_LIMIT, description="At most this many previews of the service at once."
+    )
 
 
 class DeliveryQuery(Model):
@@ -101,6 +114,8 @@ class Receiver:
         parse: Any,
         push_event: str,
         ping_event: str | None,
+        request_event: str,
+        parse_request: Callable[[dict[str, Any]], PullRequestEvent],
     ) -> DeliveryOut:
         base = WebhookDelivery(id="", webhook_id=hook.id, event=event or "unknown", status=DeliveryStatus.FAILED)
         if not signed:
@@ -111,7 +126,7 @@ class Receiver:
             if key and await self._seen(hook.id, key):
                 reason = f"Delivery {key} was already received; nothing done."
                 return delivery_out(await self._record(base, DeliveryStatus.SKIPPED, reason))
-            if event == push_event:
+            if event in (push_event, request_event):
                 # A captured delivery re-sent under a new or no id: the signature holds, the body is old.
                 digest = hashlib.sha256(body).hexdigest()
                 earlier = await self.webhooks.find_delivery_by_body(hook.id, digest)
@@ -125,23 +140,37 @@ class Receiver:
                 return delivery_out(await self._record(base, DeliveryStatus.SKIPPED, "The webhook is disabled."))
             if ping_event is not None and event == ping_event:
                 return delivery_out(await self._record(base, DeliveryStatus.SUCCESS, "Pong."))
+            if event == request_event:
+                try:
+                    request = parse_request(self._payload(body))
+                except (ValueError, UnicodeDecodeError, AttributeError, TypeError, ValidationError) as exc:
+                    reason = f"The body is not a {request_event} event's JSON: {exc}."
+                    await self._record(base, DeliveryStatus.FAILED, reason)
+                    raise Error(INVALID, reason) from None
+                return delivery_out(await receive_request(self.ctx, hook, base, request, self._record))
             if event != push_event:
-                reason = f"The {event or 'unnamed'} event is not handled; only {push_event}."
+                reason = f"The {event or 'unnamed'} event is not handled; only {push_event} and {request_event}."
                 return delivery_out(await self._record(base, DeliveryStatus.SKIPPED, reason))
             try:
-                payload = parse_json(body)  # a commit message is stored, and must render again
-                if not isinstance(payload, dict):
-                    raise ValueError("not an object")
-                push: PushEvent = parse(payload)
+                push: PushEvent = parse(self._payload(body))
             except (ValueError, UnicodeDecodeError, AttributeError, TypeError, ValidationError):
                 await self._record(base, DeliveryStatus.FAILED, "The body is not a push event's JSON.")
                 raise Error(INVALID, "The body is not a push event's JSON.") from None
             return delivery_out(await self._push(hook, base, push))
 
+    @staticmethod
+    def _payload(body: bytes) -> dict[str, Any]:
+        payload = parse_json(body)  # a commit message or title is stored, and must render again
+        if not isinstance(payload, dict):
+            raise ValueError("not an object")
+        return payload
+
     async def redeliver(self, hook: Webhook, earlier: WebhookDelivery) -> DeliveryOut:
         """Runs a recorded push delivery's effect again, as a new delivery: what the push asked
         for (its branch and commit) is re-checked against the service as it is now, so that a
         redelivered push deploys a commit that is not already active or in flight."""
+        if earlier.preview_number is not None:
+            raise Error(INVALID, "Only a push delivery can be redelivered; this one was about a pull request.")
         if earlier.branch is None or earlier.commit_sha is None:
             raise Error(
                 INVALID, "Only a push delivery to a branch can be redelivered; this one has no branch or commit."
@@ -253,7 +282,10 @@ def endpoints(ctx: Context) -> list[Endpoint]:
     async def update_webhook(call: Call) -> Any:
         body: WebhookPatch = call.body
         svc = await ctx.service_in(call.params["project_id"], call.params["service_id"])
-        return render_webhook(call.request, await webhooks().update_webhook(svc.id, enabled=body.enabled))
+        hook = await webhooks().update_webhook(
+            svc.id, enabled=body.enabled, previews=body.previews, max_previews=body.max_previews
+        )
+        return render_webhook(call.request, hook)
 
     async def delete_webhook(call: Call) -> Any:
         svc = await ctx.service_in(call.params["project_id"], call.params["service_id"])
@@ -307,6 +339,8 @@ def endpoints(ctx: Context) -> list[Endpoint]:
             parse=parse_github_push,
             push_event="push",
             ping_event="ping",
+            request_event="pull_request",
+            parse_request=parse_github_pull_request,
         )
 
     async def gitlab_delivery(call: Call) -> Any:
@@ -322,6 +356,8 @@ def endpoints(ctx: Context) -> list[Endpoint]:
             parse=parse_gitlab_push,
             push_event="Push Hook",
             ping_event=None,
+            request_event="Merge Request Hook",
+            parse_request=parse_gitlab_merge_request,
         )
 
     tag = "git"
@@ -351,7 +387,7 @@ def endpoints(ctx: Context) -> list[Endpoint]:
             "PATCH",
             svc_path + "/webhook",
             update_webhook,
-            "Enable or disable the service's push webhook",
+            "Enable or disable the service's push webhook, or its pull-request previews and their limit",
             tag,
             body=WebhookPatch,
             response=WebhookOut,

@@ -63,11 +63,14 @@ class Git:
     deliveries: list[WebhookDelivery] = dataclasses.field(default_factory=list)
     redeployed: list[tuple[str, str | None, str | None]] = dataclasses.field(default_factory=list)
     generated: int = 0
+    previews: Any = None
+    """A ``PreviewService`` fake (``test_previews``); None answers 503."""
 
     def app(self, without: str | None = None) -> Any:
         c = dataclasses.replace(
             self.world.collaborators(),
             webhooks=self.webhooks,
+            previews=self.previews,
             deploy_keys=self.keys,
             generate_deploy_key=self.generate,
         )
@@ -83,6 +86,11 @@ class Git:
 
 @pytest.fixture
 def git(world: World) -> Git:
+    return make_git(world)
+
+
+def make_git(world: World) -> Git:
+    """The git service with fakes recording deliveries and deployments (``test_previews`` too)."""
     hooks, keys = FakeWebhooks(), FakeDeployKeys()
     g = Git(world, hooks, keys)
     world.services.get_service_fn = lambda id: GIT_SERVICE if id == "s1" else _raise(Error(NOT_FOUND, "nope"))
@@ -153,6 +161,8 @@ async def test_creating_a_webhook_answers_its_url_under_the_request_base(git: Gi
         "secret": SECRET,
         "enabled": True,
         "created_at": "2026-01-02T00:00:00Z",
+        "previews": False,
+        "max_previews": 3,
     }
 
 
@@ -201,7 +211,7 @@ async def test_a_push_to_the_service_branch_deploys_the_pushed_commit(git: Git) 
             github({}, event="issues"),
             200,
             DeliveryStatus.SKIPPED,
-            "The issues event is not handled; only push.",
+            "The issues event is not handled; only push and pull_request.",
         ),
         ("ping", github({"zen": "hi"}, event="ping"), 200, DeliveryStatus.SUCCESS, "Pong."),
     ],
@@ -299,20 +309,35 @@ async def test_a_delivery_body_over_the_limit_is_413(git: Git) -> None:
 
 
 async def test_disabling_the_webhook_answers_it_disabled(git: Git) -> None:
-    seen: list[tuple[str, bool]] = []
+    seen: list[tuple[str, bool | None, bool | None, int | None]] = []
 
-    def update(service_id: str, *, enabled: bool) -> Webhook:
-        seen.append((service_id, enabled))
-        return dataclasses.replace(HOOKS["gh"], enabled=enabled)
+    def update(
+        service_id: str, *, enabled: bool | None = None, previews: bool | None = None, max_previews: int | None = None
+    ) -> Webhook:
+        seen.append((service_id, enabled, previews, max_previews))
+        hook = HOOKS["gh"]
+        return dataclasses.replace(
+            hook,
+            enabled=hook.enabled if enabled is None else enabled,
+            previews=hook.previews if previews is None else previews,
+            max_previews=hook.max_previews if max_previews is None else max_previews,
+        )
 
     git.webhooks.update_webhook_fn = update
     async with client_for(git.app()) as c:
         r = await c.patch("/projects/p1/services/s1/webhook", json={"enabled": False})
         bad = await c.patch("/projects/p1/services/s1/webhook", json={"enabled": "maybe"})
+        previews = await c.patch("/projects/p1/services/s1/webhook", json={"previews": True, "max_previews": 5})
+        too_many = await c.patch("/projects/p1/services/s1/webhook", json={"max_previews": 21})
     assert r.status_code == 200, r.text
-    assert (r.json()["enabled"], seen) == (False, [("s1", False)])
+    assert r.json()["enabled"] is False
     assert bad.status_code == 422
     assert "enabled" in bad.text
+    assert previews.status_code == 200, previews.text
+    assert (previews.json()["previews"], previews.json()["max_previews"]) == (True, 5)
+    assert too_many.status_code == 422
+    assert "max_previews" in too_many.text
+    assert seen == [("s1", False, None, None), ("s1", None, True, 5)]
 
 
 async def test_redelivering_a_push_deploys_its_commit_again_as_a_new_delivery(git: Git) -> None:
