@@ -962,7 +962,7 @@ export interface paths {
         delete: operations["delete_projects_project_id_services_service_id_webhook"];
         options?: never;
         head?: never;
-        /** Enable or disable the service's push webhook */
+        /** Enable or disable the service's push webhook, or its pull-request previews and their limit */
         patch: operations["patch_projects_project_id_services_service_id_webhook"];
         trace?: never;
     };
@@ -1047,6 +1047,58 @@ export interface paths {
         /** Receive a GitLab delivery (X-Gitlab-Token) */
         post: operations["post_webhooks_gitlab_webhook_id"];
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/projects/{project_id}/services/{service_id}/previews": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The service's pull-request previews (number, title, link, state, domain), by number */
+        get: operations["get_projects_project_id_services_service_id_previews"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/projects/{project_id}/services/{service_id}/previews/vars": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The preview scope: variables laid over the service's own in its previews */
+        get: operations["get_projects_project_id_services_service_id_previews_vars"];
+        /** Replace the preview scope (used by previews deployed from now on) */
+        put: operations["put_projects_project_id_services_service_id_previews_vars"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/projects/{project_id}/services/{service_id}/previews/{number}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Remove a preview now (its containers, volumes, images and route go) */
+        delete: operations["delete_projects_project_id_services_service_id_previews_number"];
         options?: never;
         head?: never;
         patch?: never;
@@ -1750,6 +1802,9 @@ export interface components {
             deployment_id: string | null;
             /** Delivered At */
             delivered_at: string | null;
+            /** Preview Number */
+            preview_number: number | null;
+            preview_action: components["schemas"]["PreviewAction"] | null;
         };
         /**
          * DeliveryOutcome
@@ -2776,6 +2831,63 @@ export interface components {
             /** Name */
             name: string;
         };
+        /**
+         * PreviewAction
+         * @description What a delivery did to a preview (recorded on the delivery).
+         * @enum {string}
+         */
+        PreviewAction: "created" | "updated" | "removed" | "skipped";
+        /** PreviewList */
+        PreviewList: {
+            /** Data */
+            data: components["schemas"]["PreviewOut"][];
+        };
+        /** PreviewOut */
+        PreviewOut: {
+            /** Id */
+            id: string;
+            /** Number */
+            number: number;
+            /** Title */
+            title: string;
+            /** Url */
+            url: string | null;
+            /** Head Ref */
+            head_ref: string;
+            /** Head Sha */
+            head_sha: string;
+            /** Author */
+            author: string | null;
+            /** Hostname */
+            hostname: string | null;
+            /** Status */
+            status: string | null;
+            /** Deployment Id */
+            deployment_id: string | null;
+            /** Preview Service Id */
+            preview_service_id: string;
+            /** Created At */
+            created_at: string | null;
+            /** Updated At */
+            updated_at: string | null;
+        };
+        /** PreviewVarsIn */
+        PreviewVarsIn: {
+            /**
+             * Vars
+             * @description The whole preview scope: KEY -> value (replaces what was set).
+             */
+            vars: {
+                [key: string]: string;
+            };
+        };
+        /** PreviewVarsOut */
+        PreviewVarsOut: {
+            /** Vars */
+            vars: {
+                [key: string]: string;
+            };
+        };
         /** ProfileIn */
         ProfileIn: {
             /**
@@ -3511,11 +3623,30 @@ export interface components {
             enabled: boolean;
             /** Created At */
             created_at: string | null;
+            /** Previews */
+            previews: boolean;
+            /** Max Previews */
+            max_previews: number;
         };
         /** WebhookPatch */
         WebhookPatch: {
-            /** Enabled */
-            enabled: boolean;
+            /**
+             * Enabled
+             * @default null
+             */
+            enabled?: boolean | null;
+            /**
+             * Previews
+             * @description Run pull/merge requests as previews.
+             * @default null
+             */
+            previews?: boolean | null;
+            /**
+             * Max Previews
+             * @description At most this many previews of the service at once.
+             * @default null
+             */
+            max_previews?: number | null;
         };
     };
     responses: never;
@@ -8462,6 +8593,236 @@ export interface operations {
             };
             /** @description Body too large */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    get_projects_project_id_services_service_id_previews: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project_id: string;
+                service_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PreviewList"];
+                };
+            };
+            /** @description Missing or invalid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    get_projects_project_id_services_service_id_previews_vars: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project_id: string;
+                service_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PreviewVarsOut"];
+                };
+            };
+            /** @description Missing or invalid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    put_projects_project_id_services_service_id_previews_vars: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project_id: string;
+                service_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PreviewVarsIn"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PreviewVarsOut"];
+                };
+            };
+            /** @description Invalid request or malformed JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Missing or invalid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Validation failed */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    delete_projects_project_id_services_service_id_previews_number: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project_id: string;
+                service_id: string;
+                number: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Done */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Missing or invalid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not found */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
