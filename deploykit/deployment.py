@@ -14,7 +14,7 @@ from enum import StrEnum
 from typing import Protocol
 
 from deploykit.errors import INVALID, Error
-from deploykit.service import ServiceConfig
+from deploykit.service import GitSource, Service, ServiceConfig
 
 LOG_TAIL_BYTES = 10 * 1024
 
@@ -27,6 +27,17 @@ class DeploymentStatus(StrEnum):
     SUPERSEDED = "superseded"
     FAILED = "failed"
     CANCELLED = "cancelled"
+
+
+class DeploymentTrigger(StrEnum):
+    """Who or what asked for a deployment, as its card says."""
+
+    DEPLOY = "deploy"
+    """A user applied staged changes."""
+    REDEPLOY = "redeploy"
+    WEBHOOK = "webhook"
+    ROLLBACK = "rollback"
+    RETRY = "retry"
 
 
 S = DeploymentStatus
@@ -85,6 +96,9 @@ class Deployment:
     healthy_at: datetime | None = None
     finished_at: datetime | None = None
     was_healthy: bool = False
+    trigger: DeploymentTrigger = DeploymentTrigger.DEPLOY
+    changes: tuple[str, ...] = ()
+    """What changed against the service's previous deployment (``drift.change_summary``)."""
 
     @property
     def in_flight(self) -> bool:
@@ -93,6 +107,19 @@ class Deployment:
     @property
     def short_id(self) -> str:
         return self.id.replace("-", "")[:8]
+
+
+def reusable_build(running: Deployment | None, config: ServiceConfig) -> Deployment | None:
+    """The deployment whose built image a new deployment of ``config`` runs as is: a git service
+    whose source (repository, branch, Dockerfile, context) is the running deployment's keeps
+    that deployment's commit and image, so that a change to its health check, replicas, env or
+    limits starts in seconds instead of building again. A new commit comes from Redeploy or a
+    push webhook, which always build. None when a build is needed."""
+    if running is None or not isinstance(config.source, GitSource):
+        return None
+    if running.config.source != config.source or not running.image or not running.commit_sha:
+        return None
+    return running
 
 
 @dataclass(frozen=True)
@@ -105,6 +132,7 @@ class DeploymentCreate:
     commit_message: str | None = None
     created_by: str | None = None
     rollback_of: str | None = None
+    trigger: DeploymentTrigger = DeploymentTrigger.DEPLOY
 
 
 @dataclass(frozen=True)
@@ -143,6 +171,7 @@ class DeploymentService(Protocol):
         created_by: str | None,
         commit_sha: str | None = None,
         commit_message: str | None = None,
+        trigger: DeploymentTrigger = DeploymentTrigger.REDEPLOY,
     ) -> Deployment:
         """A new deployment from the service's current config with freshly resolved env; for a git
         source, pinned to ``commit_sha`` when given (a push webhook), else the branch head.
@@ -151,7 +180,20 @@ class DeploymentService(Protocol):
 
     async def rollback(self, service_id: str, deployment_id: str, created_by: str | None) -> Deployment:
         """A new deployment that copies ``deployment_id``'s snapshot (image included) and goes
-        through the readiness gate again. Raises ``not_found``, ``invalid`` (never healthy)."""
+        through the readiness gate again. The service's config becomes the snapshot's, so that
+        what is configured is what runs and a later unrelated deploy keeps the rolled-back
+        version. Raises ``not_found``, ``invalid`` (never healthy)."""
+        ...
+
+    async def retry(self, service_id: str, deployment_id: str, created_by: str | None) -> Deployment:
+        """A new deployment that copies a failed (or cancelled) deployment's snapshot and goes
+        through the build and readiness gate again. Raises ``not_found``, ``invalid`` (not failed
+        or cancelled)."""
+        ...
+
+    async def revert_config(self, service_id: str) -> Service:
+        """Make the service's config that of the deployment it runs (dropping a config that
+        failed to deploy); no new deployment. Raises ``not_found``, ``conflict`` (nothing runs)."""
         ...
 
     async def mark_building(self, id: str) -> Deployment:

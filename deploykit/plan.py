@@ -363,8 +363,16 @@ class Plan:
         return Step(kind, {"value": value}, target_id, None, before)
 
 
-def deploy_order(created: Iterable[str], before: Mapping[str, object], after: Mapping[str, object]) -> list[str]:
+def deploy_order(
+    created: Iterable[str],
+    before: Mapping[str, object],
+    after: Mapping[str, object],
+    drifted: Iterable[str] = (),
+) -> list[str]:
     """The services an apply deploys: each created one (in creation order) first, then, by id,
-    every other service whose deploy-relevant state (config, resolved env) differs from before."""
+    every other service whose deploy-relevant state (config, resolved env) differs from before,
+    or whose config differs from the deployment it runs (``drifted``: a deploy that failed; the
+    diff shows it before Deploy)."""
     new = [sid for sid in created if sid in after]
-    return new + sorted(sid for sid in after if sid not in new and before.get(sid) != after[sid])
+    again = set(drifted)
+    return new + sorted(sid for sid in after if sid not in new and (before.get(sid) != after[sid] or sid in again))

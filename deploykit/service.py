@@ -40,6 +40,8 @@ class SourceType(StrEnum):
 class ServiceStatus(StrEnum):
     CREATED = "created"
     DEPLOYING = "deploying"
+    DRAINING = "draining"
+    """The new deployment serves; the old replicas get their drain period before they stop."""
     RUNNING = "running"
     DEGRADED = "degraded"
     FAILED = "failed"
@@ -301,6 +303,11 @@ class Service:
     updated_at: datetime | None = None
     volume_names: dict[str, str] = field(default_factory=dict)
     """Engine names recorded for volumes made before names were unambiguous (see ``runtime.volume_name``)."""
+    deployed_config: ServiceConfig | None = None
+    """The config of the deployment rolling out, else of the active one (read by ``get_service``
+    and ``list_services``; ``drift.config_drift`` compares it with ``config``)."""
+    last_deployment_status: str | None = None
+    """The status of the service's newest deployment (``failed``: the last deploy failed)."""
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from deploykit.errors import Error
 from deploykit.pending_change import ChangeKind, PendingChange
 from deploykit.plan import Draft, Plan
 from deploykit.repository import redact_source
+from deploykit.service import ServiceConfig
 
 SERVICE_KINDS = frozenset(
     {ChangeKind.SERVICE_CREATE, ChangeKind.SERVICE_UPDATE, ChangeKind.SERVICE_MOVE, ChangeKind.SERVICE_DELETE}
@@ -70,6 +71,10 @@ class ScopeDiff:
     env: tuple[EnvDiff, ...]
     change_ids: tuple[str, ...]
     after: dict[str, Any] | None = None
+    running: tuple[FieldDiff, ...] = ()
+    """A service's fields whose value after this Deploy differs from the deployment it runs
+    (before: the running value), staged or not: a config that failed to deploy shows here, and
+    this Deploy deploys it. A service with such a difference is listed even with nothing staged."""
 
 
 @dataclass
@@ -221,7 +226,17 @@ class _Differ:
             prior.ids.append(change.id)
         e.change_ids.append(change.id)
 
-    def result(self) -> list[ScopeDiff]:
+    def result(self, deployed: Mapping[str, ServiceConfig]) -> list[ScopeDiff]:
+        running: dict[str, tuple[FieldDiff, ...]] = {}
+        for sid, config in deployed.items():
+            draft = self.plan.services.get(sid)
+            if draft is None or draft.deleted or not draft.applied:
+                continue
+            diffs = tuple(field_diffs(config.to_dict(), draft.config.to_dict(), False))
+            if diffs:
+                running[sid] = diffs
+                entry = self.entry(Scope.SERVICE, sid)
+                entry.after = entry.after or service_state(draft)
         out: list[ScopeDiff] = []
         for e in self.entries.values():
             if e.created and e.deleted:
@@ -229,20 +244,35 @@ class _Differ:
             status = DiffStatus.DELETED if e.deleted else DiffStatus.CREATED if e.created else DiffStatus.CHANGED
             fields = [] if e.deleted or e.after is None else field_diffs(e.before, e.after, e.created)
             after = shown(e.after) if e.scope == Scope.SERVICE and not e.deleted else None
+            drift = running.get(e.id, ()) if e.scope == Scope.SERVICE else ()
             out.append(
                 ScopeDiff(
-                    e.scope, e.id, e.name, status, tuple(fields), tuple(env_diffs(e.env)), tuple(e.change_ids), after
+                    e.scope,
+                    e.id,
+                    e.name,
+                    status,
+                    tuple(fields),
+                    tuple(env_diffs(e.env)),
+                    tuple(e.change_ids),
+                    after,
+                    drift,
                 )
             )
         return out
 
 
 def staged_diff(
-    plan: Plan, changes: Iterable[PendingChange], *, project_name: str, env_values: Mapping[str, str]
+    plan: Plan,
+    changes: Iterable[PendingChange],
+    *,
+    project_name: str,
+    env_values: Mapping[str, str],
+    deployed: Mapping[str, ServiceConfig] | None = None,
 ) -> list[ScopeDiff]:
     """Replay ``changes`` over ``plan`` (the applied state; it is consumed) and say what they do.
-    ``env_values``: the applied env vars' values by id, for the before of an update or delete."""
+    ``env_values``: the applied env vars' values by id, for the before of an update or delete;
+    ``deployed``: each service's running (or rolling out) config, for ``ScopeDiff.running``."""
     differ = _Differ(plan, project_name, env_values)
     for change in changes:
         differ.add(change)
-    return differ.result()
+    return differ.result(deployed or {})

@@ -24,6 +24,7 @@ STATUS_STYLE = {
     ServiceStatus.RUNNING.value: "green",
     DeploymentStatus.HEALTHY.value: "green",
     ServiceStatus.DEPLOYING.value: "yellow",
+    ServiceStatus.DRAINING.value: "yellow",
     DeploymentStatus.PENDING.value: "yellow",
     DeploymentStatus.BUILDING.value: "yellow",
     DeploymentStatus.STARTING.value: "yellow",

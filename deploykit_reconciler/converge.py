@@ -186,6 +186,8 @@ class Converger:
             self.monitor.track(healthy, outcome.containers)
         await c.deployments.append_log(target.id, f"healthy: {len(outcome.containers)} replica(s) ready\n")
         if others:
+            # The new deployment serves: the old replicas finish their requests, then stop.
+            await self._set_status(service, ServiceStatus.DRAINING)
             await self._drain(service)
             await self.replicas.retire(others)
         await self.replicas.sync_records(service, outcome.containers)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from deploykit.bus import Event, EventType
 from deploykit.canvas import CanvasNode, NodeType
-from deploykit.deployment import DeploymentCreate
+from deploykit.deployment import DeploymentCreate, reusable_build
 from deploykit.envvar import EnvVarCreate, EnvVarUpdate, Scope, rename_references
 from deploykit.pending_change import ApplyResult, ChangeKind, PendingChange
 from deploykit.plan import EnvSlot, Plan, Step, deploy_order
@@ -22,11 +22,11 @@ from deploykit.service import Unset
 from deploykit.staging import applied_node_data
 from deploykit_sqlite.canvas import find_node, rekey_node, remove_node, save_node, sync_env_edges
 from deploykit_sqlite.db import Tx, dumps
-from deploykit_sqlite.deployment import insert_deployment
+from deploykit_sqlite.deployment import insert_deployment, load_deployment
 from deploykit_sqlite.domain import sync_generated_domain
 from deploykit_sqlite.envvar import addresses_of, delete_env_var, insert_env_var, resolve_for_service, update_env_var
 from deploykit_sqlite.project import rename_project
-from deploykit_sqlite.service import insert_service, load_service, project_services, save_service
+from deploykit_sqlite.service import deployed_config, insert_service, load_service, project_services, save_service
 
 
 async def load_plan(tx: Tx, project_id: str, node_groups: dict[str, str | None] | None = None) -> Plan:
@@ -226,11 +226,27 @@ class StepWriter:
         after = await self.snapshot()
         services = {s.id: s for s in await project_services(self.tx, self.project_id)}
         created: list[str] = []
-        for sid in deploy_order(self.created, before, after):
+        drifted = []
+        for service in services.values():
+            deployed = await deployed_config(self.tx, service)
+            if deployed is not None and deployed != service.config:
+                drifted.append(service.id)
+        for sid in deploy_order(self.created, before, after, drifted):
+            service = services[sid]
+            running = None
+            if service.active_deployment_id is not None:
+                running = await load_deployment(self.tx, service.active_deployment_id)
+            built = reusable_build(running, service.config)
             deployment = await insert_deployment(
                 self.tx,
                 DeploymentCreate(
-                    service_id=sid, config=services[sid].config, env_vars=after[sid][1], created_by=self.user_id
+                    service_id=sid,
+                    config=service.config,
+                    env_vars=after[sid][1],
+                    created_by=self.user_id,
+                    image=built.image if built else None,
+                    commit_sha=built.commit_sha if built else None,
+                    commit_message=built.commit_message if built else None,
                 ),
             )
             created.append(deployment.id)

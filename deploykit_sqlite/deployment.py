@@ -15,15 +15,17 @@ from deploykit.deployment import (
     DeploymentFailure,
     DeploymentFilter,
     DeploymentStatus,
+    DeploymentTrigger,
     check_transition,
     clip_log,
 )
+from deploykit.drift import change_summary
 from deploykit.errors import CONFLICT, INVALID, Error, not_found
-from deploykit.service import ImageSource
+from deploykit.service import ImageSource, Service
 from deploykit_sqlite.db import DB, Tx, dumps, from_text, to_text
 from deploykit_sqlite.envvar import resolve_for_service
 from deploykit_sqlite.sealed_config import decode_config, encode_config
-from deploykit_sqlite.service import load_service
+from deploykit_sqlite.service import deployed_config, load_service, save_service, with_deploy_state
 
 MAX_LOG_BYTES = 1024 * 1024
 EVENT_FOR: dict[DeploymentStatus, EventType] = {
@@ -58,6 +60,8 @@ def row_to_deployment(tx: Tx, row: sqlite3.Row) -> Deployment:
         healthy_at=from_text(row["healthy_at"]),
         finished_at=from_text(row["finished_at"]),
         was_healthy=bool(row["was_healthy"]),
+        trigger=DeploymentTrigger(row["trigger"]),
+        changes=tuple(json.loads(row["changes"])),
     )
 
 
@@ -103,10 +107,20 @@ async def insert_deployment(tx: Tx, create: DeploymentCreate) -> Deployment:
     image = create.image
     if image is None and isinstance(create.config.source, ImageSource):
         image = create.config.source.image
+    previous = await tx.fetchone(
+        "SELECT * FROM deployments WHERE service_id = ? AND status != ? ORDER BY seq DESC LIMIT 1",
+        (service.id, DeploymentStatus.CANCELLED.value),
+    )
+    before = None
+    if previous is not None:
+        prev = row_to_deployment(tx, previous)
+        before = (prev.config, prev.env_vars, prev.commit_sha)
+    changes = change_summary(before, (create.config, create.env_vars, create.commit_sha))
     id = str(uuid.uuid4())
     await tx.execute(
         "INSERT INTO deployments (id, service_id, project_id, status, config, env_vars, image, commit_sha, "
-        "commit_message, rollback_of, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "commit_message, rollback_of, created_by, created_at, trigger, changes) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             id,
             service.id,
@@ -120,6 +134,8 @@ async def insert_deployment(tx: Tx, create: DeploymentCreate) -> Deployment:
             create.rollback_of,
             create.created_by,
             now,
+            create.trigger.value,
+            dumps(changes),
         ),
     )
     deployment = await load_deployment(tx, id)
@@ -170,6 +186,7 @@ class DeploymentStore:
         created_by: str | None,
         commit_sha: str | None = None,
         commit_message: str | None = None,
+        trigger: DeploymentTrigger = DeploymentTrigger.REDEPLOY,
     ) -> Deployment:
         async with self.db.tx() as tx:
             service = await load_service(tx, service_id)
@@ -185,17 +202,22 @@ class DeploymentStore:
                     commit_sha=commit_sha,
                     commit_message=commit_message,
                     created_by=created_by,
+                    trigger=trigger,
                 ),
             )
 
     async def rollback(self, service_id: str, deployment_id: str, created_by: str | None) -> Deployment:
         async with self.db.tx() as tx:
-            await load_service(tx, service_id)
+            service = await load_service(tx, service_id)
             target = await load_deployment(tx, deployment_id)
             if target.service_id != service_id:
                 raise not_found("Deployment")
             if not target.was_healthy:
                 raise Error(INVALID, "Only a deployment that was healthy once can be rolled back to.")
+            if service.config != target.config:
+                # What is configured is what runs: a later unrelated deploy keeps the rolled-back version.
+                service.config = target.config
+                await save_service(tx, service)
             return await insert_deployment(
                 tx,
                 DeploymentCreate(
@@ -207,8 +229,42 @@ class DeploymentStore:
                     commit_message=target.commit_message,
                     created_by=created_by,
                     rollback_of=target.id,
+                    trigger=DeploymentTrigger.ROLLBACK,
                 ),
             )
+
+    async def retry(self, service_id: str, deployment_id: str, created_by: str | None) -> Deployment:
+        async with self.db.tx() as tx:
+            await load_service(tx, service_id)
+            target = await load_deployment(tx, deployment_id)
+            if target.service_id != service_id:
+                raise not_found("Deployment")
+            if target.status not in (DeploymentStatus.FAILED, DeploymentStatus.CANCELLED):
+                raise Error(INVALID, "Only a failed or cancelled deployment can be retried.")
+            return await insert_deployment(
+                tx,
+                DeploymentCreate(
+                    service_id=service_id,
+                    config=target.config,
+                    env_vars=target.env_vars,
+                    image=target.image,
+                    commit_sha=target.commit_sha,
+                    commit_message=target.commit_message,
+                    created_by=created_by,
+                    trigger=DeploymentTrigger.RETRY,
+                ),
+            )
+
+    async def revert_config(self, service_id: str) -> Service:
+        async with self.db.tx() as tx:
+            service = await load_service(tx, service_id)
+            deployed = await deployed_config(tx, service)
+            if deployed is None:
+                raise Error(CONFLICT, "Nothing runs for this service yet; there is no config to go back to.")
+            if service.config != deployed:
+                service.config = deployed
+                service = await save_service(tx, service)
+            return await with_deploy_state(tx, service)
 
     async def _transition(self, id: str, target: DeploymentStatus, sets: dict[str, Any]) -> Deployment:
         async with self.db.tx() as tx:

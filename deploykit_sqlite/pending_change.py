@@ -32,7 +32,7 @@ from deploykit_sqlite.apply import apply_changes, load_plan, staged_node_groups
 from deploykit_sqlite.canvas import find_node, remove_node, row_to_edge, save_node
 from deploykit_sqlite.db import DB, Tx, dumps, from_text, to_text
 from deploykit_sqlite.project import load_project
-from deploykit_sqlite.service import load_service
+from deploykit_sqlite.service import deployed_config, load_service, project_services
 
 
 def row_to_change(tx: Tx, row: sqlite3.Row) -> PendingChange:
@@ -77,7 +77,12 @@ class PendingChangeStore:
             plan = await load_plan(tx, project_id, await staged_node_groups(tx, project_id, changes))
             rows = await tx.fetchall("SELECT id, value FROM env_vars WHERE project_id = ?", (project_id,))
             values = {r["id"]: tx.unseal(r["value"]) for r in rows}
-        return staged_diff(plan, changes, project_name=project.name, env_values=values)
+            deployed = {}
+            for service in await project_services(tx, project_id):
+                config = await deployed_config(tx, service)
+                if config is not None:
+                    deployed[service.id] = config
+        return staged_diff(plan, changes, project_name=project.name, env_values=values, deployed=deployed)
 
     async def get_service_target(self, project_id: str, service_id: str) -> ServiceTarget:
         async with self.db.read() as tx:

@@ -39,6 +39,29 @@ async def load_service(tx: Tx, id: str, project_id: str | None = None) -> Servic
     return row_to_service(tx, row)
 
 
+IN_FLIGHT_STATUSES = ("pending", "building", "starting")
+
+
+async def deployed_config(tx: Tx, service: Service) -> ServiceConfig | None:
+    """The config of the service's newest in-flight deployment, else of its active one."""
+    row = await tx.fetchone(
+        "SELECT config FROM deployments WHERE service_id = ? AND status IN (?, ?, ?) ORDER BY seq DESC LIMIT 1",
+        (service.id, *IN_FLIGHT_STATUSES),
+    )
+    if row is None and service.active_deployment_id is not None:
+        row = await tx.fetchone("SELECT config FROM deployments WHERE id = ?", (service.active_deployment_id,))
+    return None if row is None else decode_config(tx, row["config"])
+
+
+async def with_deploy_state(tx: Tx, service: Service) -> Service:
+    """``service`` with what it deploys: ``deployed_config`` and ``last_deployment_status``."""
+    service.deployed_config = await deployed_config(tx, service)
+    service.last_deployment_status = await tx.scalar(
+        "SELECT status FROM deployments WHERE service_id = ? ORDER BY seq DESC LIMIT 1", (service.id,)
+    )
+    return service
+
+
 async def project_services(tx: Tx, project_id: str) -> list[Service]:
     """The project's services, without the hidden ones that run pull-request previews."""
     rows = await tx.fetchall(
@@ -137,7 +160,7 @@ class ServiceStore:
 
     async def get_service(self, id: str) -> Service:
         async with self.db.read() as tx:
-            return await load_service(tx, id)
+            return await with_deploy_state(tx, await load_service(tx, id))
 
     async def list_services(self, filt: ServiceFilter) -> tuple[list[Service], int]:
         where, params = ["1 = 1"], []
@@ -159,7 +182,7 @@ class ServiceStore:
                 f"SELECT * FROM services WHERE {clause} ORDER BY name_key, id LIMIT ? OFFSET ?",
                 (*params, max(filt.limit, 0), max(filt.offset, 0)),
             )
-        return [row_to_service(tx, r) for r in rows], total
+            return [await with_deploy_state(tx, row_to_service(tx, r)) for r in rows], total
 
     async def set_service_status(self, id: str, status: ServiceStatus) -> Service:
         async with self.db.tx() as tx:

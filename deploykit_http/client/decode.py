@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from deploykit.auth import APIKey, AuthTokens
-from deploykit.deployment import Deployment, DeploymentStatus
+from deploykit.deployment import Deployment, DeploymentStatus, DeploymentTrigger
 from deploykit.envvar import EnvVar, Scope
 from deploykit.ingress import Domain, TLSStatus
 from deploykit.pending_change import ApplyResult, ChangeKind, PendingChange
@@ -72,6 +72,8 @@ def deployment(d: Body) -> Deployment:
         healthy_at=parse_time(d.get("healthy_at")),
         finished_at=parse_time(d.get("finished_at")),
         was_healthy=d.get("healthy_at") is not None,
+        trigger=DeploymentTrigger(d.get("trigger") or DeploymentTrigger.DEPLOY),
+        changes=tuple(d.get("changes") or ()),
     )
 
 
@@ -160,5 +162,6 @@ def scope_diff(d: Body) -> ScopeDiff:
         fields=tuple(FieldDiff(f["field"], f["before"], f["after"]) for f in d["fields"]),
         env=tuple(EnvDiff(e["key"], EnvOp(e["op"]), e["before"], e["after"], tuple(e["change_ids"])) for e in d["env"]),
         change_ids=tuple(d["change_ids"]),
+        running=tuple(FieldDiff(f["field"], f["before"], f["after"]) for f in d.get("running") or ()),
         after=d.get("after"),
     )

@@ -6,9 +6,16 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
-from deploykit.deployment import Deployment, DeploymentCreate, DeploymentFailure, DeploymentFilter
+from deploykit.deployment import (
+    Deployment,
+    DeploymentCreate,
+    DeploymentFailure,
+    DeploymentFilter,
+    DeploymentTrigger,
+)
 from deploykit.errors import INVALID, Error
 from deploykit.logs import LogLine
+from deploykit.service import Service
 from deploykit_http.client import decode
 from deploykit_http.client.projects import window
 from deploykit_http.client.transport import PAGE, Transport, events, is_event_stream, not_offered
@@ -61,15 +68,24 @@ class DeploymentClient:
         created_by: str | None,
         commit_sha: str | None = None,
         commit_message: str | None = None,
+        trigger: DeploymentTrigger = DeploymentTrigger.REDEPLOY,
     ) -> Deployment:
         """``created_by`` is whoever the token belongs to; pinning a commit is for push webhooks."""
-        if commit_sha is not None:
+        if commit_sha is not None or trigger != DeploymentTrigger.REDEPLOY:
             raise not_offered("Redeploying a pinned commit (a push webhook does that)")
         return self._seen(await self.t.request("POST", await self.t.service_path(service_id) + "/redeploy"))
 
     async def rollback(self, service_id: str, deployment_id: str, created_by: str | None) -> Deployment:
         path = await self.t.service_path(service_id) + "/rollback"
         return self._seen(await self.t.request("POST", path, json={"deployment_id": deployment_id}))
+
+    async def retry(self, service_id: str, deployment_id: str, created_by: str | None) -> Deployment:
+        path = await self.t.service_path(service_id) + f"/deployments/{deployment_id}/retry"
+        return self._seen(await self.t.request("POST", path))
+
+    async def revert_config(self, service_id: str) -> Service:
+        path = await self.t.service_path(service_id) + "/revert-config"
+        return decode.service(await self.t.request("POST", path))
 
     async def mark_building(self, id: str) -> Deployment:
         raise not_offered("Recording a deployment's progress")

@@ -102,6 +102,16 @@ def endpoints(ctx: Context) -> list[Endpoint]:
         ctx.require_deploys()
         return deployment_out(await deployments.rollback(svc.id, body.deployment_id, call.user.id))
 
+    async def retry(call: Call) -> Any:
+        dep = await owned_deployment(call)
+        ctx.require_deploys()
+        return deployment_out(await deployments.retry(dep.service_id, dep.id, call.user.id))
+
+    async def revert_config(call: Call) -> Any:
+        project = await ctx.project(call.params["project_id"])
+        svc = await ctx.service_in(project.id, call.params["service_id"])
+        return service_out(await deployments.revert_config(svc.id), project.slug, ctx.settings.base_domain)
+
     def set_stopped(stopped: bool) -> Any:
         async def handler(call: Call) -> Any:
             project = await ctx.project(call.params["project_id"])
@@ -198,6 +208,25 @@ def endpoints(ctx: Context) -> list[Endpoint]:
             response=DeploymentOut,
             status=201,
             errors=(400, 404, 422, 503),
+        ),
+        Endpoint(
+            "POST",
+            dep_path + "/retry",
+            retry,
+            "Deploy a failed or cancelled deployment's snapshot again",
+            tag,
+            response=DeploymentOut,
+            status=201,
+            errors=(400, 404, 503),
+        ),
+        Endpoint(
+            "POST",
+            svc_path + "/revert-config",
+            revert_config,
+            "Make the service's config that of the deployment it runs (no new deployment)",
+            tag,
+            response=ServiceOut,
+            errors=(404, 409),
         ),
         Endpoint(
             "POST",

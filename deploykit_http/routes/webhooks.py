@@ -21,7 +21,7 @@ from pydantic import Field
 from starlette.requests import Request
 
 from deploykit.build import DeployKeyGenerator, DeployKeyService
-from deploykit.deployment import IN_FLIGHT, Deployment, DeploymentFilter
+from deploykit.deployment import IN_FLIGHT, Deployment, DeploymentFilter, DeploymentTrigger
 from deploykit.errors import INVALID, NOT_FOUND, UNAUTHORIZED, Error, ValidationError, error_message
 from deploykit.preview import (
     MAX_PREVIEWS_LIMIT,
@@ -215,7 +215,11 @@ class Receiver:
             raise unavailable("The reconciler")
         try:
             dep = await self.ctx.c.deployments.redeploy(
-                service.id, None, commit_sha=push.commit_sha, commit_message=push.message
+                service.id,
+                None,
+                commit_sha=push.commit_sha,
+                commit_message=push.message,
+                trigger=DeploymentTrigger.WEBHOOK,
             )
         except Error as exc:
             await self._record(base, DeliveryStatus.FAILED, error_message(exc))

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from typing_extensions import TypedDict
 
 from deploykit.container import ContainerRecord
-from deploykit.deployment import Deployment, DeploymentStatus
+from deploykit.deployment import Deployment, DeploymentStatus, DeploymentTrigger
+from deploykit.drift import config_drift
 from deploykit.health import HealthCheck, HealthCheckType
 from deploykit.ingress import generated_hostname
 from deploykit.project import Project
@@ -116,6 +117,13 @@ class ConfigOut(TypedDict):
     restart_policy: RestartPolicy
 
 
+class DriftOut(TypedDict):
+    field: str
+    """Dotted for a nested field: ``source.image``, ``health_check.path``."""
+    running: Any
+    config: Any
+
+
 class ServiceOut(ConfigOut):
     id: str
     project_id: str
@@ -129,6 +137,11 @@ class ServiceOut(ConfigOut):
     drain_s: float
     rollout: Literal["start-first", "stop-first"]
     """stop-first for services with volumes (or no port): the old replicas stop before the new start."""
+    drift: list[DriftOut]
+    """Each config field that differs from the deployment the service runs (or rolls out to):
+    a deploy that failed leaves the config the user asked for. Empty when they agree."""
+    last_deployment_status: DeploymentStatus | None
+    """The status of the newest deployment (``failed``: the last deploy failed)."""
     created_at: datetime | None
     updated_at: datetime | None
 
@@ -151,6 +164,10 @@ def service_out(s: Service, project_slug: str | None = None, base_domain: str | 
         "domains": domains,
         "drain_s": s.drain_s,
         "rollout": "stop-first" if c.rolls_stop_first else "start-first",
+        "drift": [
+            {"field": d.field, "running": d.before, "config": d.after} for d in config_drift(c, s.deployed_config)
+        ],
+        "last_deployment_status": DeploymentStatus(s.last_deployment_status) if s.last_deployment_status else None,
         "created_at": s.created_at,
         "updated_at": s.updated_at,
     }
@@ -194,6 +211,10 @@ class DeploymentOut(ConfigOut):
     attempt_count: int
     rollback_of: str | None
     created_by: str | None
+    trigger: DeploymentTrigger
+    """deploy (staged changes applied), redeploy, webhook, rollback or retry."""
+    changes: list[str]
+    """What changed against the service's previous deployment, one short line each."""
     created_at: datetime | None
     started_at: datetime | None
     healthy_at: datetime | None
@@ -217,6 +238,8 @@ def deployment_out(d: Deployment) -> DeploymentOut:
         "attempt_count": d.attempt_count,
         "rollback_of": d.rollback_of,
         "created_by": d.created_by,
+        "trigger": d.trigger,
+        "changes": list(d.changes),
         "created_at": d.created_at,
         "started_at": d.started_at,
         "healthy_at": d.healthy_at,

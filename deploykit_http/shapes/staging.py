@@ -123,6 +123,10 @@ class ScopeDiffOut(TypedDict):
     after: dict[str, Any] | None
     """A service as it will be: name, group_id and its config fields (as in the service's shape),
     drain_s for an applied one; null for a project, a group or a deleted service."""
+    running: list[FieldDiffOut]
+    """A service's fields whose value after this Deploy differs from the deployment it runs
+    (before: the running value), staged or not: a config that failed to deploy shows here, and
+    this Deploy deploys it. Such a service is listed even with nothing staged (no change_ids)."""
 
 
 def scope_diff_out(d: ScopeDiff) -> ScopeDiffOut:
@@ -138,6 +142,7 @@ def scope_diff_out(d: ScopeDiff) -> ScopeDiffOut:
         ],
         "change_ids": list(d.change_ids),
         "after": d.after,
+        "running": [{"field": f.field, "before": f.before, "after": f.after} for f in d.running],
     }
 
 

@@ -408,3 +408,56 @@ def test_a_replayed_push_is_skipped_and_cannot_roll_the_service_back(world: Worl
     assert len(world.deployments()) == before
     assert world.deployment(serving["id"])["status"] == "healthy"
     assert served(serving["id"]) == "replay two\n"
+
+
+def images_of(repository: str) -> set[str]:
+    out = subprocess.run(
+        ["docker", "images", "--no-trunc", "--format", "{{.Repository}}:{{.Tag}} {{.ID}}", repository],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    return set(out.stdout.split("\n")) - {""}
+
+
+def test_a_change_of_health_check_replicas_or_env_reuses_the_built_image(world: World) -> None:
+    with world.client() as c:
+        service = c.get(world.svc).json()
+    running = world.deployment(service["active_deployment_id"])
+    assert running["status"] == "healthy"
+    repository = running["image"].partition(":")[0]
+    images = images_of(repository)
+    page = served(running["id"])
+    check = {**service["health_check"], "interval_s": 1.0, "healthy_threshold": 2}
+
+    with world.client() as c:
+        staged = [
+            c.patch(world.svc, json={"health_check": check, "resources": {"cpus": 0.5, "memory_mb": 256}}),
+            c.post(f"{world.svc}/env-vars", json={"key": "GREETING", "value": "hi"}),
+        ]
+        assert [r.status_code for r in staged] == [200, 200], [r.text for r in staged]
+        applied = c.post(f"/projects/{world.project_id}/deploy")
+        assert applied.status_code == 200, applied.text
+    [dep_id] = applied.json()["created_deployments"]
+    dep = world.settled(dep_id)
+    assert dep["status"] == "healthy", (dep["failure_reason"], dep["log_tail"])
+    # The running commit's image, started as it is: no build ran, no image was made.
+    assert (dep["image"], dep["commit_sha"]) == (running["image"], running["commit_sha"])
+    assert (dep["health_check"]["healthy_threshold"], dep["env_vars"]) == (2, {"GREETING": "hi"})
+    with world.client() as c:
+        log = c.get(f"{world.svc}/deployments/{dep_id}/logs").json()["log"]
+    assert "COPY index.html" not in log, log
+    assert images_of(repository) == images
+    assert served(dep_id) == page
+
+    # A change to the build settings builds again.
+    with world.client() as c:
+        source = {**service["source"], "repo_url": world.repo.url, "dockerfile_path": "./Dockerfile"}
+        assert c.patch(world.svc, json={"source": source}).status_code == 200
+        applied = c.post(f"/projects/{world.project_id}/deploy")
+    [rebuilt_id] = applied.json()["created_deployments"]
+    rebuilt = world.settled(rebuilt_id)
+    assert rebuilt["status"] == "healthy", (rebuilt["failure_reason"], rebuilt["log_tail"])
+    assert rebuilt["image"] != running["image"]
+    with world.client() as c:
+        assert "COPY index.html" in c.get(f"{world.svc}/deployments/{rebuilt_id}/logs").json()["log"]

@@ -88,6 +88,8 @@ FakeDeployments = fake(
     "create_deployment",
     "redeploy",
     "rollback",
+    "retry",
+    "revert_config",
     "mark_building",
     "mark_starting",
     "mark_healthy",

@@ -11,7 +11,7 @@ from datetime import timedelta
 import pytest
 
 from deploykit.auth import Identity
-from deploykit.deployment import Deployment, DeploymentStatus
+from deploykit.deployment import Deployment, DeploymentStatus, DeploymentTrigger
 from deploykit.errors import UNAUTHORIZED, Error
 from deploykit.logs import LogLine
 from deploykit.service import Service
@@ -352,3 +352,31 @@ async def test_rollback_stop_and_start_are_stored_and_leave_the_reconciler_to_th
     assert stopped == [("s1", True), ("s1", False)]
     assert rolled == [("s1", "d0", "u-admin")]
     assert back.json()["id"] == "d1"
+
+
+async def test_retry_and_revert_config_call_their_store_methods(world: World, settings: HTTPSettings) -> None:
+    world.runtime = FakeRuntime()
+    failed = Deployment(
+        id="d0", service_id="s1", project_id="p1", status=DeploymentStatus.FAILED, config=SERVICE.config
+    )
+    retried = dataclasses.replace(failed, id="d1", status=DeploymentStatus.PENDING, trigger=DeploymentTrigger.RETRY)
+    calls: list[tuple[str, ...]] = []
+
+    def retry(service_id: str, deployment_id: str, created_by: str | None) -> Deployment:
+        calls.append(("retry", service_id, deployment_id, str(created_by)))
+        return retried
+
+    def revert_config(service_id: str) -> Service:
+        calls.append(("revert", service_id))
+        return SERVICE
+
+    world.deployments.get_deployment_fn = lambda id: failed
+    world.deployments.retry_fn = retry
+    world.deployments.revert_config_fn = revert_config
+    async with client_for(make_app(world, settings)) as c:
+        again = await c.post("/projects/p1/services/s1/deployments/d0/retry")
+        reverted = await c.post("/projects/p1/services/s1/revert-config")
+    assert (again.status_code, reverted.status_code) == (201, 200), again.text
+    assert (again.json()["id"], again.json()["trigger"], again.json()["changes"]) == ("d1", "retry", [])
+    assert (reverted.json()["id"], reverted.json()["drift"]) == ("s1", [])
+    assert calls == [("retry", "s1", "d0", "u-admin"), ("revert", "s1")]

@@ -115,6 +115,7 @@ async def test_the_diff_is_what_the_staging_service_computed_and_is_in_the_opena
         env=(EnvDiff("LOG", EnvOp.CHANGED, "info", "debug", ("c2",)),),
         change_ids=("c1", "c2"),
         after={"name": "web", "replicas": 2},
+        running=(FieldDiff("source.image", "web:1", "web:2"),),
     )
     world.pending.diff_pending_changes_fn = lambda project_id: [computed] if project_id == PROJECT.id else []
     async with client_for(make_app(world, settings)) as c:
@@ -132,6 +133,7 @@ async def test_the_diff_is_what_the_staging_service_computed_and_is_in_the_opena
                 "env": [{"key": "LOG", "op": "changed", "before": "info", "after": "debug", "change_ids": ["c2"]}],
                 "change_ids": ["c1", "c2"],
                 "after": {"name": "web", "replicas": 2},
+                "running": [{"field": "source.image", "before": "web:1", "after": "web:2"}],
             }
         ]
     }
@@ -147,4 +149,5 @@ async def test_the_diff_is_what_the_staging_service_computed_and_is_in_the_opena
         "env",
         "change_ids",
         "after",
+        "running",
     }

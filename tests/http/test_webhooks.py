@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from deploykit.build import DeployKeyPair
-from deploykit.deployment import Deployment, DeploymentStatus
+from deploykit.deployment import Deployment, DeploymentStatus, DeploymentTrigger
 from deploykit.errors import CONFLICT, NOT_FOUND, Error
 from deploykit.service import GitSource, Service, ServiceConfig
 from deploykit.webhook import DeliveryStatus, Provider, Webhook, WebhookDelivery
@@ -123,8 +123,13 @@ def make_git(world: World) -> Git:
     hooks.record_delivery_fn = record
 
     def redeploy(
-        service_id: str, created_by: str | None, commit_sha: str | None = None, commit_message: str | None = None
+        service_id: str,
+        created_by: str | None,
+        commit_sha: str | None = None,
+        commit_message: str | None = None,
+        trigger: DeploymentTrigger = DeploymentTrigger.REDEPLOY,
     ) -> Deployment:
+        assert trigger == DeploymentTrigger.WEBHOOK
         g.redeployed.append((service_id, commit_sha, commit_message))
         return Deployment("dep-new", service_id, "p1", DeploymentStatus.PENDING, GIT_SERVICE.config)
 

@@ -118,7 +118,8 @@ async def test_rollback_to_a_pruned_image_rebuilds_its_commit(building: Harness,
         assert first.image is not None
         write_files(repo, harness.image, "", page="second page\n")
         await git("-c", "user.email=t@example.test", "-c", "user.name=t", "commit", "-qam", "second", cwd=repo)
-        second_id = (await harness.set_env(service, "V", "2")).created_deployments[0]
+        # A redeploy builds the branch's new head (a config-only change would reuse the image).
+        second_id = (await harness.store.deployments.redeploy(service.id, None)).id
         tags.add(image_tag(project.slug, service.slug, second_id))
         second = await harness.wait_deployment(second_id, "healthy", within=120)
         assert second.commit_sha != first_sha

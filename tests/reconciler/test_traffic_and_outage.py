@@ -66,6 +66,7 @@ async def test_ingress_switches_to_ready_replicas_before_old_ones_stop_and_drain
     (first,) = await harness.deployments(service.id)
     await harness.wait_deployment(first.id, "healthy")
     await harness.update_service(service, drain_s=0.5)
+    statuses = harness.bus.subscribe(frozenset({EventType.SERVICE_STATUS_CHANGED}), maxsize=100)
 
     second = (await harness.set_env(service, "V", "2")).created_deployments[0]
     await harness.wait_deployment(second, "healthy")
@@ -74,6 +75,15 @@ async def test_ingress_switches_to_ready_replicas_before_old_ones_stop_and_drain
         return {c.deployment_id for c in await harness.containers(service_id=service.id)} == {second}
 
     await wait_for(old_gone, within=20, message="old replica stopped after the drain")
+    await harness.wait_status(service.id, "running")
+    # While the old replica drains the service says so (not "deploying").
+    seen: list[str] = []
+    while "running" not in seen:
+        event = await asyncio.wait_for(anext(aiter(statuses)), 5)
+        if event.service_id == service.id:
+            seen.append(str(event.payload.get("status")))
+    statuses.close()
+    assert seen == ["deploying", "draining", "running"]
     (new,) = await harness.running(service.id, second)
     route, running_then = switches[-1]
     assert route.service_id == service.id

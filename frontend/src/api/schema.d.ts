@@ -578,6 +578,40 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/projects/{project_id}/services/{service_id}/deployments/{deployment_id}/retry": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Deploy a failed or cancelled deployment's snapshot again */
+        post: operations["post_projects_project_id_services_service_id_deployments_deployment_id_retry"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/projects/{project_id}/services/{service_id}/revert-config": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Make the service's config that of the deployment it runs (no new deployment) */
+        post: operations["post_projects_project_id_services_service_id_revert_config"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/projects/{project_id}/services/{service_id}/stop": {
         parameters: {
             query?: never;
@@ -1904,6 +1938,9 @@ export interface components {
             rollback_of: string | null;
             /** Created By */
             created_by: string | null;
+            trigger: components["schemas"]["DeploymentTrigger"];
+            /** Changes */
+            changes: string[];
             /** Created At */
             created_at: string | null;
             /** Started At */
@@ -1929,6 +1966,12 @@ export interface components {
          * @enum {string}
          */
         DeploymentStatus: "pending" | "building" | "starting" | "healthy" | "superseded" | "failed" | "cancelled";
+        /**
+         * DeploymentTrigger
+         * @description Who or what asked for a deployment, as its card says.
+         * @enum {string}
+         */
+        DeploymentTrigger: "deploy" | "redeploy" | "webhook" | "rollback" | "retry";
         /**
          * DiffStatus
          * @enum {string}
@@ -2051,6 +2094,15 @@ export interface components {
              */
             type: "service:drafts";
             payload: components["schemas"]["Drafts"];
+        };
+        /** DriftOut */
+        DriftOut: {
+            /** Field */
+            field: string;
+            /** Running */
+            running: unknown;
+            /** Config */
+            config: unknown;
         };
         /** EdgeDeleteMessage */
         EdgeDeleteMessage: {
@@ -3095,6 +3147,8 @@ export interface components {
             after: {
                 [key: string]: unknown;
             } | null;
+            /** Running */
+            running: components["schemas"]["FieldDiffOut"][];
         };
         /**
          * ServiceCreate
@@ -3336,6 +3390,9 @@ export interface components {
              * @enum {string}
              */
             rollout: "start-first" | "stop-first";
+            /** Drift */
+            drift: components["schemas"]["DriftOut"][];
+            last_deployment_status: components["schemas"]["DeploymentStatus"] | null;
             /** Created At */
             created_at: string | null;
             /** Updated At */
@@ -3356,7 +3413,7 @@ export interface components {
          * ServiceStatus
          * @enum {string}
          */
-        ServiceStatus: "created" | "deploying" | "running" | "degraded" | "failed" | "stopped";
+        ServiceStatus: "created" | "deploying" | "draining" | "running" | "degraded" | "failed" | "stopped";
         /** ServiceStatusChanged */
         ServiceStatusChanged: {
             /** Service Id */
@@ -6157,6 +6214,116 @@ export interface operations {
             };
             /** @description Unavailable */
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    post_projects_project_id_services_service_id_deployments_deployment_id_retry: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project_id: string;
+                service_id: string;
+                deployment_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeploymentOut"];
+                };
+            };
+            /** @description Invalid request or malformed JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Missing or invalid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    post_projects_project_id_services_service_id_revert_config: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project_id: string;
+                service_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ServiceOut"];
+                };
+            };
+            /** @description Missing or invalid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Conflict */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

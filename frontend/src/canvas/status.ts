@@ -3,6 +3,7 @@ import type { DeploymentStatus, ServiceStatus } from "../api/types";
 export const SERVICE_STATUS_LABEL: Record<ServiceStatus, string> = {
   created: "Not deployed",
   deploying: "Deploying",
+  draining: "Draining",
   running: "Running",
   degraded: "Degraded",
   failed: "Failed",
@@ -29,6 +30,7 @@ export function serviceTone(s: ServiceStatus | undefined): string {
     case "running":
       return "ok";
     case "deploying":
+    case "draining":
       return "busy";
     case "degraded":
       return "warn";

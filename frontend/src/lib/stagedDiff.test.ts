@@ -3,7 +3,7 @@ import type { ChangeKind, PendingChange, ScopeDiff } from "../api/types";
 import { envChangeOf, formatValue, stagedEnvOfScope, stagedProjectName, stagedServices, withStaged } from "./stagedDiff";
 
 const scope = (d: Partial<ScopeDiff> & Pick<ScopeDiff, "scope" | "id">): ScopeDiff => ({
-  name: "", status: "changed", fields: [], env: [], change_ids: [], after: null, ...d,
+  name: "", status: "changed", fields: [], env: [], change_ids: [], after: null, running: [], ...d,
 });
 
 // What the server's diff says; the UI only reads it.
