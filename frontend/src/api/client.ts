@@ -239,6 +239,9 @@ export class ApiClient {
   patch<T>(path: string, body: unknown): Promise<T> {
     return this.request<T>("PATCH", path, { body });
   }
+  put<T>(path: string, body: unknown): Promise<T> {
+    return this.request<T>("PUT", path, { body });
+  }
   del<T = void>(path: string): Promise<T> {
     return this.request<T>("DELETE", path);
   }

@@ -74,3 +74,6 @@ export type WebhookProvider = Webhook["provider"];
 export type WebhookDelivery = Schemas["DeliveryOut"];
 export type WebhookDeliveryList = Schemas["DeliveryList"];
 export type DeployKey = Schemas["DeployKeyOut"];
+export type Preview = Schemas["PreviewOut"];
+export type PreviewList = Schemas["PreviewList"];
+export type PreviewVars = Schemas["PreviewVarsOut"];

@@ -56,6 +56,11 @@ export function DeliveriesList({ projectId, serviceId, base, queryKey }: { proje
                 <span className={`status-pill tone-${TONE[d.status]}`}>
                   <span className={`dot tone-${TONE[d.status]}`} /> {d.status}
                 </span>{" "}
+                {d.preview_number != null ? (
+                  <span className="muted" data-testid="delivery-preview">
+                    #{d.preview_number} preview {d.preview_action}:{" "}
+                  </span>
+                ) : null}
                 <span data-testid="delivery-reason">{d.reason}</span>
                 {d.deployment_id ? (
                   <span className="muted">
@@ -65,7 +70,7 @@ export function DeliveriesList({ projectId, serviceId, base, queryKey }: { proje
                 ) : null}
               </td>
               <td>
-                {d.branch && d.commit_sha ? (
+                {d.branch && d.commit_sha && d.preview_number == null ? (
                   <button className="btn btn-sm" disabled={redeliver.isPending} onClick={() => redeliver.mutate(d)} data-testid="delivery-redeliver">
                     Redeliver
                   </button>

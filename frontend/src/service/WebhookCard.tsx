@@ -8,6 +8,7 @@ import { CopyField } from "../ui/CopyField";
 import { ConfirmDialog, Spinner, errorText } from "../ui/controls";
 import { useToast } from "../ui/toast";
 import { DeliveriesList } from "./DeliveriesList";
+import { PreviewsSection } from "./PreviewsSection";
 
 const PROVIDERS: Record<WebhookProvider, string> = { github: "GitHub", gitlab: "GitLab" };
 
@@ -105,6 +106,7 @@ export function WebhookCard({ projectId, serviceId, base, repoUrl, branch }: { p
             <span className="muted">New secret, or the other provider:</span>
             {createButtons((p) => `Recreate for ${p}`)}
           </div>
+          <PreviewsSection hook={h} base={base} queryKey={[...queryKey, "previews"]} onHook={done} />
           <DeliveriesList projectId={projectId} serviceId={serviceId} base={base} queryKey={[...queryKey, "deliveries"]} />
         </>
       ) : null}
@@ -149,14 +151,14 @@ function SetupSteps({ provider, page, branch }: { provider: WebhookProvider; pag
           <li>The repository's <em>Settings → Webhooks → Add webhook</em>.</li>
           <li><em>Payload URL</em>: the URL above. <em>Content type</em>: <code>application/json</code>.</li>
           <li><em>Secret</em>: the secret above.</li>
-          <li><em>Which events</em>: <em>Just the push event</em>; keep <em>Active</em> ticked; <em>Add webhook</em>.</li>
+          <li><em>Which events</em>: <em>Just the push event</em> (with previews: <em>Let me select individual events</em>, <em>Pushes</em> and <em>Pull requests</em>); keep <em>Active</em> ticked; <em>Add webhook</em>.</li>
           <li>GitHub sends a ping: it shows below as a delivery answered “Pong.”</li>
         </ol>
       ) : (
         <ol>
           <li>The project's <em>Settings → Webhooks → Add new webhook</em>.</li>
           <li><em>URL</em>: the URL above. <em>Secret token</em>: the secret above.</li>
-          <li><em>Trigger</em>: <em>Push events</em> (optionally only the branch <code>{branch}</code>).</li>
+          <li><em>Trigger</em>: <em>Push events</em> (optionally only the branch <code>{branch}</code>), and <em>Merge request events</em> for previews.</li>
           <li><em>Add webhook</em>; <em>Test → Push events</em> sends one that shows below.</li>
         </ol>
       )}
