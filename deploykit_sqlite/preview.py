@@ -10,7 +10,7 @@ import sqlite3
 import uuid
 
 from deploykit.bus import Event, EventType
-from deploykit.deployment import DeploymentCreate, DeploymentStatus
+from deploykit.deployment import DeploymentCreate, DeploymentStatus, DeploymentTrigger
 from deploykit.envvar import Scope, overlay, resolve_env, validate_env_key, validate_env_value
 from deploykit.errors import INVALID, Error, FieldErrors, not_found
 from deploykit.preview import (
@@ -132,7 +132,14 @@ class PreviewStore:
                 action, type = PreviewAction.UPDATED, EventType.PREVIEW_UPDATED
             env = await self._env(tx, source)
             deployment = await insert_deployment(
-                tx, DeploymentCreate(service_id=hidden.id, config=config, env_vars=env, commit_sha=req.head_sha)
+                tx,
+                DeploymentCreate(
+                    service_id=hidden.id,
+                    config=config,
+                    env_vars=env,
+                    commit_sha=req.head_sha,
+                    trigger=DeploymentTrigger.WEBHOOK,
+                ),
             )
             row = await tx.fetchone(PREVIEW_SELECT + " WHERE p.preview_service_id = ?", (hidden.id,))
             assert row is not None

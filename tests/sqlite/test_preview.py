@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from deploykit.bus import EventType
-from deploykit.deployment import DeploymentFilter, DeploymentStatus
+from deploykit.deployment import DeploymentFilter, DeploymentStatus, DeploymentTrigger
 from deploykit.errors import Error, ValidationError
 from deploykit.pending_change import ChangeKind
 from deploykit.preview import PreviewAction, PreviewOpen
@@ -71,6 +71,7 @@ async def test_open_creates_a_hidden_service_with_its_domain_env_and_deployment(
     assert deployment.service_id == hidden.id
     assert deployment.commit_sha == SHA1
     assert deployment.env_vars == {"MODE": "preview", "KEEP": "1", "DEBUG": "1"}
+    assert deployment.trigger == DeploymentTrigger.WEBHOOK
     assert [d.hostname for d in await store.domains.list_domains(hidden.id)] == [preview.hostname]
     # Hidden from service lists (the canvas, the API), seen by the reconciler.
     listed, total = await store.services.list_services(ServiceFilter(project_id=project.id))
