@@ -138,7 +138,8 @@ class WebhookService(Protocol):
         ...
 
     async def delete_webhook(self, service_id: str) -> None:
-        """Raises ``not_found``."""
+        """Removes the service's previews too (no delivery could close them any more). Raises
+        ``not_found``."""
         ...
 
     async def record_delivery(self, delivery: WebhookDelivery) -> WebhookDelivery:

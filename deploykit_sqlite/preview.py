@@ -89,6 +89,32 @@ def preview_event(type: EventType, preview: Preview, tx: Tx) -> Event:
     return Event(type, preview.project_id, preview.service_id, payload, tx.now())
 
 
+async def drop_preview(tx: Tx, preview: Preview) -> None:
+    """Delete the preview's hidden service (its preview row, deployments and domain go with it)
+    and tell the reconciler, which removes its containers, volumes, images and route."""
+    hidden = await load_service(tx, preview.preview_service_id)
+    project = await load_project(tx, preview.project_id)
+    volumes = [volume_name(project.slug, hidden.slug, v.name, hidden.volume_names) for v in hidden.config.volumes]
+    await tx.execute("DELETE FROM services WHERE id = ?", (hidden.id,))
+    payload = {
+        "name": hidden.name,
+        "project_slug": project.slug,
+        "service_slug": hidden.slug,
+        "network": network_name(project.slug),
+        "volumes": volumes,
+    }
+    tx.publish(Event(EventType.SERVICE_DELETED, project.id, hidden.id, payload, tx.now()))
+    tx.publish(preview_event(EventType.PREVIEW_REMOVED, preview, tx))
+
+
+async def drop_service_previews(tx: Tx, service_id: str) -> int:
+    """Remove every preview of the service (its webhook is deleted); how many there were."""
+    rows = await tx.fetchall(PREVIEW_SELECT + " WHERE p.service_id = ?", (service_id,))
+    for row in rows:
+        await drop_preview(tx, row_to_preview(row))
+    return len(rows)
+
+
 class PreviewStore:
     def __init__(self, db: DB) -> None:
         self.db = db
@@ -211,28 +237,7 @@ class PreviewStore:
             if row is None:
                 return PreviewOutcome(PreviewAction.SKIPPED, f"#{number} has no preview; nothing to remove.")
             preview = row_to_preview(row)
-            hidden = await load_service(tx, preview.preview_service_id)
-            project = await load_project(tx, source.project_id)
-            volumes = [
-                volume_name(project.slug, hidden.slug, v.name, hidden.volume_names) for v in hidden.config.volumes
-            ]
-            await tx.execute("DELETE FROM services WHERE id = ?", (hidden.id,))  # the preview row goes with it
-            tx.publish(
-                Event(
-                    EventType.SERVICE_DELETED,
-                    project_id=project.id,
-                    service_id=hidden.id,
-                    payload={
-                        "name": hidden.name,
-                        "project_slug": project.slug,
-                        "service_slug": hidden.slug,
-                        "network": network_name(project.slug),
-                        "volumes": volumes,
-                    },
-                    at=tx.now(),
-                )
-            )
-            tx.publish(preview_event(EventType.PREVIEW_REMOVED, preview, tx))
+            await drop_preview(tx, preview)
             reason = f"Removing the preview of #{number} (its containers, volumes, images and route)."
             return PreviewOutcome(PreviewAction.REMOVED, reason, preview)
 

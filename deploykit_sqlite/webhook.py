@@ -12,6 +12,7 @@ from deploykit.preview import DEFAULT_MAX_PREVIEWS, validate_max_previews
 from deploykit.service import GitSource
 from deploykit.webhook import DeliveryStatus, Provider, Webhook, WebhookDelivery
 from deploykit_sqlite.db import DB, Tx, from_text, to_text
+from deploykit_sqlite.preview import drop_service_previews
 from deploykit_sqlite.service import load_service
 
 DEFAULT_DELIVERY_LIMIT = 50
@@ -143,6 +144,8 @@ class WebhookStore:
         async with self.db.tx() as tx:
             if await tx.execute("DELETE FROM webhooks WHERE service_id = ?", (service_id,)) == 0:
                 raise not_found("Webhook")
+            # No delivery will ever close its previews now: they go with it.
+            await drop_service_previews(tx, service_id)
             service = await load_service(tx, service_id)
             tx.publish(Event(EventType.WEBHOOK_DELETED, service.project_id, service.id, at=tx.now()))
 

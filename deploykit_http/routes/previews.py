@@ -49,8 +49,9 @@ async def receive_request(
     base.branch, base.commit_sha, base.author, base.message = pr.head_ref, pr.head_sha, pr.author, pr.title
     base.preview_number = pr.number
     base.preview_action = PreviewAction.SKIPPED.value
-    if not hook.previews:
-        return await record(base, DeliveryStatus.SKIPPED, "Previews are off for this webhook.")
+    off = "Previews are off for this webhook."
+    if not hook.previews and pr.action != RequestAction.CLOSE:  # a close still removes what runs
+        return await record(base, DeliveryStatus.SKIPPED, off)
     if pr.action is None:
         reason = f"The {pr.provider_action or 'unnamed'} action of #{pr.number} does not change its preview."
         return await record(base, DeliveryStatus.SKIPPED, reason)
@@ -77,7 +78,10 @@ async def receive_request(
     except Error as exc:
         await record(base, DeliveryStatus.FAILED, error_message(exc))
         raise
-    return await record(base, *_recorded(base, outcome))
+    status, reason = _recorded(base, outcome)
+    if not hook.previews and outcome.action == PreviewAction.SKIPPED:
+        reason = off
+    return await record(base, status, reason)
 
 
 def _recorded(base: WebhookDelivery, outcome: PreviewOutcome) -> tuple[DeliveryStatus, str]:

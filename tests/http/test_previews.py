@@ -233,3 +233,32 @@ async def test_without_previews_the_routes_answer_503(git: Git) -> None:
     async with client_for(git.app(without="previews")) as c:
         r = await c.get("/projects/p1/services/s1/previews")
     assert r.status_code == 503
+
+
+@pytest.mark.parametrize(
+    ("outcome", "status", "reason"),
+    [
+        (
+            PreviewOutcome(PreviewAction.REMOVED, "Removing the preview of #2.", PREVIEW),
+            "success",
+            "Removing the preview of #2.",
+        ),
+        (PreviewOutcome(PreviewAction.SKIPPED, "#2 has no preview."), "skipped", "Previews are off for this webhook."),
+    ],
+)
+async def test_a_close_removes_a_running_preview_even_with_previews_off(
+    git: Git, outcome: PreviewOutcome, status: str, reason: str
+) -> None:
+    hook = dataclasses.replace(HOOKS["gh"], previews=False)
+    git.webhooks.get_webhook_fn = lambda id: hook
+    closed: list[int] = []
+
+    def close(service_id: str, number: int) -> PreviewOutcome:
+        closed.append(number)
+        return outcome
+
+    git.previews.close_preview_fn = close
+    async with client_for(git.app(), token=None) as c:
+        r = await c.post("/webhooks/github/gh", **gh("closed"))
+    assert (r.json()["status"], r.json()["reason"]) == (status, reason)
+    assert closed == [2]

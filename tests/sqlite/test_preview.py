@@ -3,6 +3,8 @@ generated domain and env (the service's, overlaid by the preview scope), at most
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from deploykit.bus import EventType
@@ -196,3 +198,27 @@ async def test_env_of_a_preview_resolves_references(store: Store, project: Proje
     # The service's own deployments are untouched by its preview's.
     deployments, _ = await store.deployments.list_deployments(DeploymentFilter(service_id=app.id))
     assert outcome.deployment_id not in {d.id for d in deployments}
+
+
+async def test_a_preview_cannot_be_staged_like_a_service(store: Store, project: Project, app: Service) -> None:
+    opened = await store.previews.open_preview(opening(app, 6))
+    assert opened.preview is not None
+    hidden = opened.preview.preview_service_id
+    for kind, payload in ((ChangeKind.SERVICE_UPDATE, {"replicas": 2}), (ChangeKind.SERVICE_DELETE, {})):
+        with pytest.raises(Error) as info:
+            await stage(store, project.id, kind, payload, target_id=hidden)
+        assert info.value.code == "not_found"
+    with pytest.raises(Error) as info:
+        await store.previews.open_preview(dataclasses.replace(opening(app, 1), service_id=hidden))
+    assert info.value.code == "not_found"  # no preview of a preview
+
+
+async def test_deleting_the_webhook_removes_the_previews(store: Store, app: Service, bus: RecordingBus) -> None:
+    await store.webhooks.create_webhook(app.id, Provider.GITHUB)
+    opened = [await store.previews.open_preview(opening(app, n)) for n in (1, 2)]
+    bus.clear()
+    await store.webhooks.delete_webhook(app.id)
+    assert await store.previews.list_previews(app.id) == []
+    hidden = {o.preview.preview_service_id for o in opened if o.preview is not None}
+    assert {e.service_id for e in bus.of(EventType.SERVICE_DELETED)} == hidden
+    assert sorted(e.payload["number"] for e in bus.of(EventType.PREVIEW_REMOVED)) == [1, 2]

@@ -116,7 +116,7 @@ export function WebhookCard({ projectId, serviceId, base, repoUrl, branch }: { p
           body={
             <p>
               {confirm === "delete"
-                ? "Pushes stop deploying, and its deliveries are removed. Remove the webhook on the repository's host too."
+                ? "Pushes stop deploying, its deliveries are removed and its pull-request previews too. Remove the webhook on the repository's host as well."
                 : "The current URL and secret stop working: the repository's host must be given the new ones."}
             </p>
           }
