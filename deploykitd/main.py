@@ -39,6 +39,7 @@ from deploykit_sqlite import Store
 from deploykit_sqlite.cipher import KEY_FILE
 from deploykit_sqlite.snapshot import SQLiteArchiver
 from deploykit_swarm import SwarmRuntime
+from deploykit_swarm.nodes import SwarmNodes
 from deploykit_sysinfo import MetricsSampler, MetricsSettings, SystemInfo
 from deploykit_sysinfo.disk_watch import DiskWatch, DiskWatchSettings
 from deploykitd.audit import AuditRecorder
@@ -65,6 +66,7 @@ class Main:
         """None when the Docker client could not be created; the runtime routes then answer 503."""
         self.swarm: SwarmRuntime | None = None
         """``--runtime swarm``: services run as Swarm services (volumes, images stay the engine's)."""
+        self.swarm_nodes: SwarmNodes | None = None
         self.builder: DockerBuilder | None = None
         self.reconciler: Reconciler | None = None
         self.system: SystemInfo | None = None
@@ -151,7 +153,7 @@ class Main:
             notification_channels=store.notification_channels,
             notifier=self.notifier,
             audit=store.audit,
-            nodes=EngineNode(self.runtime) if self.runtime is not None else None,
+            nodes=self.swarm_nodes or (EngineNode(self.runtime) if self.runtime is not None else None),
         )
         settings = HTTPSettings(
             version=__version__,
@@ -233,6 +235,8 @@ class Main:
                 raise RuntimeError(err.message) from err
             log.warning("Docker does not answer; cannot check it is a swarm manager yet")
         self.swarm = swarm
+        self.swarm_nodes = SwarmNodes(self.config.docker_host)
+        await self.swarm_nodes.open()
         return swarm
 
     async def _open_builds(self) -> BuildPipeline:
@@ -316,6 +320,9 @@ class Main:
         if self.swarm is not None:
             with contextlib.suppress(Exception):
                 await self.swarm.close()
+        if self.swarm_nodes is not None:
+            with contextlib.suppress(Exception):
+                await self.swarm_nodes.close()
         if self.runtime is not None:
             with contextlib.suppress(Exception):
                 await self.runtime.close()
