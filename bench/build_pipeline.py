@@ -1,6 +1,6 @@
 """Build pipeline benchmark: a signed push webhook -> healthy deployment through the real daemon, beside
 the same steps by hand (`git clone`, `docker build`, `docker run`, first 200). Prints figures; never
-passes or fails on time (the issue's goal is a ratio <= 1.2x).
+passes or fails on time (the issue's goal is a ratio <= 1.1x).
 
     .venv/bin/python bench/build_pipeline.py [--runs 5] [--image deploykit-test/busybox:latest]
 
@@ -136,7 +136,16 @@ class DaemonPath:
         data = self.work / "data"
         data.mkdir()
         cmd = [sys.executable, "-m", "deploykitd", "serve", "-addr", f"127.0.0.1:{self.port}"]
-        cmd += ["-data-dir", str(data), "--no-ingress", "--log-level", "warning", "--allow-local-repos"]
+        cmd += [
+            "-data-dir",
+            str(data),
+            "--no-ingress",
+            "--log-level",
+            "warning",
+            "--allow-local-repos",
+            "--api-rate-limit",
+            "0",
+        ]
         # Its own instance id: other daemons on this engine leave its containers alone (and it theirs).
         cmd += ["--instance-id", self.instance]
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -332,7 +341,7 @@ async def main() -> None:
     print(f"  images of the service left after {args.runs + 1} builds: {kept} (pruned beyond 5)")
     print(
         f"  ratio daemon / by hand: clone+build {med['daemon'][0] / med['by hand'][0]:.2f}x, "
-        f"total {med['daemon'][1] / med['by hand'][1]:.2f}x (goal <= 1.2x)"
+        f"total {med['daemon'][1] / med['by hand'][1]:.2f}x (goal <= 1.1x)"
     )
 
 

@@ -22,9 +22,6 @@ class BuildRequest:
     """Pinned host keys for SSH remotes; None accepts and returns them on first use."""
     timeout_s: float = 900.0
     memory_mb: int = 2048
-    labels: dict[str, str] = field(default_factory=dict)
-    """Labels of the built image beside ``managed-by``: its project, service and installation, so
-    that a deleted project's images are found by label."""
 
 
 @dataclass(frozen=True)

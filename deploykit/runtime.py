@@ -3,6 +3,8 @@ naming and labelling rules. Nothing unlabelled is ever touched."""
 
 from __future__ import annotations
 
+import hashlib
+import re
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -29,8 +31,11 @@ def short(id: str, n: int) -> str:
 SEP = "_"
 
 
+NETWORK_PREFIX = "dk-"
+
+
 def network_name(project_slug: str) -> str:
-    return f"dk-{project_slug}"
+    return f"{NETWORK_PREFIX}{project_slug}"
 
 
 def container_name(project_slug: str, service_slug: str, replica: int, deployment_id: str) -> str:
@@ -45,8 +50,42 @@ def volume_name(project_slug: str, service_slug: str, volume: str, recorded: Map
     return SEP.join(["dk", project_slug, service_slug, volume])
 
 
-def image_tag(project_slug: str, service_slug: str, deployment_id: str) -> str:
-    return f"deploykit/{project_slug}{SEP}{service_slug}:{short(deployment_id, 12)}"
+IMAGE_NAMESPACE = "deploykit"
+# One path component of an image name, as the engine accepts it.
+_COMPONENT_RE = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$")
+_BUILT_RE = re.compile(r"^deploykit/(?:[a-z0-9._-]+/)?[a-z0-9-]+_[a-z0-9-]+:[0-9a-f]{12}$")
+BUILT_TAG_RE = re.compile(r"^[0-9a-f]{12}$")
+"""The tag of a built image: its deployment id's first 12 hex digits."""
+
+
+def image_root(instance_id: str | None = None) -> str:
+    """Where an installation's built images are named: ``deploykit/``, or ``deploykit/<instance>/``
+    with an instance id (an id that is no valid name component is replaced by a digest of it).
+
+    Built images carry no label (the classic builder pays a container and a commit for one): their
+    name says whose they are. A project slug ends in a random suffix and no slug contains ``_``,
+    so ``<root><project-slug>_`` names one project's images, and another installation's never."""
+    if instance_id is None:
+        return f"{IMAGE_NAMESPACE}/"
+    component = (
+        instance_id if _COMPONENT_RE.match(instance_id) else "i" + hashlib.sha256(instance_id.encode()).hexdigest()[:16]
+    )
+    return f"{IMAGE_NAMESPACE}/{component}/"
+
+
+def image_tag(project_slug: str, service_slug: str, deployment_id: str, instance_id: str | None = None) -> str:
+    return f"{image_root(instance_id)}{project_slug}{SEP}{service_slug}:{short(deployment_id, 12)}"
+
+
+def project_images(project_slug: str, instance_id: str | None = None) -> str:
+    """The engine's ``reference`` pattern of every image built for the project's services (a tag
+    of 12 hex digits, as ``image_tag`` gives)."""
+    return f"{image_root(instance_id)}{project_slug}{SEP}*:{'[0-9a-f]' * 12}"
+
+
+def built_image(name: str) -> bool:
+    """Whether ``name`` (``repository:tag``) is named as DeployKit names the images it builds."""
+    return _BUILT_RE.match(name) is not None
 
 
 def managed_labels(**extra: str) -> dict[str, str]:
@@ -217,9 +256,10 @@ class Runtime(Protocol):
         """Whether the image is present locally (never pulls). Raises ``unavailable``."""
         ...
 
-    async def remove_images(self, labels: dict[str, str]) -> list[str]:
-        """Remove every image carrying all of ``labels`` (a deleted project's builds), except one a
-        container still uses; returns the removed images' tags (or ids). Raises ``unavailable``."""
+    async def remove_images(self, labels: dict[str, str], *, reference: str | None = None) -> list[str]:
+        """Remove every image carrying all of ``labels`` and, with ``reference``, named by that
+        pattern (``project_images``: a deleted project's builds), except one a container still
+        uses; returns the removed images' tags (or ids). Raises ``unavailable``."""
         ...
 
     async def run_container(self, spec: ContainerSpec) -> ContainerState:

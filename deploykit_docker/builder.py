@@ -5,7 +5,6 @@ parsed by ``build_stream``; ``build_queue`` bounds how many run at once."""
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +15,7 @@ import aiohttp
 
 from deploykit import INTERNAL, INVALID, Error
 from deploykit.build import BuildRequest, BuildResult
-from deploykit.runtime import LABEL_MANAGED_BY, MANAGED_BY, managed_labels
+from deploykit.runtime import BUILT_TAG_RE
 from deploykit_docker.build_context import write_context
 from deploykit_docker.build_stream import BuildStream
 from deploykit_docker.errors import CONNECT_FAILED, translate
@@ -116,10 +115,8 @@ class DockerBuilder:
             "pull": "0",
             "memory": str(memory),
             "memswap": str(memory),  # no swap beyond the cap
-            # Each build label costs the classic builder one more step (a container and a commit),
-            # so only the owners' (a deleted project's images are found by them); the deployment id
-            # is in the tag already.
-            "labels": json.dumps({**req.labels, **managed_labels()}),
+            # No labels: the classic builder turns them into one more step (a container and a
+            # commit). The image's name says whose it is (``deploykit.runtime.image_root``).
         }
         parser = BuildStream(on_log, self.settings.error_lines)
         with tar_path.open("rb") as body:
@@ -151,8 +148,11 @@ class DockerBuilder:
 
     async def prune_images(self, repository: str, *, keep: int = 5, in_use: Collection[str] = ()) -> list[str]:
         """Remove the DeployKit-built tags of ``repository`` beyond the newest ``keep``, never one in
-        ``in_use`` nor one a container still uses; returns the removed tags. Raises ``unavailable``."""
-        filters = {"reference": [repository], "label": [f"{LABEL_MANAGED_BY}={MANAGED_BY}"]}
+        ``in_use`` nor one a container still uses; returns the removed tags. Raises ``unavailable``.
+
+        The repository is the installation's own (``deploykit.runtime.image_root``), and of its
+        tags only those DeployKit gives (a deployment id's 12 characters) are candidates."""
+        filters = {"reference": [repository]}
         try:
             images = await self.docker.images.list(filters=filters)
         except aiodocker.DockerError as exc:
@@ -160,7 +160,7 @@ class DockerBuilder:
         # The list's Created is whole seconds; builds can be closer than that, so ask for the exact time.
         dated: list[tuple[str, str]] = []
         for img in images:
-            tags = [t for t in img.get("RepoTags") or [] if t.rsplit(":", 1)[0] == repository]
+            tags = [t for t in img.get("RepoTags") or [] if _built_tag(t, repository)]
             if tags:
                 try:
                     created = _precise((await self.docker.images.inspect(img["Id"])).get("Created", ""))
@@ -193,6 +193,11 @@ async def _finish_in_thread(fn: Callable[..., T], *args: Any) -> T:
     except asyncio.CancelledError:
         await asyncio.wait([future])
         raise
+
+
+def _built_tag(ref: str, repository: str) -> bool:
+    name, _, tag = ref.rpartition(":")
+    return name == repository and BUILT_TAG_RE.match(tag) is not None
 
 
 def _precise(created: str) -> str:

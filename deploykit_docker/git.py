@@ -120,14 +120,24 @@ class GitCloner:
             env = self._env(pins)
             if host is not None:
                 env["GIT_SSH_COMMAND"] = await self._ssh_command(root, host, deploy_key, known_hosts, on_log)
-            if commit_sha is None:
-                on_log(f"$ git clone --depth 1 --branch {branch} {redact(url)}")
+            # The branch's head, shallow: one command, and a pushed commit is that head but for a
+            # newer push meanwhile (then that one commit is fetched into the same clone).
+            on_log(f"$ git clone --depth 1 --branch {branch} {redact(url)}")
+            try:
                 await self._git("git clone", env, on_log, "clone", "-q", "--depth", "1", "--single-branch", "--no-tags",
                                 f"--branch={branch}", "--", url, str(repo))  # fmt: skip
-            else:
+            except Error as err:
+                if commit_sha is None or "remote branch" not in err.message.lower():
+                    raise
+                # The branch is gone, but the commit may still be served.
                 on_log(f"$ git fetch --depth 1 {redact(url)} {commit_sha}")
-                await self._fetch_commit(repo, url, branch, commit_sha, env, on_log)
+                await self._git("git init", env, on_log, "init", "-q", str(repo))
+                await self._fetch_commit(repo, url, branch, commit_sha, env, on_log, shallow=False)
             head = await self._git("git log", env, None, "-C", str(repo), "log", "-1", "--format=%H%n%B")
+            if commit_sha is not None and not head.startswith(commit_sha.lower()):
+                on_log(f"$ git fetch --depth 1 {redact(url)} {commit_sha}")
+                await self._fetch_commit(repo, url, branch, commit_sha, env, on_log, shallow=True)
+                head = await self._git("git log", env, None, "-C", str(repo), "log", "-1", "--format=%H%n%B")
             sha, _, message = head.strip().partition("\n")
             message = message.strip()
             on_log(f"Checked out {sha[:12]}: {message.splitlines()[0] if message else ''}")
@@ -144,18 +154,26 @@ class GitCloner:
                 raise
 
     async def _fetch_commit(
-        self, repo: Path, url: str, branch: str, sha: str, env: dict[str, str], on_log: Callable[[str], None]
+        self,
+        repo: Path,
+        url: str,
+        branch: str,
+        sha: str,
+        env: dict[str, str],
+        on_log: Callable[[str], None],
+        *,
+        shallow: bool,
     ) -> None:
-        await self._git("git init", env, on_log, "init", "-q", str(repo))
-        await self._git("git remote", env, on_log, "-C", str(repo), "remote", "add", "origin", url)
+        """Fetch and check out ``sha`` in ``repo`` (a shallow clone of ``url``, or an empty one)."""
         try:
             await self._git("git fetch", env, on_log, "-C", str(repo), "fetch", "--depth", "1", "--no-tags",
-                            "origin", sha)  # fmt: skip
+                            "--", url, sha)  # fmt: skip
         except Error:
             # Servers that refuse to serve an unadvertised object (or a short SHA) still serve the
             # branch: fetch its history and find the commit there.
             on_log(f"The server refused to fetch {sha} directly; fetching branch {branch} instead.")
-            await self._git("git fetch", env, on_log, "-C", str(repo), "fetch", "--no-tags", "origin",
+            whole = ["--unshallow"] if shallow else []
+            await self._git("git fetch", env, on_log, "-C", str(repo), "fetch", *whole, "--no-tags", "--", url,
                             f"+refs/heads/{branch}:refs/remotes/origin/{branch}")  # fmt: skip
             await self._git("git checkout", env, on_log, "-C", str(repo), "checkout", "-q", "--detach", sha)
             return

@@ -2,7 +2,7 @@
 
 One ``system/df`` call gives every container (with its writable layer's size), image and volume
 (with the size of its data) and the build cache; networks come from one list. Owners are read
-from labels only.
+from labels only; DeployKit's built images, which have none, by their name.
 """
 
 from __future__ import annotations
@@ -10,7 +10,14 @@ from __future__ import annotations
 from typing import Any
 
 from deploykit.engine import EngineInventory, EngineObject, EngineObjectKind, EngineUsage, PruneRequest, PruneResult
-from deploykit.runtime import LABEL_INSTANCE, LABEL_MANAGED_BY, LABEL_PROJECT_ID, LABEL_SERVICE_ID, MANAGED_BY
+from deploykit.runtime import (
+    LABEL_INSTANCE,
+    LABEL_MANAGED_BY,
+    LABEL_PROJECT_ID,
+    LABEL_SERVICE_ID,
+    MANAGED_BY,
+    built_image,
+)
 from deploykit_docker.runtime import DockerRuntime
 
 BUILTIN_NETWORKS = frozenset({"bridge", "host", "none"})
@@ -19,7 +26,8 @@ BUILTIN_NETWORKS = frozenset({"bridge", "host", "none"})
 def _owned(
     kind: EngineObjectKind, id: str, name: str, size: int | None, labels: dict[str, str], detail: str
 ) -> EngineObject:
-    managed = labels.get(LABEL_MANAGED_BY) == MANAGED_BY
+    # Built images carry no label: their name is DeployKit's (an owner is then not known here).
+    managed = labels.get(LABEL_MANAGED_BY) == MANAGED_BY or (kind is EngineObjectKind.IMAGE and built_image(name))
     return EngineObject(
         kind=kind,
         id=id,

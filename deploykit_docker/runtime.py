@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -19,7 +20,7 @@ import aiodocker
 import aiohttp
 from aiodocker.exceptions import DockerError
 
-from deploykit.errors import CONFLICT, INVALID, NOT_FOUND, UNAVAILABLE, Error
+from deploykit.errors import CONFLICT, INTERNAL, INVALID, NOT_FOUND, UNAVAILABLE, Error
 from deploykit.logs import LogLine
 from deploykit.runtime import (
     LABEL_MANAGED_BY,
@@ -232,21 +233,34 @@ class DockerRuntime:
             raise
         return True
 
-    async def remove_images(self, labels: dict[str, str]) -> list[str]:
-        filters = json.dumps({"label": [f"{k}={v}" for k, v in sorted(labels.items())]})
-        images = await self._call("image_list", "GET", "images/json", "images", params={"filters": filters})
+    async def remove_images(self, labels: dict[str, str], *, reference: str | None = None) -> list[str]:
+        if not labels and not reference:
+            raise Error(INTERNAL, "remove_images needs labels or a reference: it would remove every image.")
+        wanted: dict[str, list[str]] = {"label": [f"{k}={v}" for k, v in sorted(labels.items())]}
+        if reference is not None:
+            wanted["reference"] = [reference]
+        params = {"filters": json.dumps(wanted)}
+        images = await self._call("image_list", "GET", "images/json", "images", params=params)
+        named = _name_pattern(reference) if reference is not None else None
         removed: list[str] = []
         for image in images:
-            refs = [t for t in image.get("RepoTags") or [] if t != "<none>:<none>"] or [str(image["Id"])]
-            try:
+            tags = [t for t in image.get("RepoTags") or [] if t != "<none>:<none>"]
+            if named is not None:
+                # By name: only the matching tags go (the image goes with its last one); another
+                # name given to the same image is not ours to take.
+                targets, force = [t for t in tags if named.match(t)], "0"
+            else:
                 # Every tag at once (by id, forced only past the tags, never past a container).
-                await self._call("image_remove", "DELETE", f"images/{image['Id']}", f"image {refs[0]}",
-                                 params={"force": "1" if len(refs) > 1 else "0", "noprune": "0"})  # fmt: skip
-            except Error as err:
-                if err.code in (NOT_FOUND, CONFLICT):  # gone already, or a container still uses it
-                    continue
-                raise
-            removed += refs
+                targets, force = [str(image["Id"])], "1" if len(tags) > 1 else "0"
+            for target in targets:
+                try:
+                    await self._call("image_remove", "DELETE", f"images/{target}", f"image {target}",
+                                     params={"force": force, "noprune": "0"})  # fmt: skip
+                except Error as err:
+                    if err.code in (NOT_FOUND, CONFLICT):  # gone already, or a container still uses it
+                        continue
+                    raise
+                removed += [target] if named is not None else tags or [target]
         return removed
 
     async def prune_images(self, labels: dict[str, str]) -> tuple[int, int]:
@@ -405,3 +419,16 @@ class DockerRuntime:
             except (aiohttp.ClientError, OSError) as exc:
                 raise Error(UNAVAILABLE, "The Docker engine closed the log stream.") from exc
         return out[-lines:] if lines else []
+
+
+def _name_pattern(reference: str) -> re.Pattern[str]:
+    """The engine's ``reference`` filter (a glob: ``*``, ``?``, ``[a-z]``, which never match a
+    ``/``) as a regular expression over ``name:tag``; without a tag in it, any tag."""
+
+    def one(c: str) -> str:
+        if c.startswith("["):
+            return c
+        return "[^/]*" if c == "*" else "[^/]" if c == "?" else re.escape(c)
+
+    body = "".join(one(c) for c in re.findall(r"\[[^\]/]+\]|[*?]|[^*?\[]+|\[", reference))
+    return re.compile(f"^{body}$" if ":" in reference else f"^{body}:[^/]*$")

@@ -22,7 +22,7 @@ from deploykit.bus import Event, EventBus, EventType
 from deploykit.deployment import Deployment, DeploymentFailure, DeploymentFilter, DeploymentService, DeploymentStatus
 from deploykit.errors import CONFLICT, INVALID, NOT_FOUND, Error, error_code, error_message
 from deploykit.project import Project
-from deploykit.runtime import image_tag, volume_labels
+from deploykit.runtime import image_tag
 from deploykit.service import GitSource, Service
 
 log = logging.getLogger(__name__)
@@ -37,10 +37,10 @@ class BuildDriver:
         deploy_keys: DeployKeyService | None,
         on_done: Callable[[str], None],
         retry_s: float = 5.0,
-        labels: Callable[[dict[str, str]], dict[str, str]] = dict,
+        instance_id: str | None = None,
     ) -> None:
-        self._labels = labels
-        """Adds the installation's label (``ReconcilerSettings.instance_labels``)."""
+        self._instance_id = instance_id
+        """Names the built images (``deploykit.runtime.image_root``)."""
         self._builds = builds
         self._deployments = deployments
         self._deploy_keys = deploy_keys
@@ -65,11 +65,10 @@ class BuildDriver:
         req = BuildRequest(
             deployment_id=deployment.id,
             source=source,
-            tag=deployment.image or image_tag(project.slug, service.slug, deployment.id),
+            tag=deployment.image or image_tag(project.slug, service.slug, deployment.id, self._instance_id),
             commit_sha=deployment.commit_sha,
             deploy_key=await self._key(service.id),
             known_hosts=await self._known_hosts(service.id),
-            labels=self._labels(volume_labels(project.id, service.id)),
         )
         task = asyncio.create_task(self._run(service.id, req), name=f"build-{deployment.short_id}")
         self._tasks[deployment.id] = task

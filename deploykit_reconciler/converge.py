@@ -27,7 +27,15 @@ from deploykit.errors import INVALID, NOT_FOUND, UNAVAILABLE, Error
 from deploykit.health import HealthProbe
 from deploykit.logs import LogStreamer
 from deploykit.project import Project, ProjectService
-from deploykit.runtime import LABEL_PROJECT_ID, LABEL_SERVICE_ID, ContainerState, Runtime, managed_labels
+from deploykit.runtime import (
+    LABEL_PROJECT_ID,
+    LABEL_SERVICE_ID,
+    NETWORK_PREFIX,
+    ContainerState,
+    Runtime,
+    managed_labels,
+    project_images,
+)
 from deploykit.service import GitSource, Service, ServiceService, ServiceStatus
 from deploykit_reconciler.builds import BuildDriver
 from deploykit_reconciler.health import HealthMonitor
@@ -319,17 +327,24 @@ class Converger:
     async def teardown_project(self, project_id: str) -> None:
         rt = self._c.runtime
         mine = [x for x in await self.replicas.managed() if x.project_id == project_id]
+        networks = [
+            n
+            for n in await rt.list_networks()
+            if n.labels.get(LABEL_PROJECT_ID) == project_id and self._s.owns(n.labels)
+        ]
         await self.replicas.retire(mine)
+        # Its built images, named after its slug (which its network's name carries, so they go
+        # before it); those built before images went unlabelled carry its label.
+        removed = await rt.remove_images(self._s.instance_labels(managed_labels(**{LABEL_PROJECT_ID: project_id})))
+        for slug in {n.name.removeprefix(NETWORK_PREFIX) for n in networks if n.name.startswith(NETWORK_PREFIX)}:
+            removed += await rt.remove_images({}, reference=project_images(slug, self._s.instance_id))
+        if removed:
+            log.info("removed %d image(s) of deleted project %s", len(removed), project_id)
         for vol in await rt.list_volume_infos():
             if vol.labels.get(LABEL_PROJECT_ID) == project_id and self._s.owns(vol.labels):
                 await rt.remove_volume(vol.name)
-        for net in await rt.list_networks():
-            if net.labels.get(LABEL_PROJECT_ID) == project_id and self._s.owns(net.labels):
-                await rt.remove_network(net.name)
-        # Its built images: found by the labels the builds gave them (and this installation's).
-        removed = await rt.remove_images(self._s.instance_labels(managed_labels(**{LABEL_PROJECT_ID: project_id})))
-        if removed:
-            log.info("removed %d image(s) of deleted project %s", len(removed), project_id)
+        for net in networks:
+            await rt.remove_network(net.name)
         for service_id in {x.service_id for x in mine if x.service_id}:
             await self.routes.remove(service_id)
             self._forget(service_id)

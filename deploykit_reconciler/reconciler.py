@@ -123,7 +123,7 @@ class Reconciler:
                 deploy_keys=deploy_keys,
                 on_done=self.trigger_service,
                 retry_s=self.settings.backoff_max_s,
-                labels=self.settings.instance_labels,
+                instance_id=self.settings.instance_id,
             )
         self.queue = WorkQueue(
             self._handle,

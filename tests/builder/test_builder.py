@@ -61,20 +61,23 @@ class LogWatch:
 
 
 async def test_build_from_a_file_repo_serves_its_content(
-    builder: DockerBuilder, make_repo: Callable[..., Repo], images: Images
+    builder: DockerBuilder, make_repo: Callable[..., Repo], images: Images, test_image: str
 ) -> None:
     repo = make_repo("hello from git\n")
     head = run("git", "rev-parse", "HEAD", cwd=repo.path).stdout.strip()
     tag = images.tag()
     logs = LogWatch()
-    owners = {"deploykit.project-id": "p-1", "deploykit.service-id": "s-1"}
-    result = await builder.build(request(repo.url, tag, labels=owners), logs)
+    result = await builder.build(request(repo.url, tag), logs)
     assert result == BuildResult(image=tag, commit_sha=head, commit_message="first commit", known_hosts=None)
     assert run_image(images, tag, "cat", "/www/index.html") == "hello from git\n"
-    assert "Step 2/5 : COPY index.html /www/index.html" in logs.lines  # + one step per label
+    # The Dockerfile's steps and no more: no label step (the image's name says it is DeployKit's).
+    assert [line for line in logs.lines if line.startswith("Step ")] == [
+        f"Step 1/2 : FROM {test_image}",
+        "Step 2/2 : COPY index.html /www/index.html",
+    ]
     assert f"Successfully tagged {tag}" in logs.lines
-    labels = json.loads(docker("image", "inspect", "--format", "{{json .Config.Labels}}", tag))
-    assert labels == {"managed-by": "deploykit", **owners}  # a deleted project's images are found by them
+    labels = json.loads(docker("image", "inspect", "--format", "{{json .Config.Labels}}", tag)) or {}
+    assert "managed-by" not in labels
     assert list((builder.cloner.work_dir).iterdir()) == []
 
 
@@ -121,7 +124,7 @@ async def test_failing_step_fails_the_build_with_that_steps_output(
         await builder.build(request(repo.url, images.tag()), logs)
     assert info.value.code == "invalid"
     header, *output, error = info.value.message.split("\n")
-    assert header == f"docker build failed: Step 3/4 : RUN echo compiling-{token} && echo broken >&2 && exit 3"
+    assert header == f"docker build failed: Step 3/3 : RUN echo compiling-{token} && echo broken >&2 && exit 3"
     assert sorted(output) == ["broken", f"compiling-{token}"]  # stdout and stderr, in either order
     assert error == (
         f"The command '/bin/sh -c echo compiling-{token} && echo broken >&2 && exit 3' returned a non-zero code: 3"

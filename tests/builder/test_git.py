@@ -61,6 +61,33 @@ async def test_pinned_commit_checks_out_that_commit(
     assert any("refused to fetch" in line for line in logs) is refused
 
 
+async def test_pinned_commit_at_the_branch_head_is_one_shallow_clone(
+    tmp_path: Path, make_repo: Callable[..., Repo]
+) -> None:
+    repo = make_repo("v1\n")
+    head = repo.commit({"index.html": "v2\n"}, "pushed commit")
+    logs: list[str] = []
+    async with cloner(tmp_path).checkout("d", repo.url, "main", commit_sha=head[:10], on_log=logs.append) as co:
+        assert (co.path / "index.html").read_text() == "v2\n"
+        assert (co.commit_sha, co.commit_message) == (head, "pushed commit")
+        assert run("git", "rev-parse", "--is-shallow-repository", cwd=co.path).stdout.strip() == "true"
+    assert [line for line in logs if line.startswith("$ ")] == [f"$ git clone --depth 1 --branch main {repo.url}"]
+
+
+async def test_pinned_commit_of_a_deleted_branch_is_still_fetched(
+    tmp_path: Path, make_repo: Callable[..., Repo]
+) -> None:
+    repo = make_repo("v1\n")
+    run("git", "checkout", "-q", "-b", "feature", cwd=repo.path)
+    sha = repo.commit({"index.html": "feature\n"}, "feature commit")
+    run("git", "checkout", "-q", "main", cwd=repo.path)
+    run("git", "branch", "-q", "-D", "feature", cwd=repo.path)
+    logs: list[str] = []
+    async with cloner(tmp_path).checkout("d", repo.url, "feature", commit_sha=sha, on_log=logs.append) as co:
+        assert (co.path / "index.html").read_text() == "feature\n"
+        assert co.commit_sha == sha
+
+
 @pytest.mark.parametrize(
     ("branch", "sha", "message"),
     [

@@ -12,7 +12,15 @@ import pytest
 
 from deploykit.engine import EngineObjectKind, PruneRequest
 from deploykit.errors import ValidationError
-from deploykit.runtime import LABEL_INSTANCE, ContainerSpec, container_labels, managed_labels, volume_labels
+from deploykit.runtime import (
+    LABEL_INSTANCE,
+    ContainerSpec,
+    container_labels,
+    image_tag,
+    managed_labels,
+    project_images,
+    volume_labels,
+)
 from deploykit_docker import DockerRuntime
 from deploykit_docker.inventory import DockerInventory
 from tests.conftest import TEST_IMAGE
@@ -147,3 +155,38 @@ async def test_remove_images_takes_every_tag_and_spares_an_image_in_use(runtime:
     finally:
         await runtime.remove_container(running.id)
         await docker_cli("rmi", "-f", used, check=False)
+
+
+async def test_built_images_are_recognised_by_name_and_removed_by_name_alone(runtime: DockerRuntime) -> None:
+    """Built images carry no label: their name (installation, project slug, service slug, a
+    deployment's 12 hex digits) is what makes them DeployKit's, and removal by that name takes
+    only those tags, never another name of the same image nor another installation's."""
+    tag = f"t{uuid.uuid4().hex[:10]}"
+    dep = uuid.uuid4().hex
+    mine = image_tag(f"p-{tag}", "web", dep, tag)
+    second = image_tag(f"p-{tag}", "worker", uuid.uuid4().hex, tag)
+    theirs = image_tag(f"p-{tag}", "web", dep, f"{tag}-other")
+    lookalike = f"deploykit/{tag}/p-{tag}_web:latest"  # not a tag DeployKit gives
+    plain = f"deploykit/{tag}-plain:1"
+    await build(mine, {"v": tag})  # an image of its own (FROM alone would be the base image's id)
+    for ref in (second, theirs):
+        await docker_cli("tag", mine, ref)
+    await build(lookalike, {"v": "lookalike"})
+    await build(plain, {"v": "plain"})
+    try:
+        images = [
+            o for o in (await DockerInventory(runtime).engine_usage()).objects if o.kind is EngineObjectKind.IMAGE
+        ]
+        by_name = {o.name: o for o in images}
+        (built,) = [o for o in images if o.name in (mine, second, theirs)]
+        assert (built.managed, built.project_id) == (True, None)  # its owner is not in its name
+        assert (by_name[lookalike].managed, by_name[plain].managed) == (False, False)
+
+        removed = await runtime.remove_images({}, reference=project_images(f"p-{tag}", tag))
+
+        assert sorted(removed) == sorted([mine, second])
+        left = (await docker_cli("image", "ls", "--format", "{{.Repository}}:{{.Tag}}", "deploykit/*/*")).split()
+        assert {mine, second, theirs, lookalike} & set(left) == {theirs, lookalike}
+        assert (await docker_cli("image", "ls", "-q", plain)).strip()
+    finally:
+        await docker_cli("rmi", "-f", mine, second, theirs, lookalike, plain, check=False)

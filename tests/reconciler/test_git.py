@@ -63,7 +63,7 @@ async def test_git_service_is_built_then_rolled_out(building: Harness, tmp_path:
         project, "app", port=8080, source={"type": "git", "repo_url": f"file://{tmp_path / 'repo'}", "branch": "main"}
     )
     (deployment,) = await harness.deployments(service.id)
-    tag = image_tag(project.slug, service.slug, deployment.id)
+    tag = image_tag(project.slug, service.slug, deployment.id, harness.instance_id)
     try:
         healthy = await harness.wait_deployment(deployment.id, "healthy", within=120)
         assert (healthy.image, healthy.commit_sha, healthy.commit_message) == (tag, head, "first page")
@@ -108,7 +108,7 @@ async def test_rollback_to_a_pruned_image_rebuilds_its_commit(building: Harness,
         project, "app", port=8080, source={"type": "git", "repo_url": f"file://{repo}", "branch": "main"}
     )
     (first,) = await harness.deployments(service.id)
-    tags = {image_tag(project.slug, service.slug, first.id)}
+    tags = {image_tag(project.slug, service.slug, first.id, harness.instance_id)}
     events = harness.bus.subscribe(
         frozenset({EventType.DEPLOYMENT_BUILDING, EventType.DEPLOYMENT_STARTING, EventType.DEPLOYMENT_HEALTHY}),
         project_id=project.id,
@@ -120,7 +120,7 @@ async def test_rollback_to_a_pruned_image_rebuilds_its_commit(building: Harness,
         await git("-c", "user.email=t@example.test", "-c", "user.name=t", "commit", "-qam", "second", cwd=repo)
         # A redeploy builds the branch's new head (a config-only change would reuse the image).
         second_id = (await harness.store.deployments.redeploy(service.id, None)).id
-        tags.add(image_tag(project.slug, service.slug, second_id))
+        tags.add(image_tag(project.slug, service.slug, second_id, harness.instance_id))
         second = await harness.wait_deployment(second_id, "healthy", within=120)
         assert second.commit_sha != first_sha
         await harness.wait_deployment(first.id, "superseded")
@@ -155,3 +155,38 @@ async def test_rollback_to_a_pruned_image_rebuilds_its_commit(building: Harness,
         await harness.cleanup()
         for tag in tags:
             await docker_cli("rmi", "-f", tag, check=False)
+
+
+async def test_a_deleted_projects_images_go_and_another_installations_stay(building: Harness, tmp_path: Path) -> None:
+    """Built images carry no label: a deleted project's are found by their name, which holds the
+    project's slug and the installation's id, so that another installation's images of the same
+    project and service names are never taken."""
+    harness = building
+    await make_repo(tmp_path / "repo", harness.image)
+    project = await harness.project("GitGone")
+    service = await harness.create_service(
+        project, "app", port=8080, source={"type": "git", "repo_url": f"file://{tmp_path / 'repo'}", "branch": "main"}
+    )
+    (deployment,) = await harness.deployments(service.id)
+    tag = image_tag(project.slug, service.slug, deployment.id, harness.instance_id)
+    other = image_tag(project.slug, service.slug, deployment.id, f"{harness.instance_id}-other")
+    unmanaged = f"{tag.rpartition(':')[0]}-mine:latest"  # not a name DeployKit builds
+    try:
+        healthy = await harness.wait_deployment(deployment.id, "healthy", within=120)
+        assert healthy.image == tag
+        assert "managed-by" not in await docker_cli("image", "inspect", "--format", "{{json .Config.Labels}}", tag)
+        await docker_cli("tag", tag, other)
+        await docker_cli("tag", harness.image, unmanaged)
+
+        await harness.store.projects.delete_project(project.id)
+
+        async def gone() -> bool:
+            return not await harness.runtime.has_image(tag)
+
+        await wait_for(gone, within=60, message="the deleted project's image to be removed")
+        assert await harness.runtime.has_image(other)
+        assert await harness.runtime.has_image(unmanaged)
+    finally:
+        await harness.stop()
+        await harness.cleanup()
+        await docker_cli("rmi", "-f", tag, other, unmanaged, check=False)
