@@ -218,7 +218,9 @@ def test_a_git_service_builds_and_serves_the_repository(world: World) -> None:
     assert seen == ["building", "starting", "healthy"], world.statuses
     assert world.first["commit_message"] == "first version"
     repository, _, tag = world.first["image"].partition(":")
-    assert repository.startswith("deploykit/git-shop"), world.first["image"]
+    # The installation's own namespace (the daemon runs with --instance-id e2e-git-...).
+    assert repository.startswith("deploykit/e2e-git-"), world.first["image"]
+    assert repository.split("/")[2].startswith("git-shop-"), world.first["image"]
     assert repository.endswith("_site"), world.first["image"]
     assert tag == world.first["id"].replace("-", "")[:12]
     assert served(world.first["id"]) == "version one\n"
