@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
@@ -31,11 +31,8 @@ def short(id: str, n: int) -> str:
 SEP = "_"
 
 
-NETWORK_PREFIX = "dk-"
-
-
 def network_name(project_slug: str) -> str:
-    return f"{NETWORK_PREFIX}{project_slug}"
+    return f"dk-{project_slug}"
 
 
 def container_name(project_slug: str, service_slug: str, replica: int, deployment_id: str) -> str:
@@ -74,13 +71,18 @@ def image_root(instance_id: str | None = None) -> str:
 
 
 def image_tag(project_slug: str, service_slug: str, deployment_id: str, instance_id: str | None = None) -> str:
-    return f"{image_root(instance_id)}{project_slug}{SEP}{service_slug}:{short(deployment_id, 12)}"
+    return f"{image_repository(project_slug, service_slug, instance_id)}:{short(deployment_id, 12)}"
 
 
-def project_images(project_slug: str, instance_id: str | None = None) -> str:
-    """The engine's ``reference`` pattern of every image built for the project's services (a tag
-    of 12 hex digits, as ``image_tag`` gives)."""
-    return f"{image_root(instance_id)}{project_slug}{SEP}*:{'[0-9a-f]' * 12}"
+def image_repository(project_slug: str, service_slug: str, instance_id: str | None = None) -> str:
+    """The repository of a service's built images (``image_tag`` without its tag)."""
+    return f"{image_root(instance_id)}{project_slug}{SEP}{service_slug}"
+
+
+def built_images(instance_id: str | None = None) -> str:
+    """The engine's ``reference`` pattern of every image the installation built (``*`` never
+    crosses a ``/``: another installation's namespace is not in it)."""
+    return f"{image_root(instance_id)}*{SEP}*:{'[0-9a-f]' * 12}"
 
 
 def built_image(name: str) -> bool:
@@ -256,10 +258,14 @@ class Runtime(Protocol):
         """Whether the image is present locally (never pulls). Raises ``unavailable``."""
         ...
 
-    async def remove_images(self, labels: dict[str, str], *, reference: str | None = None) -> list[str]:
-        """Remove every image carrying all of ``labels`` and, with ``reference``, named by that
-        pattern (``project_images``: a deleted project's builds), except one a container still
-        uses; returns the removed images' tags (or ids). Raises ``unavailable``."""
+    async def remove_images(
+        self, labels: dict[str, str], *, reference: str | None = None, keep: Collection[str] = ()
+    ) -> list[str]:
+        """Remove every image carrying all of ``labels`` (builds of earlier versions), except one
+        a container still uses; returns the removed images' tags (or ids). With ``reference``
+        (``built_images``) and no labels: the tags of that pattern on images without DeployKit's
+        label, except those of a repository in ``keep`` (the services that still exist), tag by
+        tag (another name of the same image stays). Raises ``unavailable``."""
         ...
 
     async def run_container(self, spec: ContainerSpec) -> ContainerState:

@@ -11,7 +11,7 @@ import json
 import logging
 import re
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -233,7 +233,9 @@ class DockerRuntime:
             raise
         return True
 
-    async def remove_images(self, labels: dict[str, str], *, reference: str | None = None) -> list[str]:
+    async def remove_images(
+        self, labels: dict[str, str], *, reference: str | None = None, keep: Collection[str] = ()
+    ) -> list[str]:
         if not labels and not reference:
             raise Error(INTERNAL, "remove_images needs labels or a reference: it would remove every image.")
         wanted: dict[str, list[str]] = {"label": [f"{k}={v}" for k, v in sorted(labels.items())]}
@@ -246,9 +248,12 @@ class DockerRuntime:
         for image in images:
             tags = [t for t in image.get("RepoTags") or [] if t != "<none>:<none>"]
             if named is not None:
+                if not labels and (image.get("Labels") or {}).get(LABEL_MANAGED_BY) == MANAGED_BY:
+                    continue  # labelled by an earlier version: its labels say whose it is
                 # By name: only the matching tags go (the image goes with its last one); another
                 # name given to the same image is not ours to take.
-                targets, force = [t for t in tags if named.match(t)], "0"
+                targets = [t for t in tags if named.match(t) and t.rpartition(":")[0] not in keep]
+                force = "0"
             else:
                 # Every tag at once (by id, forced only past the tags, never past a container).
                 targets, force = [str(image["Id"])], "1" if len(tags) > 1 else "0"

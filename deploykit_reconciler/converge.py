@@ -26,17 +26,17 @@ from deploykit.deployment import (
 from deploykit.errors import INVALID, NOT_FOUND, UNAVAILABLE, Error
 from deploykit.health import HealthProbe
 from deploykit.logs import LogStreamer
-from deploykit.project import Project, ProjectService
+from deploykit.project import Project, ProjectFilter, ProjectService
 from deploykit.runtime import (
     LABEL_PROJECT_ID,
     LABEL_SERVICE_ID,
-    NETWORK_PREFIX,
     ContainerState,
     Runtime,
+    built_images,
+    image_repository,
     managed_labels,
-    project_images,
 )
-from deploykit.service import GitSource, Service, ServiceService, ServiceStatus
+from deploykit.service import GitSource, Service, ServiceFilter, ServiceService, ServiceStatus
 from deploykit_reconciler.builds import BuildDriver
 from deploykit_reconciler.health import HealthMonitor
 from deploykit_reconciler.readiness import Cancelled, Failed, ReadinessGate, Ready
@@ -46,6 +46,8 @@ from deploykit_reconciler.settings import ReconcilerSettings
 from deploykit_reconciler.status import LIVE_STATES, replica_up, serving_status
 
 log = logging.getLogger(__name__)
+
+PAGE = 1000
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -310,6 +312,7 @@ class Converger:
             if vol.labels.get(LABEL_SERVICE_ID) == service_id and self._s.owns(vol.labels):
                 await rt.remove_volume(vol.name)
         await rt.remove_images(self._s.instance_labels(managed_labels(**{LABEL_SERVICE_ID: service_id})))
+        await self.remove_stale_images()
         await self.routes.remove(service_id)
         self._forget(service_id)
 
@@ -327,27 +330,45 @@ class Converger:
     async def teardown_project(self, project_id: str) -> None:
         rt = self._c.runtime
         mine = [x for x in await self.replicas.managed() if x.project_id == project_id]
-        networks = [
-            n
-            for n in await rt.list_networks()
-            if n.labels.get(LABEL_PROJECT_ID) == project_id and self._s.owns(n.labels)
-        ]
         await self.replicas.retire(mine)
-        # Its built images, named after its slug (which its network's name carries, so they go
-        # before it); those built before images went unlabelled carry its label.
-        removed = await rt.remove_images(self._s.instance_labels(managed_labels(**{LABEL_PROJECT_ID: project_id})))
-        for slug in {n.name.removeprefix(NETWORK_PREFIX) for n in networks if n.name.startswith(NETWORK_PREFIX)}:
-            removed += await rt.remove_images({}, reference=project_images(slug, self._s.instance_id))
-        if removed:
-            log.info("removed %d image(s) of deleted project %s", len(removed), project_id)
         for vol in await rt.list_volume_infos():
             if vol.labels.get(LABEL_PROJECT_ID) == project_id and self._s.owns(vol.labels):
                 await rt.remove_volume(vol.name)
-        for net in networks:
-            await rt.remove_network(net.name)
+        for net in await rt.list_networks():
+            if net.labels.get(LABEL_PROJECT_ID) == project_id and self._s.owns(net.labels):
+                await rt.remove_network(net.name)
+        # Its images built by earlier versions, found by their labels; then every built image of
+        # a service that no longer exists, found by its name.
+        removed = await rt.remove_images(self._s.instance_labels(managed_labels(**{LABEL_PROJECT_ID: project_id})))
+        removed += await self.remove_stale_images()
+        if removed:
+            log.info("removed %d image(s) of deleted project %s", len(removed), project_id)
         for service_id in {x.service_id for x in mine if x.service_id}:
             await self.routes.remove(service_id)
             self._forget(service_id)
+
+    async def remove_stale_images(self) -> list[str]:
+        """Remove this installation's built images (named ``deploykit/[<instance>/]<project>_<service>``)
+        of services that no longer exist. Listed before the services: an image can only be built
+        for a service that exists, so one created meanwhile is never taken."""
+        instance = self._s.instance_id
+        projects: dict[str, str] = {}
+        while True:
+            page, total = await self._c.projects.list_projects(ProjectFilter(offset=len(projects), limit=PAGE))
+            projects.update((p.id, p.slug) for p in page)
+            if not page or len(projects) >= total:
+                break
+        services: list[Service] = []
+        while True:
+            filt = ServiceFilter(include_previews=True, offset=len(services), limit=PAGE)
+            page_s, total = await self._c.services.list_services(filt)
+            services.extend(page_s)
+            if not page_s or len(services) >= total:
+                break
+        keep = {
+            image_repository(projects[x.project_id], x.slug, instance) for x in services if x.project_id in projects
+        }
+        return await self._c.runtime.remove_images({}, reference=built_images(instance), keep=keep)
 
     def _forget(self, service_id: str) -> None:
         self._wakes.pop(service_id, None)

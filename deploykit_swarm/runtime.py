@@ -26,7 +26,7 @@ import asyncio
 import json
 import logging
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from typing import Any
@@ -237,8 +237,10 @@ class SwarmRuntime:
     async def has_image(self, ref: str) -> bool:
         return await self._engine.has_image(ref)
 
-    async def remove_images(self, labels: dict[str, str]) -> list[str]:
-        return await self._engine.remove_images(labels)
+    async def remove_images(
+        self, labels: dict[str, str], *, reference: str | None = None, keep: Collection[str] = ()
+    ) -> list[str]:
+        return await self._engine.remove_images(labels, reference=reference, keep=keep)
 
     # -- services as containers ---------------------------------------------------------------------
 

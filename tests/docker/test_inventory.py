@@ -15,10 +15,11 @@ from deploykit.errors import ValidationError
 from deploykit.runtime import (
     LABEL_INSTANCE,
     ContainerSpec,
+    built_images,
     container_labels,
+    image_repository,
     image_tag,
     managed_labels,
-    project_images,
     volume_labels,
 )
 from deploykit_docker import DockerRuntime
@@ -159,8 +160,9 @@ async def test_remove_images_takes_every_tag_and_spares_an_image_in_use(runtime:
 
 async def test_built_images_are_recognised_by_name_and_removed_by_name_alone(runtime: DockerRuntime) -> None:
     """Built images carry no label: their name (installation, project slug, service slug, a
-    deployment's 12 hex digits) is what makes them DeployKit's, and removal by that name takes
-    only those tags, never another name of the same image nor another installation's."""
+    deployment's 12 hex digits) is what makes them DeployKit's. Removal by that name takes only
+    those tags of services that are gone: never a kept service's, another name of the same image,
+    another installation's, nor one an earlier version labelled (its labels say whose it is)."""
     tag = f"t{uuid.uuid4().hex[:10]}"
     dep = uuid.uuid4().hex
     mine = image_tag(f"p-{tag}", "web", dep, tag)
@@ -168,6 +170,8 @@ async def test_built_images_are_recognised_by_name_and_removed_by_name_alone(run
     theirs = image_tag(f"p-{tag}", "web", dep, f"{tag}-other")
     lookalike = f"deploykit/{tag}/p-{tag}_web:latest"  # not a tag DeployKit gives
     plain = f"deploykit/{tag}-plain:1"
+    labelled = image_tag(f"p-{tag}", "old", uuid.uuid4().hex, tag)
+    await build(labelled, {**managed_labels(), LABEL_INSTANCE: "someone-else"})
     await build(mine, {"v": tag})  # an image of its own (FROM alone would be the base image's id)
     for ref in (second, theirs):
         await docker_cli("tag", mine, ref)
@@ -182,11 +186,12 @@ async def test_built_images_are_recognised_by_name_and_removed_by_name_alone(run
         assert (built.managed, built.project_id) == (True, None)  # its owner is not in its name
         assert (by_name[lookalike].managed, by_name[plain].managed) == (False, False)
 
-        removed = await runtime.remove_images({}, reference=project_images(f"p-{tag}", tag))
+        kept = {image_repository(f"p-{tag}", "web", tag)}  # a service that still exists
+        removed = await runtime.remove_images({}, reference=built_images(tag), keep=kept)
 
-        assert sorted(removed) == sorted([mine, second])
+        assert removed == [second]
         left = (await docker_cli("image", "ls", "--format", "{{.Repository}}:{{.Tag}}", "deploykit/*/*")).split()
-        assert {mine, second, theirs, lookalike} & set(left) == {theirs, lookalike}
+        assert {mine, second, theirs, lookalike, labelled} & set(left) == {mine, theirs, lookalike, labelled}
         assert (await docker_cli("image", "ls", "-q", plain)).strip()
     finally:
-        await docker_cli("rmi", "-f", mine, second, theirs, lookalike, plain, check=False)
+        await docker_cli("rmi", "-f", mine, second, theirs, lookalike, plain, labelled, check=False)

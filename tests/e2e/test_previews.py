@@ -290,13 +290,22 @@ def test_closing_the_request_removes_its_containers_images_and_route(world: Worl
     [preview] = world.previews(world.site)
     hidden, host = preview["preview_service_id"], world.host(2, "site")
     label = f"deploykit.service-id={hidden}"
-    assert docker_ids("image", label)
+    # Built images carry no label: the preview's is the one its containers run.
+    inspect = ["docker", "container", "inspect", "--format", "{{.Config.Image}}", *docker_ids("container", label)]
+    (image,) = set(subprocess.run(inspect, capture_output=True, text=True, timeout=30).stdout.split())
+    assert image.startswith("deploykit/"), image
+
+    def image_gone() -> bool:
+        args = ["docker", "image", "inspect", image]
+        return subprocess.run(args, capture_output=True, timeout=30).returncode != 0
+
+    assert not image_gone()
     assert host in world.caddy_config()
     delivery = send_github(world, hook, "closed", 2, preview["head_sha"])
     assert (delivery["status"], delivery["preview_action"]) == ("success", "removed")
     assert world.previews(world.site) == []
     wait_for_sync(
-        lambda: not docker_ids("container", label) and not docker_ids("image", label),
+        lambda: not docker_ids("container", label) and image_gone(),
         within=60,
         message="the preview's containers and images to go",
         retry_on=UNSETTLED,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -171,11 +172,17 @@ async def test_a_deleted_projects_images_go_and_another_installations_stay(build
     tag = image_tag(project.slug, service.slug, deployment.id, harness.instance_id)
     other = image_tag(project.slug, service.slug, deployment.id, f"{harness.instance_id}-other")
     unmanaged = f"{tag.rpartition(':')[0]}-mine:latest"  # not a name DeployKit builds
+    kept_project = await harness.project("GitKept")
+    kept_service = await harness.create_service(
+        kept_project, "web", port=8080, source={"type": "image", "image": harness.image}
+    )
+    kept = image_tag(kept_project.slug, kept_service.slug, str(uuid.uuid4()), harness.instance_id)
     try:
         healthy = await harness.wait_deployment(deployment.id, "healthy", within=120)
         assert healthy.image == tag
         assert "managed-by" not in await docker_cli("image", "inspect", "--format", "{{json .Config.Labels}}", tag)
-        await docker_cli("tag", tag, other)
+        for ref in (other, kept):
+            await docker_cli("tag", tag, ref)
         await docker_cli("tag", harness.image, unmanaged)
 
         await harness.store.projects.delete_project(project.id)
@@ -184,9 +191,9 @@ async def test_a_deleted_projects_images_go_and_another_installations_stay(build
             return not await harness.runtime.has_image(tag)
 
         await wait_for(gone, within=60, message="the deleted project's image to be removed")
-        assert await harness.runtime.has_image(other)
-        assert await harness.runtime.has_image(unmanaged)
+        for ref in (other, unmanaged, kept):  # another installation's, not built, a live service's
+            assert await harness.runtime.has_image(ref), ref
     finally:
         await harness.stop()
         await harness.cleanup()
-        await docker_cli("rmi", "-f", tag, other, unmanaged, check=False)
+        await docker_cli("rmi", "-f", tag, other, unmanaged, kept, check=False)
