@@ -72,6 +72,16 @@ def proxy_arg(text: str) -> str:
     return text
 
 
+def registry_arg(text: str) -> str:
+    from deploykit.errors import Error
+    from deploykit_swarm.registry import parse_registry
+
+    try:
+        return parse_registry(text)
+    except Error as err:
+        raise argparse.ArgumentTypeError(err.message) from None
+
+
 def positive_int(text: str) -> int:
     if not text.strip().isdigit() or int(text) < 1:
         raise argparse.ArgumentTypeError(f"invalid value {text!r} (a whole number of at least 1)")
@@ -108,6 +118,9 @@ class Config:
     runtime: str = "docker"
     """``docker``: containers on one engine; ``swarm``: Swarm services on the swarm whose manager
     ``docker_host`` is (``--runtime swarm``)."""
+    registry: str | None = None
+    """``host:port`` of the registry git builds are pushed to on a swarm (``--registry``), so that
+    every node can pull them; None builds and runs locally (one engine)."""
     shutdown_timeout_s: float = 10.0
     ingress: bool = True
     """Route services' domains through Caddy; False (``--no-ingress``) runs without a proxy."""
@@ -344,6 +357,14 @@ def build_parser() -> argparse.ArgumentParser:
         )
         _flag(
             p,
+            "registry",
+            dest="registry",
+            type=registry_arg,
+            default=argparse.SUPPRESS,
+            help="host:port of a registry every swarm node pulls from: git builds are pushed there (--runtime swarm)",
+        )
+        _flag(
+            p,
             "trusted-proxy",
             dest="trusted_proxy",
             action="append",
@@ -408,7 +429,7 @@ def config_from_args(args: argparse.Namespace) -> Config:
         kw["data_dir"] = Path(values["data_dir"])
     if "db" in values:
         kw["db"] = Path(values["db"])
-    for name in ("log_level", "log_format", "base_domain", "docker_host", "runtime"):
+    for name in ("log_level", "log_format", "base_domain", "docker_host", "runtime", "registry"):
         if name in values:
             kw[name] = values[name]
     if "cors_origin" in values:

@@ -17,6 +17,7 @@ import uvicorn
 from starlette.applications import Starlette
 
 from deploykit import __version__
+from deploykit.build import Builder
 from deploykit.clock import SystemClock
 from deploykit.errors import UNAVAILABLE, Error
 from deploykit_backup import BackupScheduler, BackupSources
@@ -40,6 +41,7 @@ from deploykit_sqlite.cipher import KEY_FILE
 from deploykit_sqlite.snapshot import SQLiteArchiver
 from deploykit_swarm import SwarmRuntime
 from deploykit_swarm.nodes import SwarmNodes
+from deploykit_swarm.registry import RegistryBuilder, RegistryPusher
 from deploykit_sysinfo import MetricsSampler, MetricsSettings, SystemInfo
 from deploykit_sysinfo.disk_watch import DiskWatch, DiskWatchSettings
 from deploykitd.audit import AuditRecorder
@@ -67,6 +69,8 @@ class Main:
         self.swarm: SwarmRuntime | None = None
         """``--runtime swarm``: services run as Swarm services (volumes, images stay the engine's)."""
         self.swarm_nodes: SwarmNodes | None = None
+        self.pusher: RegistryPusher | None = None
+        """``--registry`` on a swarm: built images are pushed where every node pulls them."""
         self.builder: DockerBuilder | None = None
         self.reconciler: Reconciler | None = None
         self.system: SystemInfo | None = None
@@ -250,8 +254,15 @@ class Main:
             settings=BuildSettings(git=GitSettings(allow_local=cfg.allow_local_repos)),
         )
         await self.builder.open()
+        builder: Builder = self.builder
+        if cfg.registry and self.swarm is None:
+            log.warning("--registry is for --runtime swarm; one engine runs the images it builds")
+        elif cfg.registry:
+            self.pusher = RegistryPusher(cfg.registry, cfg.docker_host)
+            await self.pusher.open()
+            builder = RegistryBuilder(self.builder, self.pusher)
         return BuildPipeline(
-            BuildQueue(self.builder, max_concurrent=cfg.max_builds),
+            BuildQueue(builder, max_concurrent=cfg.max_builds),
             deployments=self.store.deployments,
             bus=self.bus,
             pruner=self.builder,
@@ -323,6 +334,9 @@ class Main:
         if self.swarm_nodes is not None:
             with contextlib.suppress(Exception):
                 await self.swarm_nodes.close()
+        if self.pusher is not None:
+            with contextlib.suppress(Exception):
+                await self.pusher.close()
         if self.runtime is not None:
             with contextlib.suppress(Exception):
                 await self.runtime.close()
