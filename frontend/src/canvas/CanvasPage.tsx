@@ -1,4 +1,4 @@
-import { useEffect, useMemo, useState, type MouseEvent as ReactMouseEvent } from "react";
+import { useCallback, useEffect, useMemo, useRef, useState, type MouseEvent as ReactMouseEvent } from "react";
 import { Link, useParams, useSearchParams } from "react-router";
 import { Background, BackgroundVariant, Controls, ReactFlow, ReactFlowProvider, useReactFlow } from "@xyflow/react";
 import "@xyflow/react/dist/style.css";
@@ -7,6 +7,7 @@ import { Spinner, errorText } from "../ui/controls";
 import { ServicePanel } from "../service/ServicePanel";
 import { CanvasContext, nodeTypes, type CanvasContextValue } from "./nodes";
 import { labelOf, serviceKeyOf, type FlowNode } from "./model";
+import { NODE_SIZE, boundsOf, fitViewport, freeSpot, nodeRects } from "./layout";
 import { useCanvasSync } from "./useCanvasSync";
 import { useProjectData } from "./useProjectData";
 import { useLiveEdits } from "./useLiveEdits";
@@ -45,6 +46,24 @@ function Canvas({ projectId }: { projectId: string }) {
   const [importing, setImporting] = useState(false);
   const [groupVars, setGroupVars] = useState<{ id: string; name: string } | null>(null);
   const { upsertNode } = edit;
+  const body = useRef<HTMLDivElement>(null);
+
+  /** A new node goes where it was asked for, or the nearest spot where it hides nothing. */
+  const free = useCallback(
+    (at: { x: number; y: number }, kind: keyof typeof NODE_SIZE) => freeSpot(at, NODE_SIZE[kind], nodeRects(rf.getNodes().map((n) => n.data.node))),
+    [rf],
+  );
+
+  // Once the canvas is first synced, show every node (on a phone too) rather than a fixed corner.
+  const fitted = useRef(false);
+  useEffect(() => {
+    if (!sync.synced || fitted.current || !body.current) return;
+    fitted.current = true;
+    const bounds = boundsOf(nodeRects(sync.nodes.map((n) => n.data.node)));
+    const { clientWidth: w, clientHeight: h } = body.current;
+    // A phone's pane is small: zoom out further there before giving up on showing everything.
+    if (bounds) void rf.setViewport(fitViewport(bounds, w, h, { minZoom: w < 600 ? 0.2 : 0.35 }));
+  }, [sync.synced, sync.nodes, rf]);
 
   const ctx = useMemo<CanvasContextValue>(
     () => ({
@@ -104,11 +123,12 @@ function Canvas({ projectId }: { projectId: string }) {
           attempt={sync.attempt}
           users={sync.users}
           myId={me.data?.id}
-          onAddService={() => setAdding(rf.screenToFlowPosition({ x: window.innerWidth / 2 - 100, y: window.innerHeight / 2 - 40 }))}
+          onAddService={() => setAdding(free(rf.screenToFlowPosition({ x: window.innerWidth / 2 - 115, y: window.innerHeight / 2 - 55 }), "service"))}
           onImportCompose={() => setImporting(true)}
         />
         <div
           className="canvas-body"
+          ref={body}
           onMouseMove={live.onMouseMove}
           onKeyDown={(e) => {
             // Keyboard users open a focused service node with Enter (Tab moves between nodes).
@@ -165,9 +185,9 @@ function Canvas({ projectId }: { projectId: string }) {
               node={menu.nodeId ? rf.getNode(menu.nodeId) : undefined}
               hasPresets={(presets.data?.length ?? 0) > 0}
               onClose={() => setMenu(null)}
-              onAddService={() => setAdding(menu.flow)}
-              onAddNote={() => edit.addNote(menu.flow)}
-              onAddGroup={() => edit.addGroup(menu.flow)}
+              onAddService={() => setAdding(free(menu.flow, "service"))}
+              onAddNote={() => edit.addNote(free(menu.flow, "note"))}
+              onAddGroup={() => edit.addGroup(free(menu.flow, "group"))}
               onOpen={(n) => onNodeClick({} as ReactMouseEvent, n)}
               onGroupVariables={(n) => setGroupVars({ id: n.id, name: labelOf(n.data.node) || "Group" })}
               onDelete={(id) => void edit.deleteNode(id)}
