@@ -65,7 +65,7 @@ def add_image_service(page: Any, name: str, *, command: str = COMMAND) -> None:
 def deploy(page: Any) -> None:
     e = ui.expect()
     page.get_by_test_id("pending-deploy").click()
-    e(page.get_by_test_id("toast-success").filter(has_text="Deployed").last).to_be_visible()
+    e(page.get_by_test_id("toast-info").filter(has_text="Applied").last).to_be_visible()
     e(page.get_by_test_id("pending-bar")).to_be_hidden()
 
 
@@ -169,7 +169,7 @@ def test_deployed_service_runs_logs_and_rolls_back(browser: Any, daemon: ui.Daem
     second_id = active.get_attribute("data-id")
     e(first.locator('[data-testid="rollback"]')).to_be_visible()
     first.locator('[data-testid="rollback"]').click()
-    e(page.get_by_test_id("toast-success").filter(has_text="Rolling back").last).to_be_visible()
+    e(page.get_by_test_id("toast-info").filter(has_text="Rolling back").last).to_be_visible()
     # The service converges on a deployment other than the one with GREETING=v2.
     e(active).not_to_have_attribute("data-id", second_id or "", timeout=120_000)
     e(active).to_have_attribute("data-status", "healthy", timeout=120_000)

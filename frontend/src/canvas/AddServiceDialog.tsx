@@ -4,7 +4,8 @@ import { keys, useApi } from "../app";
 import { ApiError } from "../api/client";
 import type { PendingChange, PresetList } from "../api/types";
 import { draftFromService, draftToService, type ServiceDraft } from "../lib/serviceDraft";
-import { Modal, errorText, fieldError } from "../ui/controls";
+import { Modal } from "../ui/controls";
+import { useFormErrors } from "../lib/formErrors";
 import { useToast } from "../ui/toast";
 import { ServiceFields } from "../service/ServiceFields";
 import type { Send } from "./socket";
@@ -27,7 +28,6 @@ export function AddServiceDialog({
   const qc = useQueryClient();
   const toast = useToast();
   const [draft, setDraft] = useState<ServiceDraft>(() => draftFromService());
-  const [local, setLocal] = useState<Record<string, string>>({});
   const [advanced, setAdvanced] = useState(false);
   const [presetEnv, setPresetEnv] = useState<Record<string, string> | null>(null);
   const draftId = useRef(crypto.randomUUID());
@@ -49,7 +49,7 @@ export function AddServiceDialog({
   const m = useMutation({
     mutationFn: async () => {
       const { value, errors } = draftToService(draft);
-      setLocal(errors);
+      form.setLocal(errors);
       if (!value) throw new ApiError(422, "invalid", "Check the highlighted fields.", {});
       if (presetEnv && Object.keys(presetEnv).length) {
         // Only the canvas socket's service:create stages env vars together with the new service.
@@ -80,22 +80,25 @@ export function AddServiceDialog({
       toast.success(`Service “${draft.name}” staged. Deploy to create it.`);
       onClose();
     },
-    onError: (err) => {
-      if (!(err instanceof ApiError && err.status === 422 && Object.keys(err.fields).length === 0)) toast.error(errorText(err));
-    },
+    // Shown in the dialog, beside the field or under the form (never as a toast as well).
   });
+  const form = useFormErrors(m.error);
+  const local = form.local;
 
-  const set = (patch: Partial<ServiceDraft>) => setDraft((d) => ({ ...d, ...patch }));
+  const set = (patch: Partial<ServiceDraft>) => {
+    form.edited(Object.keys(patch));
+    setDraft((d) => ({ ...d, ...patch }));
+  };
   const errs: Record<string, string | undefined> = {
-    name: local["name"] ?? fieldError(m.error, "name"),
-    image: local["image"] ?? fieldError(m.error, "image", "source"),
-    repo_url: local["repo_url"] ?? fieldError(m.error, "repo_url"),
-    branch: local["branch"] ?? fieldError(m.error, "branch"),
-    port: local["port"] ?? fieldError(m.error, "port"),
-    command: local["command"] ?? fieldError(m.error, "command"),
-    replicas: local["replicas"] ?? fieldError(m.error, "replicas"),
-    cpus: local["cpus"] ?? fieldError(m.error, "cpus"),
-    memory_mb: local["memory_mb"] ?? fieldError(m.error, "memory_mb"),
+    name: form.get("name"),
+    image: form.get("image", "source"),
+    repo_url: form.get("repo_url"),
+    branch: form.get("branch"),
+    port: form.get("port"),
+    command: form.get("command"),
+    replicas: form.get("replicas"),
+    cpus: form.get("cpus"),
+    memory_mb: form.get("memory_mb"),
     ...Object.fromEntries(Object.entries(local).filter(([k]) => k.startsWith("volumes.") || k.endsWith("_s") || k.endsWith("threshold"))),
   };
 
@@ -146,7 +149,11 @@ export function AddServiceDialog({
         <button type="button" className="link-btn" onClick={() => setAdvanced((a) => !a)} data-testid="svc-advanced">
           {advanced ? "Fewer options" : "More options (replicas, limits, volumes, health check)"}
         </button>
-        {m.error && !(m.error instanceof ApiError && m.error.status === 422) ? <div className="form-error">{errorText(m.error)}</div> : null}
+        {form.general(Object.keys(errs)) ? (
+          <div className="form-error" data-testid="add-service-error">
+            {form.general(Object.keys(errs))}
+          </div>
+        ) : null}
         <div className="modal-actions">
           <button type="button" className="btn" onClick={onClose}>
             Cancel

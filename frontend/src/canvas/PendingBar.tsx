@@ -34,7 +34,9 @@ export function PendingBar({ projectId, changes, nodes }: { projectId: string; c
       void qc.invalidateQueries({ queryKey: keys.project(projectId) });
       setOpen(false);
       const n = r?.created_deployments?.length ?? 0;
-      toast.success(`Deployed ${r?.applied_count ?? changes.length} change${(r?.applied_count ?? changes.length) === 1 ? "" : "s"}${n ? `, ${n} deployment${n === 1 ? "" : "s"} started` : ""}.`);
+      // Not a success yet: the deployments have only begun (a failure is told when it happens).
+      const applied = r?.applied_count ?? changes.length;
+      toast.info(`Applied ${applied} change${applied === 1 ? "" : "s"}${n ? `; ${n} deployment${n === 1 ? "" : "s"} in progress` : ""}.`);
     },
     onError: (err) => toast.error(`Deploy failed: ${errorText(err)}`),
   });

@@ -197,11 +197,18 @@ export function useCanvasSync(projectId: string, myUserId: string | undefined) {
         case "error":
           toast.error(msg.payload.message || "The canvas reported an error.");
           break;
+        case "deployment:failed": {
+          // The deploy request only started it: the failure is news, and it is red.
+          const svc = qc.getQueryData<Service[]>(keys.services(projectId))?.find((s) => s.id === msg.payload.service_id);
+          toast.error(`${svc?.name ?? "A service"}: the deployment failed. See its Deployments tab.`);
+          void qc.invalidateQueries({ queryKey: keys.service(projectId, msg.payload.service_id) });
+          void qc.invalidateQueries({ queryKey: keys.services(projectId) });
+          break;
+        }
         case "deployment:created":
         case "deployment:building":
         case "deployment:starting":
         case "deployment:healthy":
-        case "deployment:failed":
         case "deployment:cancelled":
         case "container:created":
         case "container:deleted":

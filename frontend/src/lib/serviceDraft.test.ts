@@ -25,9 +25,14 @@ describe("service draft", () => {
     expect(draftToService(d).errors).toEqual({
       name: "Enter a name.",
       image: "Enter an image, e.g. nginx:1.27.",
-      port: "An HTTP health check needs a port.",
+      port: "Enter a whole number from 1 to 65535.",
       "volumes.0": "Name and an absolute mount path.",
     });
+  });
+
+  it("asks for a port for an HTTP health check only when none is given", () => {
+    const d = { ...draftFromService(), name: "web", image: "nginx", port: "", hcEnabled: true, hcType: "http" as const };
+    expect(draftToService(d).errors).toEqual({ port: "An HTTP health check needs a port." });
   });
 
   it("patches only what changed", () => {

@@ -117,7 +117,8 @@ export function draftToService(d: ServiceDraft): { value: ServiceCreate | null; 
       // Always sent: the API replaces the whole check, and a start period set before must not be lost.
       start_period_s: seconds(d.hcStartPeriod, "start_period_s", errors, 0, 3600) ?? 0,
     };
-    if (d.hcType === "http" && !port) errors["port"] = "An HTTP health check needs a port.";
+    // Only when no port was given: a port out of range keeps its own message.
+    if (d.hcType === "http" && !d.port.trim()) errors["port"] = "An HTTP health check needs a port.";
   }
   if (Object.keys(errors).length) return { value: null, errors };
   return {

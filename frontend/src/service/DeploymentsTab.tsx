@@ -27,7 +27,7 @@ export function DeploymentsTab({ projectId, service }: { projectId: string; serv
   const redeploy = useMutation({
     mutationFn: () => api.post<Deployment>(`${base}/redeploy`),
     onSuccess: () => {
-      toast.success(`Redeploying ${service.name}.`);
+      toast.info(`Redeploying ${service.name}.`);
       refresh();
     },
     onError: (err) => toast.error(`Redeploy failed: ${errorText(err)}`),
@@ -35,7 +35,7 @@ export function DeploymentsTab({ projectId, service }: { projectId: string; serv
   const rollback = useMutation({
     mutationFn: (d: Deployment) => api.post<Deployment>(`${base}/rollback`, { deployment_id: d.id }),
     onSuccess: (_, d) => {
-      toast.success(`Rolling back ${service.name} to ${d.id.slice(0, 8)}.`);
+      toast.info(`Rolling back ${service.name} to ${d.id.slice(0, 8)}.`);
       refresh();
     },
     onError: (err) => toast.error(`Rollback failed: ${errorText(err)}`),

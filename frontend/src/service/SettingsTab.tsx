@@ -5,6 +5,7 @@ import { ApiError } from "../api/client";
 import type { PendingChange, ScopeDiff, Service } from "../api/types";
 import { withStaged } from "../lib/stagedDiff";
 import { draftFromService, draftToService, serviceDelta, type ServiceDraft } from "../lib/serviceDraft";
+import { useFormErrors } from "../lib/formErrors";
 import { ConfirmDialog, errorText } from "../ui/controls";
 import { useToast } from "../ui/toast";
 import { DeployKeyCard } from "./DeployKeyCard";
@@ -20,7 +21,6 @@ export function SettingsTab({ projectId, service, diff, onDeleted }: { projectId
   // The service as it will be after deploy: what the server says the staged changes leave.
   const effective = withStaged(service, diff, service.id);
   const [draft, setDraft] = useState<ServiceDraft>(() => draftFromService(effective));
-  const [local, setLocal] = useState<Record<string, string>>({});
   const [confirmDelete, setConfirmDelete] = useState(false);
   const effectiveKey = JSON.stringify(effective);
   useEffect(() => setDraft(draftFromService(JSON.parse(effectiveKey) as Service)), [effectiveKey]);
@@ -29,7 +29,7 @@ export function SettingsTab({ projectId, service, diff, onDeleted }: { projectId
   const save = useMutation({
     mutationFn: async () => {
       const { value, errors } = draftToService(draft);
-      setLocal(errors);
+      form.setLocal(errors);
       if (!value) throw new ApiError(422, "invalid", "Check the highlighted fields.");
       const delta = serviceDelta(effective, value);
       if (Object.keys(delta).length === 0) return null;
@@ -40,10 +40,9 @@ export function SettingsTab({ projectId, service, diff, onDeleted }: { projectId
       addPending(c);
       toast.success("Settings staged. Deploy to apply.");
     },
-    onError: (err) => {
-      if (!(err instanceof ApiError && err.status === 422 && Object.keys(err.fields).length === 0)) toast.error(errorText(err));
-    },
+    // Shown in the form, beside the field or under it (never as a toast as well).
   });
+  const form = useFormErrors(save.error);
   const power = useMutation({
     mutationFn: (action: "stop" | "start" | "restart") => api.post(`${base}/${action}`),
     onSuccess: (_, action) => {
@@ -53,15 +52,10 @@ export function SettingsTab({ projectId, service, diff, onDeleted }: { projectId
     onError: (err) => toast.error(errorText(err)),
   });
 
-  const serverErr = (...names: string[]) => {
-    if (!(save.error instanceof ApiError)) return undefined;
-    for (const n of names) for (const [k, v] of Object.entries(save.error.fields)) if ((k === n || k.endsWith(`.${n}`)) && v[0]) return v[0];
-    return undefined;
-  };
   const fields = ["name", "image", "repo_url", "branch", "dockerfile_path", "context", "port", "command", "replicas", "cpus", "memory_mb", "path", "interval_s", "timeout_s", "healthy_threshold", "unhealthy_threshold"];
   const errs: Record<string, string | undefined> = {
-    ...Object.fromEntries(fields.map((f) => [f, local[f] ?? serverErr(f)])),
-    ...Object.fromEntries(Object.entries(local).filter(([k]) => k.startsWith("volumes."))),
+    ...Object.fromEntries(fields.map((f) => [f, form.get(f)])),
+    ...Object.fromEntries(Object.entries(form.local).filter(([k]) => k.startsWith("volumes."))),
   };
   const dirty = JSON.stringify(draft) !== JSON.stringify(draftFromService(effective));
 
@@ -74,7 +68,20 @@ export function SettingsTab({ projectId, service, diff, onDeleted }: { projectId
         }}
         noValidate
       >
-        <ServiceFields draft={draft} set={(p) => setDraft((d) => ({ ...d, ...p }))} errors={errs} full />
+        <ServiceFields
+          draft={draft}
+          set={(p) => {
+            form.edited(Object.keys(p));
+            setDraft((d) => ({ ...d, ...p }));
+          }}
+          errors={errs}
+          full
+        />
+        {form.general(fields) ? (
+          <div className="form-error" data-testid="settings-error">
+            {form.general(fields)}
+          </div>
+        ) : null}
         <div className="row gap sticky-actions">
           <button className="btn btn-primary" disabled={save.isPending || !dirty} data-testid="settings-save">
             {save.isPending ? "Staging…" : "Stage changes"}
