@@ -1,21 +1,39 @@
-"""Environment variables: scoped project < group < service, with ``${{name.HOST}}`` and
-``${{name.PORT}}`` references to other services of the same project."""
+"""Environment variables: scoped project < group < service, with ``${{name.HOST}}``,
+``${{name.PORT}}`` and ``${{name.VAR}}`` references to other services of the same project
+(``deploykit.env_reference``)."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
 
+from deploykit.env_reference import (
+    REFERENCE_RE,
+    ResolvedEnv,
+    ServiceAddress,
+    find_references,
+    overlay,
+    rename_references,
+    resolve_env,
+)
 from deploykit.errors import FieldErrors
+
+__all__ = [
+    "REFERENCE_RE",
+    "ResolvedEnv",
+    "ServiceAddress",
+    "find_references",
+    "overlay",
+    "rename_references",
+    "resolve_env",
+]
 
 ENV_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 MAX_KEY = 255
 MAX_VALUE = 32 * 1024
-REFERENCE_RE = re.compile(r"\$\{\{\s*([A-Za-z][A-Za-z0-9_-]*)\.(HOST|PORT)\s*\}\}")
 
 
 class Scope(StrEnum):
@@ -82,76 +100,6 @@ class EnvVarFilter:
     project_id: str | None = None
     scope: Scope | None = None
     scope_id: str | None = None
-
-
-@dataclass(frozen=True)
-class ServiceAddress:
-    """How other services reach a service: its network alias and port."""
-
-    host: str
-    port: int | None
-
-
-@dataclass(frozen=True)
-class ResolvedEnv:
-    values: dict[str, str]
-    references: dict[str, frozenset[str]] = field(default_factory=dict)
-    """For each key, the service names its value referred to (resolved or not)."""
-
-
-def find_references(value: str) -> list[tuple[str, str]]:
-    """The ``(service_name, HOST|PORT)`` pairs referenced in ``value``, in order."""
-    return [(m.group(1), m.group(2)) for m in REFERENCE_RE.finditer(value)]
-
-
-def overlay(*layers: Mapping[str, str]) -> dict[str, str]:
-    """Later layers win: ``overlay(project, group, service)``."""
-    out: dict[str, str] = {}
-    for layer in layers:
-        out.update(layer)
-    return out
-
-
-def resolve_env(
-    project_vars: Mapping[str, str],
-    group_vars: Mapping[str, str],
-    service_vars: Mapping[str, str],
-    addresses: Mapping[str, ServiceAddress],
-) -> ResolvedEnv:
-    """Overlay the scopes, then substitute references to services in ``addresses`` (keyed by
-    service name). A reference to an unknown service, or to the port of a service without one,
-    is left literal so that the user can see what did not resolve."""
-    merged = overlay(project_vars, group_vars, service_vars)
-    values: dict[str, str] = {}
-    references: dict[str, frozenset[str]] = {}
-    for key, value in merged.items():
-        names: set[str] = set()
-
-        def substitute(match: re.Match[str], names: set[str] = names) -> str:
-            name, attr = match.group(1), match.group(2)
-            names.add(name)
-            address = addresses.get(name)
-            if address is None:
-                return match.group(0)
-            if attr == "HOST":
-                return address.host
-            return str(address.port) if address.port is not None else match.group(0)
-
-        values[key] = REFERENCE_RE.sub(substitute, value)
-        if names:
-            references[key] = frozenset(names)
-    return ResolvedEnv(values=values, references=references)
-
-
-def rename_references(value: str, old: str, new: str) -> str:
-    """Rewrite ``${{old.HOST}}``/``${{old.PORT}}`` to refer to ``new`` (a service rename)."""
-
-    def sub(match: re.Match[str]) -> str:
-        if match.group(1) != old:
-            return match.group(0)
-        return "${{" + new + "." + match.group(2) + "}}"
-
-    return REFERENCE_RE.sub(sub, value)
 
 
 class EnvVarService(Protocol):

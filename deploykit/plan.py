@@ -256,6 +256,8 @@ class Plan:
         if kind == ChangeKind.ENV_VAR_CREATE:
             return self._env_create(payload)
         if kind in (ChangeKind.ENV_VAR_UPDATE, ChangeKind.ENV_VAR_DELETE):
+            if target_id is None and target_temp_id is not None:
+                return self._staged_env_change(kind, payload, target_temp_id)
             return self._env_change(kind, payload, target_id)
         raise ValidationError({"kind": ["is not a known change kind"]})
 
@@ -361,6 +363,28 @@ class Plan:
         validate_env_value(value, errors)
         errors.raise_if_any()
         return Step(kind, {"value": value}, target_id, None, before)
+
+    def _staged_env_change(self, kind: ChangeKind, payload: dict[str, Any], temp_id: str) -> Step:
+        """An update or removal of a variable of a service that is itself only staged: it has
+        no id yet, so the change names it by key (it came with the creation or a staged add)."""
+        draft = self.live(None, temp_id)
+        if draft.applied:
+            raise not_found("Env var")
+        key = payload.get("key")
+        keys = self.env_keys.get((Scope.SERVICE.value, temp_id), set())
+        if not isinstance(key, str) or key not in keys:
+            raise not_found("Env var")
+        before = {"scope": Scope.SERVICE.value, "scope_id": temp_id, "key": key}
+        if kind == ChangeKind.ENV_VAR_DELETE:
+            keys.discard(key)
+            return Step(kind, {"key": key}, None, temp_id, before)
+        value = payload.get("value")
+        if not isinstance(value, str):
+            raise ValidationError({"value": ["must be a string"]})
+        errors = FieldErrors()
+        validate_env_value(value, errors)
+        errors.raise_if_any()
+        return Step(kind, {"key": key, "value": value}, None, temp_id, before)
 
 
 def deploy_order(

@@ -15,12 +15,14 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from deploykit.env_reference import References, ServiceAddress, find_references, overlay
 from deploykit.envvar import Scope
 from deploykit.errors import Error
 from deploykit.pending_change import ChangeKind, PendingChange
 from deploykit.plan import Draft, Plan
 from deploykit.repository import redact_source
 from deploykit.service import ServiceConfig
+from deploykit.slug import service_slug
 
 SERVICE_KINDS = frozenset(
     {ChangeKind.SERVICE_CREATE, ChangeKind.SERVICE_UPDATE, ChangeKind.SERVICE_MOVE, ChangeKind.SERVICE_DELETE}
@@ -56,6 +58,10 @@ class EnvDiff:
     before: str | None
     after: str | None
     change_ids: tuple[str, ...]
+    resolved: str | None = None
+    """``after`` with its references resolved, when it has any."""
+    problems: tuple[str, ...] = ()
+    """Why a reference in ``after`` would not resolve (it would be deployed literally)."""
 
 
 @dataclass(frozen=True)
@@ -139,7 +145,7 @@ def field_diffs(before: Mapping[str, Any] | None, after: Mapping[str, Any], crea
     return out
 
 
-def env_diffs(env: Mapping[str, _Env]) -> list[EnvDiff]:
+def env_diffs(env: Mapping[str, _Env], refs: References) -> list[EnvDiff]:
     out: list[EnvDiff] = []
     for key, e in env.items():
         if not e.existed and e.after is None:
@@ -147,16 +153,44 @@ def env_diffs(env: Mapping[str, _Env]) -> list[EnvDiff]:
         op = EnvOp.ADDED if not e.existed else EnvOp.REMOVED if e.after is None else EnvOp.CHANGED
         if op == EnvOp.CHANGED and e.before == e.after:
             continue
-        out.append(EnvDiff(key, op, e.before if e.existed else None, e.after, tuple(e.ids)))
+        resolved: str | None = None
+        problems: tuple[str, ...] = ()
+        if e.after is not None and find_references(e.after):
+            resolution = refs.resolve(e.after)
+            resolved, problems = resolution.value, resolution.problems
+        out.append(EnvDiff(key, op, e.before if e.existed else None, e.after, tuple(e.ids), resolved, problems))
     return out
 
 
 class _Differ:
-    def __init__(self, plan: Plan, project_name: str, env_values: Mapping[str, str]) -> None:
+    def __init__(self, plan: Plan, project_name: str, env_values: Mapping[str, str], hosts: Mapping[str, str]) -> None:
         self.plan = plan
         self.project_name = project_name
         self.env_values = env_values
+        self.hosts = hosts
         self.entries: dict[tuple[Scope, str], _Entry] = {}
+        self.future: dict[tuple[str, str], dict[str, str]] = {}
+        """Every scope's variables as they will be, for resolving references in the preview."""
+        for id, (scope, scope_id, key) in plan.env_vars.items():
+            self.future.setdefault((scope, scope_id), {})[key] = env_values.get(id, "")
+
+    def references(self) -> References:
+        """What references will resolve against once the changes apply."""
+        live = [d for d in self.plan.services.values() if not d.deleted]
+        project = self.future.get((Scope.PROJECT.value, self.plan.project_id), {})
+        return References(
+            addresses={
+                d.name: ServiceAddress(self.hosts.get(d.key) or service_slug(d.name), d.config.port) for d in live
+            },
+            envs={
+                d.name: overlay(
+                    project,
+                    self.future.get((Scope.GROUP.value, d.group_id or ""), {}),
+                    self.future.get((Scope.SERVICE.value, d.key), {}),
+                )
+                for d in live
+            },
+        )
 
     def entry(self, scope: Scope, id: str) -> _Entry:
         found = self.entries.get((scope, id))
@@ -202,6 +236,7 @@ class _Differ:
             e = self.entry(Scope.SERVICE, step.service.key)
             if kind == ChangeKind.SERVICE_CREATE:
                 e.created = True
+                self.future[(Scope.SERVICE.value, step.service.key)] = dict(p.get("env_vars", {}))
                 for env_key, value in p.get("env_vars", {}).items():
                     e.env[env_key] = _Env(existed=False, before=None, after=value, ids=[change.id])
             elif not e.created and e.before is None:
@@ -223,6 +258,11 @@ class _Differ:
                     prior = _Env(existed=True, before=old, after=old)
                 e.env[env_key] = prior
             prior.after = None if kind == ChangeKind.ENV_VAR_DELETE else p["value"]
+            scope_vars = self.future.setdefault((where["scope"], where["scope_id"]), {})
+            if prior.after is None:
+                scope_vars.pop(env_key, None)
+            else:
+                scope_vars[env_key] = prior.after
             prior.ids.append(change.id)
         e.change_ids.append(change.id)
 
@@ -238,6 +278,7 @@ class _Differ:
                 entry = self.entry(Scope.SERVICE, sid)
                 entry.after = entry.after or service_state(draft)
         out: list[ScopeDiff] = []
+        refs = self.references()
         for e in self.entries.values():
             if e.created and e.deleted:
                 continue
@@ -252,7 +293,7 @@ class _Differ:
                     e.name,
                     status,
                     tuple(fields),
-                    tuple(env_diffs(e.env)),
+                    tuple(env_diffs(e.env, refs)),
                     tuple(e.change_ids),
                     after,
                     drift,
@@ -268,11 +309,13 @@ def staged_diff(
     project_name: str,
     env_values: Mapping[str, str],
     deployed: Mapping[str, ServiceConfig] | None = None,
+    hosts: Mapping[str, str] | None = None,
 ) -> list[ScopeDiff]:
     """Replay ``changes`` over ``plan`` (the applied state; it is consumed) and say what they do.
     ``env_values``: the applied env vars' values by id, for the before of an update or delete;
-    ``deployed``: each service's running (or rolling out) config, for ``ScopeDiff.running``."""
-    differ = _Differ(plan, project_name, env_values)
+    ``deployed``: each service's running (or rolling out) config, for ``ScopeDiff.running``;
+    ``hosts``: the applied services' network aliases by id, for previewing references."""
+    differ = _Differ(plan, project_name, env_values, hosts or {})
     for change in changes:
         differ.add(change)
     return differ.result(deployed or {})

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from deploykit.canvas import CanvasNode
+from deploykit.env_edit import EnvEdit, EnvEditResult
 from deploykit.envvar import EnvVarCreate, Scope
 from deploykit.errors import FieldErrors, ValidationError, not_found
 from deploykit.pending_change import ChangeKind, PendingChange, PendingChangeCreate, PendingChangeService
@@ -158,6 +159,12 @@ class StagingService(PendingChangeService, Protocol):
     async def get_service_target(self, project_id: str, service_id: str) -> ServiceTarget:
         """An applied service of the project, or one staged for creation under that temp id.
         Raises ``not_found``."""
+        ...
+
+    async def stage_env_edit(self, edit: EnvEdit, *, dry_run: bool = False) -> EnvEditResult:
+        """Set and unset variables of one scope (``deploykit.env_edit``): replace the touched
+        keys' earlier staged changes with at most one each, all or nothing. ``dry_run``: say what
+        it would do, stage nothing. Raises ``invalid``, ``not_found``."""
         ...
 
     async def diff_pending_changes(self, project_id: str) -> list[ScopeDiff]:

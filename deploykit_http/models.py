@@ -174,6 +174,18 @@ class EnvVarUpdateIn(Body):
     value: str
 
 
+class EnvEditIn(Body):
+    """Set and unset variables of a scope in one go. ``dotenv``: ``.env`` text whose variables
+    are set too (``values`` win over it); ``replace``: unset every variable of the scope not set
+    here; ``dry_run``: only say what would change."""
+
+    values: dict[str, str] = Field(default_factory=dict)
+    unset: list[str] = Field(default_factory=list)
+    dotenv: str | None = Field(default=None, max_length=256 * 1024)
+    replace: bool = False
+    dry_run: bool = False
+
+
 # --- paging -------------------------------------------------------------------------------------
 
 

@@ -14,6 +14,7 @@ from deploykit.bus import Event, EventType
 from deploykit.canvas import CanvasNode, NodeType
 from deploykit.deployment import DeploymentCreate, reusable_build
 from deploykit.envvar import EnvVarCreate, EnvVarUpdate, Scope, rename_references
+from deploykit.errors import not_found
 from deploykit.pending_change import ApplyResult, ChangeKind, PendingChange
 from deploykit.plan import EnvSlot, Plan, Step, deploy_order
 from deploykit.project import Project, ProjectUpdate
@@ -24,7 +25,7 @@ from deploykit_sqlite.canvas import find_node, rekey_node, remove_node, save_nod
 from deploykit_sqlite.db import Tx, dumps
 from deploykit_sqlite.deployment import insert_deployment, load_deployment
 from deploykit_sqlite.domain import sync_generated_domain
-from deploykit_sqlite.envvar import addresses_of, delete_env_var, insert_env_var, resolve_for_service, update_env_var
+from deploykit_sqlite.envvar import delete_env_var, insert_env_var, project_env, resolve_for_service, update_env_var
 from deploykit_sqlite.project import rename_project
 from deploykit_sqlite.service import deployed_config, insert_service, load_service, project_services, save_service
 
@@ -90,10 +91,10 @@ class StepWriter:
     async def snapshot(self) -> dict[str, tuple[str, dict[str, str]]]:
         """Each service's deploy-relevant state: its config and the env it would get now."""
         services = await project_services(self.tx, self.project_id)
-        addresses = addresses_of(services)
+        env_of = await project_env(self.tx, self.project_id, services)
         out: dict[str, tuple[str, dict[str, str]]] = {}
         for service in services:
-            env = await resolve_for_service(self.tx, service, addresses)
+            env = await resolve_for_service(self.tx, service, env_of)
             out[service.id] = (dumps(service.config.to_dict()), env.values)
         return out
 
@@ -120,11 +121,22 @@ class StepWriter:
             create = EnvVarCreate(self.project_id, scope, scope_id, str(payload["key"]), str(payload["value"]))
             await insert_env_var(tx, create)
         elif kind == ChangeKind.ENV_VAR_UPDATE:
-            assert step.target_id is not None
-            await update_env_var(tx, step.target_id, EnvVarUpdate(value=str(payload["value"])))
+            await update_env_var(tx, await self.env_var_id(step), EnvVarUpdate(value=str(payload["value"])))
         elif kind == ChangeKind.ENV_VAR_DELETE:
-            assert step.target_id is not None
-            await delete_env_var(tx, step.target_id)
+            await delete_env_var(tx, await self.env_var_id(step))
+
+    async def env_var_id(self, step: Step) -> str:
+        """The variable an update or delete is about: by id, or, for a service created in this
+        apply, by its key (``Plan._staged_env_change``)."""
+        if step.target_id is not None:
+            return step.target_id
+        row = await self.tx.fetchone(
+            "SELECT id FROM env_vars WHERE project_id = ? AND scope = ? AND scope_id = ? AND key = ?",
+            (self.project_id, Scope.SERVICE.value, self.service_id(step), str(step.payload["key"])),
+        )
+        if row is None:
+            raise not_found("Env var")
+        return str(row["id"])
 
     async def create_service(self, step: Step) -> None:
         tx, payload, temp_id, draft = self.tx, step.payload, step.target_temp_id, step.service

@@ -16,7 +16,7 @@ from deploykit.bus import Event, EventType
 from deploykit.canvas import CanvasEdge, CanvasNode, EdgeType, NodePosition, NodeType
 from deploykit.errors import INVALID, Error, ValidationError, not_found
 from deploykit_sqlite.db import DB, Tx, dumps, from_text, to_text
-from deploykit_sqlite.envvar import addresses_of, resolve_for_service
+from deploykit_sqlite.envvar import project_env, resolve_for_service
 from deploykit_sqlite.service import project_services
 
 MANAGED_EDGE = "Managed env-reference edges cannot be edited."
@@ -153,12 +153,12 @@ async def sync_env_edges(tx: Tx, project_id: str) -> None:
     to every service its env refers to (both must have nodes)."""
     services = await project_services(tx, project_id)
     by_name = {s.name: s.id for s in services}
-    addresses = addresses_of(services)
+    env_of = await project_env(tx, project_id, services)
     rows = await tx.fetchall("SELECT id FROM canvas_nodes WHERE project_id = ?", (project_id,))
     nodes = {r["id"] for r in rows}
     wanted: dict[str, tuple[str, str, list[str]]] = {}
     for service in services:
-        resolved = await resolve_for_service(tx, service, addresses)
+        resolved = await resolve_for_service(tx, service, env_of)
         targets: dict[str, list[str]] = {}
         for key, names in sorted(resolved.references.items()):
             for name in names:

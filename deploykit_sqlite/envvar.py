@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import uuid
+from dataclasses import dataclass
 
 from deploykit.envvar import (
     EnvVar,
@@ -13,6 +14,7 @@ from deploykit.envvar import (
     ResolvedEnv,
     Scope,
     ServiceAddress,
+    overlay,
     resolve_env,
 )
 from deploykit.errors import not_found
@@ -62,16 +64,42 @@ def addresses_of(services: list[Service]) -> dict[str, ServiceAddress]:
     return {s.name: ServiceAddress(host=s.slug, port=s.config.port) for s in services}
 
 
-async def resolve_for_service(
-    tx: Tx, service: Service, addresses: dict[str, ServiceAddress] | None = None
-) -> ResolvedEnv:
-    if addresses is None:
-        addresses = addresses_of(await project_services(tx, service.project_id))
+@dataclass(frozen=True)
+class ProjectEnv:
+    """What resolving any service's env of a project needs: addresses, and each service's
+    unresolved variables (scopes overlaid) by name, for ``${{name.VAR}}`` references."""
+
+    addresses: dict[str, ServiceAddress]
+    envs: dict[str, dict[str, str]]
+
+
+async def project_env(tx: Tx, project_id: str, services: list[Service] | None = None) -> ProjectEnv:
+    if services is None:
+        services = await project_services(tx, project_id)
+    rows = await tx.fetchall("SELECT scope, scope_id, key, value FROM env_vars WHERE project_id = ?", (project_id,))
+    scopes: dict[tuple[str, str], dict[str, str]] = {}
+    for r in rows:
+        scopes.setdefault((r["scope"], r["scope_id"]), {})[r["key"]] = tx.unseal(r["value"])
+    envs = {
+        s.name: overlay(
+            scopes.get((Scope.PROJECT.value, project_id), {}),
+            scopes.get((Scope.GROUP.value, s.group_id or ""), {}),
+            scopes.get((Scope.SERVICE.value, s.id), {}),
+        )
+        for s in services
+    }
+    return ProjectEnv(addresses_of(services), envs)
+
+
+async def resolve_for_service(tx: Tx, service: Service, env: ProjectEnv | None = None) -> ResolvedEnv:
+    if env is None:
+        env = await project_env(tx, service.project_id)
     return resolve_env(
         await scope_vars(tx, service.project_id, Scope.PROJECT, service.project_id),
         await scope_vars(tx, service.project_id, Scope.GROUP, service.group_id),
         await scope_vars(tx, service.project_id, Scope.SERVICE, service.id),
-        addresses,
+        env.addresses,
+        env.envs,
     )
 
 

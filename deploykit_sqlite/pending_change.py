@@ -16,8 +16,11 @@ from typing import Any
 
 from deploykit.bus import Event, EventType
 from deploykit.canvas import CanvasEdge, CanvasNode, EdgeType, NodeType
+from deploykit.env_edit import AppliedVar, EnvEdit, EnvEditResult, plan_env_edit
+from deploykit.envvar import Scope
 from deploykit.errors import NOT_FOUND, Error, not_found
 from deploykit.pending_change import ApplyResult, ChangeKind, PendingChange, PendingChangeCreate
+from deploykit.project import Project
 from deploykit.staged_diff import ScopeDiff, staged_diff
 from deploykit.staging import (
     ServiceStage,
@@ -55,6 +58,14 @@ async def staged_changes(tx: Tx, project_id: str) -> list[PendingChange]:
     return [row_to_change(tx, r) for r in rows]
 
 
+class _RollBack(Exception):
+    """Ends a dry run's transaction without committing, carrying what it would have done."""
+
+    def __init__(self, result: EnvEditResult) -> None:
+        super().__init__("dry run")
+        self.result = result
+
+
 def event(tx: Tx, type: EventType, project_id: str, **payload: Any) -> None:
     tx.publish(Event(type, project_id=project_id, payload=payload, at=tx.now()))
 
@@ -72,17 +83,67 @@ class PendingChangeStore:
 
     async def diff_pending_changes(self, project_id: str) -> list[ScopeDiff]:
         async with self.db.read() as tx:
-            project = await load_project(tx, project_id)
-            changes = await staged_changes(tx, project_id)
-            plan = await load_plan(tx, project_id, await staged_node_groups(tx, project_id, changes))
-            rows = await tx.fetchall("SELECT id, value FROM env_vars WHERE project_id = ?", (project_id,))
-            values = {r["id"]: tx.unseal(r["value"]) for r in rows}
-            deployed = {}
-            for service in await project_services(tx, project_id):
-                config = await deployed_config(tx, service)
-                if config is not None:
-                    deployed[service.id] = config
-        return staged_diff(plan, changes, project_name=project.name, env_values=values, deployed=deployed)
+            return await self._diff(tx, await load_project(tx, project_id))
+
+    @staticmethod
+    async def _diff(tx: Tx, project: Project) -> list[ScopeDiff]:
+        changes = await staged_changes(tx, project.id)
+        plan = await load_plan(tx, project.id, await staged_node_groups(tx, project.id, changes))
+        rows = await tx.fetchall("SELECT id, value FROM env_vars WHERE project_id = ?", (project.id,))
+        values = {r["id"]: tx.unseal(r["value"]) for r in rows}
+        hosts: dict[str, str] = {}
+        deployed = {}
+        for service in await project_services(tx, project.id):
+            hosts[service.id] = service.slug
+            config = await deployed_config(tx, service)
+            if config is not None:
+                deployed[service.id] = config
+        return staged_diff(plan, changes, project_name=project.name, env_values=values, deployed=deployed, hosts=hosts)
+
+    async def stage_env_edit(self, edit: EnvEdit, *, dry_run: bool = False) -> EnvEditResult:
+        edit.validate()
+        try:
+            async with self.db.tx() as tx:
+                result = await self._stage_env_edit(tx, edit)
+                if dry_run:
+                    raise _RollBack(result)  # the transaction rolls back; no event is published
+                return result
+        except _RollBack as done:
+            return done.result
+
+    async def _stage_env_edit(self, tx: Tx, edit: EnvEdit) -> EnvEditResult:
+        project = await load_project(tx, edit.project_id)
+        changes = await staged_changes(tx, project.id)
+        applied, temp_id = await self._scope_vars(tx, edit, changes)
+        planned = plan_env_edit(edit, applied, changes, temp_id)
+        for id in planned.discard:
+            await tx.execute("DELETE FROM pending_changes WHERE id = ?", (id,))
+        if planned.discard:
+            event(tx, EventType.PENDING_CHANGES_REMOVED, project.id, ids=planned.discard)
+        staged = [(await self._append(tx, create))[0] for create in planned.stage]
+        entry = next((d for d in await self._diff(tx, project) if (d.scope, d.id) == (edit.scope, edit.scope_id)), None)
+        return EnvEditResult(planned.edits, staged, planned.discard, entry)
+
+    @staticmethod
+    async def _scope_vars(
+        tx: Tx, edit: EnvEdit, changes: list[PendingChange]
+    ) -> tuple[dict[str, AppliedVar], str | None]:
+        """The scope's applied variables, and the temp id when the scope is a staged service."""
+        if edit.scope == Scope.SERVICE:
+            row = await tx.fetchone(
+                "SELECT id FROM services WHERE id = ? AND project_id = ?", (edit.scope_id, edit.project_id)
+            )
+            if row is None:
+                create = staged_creation(changes, edit.scope_id)
+                if create is None:
+                    raise not_found("Service")
+                env = create.payload.get("env_vars") or {}
+                return {str(k): AppliedVar(str(v)) for k, v in env.items()}, edit.scope_id
+        rows = await tx.fetchall(
+            "SELECT id, key, value FROM env_vars WHERE project_id = ? AND scope = ? AND scope_id = ?",
+            (edit.project_id, edit.scope.value, edit.scope_id),
+        )
+        return {r["key"]: AppliedVar(tx.unseal(r["value"]), r["id"]) for r in rows}, None
 
     async def get_service_target(self, project_id: str, service_id: str) -> ServiceTarget:
         async with self.db.read() as tx:

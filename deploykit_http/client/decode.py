@@ -7,6 +7,7 @@ from typing import Any
 
 from deploykit.auth import APIKey, AuthTokens
 from deploykit.deployment import Deployment, DeploymentStatus, DeploymentTrigger
+from deploykit.env_edit import EnvEditResult, KeyEdit
 from deploykit.envvar import EnvVar, Scope
 from deploykit.ingress import Domain, TLSStatus
 from deploykit.pending_change import ApplyResult, ChangeKind, PendingChange
@@ -160,8 +161,28 @@ def scope_diff(d: Body) -> ScopeDiff:
         name=d["name"],
         status=DiffStatus(d["status"]),
         fields=tuple(FieldDiff(f["field"], f["before"], f["after"]) for f in d["fields"]),
-        env=tuple(EnvDiff(e["key"], EnvOp(e["op"]), e["before"], e["after"], tuple(e["change_ids"])) for e in d["env"]),
+        env=tuple(
+            EnvDiff(
+                e["key"],
+                EnvOp(e["op"]),
+                e["before"],
+                e["after"],
+                tuple(e["change_ids"]),
+                e.get("resolved"),
+                tuple(e.get("problems") or ()),
+            )
+            for e in d["env"]
+        ),
         change_ids=tuple(d["change_ids"]),
         running=tuple(FieldDiff(f["field"], f["before"], f["after"]) for f in d.get("running") or ()),
         after=d.get("after"),
+    )
+
+
+def env_edit_result(d: Body) -> EnvEditResult:
+    return EnvEditResult(
+        edits=[KeyEdit(e["key"], EnvOp(e["op"]), e["before"], e["after"]) for e in d["edits"]],
+        staged=[pending_change(c) for c in d["staged"]],
+        discarded=[str(x) for x in d["discarded"]],
+        diff=scope_diff(d["diff"]) if d.get("diff") else None,
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from deploykit.env_edit import EnvEdit, EnvEditResult
 from deploykit.envvar import EnvVar, EnvVarFilter, ResolvedEnv, Scope
 from deploykit.errors import INVALID, NOT_FOUND, Error
 from deploykit.pending_change import ApplyResult, ChangeKind, PendingChange, PendingChangeCreate
@@ -168,6 +169,11 @@ class PendingChangeClient:
         if staged is None:
             raise Error(NOT_FOUND, "Service not found.")
         return ServiceTarget.staged(staged)
+
+    async def stage_env_edit(self, edit: EnvEdit, *, dry_run: bool = False) -> EnvEditResult:
+        path = self.env_vars.scope_path(edit.project_id, edit.scope, edit.scope_id) + "/edit"
+        body = {"values": dict(edit.values), "unset": list(edit.unset), "replace": edit.replace, "dry_run": dry_run}
+        return decode.env_edit_result(await self.t.request("POST", path, json=body))
 
     async def diff_pending_changes(self, project_id: str) -> list[ScopeDiff]:
         body = await self.t.request("GET", f"/projects/{project_id}/pending-changes/diff")

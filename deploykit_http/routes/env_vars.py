@@ -6,13 +6,23 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from deploykit.canvas import NodeType
+from deploykit.env_edit import EnvEdit
 from deploykit.envvar import EnvVar, EnvVarCreate, EnvVarFilter, EnvVarUpdate, Scope
 from deploykit.errors import NOT_FOUND, Error
 from deploykit.pending_change import ChangeKind, PendingChangeCreate
 from deploykit_http import models as m
 from deploykit_http.context import Context
+from deploykit_http.dotenv_text import parse_dotenv
 from deploykit_http.endpoint import Call, Endpoint
-from deploykit_http.shapes.staging import EnvVarList, EnvVarOut, PendingChangeOut, env_var_out, pending_change_out
+from deploykit_http.shapes.staging import (
+    EnvEditOut,
+    EnvVarList,
+    EnvVarOut,
+    PendingChangeOut,
+    env_edit_out,
+    env_var_out,
+    pending_change_out,
+)
 from deploykit_http.staging import stage
 
 ScopeResolver = Callable[[Call], Awaitable[tuple[str, str, bool]]]
@@ -79,6 +89,23 @@ def endpoints(ctx: Context) -> list[Endpoint]:
             )
             return pending_change_out(change)
 
+        async def edit_vars(call: Call) -> Any:
+            body: m.EnvEditIn = call.body
+            project_id, scope_id, _ = await resolve(call)
+            values = parse_dotenv(body.dotenv) if body.dotenv is not None else {}
+            values.update(body.values)
+            edit = EnvEdit(
+                project_id=project_id,
+                scope=scope,
+                scope_id=scope_id,
+                values=values,
+                unset=tuple(body.unset),
+                replace=body.replace,
+                created_by=call.user.id,
+            )
+            result = await ctx.c.pending_changes.stage_env_edit(edit, dry_run=body.dry_run)
+            return env_edit_out(result, body.dry_run)
+
         async def get_var(call: Call) -> Any:
             return env_var_out(await owned(call))
 
@@ -126,6 +153,16 @@ def endpoints(ctx: Context) -> list[Endpoint]:
                 tag,
                 body=m.EnvVarIn,
                 response=PendingChangeOut,
+                errors=(400, 404, 409, 422),
+            ),
+            Endpoint(
+                "POST",
+                base + "/edit",
+                edit_vars,
+                f"Set and unset {what}s in one go (a form, a .env paste); staged",
+                tag,
+                body=m.EnvEditIn,
+                response=EnvEditOut,
                 errors=(400, 404, 409, 422),
             ),
             Endpoint("GET", one, get_var, f"Get a {what}", tag, response=EnvVarOut, errors=(404,)),

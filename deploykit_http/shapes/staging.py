@@ -8,6 +8,7 @@ from typing import Any
 from typing_extensions import TypedDict
 
 from deploykit.canvas import CanvasEdge, CanvasNode, EdgeType, NodeType
+from deploykit.env_edit import EnvEditResult
 from deploykit.envvar import EnvVar, Scope
 from deploykit.pending_change import ApplyResult, ChangeKind, PendingChange
 from deploykit.repository import redact_source
@@ -108,6 +109,10 @@ class EnvDiffOut(TypedDict):
     before: str | None
     after: str | None
     change_ids: list[str]
+    resolved: str | None
+    """``after`` with its ``${{service.X}}`` references resolved, when it has any."""
+    problems: list[str]
+    """Why a reference in ``after`` does not resolve: it would be deployed literally."""
 
 
 class ScopeDiffOut(TypedDict):
@@ -137,7 +142,15 @@ def scope_diff_out(d: ScopeDiff) -> ScopeDiffOut:
         "status": d.status,
         "fields": [{"field": f.field, "before": f.before, "after": f.after} for f in d.fields],
         "env": [
-            {"key": e.key, "op": e.op, "before": e.before, "after": e.after, "change_ids": list(e.change_ids)}
+            {
+                "key": e.key,
+                "op": e.op,
+                "before": e.before,
+                "after": e.after,
+                "change_ids": list(e.change_ids),
+                "resolved": e.resolved,
+                "problems": list(e.problems),
+            }
             for e in d.env
         ],
         "change_ids": list(d.change_ids),
@@ -148,6 +161,34 @@ def scope_diff_out(d: ScopeDiff) -> ScopeDiffOut:
 
 class PendingDiffOut(TypedDict):
     data: list[ScopeDiffOut]
+
+
+class KeyEditOut(TypedDict):
+    key: str
+    op: EnvOp
+    before: str | None
+    after: str | None
+
+
+class EnvEditOut(TypedDict):
+    edits: list[KeyEditOut]
+    """What the edit does to each key it changes, against what was staged before it."""
+    staged: list[PendingChangeOut]
+    discarded: list[str]
+    """Ids of earlier staged changes the edit replaced."""
+    diff: ScopeDiffOut | None
+    """The scope's staged diff after the edit, references resolved (null: nothing staged)."""
+    dry_run: bool
+
+
+def env_edit_out(r: EnvEditResult, dry_run: bool) -> EnvEditOut:
+    return {
+        "edits": [{"key": e.key, "op": e.op, "before": e.before, "after": e.after} for e in r.edits],
+        "staged": [pending_change_out(c) for c in r.staged],
+        "discarded": list(r.discarded),
+        "diff": scope_diff_out(r.diff) if r.diff is not None else None,
+        "dry_run": dry_run,
+    }
 
 
 # --- canvas ---------------------------------------------------------------------------------------

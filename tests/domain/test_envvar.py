@@ -16,6 +16,7 @@ ADDRESSES = {
     "db": ServiceAddress("db", 5432),
     "worker": ServiceAddress("worker", None),
 }
+ENVS = {"api": {"TOKEN": "t0k", "URL": "http://${{api.HOST}}:${{api.PORT}}"}}
 
 
 def test_overlay_service_beats_group_beats_project() -> None:
@@ -33,11 +34,13 @@ def test_overlay_service_beats_group_beats_project() -> None:
         ("${{worker.PORT}}", "${{worker.PORT}}", {"worker"}),
         ("${{worker.HOST}}", "worker", {"worker"}),
         ("plain", "plain", None),
-        ("${{api.SECRET}}", "${{api.SECRET}}", None),
+        ("${{api.SECRET}}", "${{api.SECRET}}", {"api"}),
+        ("${{api.TOKEN}}", "t0k", {"api"}),
+        ("${{api.URL}}", "http://api:8080", {"api"}),
     ],
 )
 def test_references_resolve_or_stay_literal(value: str, expected: str, refs: set[str] | None) -> None:
-    env = resolve_env({}, {}, {"X": value}, ADDRESSES)
+    env = resolve_env({}, {}, {"X": value}, ADDRESSES, ENVS)
     assert env.values["X"] == expected
     assert env.references.get("X") == (frozenset(refs) if refs else None)
 
@@ -46,6 +49,21 @@ def test_references_are_resolved_after_overlay() -> None:
     env = resolve_env({"URL": "${{api.HOST}}"}, {}, {"URL": "${{db.HOST}}"}, ADDRESSES)
     assert env.values == {"URL": "db"}
     assert env.references == {"URL": frozenset({"db"})}
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ("${{nosuch.HOST}}", "${{nosuch.HOST}}: no service is named 'nosuch'"),
+        ("${{worker.PORT}}", "${{worker.PORT}}: 'worker' has no port"),
+        ("${{api.NOPE}}", "${{api.NOPE}}: 'api' has no variable NOPE"),
+        ("${{api.LOOP}}", "${{api.LOOP}}: refers back to itself"),
+    ],
+)
+def test_a_reference_that_does_not_resolve_says_why(value: str, problem: str) -> None:
+    env = resolve_env({}, {}, {"X": value}, ADDRESSES, {"api": {"LOOP": "${{api.LOOP}}"}})
+    assert env.values["X"] == value
+    assert env.problems == {"X": (problem,)}
 
 
 def test_find_references_in_order() -> None:

@@ -121,6 +121,7 @@ FakePending = fake(
     "stage_service",
     "get_service_target",
     "diff_pending_changes",
+    "stage_env_edit",
 )
 FakeRuntime = fake("FakeRuntime", "ping", "list_containers")
 FakeRestarter = fake("FakeRestarter", "restart_service")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from deploykit.env_edit import EnvEdit, EnvEditResult, KeyEdit
 from deploykit.envvar import Scope
 from deploykit.pending_change import ApplyResult, ChangeKind, PendingChange, PendingChangeCreate
 from deploykit.project import Project, ProjectCreate
@@ -130,7 +131,17 @@ async def test_the_diff_is_what_the_staging_service_computed_and_is_in_the_opena
                 "name": "web",
                 "status": "changed",
                 "fields": [{"field": "replicas", "before": 1, "after": 2}],
-                "env": [{"key": "LOG", "op": "changed", "before": "info", "after": "debug", "change_ids": ["c2"]}],
+                "env": [
+                    {
+                        "key": "LOG",
+                        "op": "changed",
+                        "before": "info",
+                        "after": "debug",
+                        "change_ids": ["c2"],
+                        "resolved": None,
+                        "problems": [],
+                    }
+                ],
                 "change_ids": ["c1", "c2"],
                 "after": {"name": "web", "replicas": 2},
                 "running": [{"field": "source.image", "before": "web:1", "after": "web:2"}],
@@ -151,3 +162,44 @@ async def test_the_diff_is_what_the_staging_service_computed_and_is_in_the_opena
         "after",
         "running",
     }
+
+
+async def test_a_dotenv_paste_is_parsed_and_staged_as_one_edit(world: World, settings: HTTPSettings) -> None:
+    seen: list[tuple[EnvEdit, bool]] = []
+
+    def edit(e: EnvEdit, *, dry_run: bool = False) -> EnvEditResult:
+        seen.append((e, dry_run))
+        return EnvEditResult([KeyEdit("A", EnvOp.ADDED, None, "x y")], [], [], None)
+
+    world.pending.stage_env_edit_fn = edit
+    text = "export A=\"x y\"\n# a comment\nB='2'  # trailing\nC=3\n"
+    async with client_for(make_app(world, settings)) as c:
+        r = await c.post(
+            "/projects/p1/env-vars/edit",
+            json={"dotenv": text, "values": {"C": "4"}, "replace": True, "dry_run": True},
+        )
+    assert r.status_code == 200, r.text
+    assert r.json() == {
+        "edits": [{"key": "A", "op": "added", "before": None, "after": "x y"}],
+        "staged": [],
+        "discarded": [],
+        "diff": None,
+        "dry_run": True,
+    }
+    [(e, dry_run)] = seen
+    assert (e.scope, e.scope_id, dict(e.values), e.replace, dry_run) == (
+        Scope.PROJECT,
+        "p1",
+        {"A": "x y", "B": "2", "C": "4"},
+        True,
+        True,
+    )
+
+
+async def test_a_dotenv_line_that_is_not_key_value_is_a_422_naming_the_line(
+    world: World, settings: HTTPSettings
+) -> None:
+    async with client_for(make_app(world, settings)) as c:
+        r = await c.post("/projects/p1/env-vars/edit", json={"dotenv": "A=1\nthis is not a variable\n"})
+    assert r.status_code == 422, r.text
+    assert r.json()["fields"] == {"dotenv": ["line 2 is not KEY=value: this is not a variable"]}
