@@ -818,6 +818,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/projects/{project_id}/env-vars/edit": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Set and unset project-scoped env vars in one go (a form, a .env paste); staged */
+        post: operations["post_projects_project_id_env_vars_edit"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/projects/{project_id}/env-vars/{env_var_id}": {
         parameters: {
             query?: never;
@@ -855,6 +872,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/projects/{project_id}/groups/{group_id}/env-vars/edit": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Set and unset group-scoped env vars in one go (a form, a .env paste); staged */
+        post: operations["post_projects_project_id_groups_group_id_env_vars_edit"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/projects/{project_id}/groups/{group_id}/env-vars/{env_var_id}": {
         parameters: {
             query?: never;
@@ -886,6 +920,23 @@ export interface paths {
         put?: never;
         /** Stage a new service-scoped env var */
         post: operations["post_projects_project_id_services_service_id_env_vars"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/projects/{project_id}/services/{service_id}/env-vars/edit": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Set and unset service-scoped env vars in one go (a form, a .env paste); staged */
+        post: operations["post_projects_project_id_services_service_id_env_vars_edit"];
         delete?: never;
         options?: never;
         head?: never;
@@ -2213,6 +2264,51 @@ export interface components {
             after: string | null;
             /** Change Ids */
             change_ids: string[];
+            /** Resolved */
+            resolved: string | null;
+            /** Problems */
+            problems: string[];
+        };
+        /**
+         * EnvEditIn
+         * @description Set and unset variables of a scope in one go. ``dotenv``: ``.env`` text whose variables
+         *     are set too (``values`` win over it); ``replace``: unset every variable of the scope not set
+         *     here; ``dry_run``: only say what would change.
+         */
+        EnvEditIn: {
+            /** Values */
+            values?: {
+                [key: string]: string;
+            };
+            /** Unset */
+            unset?: string[];
+            /**
+             * Dotenv
+             * @default null
+             */
+            dotenv?: string | null;
+            /**
+             * Replace
+             * @default false
+             */
+            replace?: boolean;
+            /**
+             * Dry Run
+             * @default false
+             */
+            dry_run?: boolean;
+        };
+        /** EnvEditOut */
+        EnvEditOut: {
+            /** Edits */
+            edits: components["schemas"]["KeyEditOut"][];
+            /** Staged */
+            staged: components["schemas"]["PendingChangeOut"][];
+            /** Discarded */
+            discarded: string[];
+            diff: components["schemas"]["ScopeDiffOut"] | null;
+            /** Dry Run */
+            dry_run: boolean;
         };
         /**
          * EnvOp
@@ -2554,6 +2650,16 @@ export interface components {
             manager_address: string;
             /** Command */
             command: string;
+        };
+        /** KeyEditOut */
+        KeyEditOut: {
+            /** Key */
+            key: string;
+            op: components["schemas"]["EnvOp"];
+            /** Before */
+            before: string | null;
+            /** After */
+            after: string | null;
         };
         /** LoginIn */
         LoginIn: {
@@ -7142,6 +7248,86 @@ export interface operations {
             };
         };
     };
+    post_projects_project_id_env_vars_edit: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EnvEditIn"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnvEditOut"];
+                };
+            };
+            /** @description Invalid request or malformed JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Missing or invalid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Validation failed */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
     get_projects_project_id_env_vars_env_var_id: {
         parameters: {
             query?: never;
@@ -7378,6 +7564,87 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["PendingChangeOut"];
+                };
+            };
+            /** @description Invalid request or malformed JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Missing or invalid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Validation failed */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    post_projects_project_id_groups_group_id_env_vars_edit: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project_id: string;
+                group_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EnvEditIn"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnvEditOut"];
                 };
             };
             /** @description Invalid request or malformed JSON */
@@ -7675,6 +7942,87 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["PendingChangeOut"];
+                };
+            };
+            /** @description Invalid request or malformed JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Missing or invalid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Validation failed */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    post_projects_project_id_services_service_id_env_vars_edit: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project_id: string;
+                service_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EnvEditIn"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnvEditOut"];
                 };
             };
             /** @description Invalid request or malformed JSON */
