@@ -8,10 +8,9 @@ import ssl
 from dataclasses import replace
 from typing import Any
 
-import httpx
-
 from deploykit.errors import INTERNAL, UNAVAILABLE, Error
 from deploykit.ingress import DomainCheck, Route, TLSStatus
+from deploykit_caddy.admin import AdminClient, AdminResponse, AdminUnreachable, admin_client
 from deploykit_caddy.config import (
     JSON,
     SERVER_NAME,
@@ -29,28 +28,9 @@ from deploykit_caddy.dns import Resolver, check_dns, system_resolver
 
 log = logging.getLogger(__name__)
 
-UNIX_PREFIX = "unix://"
-
 
 class _UnknownID(Exception):
     """Caddy has no object with the ``@id`` we patched: it restarted, or never had our config."""
-
-
-def admin_client(admin_url: str, timeout_s: float) -> httpx.AsyncClient:
-    """A client of an admin endpoint given as ``http://host:port`` or ``unix:///path/admin.sock``.
-    Caddy accepts an empty Host on a socket that sets no ``origins``, and checks the Host against
-    the listen address on TCP (httpx sends exactly that).
-
-    The admin API is plain HTTP, so the client gets a TLS context without any CA loaded: httpx's
-    default loads the whole certifi bundle (about a megabyte resident) for nothing, and an
-    ``https://`` admin URL fails verification instead of being trusted blindly."""
-    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    if admin_url.startswith(UNIX_PREFIX):
-        transport = httpx.AsyncHTTPTransport(uds=admin_url[len(UNIX_PREFIX) :], verify=tls)
-        return httpx.AsyncClient(
-            base_url="http://caddy-admin", transport=transport, headers={"Host": ""}, timeout=timeout_s
-        )
-    return httpx.AsyncClient(base_url=admin_url.rstrip("/"), verify=tls, timeout=timeout_s)
 
 
 class CaddyIngress:
@@ -80,7 +60,7 @@ class CaddyIngress:
         self.admin_url = admin_url
         self.settings = settings or CaddySettings()
         self._resolve = resolve
-        self._client: httpx.AsyncClient | None = None
+        self._client: AdminClient | None = None
         self._routes: dict[str, Route] = {}
         self._in_caddy: dict[str, Route] = {}
         """What we last wrote to Caddy successfully; empty when we don't know."""
@@ -112,8 +92,8 @@ class CaddyIngress:
         if self._client is None:
             return False
         try:
-            response = await self._client.get("/config/admin", timeout=min(2.0, self.settings.admin_timeout_s))
-        except (httpx.HTTPError, OSError):
+            response = await self._client.get("/config/admin", timeout_s=min(2.0, self.settings.admin_timeout_s))
+        except AdminUnreachable:
             return False
         return response.status_code == 200
 
@@ -235,7 +215,7 @@ class CaddyIngress:
 
     # -- internals -----------------------------------------------------------------------------
 
-    def _http(self) -> httpx.AsyncClient:
+    def _http(self) -> AdminClient:
         if self._client is None:
             raise Error(INTERNAL, "CaddyIngress used before open().")
         return self._client
@@ -303,7 +283,7 @@ class CaddyIngress:
         self._held = set(self._in_caddy)
 
     async def _request(self, method: str, path: str, body: Any = None) -> Any:
-        """One admin call; every httpx failure and non-2xx answer becomes ``unavailable`` here.
+        """One admin call; every failure to answer and non-2xx answer becomes ``unavailable`` here.
 
         Every call made here is idempotent (a read, a whole-object PATCH, a whole-config load), so a
         connection that breaks without a timeout is tried once more on a fresh one: Caddy restarts
@@ -311,13 +291,11 @@ class CaddyIngress:
         """
         for attempt in (1, 2):
             try:
-                response = await self._http().request(method, path, json=body)
+                response = await self._http().request(method, path, body)
                 break
-            except httpx.TransportError as exc:
-                if attempt == 1 and not isinstance(exc, httpx.TimeoutException):
+            except AdminUnreachable as exc:
+                if attempt == 1 and not exc.timed_out:
                     continue
-                raise Error(UNAVAILABLE, f"Caddy's admin API at {self.admin_url} does not answer.") from exc
-            except httpx.HTTPError as exc:
                 raise Error(UNAVAILABLE, f"Caddy's admin API at {self.admin_url} does not answer.") from exc
         if response.status_code == 404 and method == "PATCH" and path.startswith("/id/"):
             raise _UnknownID(path)
@@ -333,7 +311,7 @@ class CaddyIngress:
             return None
 
 
-def _caddy_error(response: httpx.Response) -> str:
+def _caddy_error(response: AdminResponse) -> str:
     try:
         body = response.json()
     except ValueError:

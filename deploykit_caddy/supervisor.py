@@ -20,11 +20,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
-
 from deploykit.clock import Clock, SystemClock, wait_event
 from deploykit.errors import UNAVAILABLE, Error
-from deploykit_caddy.ingress import UNIX_PREFIX, admin_client
+from deploykit_caddy.admin import UNIX_PREFIX, AdminUnreachable, admin_client
 from deploykit_caddy.kernel import tcp_migrate_req
 
 log = logging.getLogger(__name__)
@@ -282,7 +280,7 @@ class CaddySupervisor:
                         response = await client.get("/config/admin")
                         if response.status_code == 200:
                             return
-                    except httpx.HTTPError:
+                    except AdminUnreachable:
                         pass
                     if self._clock.monotonic() > deadline:
                         raise Error(UNAVAILABLE, f"Caddy's admin API did not answer in {timeout_s:g}s.")

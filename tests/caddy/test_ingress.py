@@ -352,11 +352,8 @@ async def admin_requests(ingress: CaddyIngress) -> list[str]:
     """Record the admin requests ``ingress`` makes from now on."""
     requests: list[str] = []
 
-    async def record(request: httpx.Request) -> None:
-        requests.append(f"{request.method} {request.url.path}")
-
     assert ingress._client is not None
-    ingress._client.event_hooks["request"] = [record]
+    ingress._client.on_request.append(lambda method, path: requests.append(f"{method} {path.split('?')[0]}"))
     return requests
 
 
