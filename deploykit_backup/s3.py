@@ -5,6 +5,9 @@ archives in parallel multipart parts, retries, and takes credentials from the us
 (``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY``, ``~/.aws``, instance roles). The lighter clients
 were either in maintenance mode or pre-1.0 with a moving API. Its calls block, so they run on a
 thread; the client is built on first use (that reads its service model from disk).
+
+boto3 is imported on first use too: it costs the daemon about 9 MB resident and 70 ms of start-up,
+and most daemons never send a backup to S3.
 """
 
 from __future__ import annotations
@@ -16,14 +19,16 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import boto3
-from boto3.s3.transfer import TransferConfig
-from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError, NoCredentialsError
-
 from deploykit.errors import INVALID, NOT_FOUND, UNAVAILABLE, Error
 
-TRANSFER = TransferConfig(multipart_threshold=64 << 20, multipart_chunksize=64 << 20, max_concurrency=4)
+MULTIPART_BYTES = 64 << 20
+"""Archives above this go up and down in parallel parts of this size (four at a time)."""
+
+
+def _transfer() -> Any:
+    from boto3.s3.transfer import TransferConfig
+
+    return TransferConfig(multipart_threshold=MULTIPART_BYTES, multipart_chunksize=MULTIPART_BYTES, max_concurrency=4)
 
 
 @dataclass(frozen=True)
@@ -61,6 +66,8 @@ class S3Object:
 
 
 def _translate(exc: Exception, what: str) -> Error:
+    from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError
+
     if isinstance(exc, NoCredentialsError):
         return Error(INVALID, "No S3 credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY.")
     if isinstance(exc, EndpointConnectionError):
@@ -87,6 +94,9 @@ class S3Store:
     def _s3(self) -> Any:
         with self._lock:
             if self._client is None:
+                import boto3.session
+                from botocore.config import Config
+
                 self._client = boto3.session.Session().client(
                     "s3",
                     endpoint_url=self._endpoint_url,
@@ -97,6 +107,8 @@ class S3Store:
 
     async def _run(self, what: str, fn: Any, *args: Any, **kw: Any) -> Any:
         def call() -> Any:
+            from botocore.exceptions import BotoCoreError, ClientError
+
             try:
                 return fn(self._s3(), *args, **kw)
             except (BotoCoreError, ClientError) as exc:
@@ -109,7 +121,7 @@ class S3Store:
         key = location.key(name)
         await self._run(
             location.url(name),
-            lambda s3: s3.upload_file(str(src), location.bucket, key, Config=TRANSFER),
+            lambda s3: s3.upload_file(str(src), location.bucket, key, Config=_transfer()),
         )
         return location.url(name)
 
@@ -117,7 +129,7 @@ class S3Store:
         loc = S3Location.parse(url)
         if not loc.prefix:
             raise Error(INVALID, f"{url!r} names no object.")
-        await self._run(url, lambda s3: s3.download_file(loc.bucket, loc.prefix, str(dest), Config=TRANSFER))
+        await self._run(url, lambda s3: s3.download_file(loc.bucket, loc.prefix, str(dest), Config=_transfer()))
 
     async def list_objects(self, location: S3Location) -> list[S3Object]:
         """The objects below the location, oldest first."""

@@ -6,15 +6,16 @@ import base64
 import binascii
 import hashlib
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
 from deploykit import INVALID, Error
 from deploykit.build import DeployKeyPair
 
 
 def generate_deploy_key(comment: str = "deploykit") -> DeployKeyPair:
-    """A fresh Ed25519 key pair in OpenSSH formats (satisfies ``deploykit.build.DeployKeyGenerator``)."""
+    """A fresh Ed25519 key pair in OpenSSH formats (satisfies ``deploykit.build.DeployKeyGenerator``).
+    ``cryptography`` is imported here, on first use: it costs an idle daemon about 9 MB resident."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
     key = Ed25519PrivateKey.generate()
     private = key.private_bytes(
         serialization.Encoding.PEM,
@@ -44,6 +45,8 @@ def fingerprint(public_key: str) -> str:
 
 def public_key_of(private_key: str, comment: str = "deploykit") -> str:
     """The OpenSSH public key line of an OpenSSH private key. Raises ``invalid``."""
+    from cryptography.hazmat.primitives import serialization
+
     try:
         key = serialization.load_ssh_private_key(private_key.encode(), password=None)
     except (ValueError, TypeError) as exc:

@@ -12,8 +12,7 @@ import asyncio
 import logging
 import uuid
 from dataclasses import dataclass
-
-import httpx
+from typing import TYPE_CHECKING
 
 from deploykit.bus import Event, EventBus, Subscription
 from deploykit.clock import Clock, SystemClock, wait_event
@@ -36,6 +35,9 @@ from deploykit.project import ProjectService
 from deploykit.service import ServiceService
 from deploykit_notify.messages import describe
 from deploykit_notify.senders import EmailSender, HTTPSender
+
+if TYPE_CHECKING:
+    import httpx
 
 log = logging.getLogger(__name__)
 
@@ -86,8 +88,7 @@ class Notifier:
     async def start(self) -> None:
         if self._follower is not None:
             return
-        self._client = httpx.AsyncClient(timeout=self.settings.timeout_s, transport=self._transport)
-        http = HTTPSender(self._client)
+        http = HTTPSender(self._http_client)
         self._senders = {
             ChannelKind.WEBHOOK: http,
             ChannelKind.SLACK: http,
@@ -112,6 +113,14 @@ class Notifier:
         if self._client is not None:
             await self._client.aclose()
             self._client = None
+
+    def _http_client(self) -> httpx.AsyncClient:
+        """The HTTP channels' shared client, made (and httpx imported) on the first HTTP delivery."""
+        if self._client is None:
+            import httpx
+
+            self._client = httpx.AsyncClient(timeout=self.settings.timeout_s, transport=self._transport)
+        return self._client
 
     async def idle(self) -> None:
         """Wait until every delivery started so far has finished (for tests and shutdown)."""

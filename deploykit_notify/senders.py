@@ -1,10 +1,13 @@
 """The senders: one per channel kind, each implementing ``deploykit.notification.Sender``.
 
 HTTP channels (the signed webhook, Slack, Discord) share one ``httpx.AsyncClient`` that the
-``Notifier`` owns; e-mail goes over SMTP with aiosmtplib (asyncio-native, STARTTLS and implicit
+``Notifier`` owns and makes on the first HTTP notification; e-mail goes over SMTP with aiosmtplib (asyncio-native, STARTTLS and implicit
 TLS, AUTH; the standard library's ``smtplib`` would block the event loop). Every failure is
 translated here, once, to ``unavailable`` with the receiver's answer, and never carries a
 channel's secret (a Slack or Discord URL is one).
+
+httpx and aiosmtplib are imported on first use: a daemon without channels never loads them (httpx
+alone brings about 5 MB resident, with the rich and click it imports for its command line).
 """
 
 from __future__ import annotations
@@ -12,13 +15,15 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+from collections.abc import Callable
 from email.message import EmailMessage
-
-import aiosmtplib
-import httpx
+from typing import TYPE_CHECKING
 
 from deploykit.errors import UNAVAILABLE, Error
 from deploykit.notification import Channel, ChannelKind, Notification, SMTPSecurity
+
+if TYPE_CHECKING:
+    import httpx
 
 SIGNATURE_HEADER = "X-DeployKit-Signature"
 EVENT_HEADER = "X-DeployKit-Event"
@@ -46,8 +51,9 @@ def chat_text(note: Notification) -> str:
 class HTTPSender:
     """The generic webhook, Slack and Discord: one JSON POST each."""
 
-    def __init__(self, client: httpx.AsyncClient) -> None:
+    def __init__(self, client: Callable[[], httpx.AsyncClient]) -> None:
         self._client = client
+        """The shared client, made on first use."""
 
     async def send(self, channel: Channel, note: Notification) -> None:
         headers = {"Content-Type": "application/json", "User-Agent": "DeployKit", EVENT_HEADER: note.event.value}
@@ -63,8 +69,10 @@ class HTTPSender:
             body = json.dumps({"content": chat_text(note)[:DISCORD_LIMIT]}).encode()
         else:
             raise Error(UNAVAILABLE, f"A {channel.kind.value} channel is not sent over HTTP.")
+        import httpx
+
         try:
-            response = await self._client.post(url, content=body, headers=headers)
+            response = await self._client().post(url, content=body, headers=headers)
         except httpx.HTTPError as exc:
             reason = str(exc) or type(exc).__name__
             raise Error(UNAVAILABLE, _hide(f"The receiver could not be reached: {reason}", channel)) from exc
@@ -93,6 +101,8 @@ class EmailSender:
             lines += [note.url, ""]
         lines += [f"event: {note.event.value}", f"at: {note.at.isoformat()}"]
         message.set_content("\n".join(lines))
+        import aiosmtplib
+
         try:
             await aiosmtplib.send(
                 message,

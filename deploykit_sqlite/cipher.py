@@ -1,4 +1,8 @@
-"""Encryption at rest: AES-256-GCM under a key file kept in the data directory."""
+"""Encryption at rest: AES-256-GCM under a key file kept in the data directory.
+
+``cryptography`` is imported when the first value is sealed or opened, not when the store opens:
+it loads its own OpenSSL (about 9 MB resident), and an idle daemon may never touch a secret.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +10,15 @@ import contextlib
 import os
 import secrets
 from pathlib import Path
-
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from typing import TYPE_CHECKING
 
 from deploykit.errors import INTERNAL, Error
 
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
 KEY_FILE = "secret.key"
+KEY_BYTES = 32
 NONCE_BYTES = 12
 
 
@@ -20,14 +26,23 @@ class Cipher:
     """Seals text as ``nonce || ciphertext``; a fresh random nonce per value."""
 
     def __init__(self, key: bytes) -> None:
-        if len(key) != 32:
+        if len(key) != KEY_BYTES:
             raise ValueError("AES-256-GCM needs a 32-byte key")
-        self._aead = AESGCM(key)
+        self._key = key
+        self._aead_: AESGCM | None = None
+
+    @property
+    def _aead(self) -> AESGCM:
+        if self._aead_ is None:
+            from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+            self._aead_ = AESGCM(self._key)
+        return self._aead_
 
     @classmethod
     def ephemeral(cls) -> Cipher:
         """An in-memory key, for a store without a data directory (tests)."""
-        return cls(AESGCM.generate_key(bit_length=256))
+        return cls(secrets.token_bytes(KEY_BYTES))
 
     @classmethod
     def from_data_dir(cls, data_dir: str | os.PathLike[str]) -> Cipher:
@@ -40,7 +55,7 @@ class Cipher:
         private_dir(directory)
         path = directory / KEY_FILE
         if not path.exists():
-            key = AESGCM.generate_key(bit_length=256)
+            key = secrets.token_bytes(KEY_BYTES)  # what AESGCM.generate_key(256) does: os.urandom
             tmp = directory / f".{KEY_FILE}.{secrets.token_hex(8)}"
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             try:
@@ -61,6 +76,8 @@ class Cipher:
         return nonce + self._aead.encrypt(nonce, plaintext.encode(), None)
 
     def open(self, sealed: bytes) -> str:
+        from cryptography.exceptions import InvalidTag
+
         try:
             return self._aead.decrypt(sealed[:NONCE_BYTES], sealed[NONCE_BYTES:], None).decode()
         except InvalidTag as exc:

@@ -62,7 +62,7 @@ def setup_logging(config: Config) -> None:
     root.setLevel(config.log_level.upper())
     if config.log_level != "debug":
         logging.getLogger("aiosqlite").setLevel(logging.WARNING)
-        logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per Caddy admin call otherwise
+        logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per notification sent otherwise
         for chatty in ("botocore", "boto3", "s3transfer"):  # S3 backups: a line per credential lookup
             logging.getLogger(chatty).setLevel(logging.WARNING)
 

@@ -1,11 +1,10 @@
 """Docker Compose import: the YAML is parsed here (PyYAML's safe loader), translated by the
-domain (``deploykit.compose``) and staged in one go, or only previewed on a dry run."""
+domain (``deploykit.compose``) and staged in one go, or only previewed on a dry run. PyYAML is
+imported by the first import: an idle daemon does not carry it."""
 
 from __future__ import annotations
 
 from typing import Any
-
-import yaml
 
 from deploykit.compose import NODE_H, NODE_W, GitRepo, translate
 from deploykit.errors import ValidationError
@@ -19,6 +18,8 @@ from deploykit_http.staging import check_source
 
 def parse_yaml(text: str) -> Any:
     """The compose file as plain data. Raises ``invalid`` on ``compose`` with where YAML broke."""
+    import yaml
+
     try:
         return yaml.safe_load(text)
     except yaml.MarkedYAMLError as exc:

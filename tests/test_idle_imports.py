@@ -1,0 +1,20 @@
+"""An idle daemon does not carry the libraries of its rare paths: they are imported on first use
+(see bench/memory.py for what each costs resident)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+LAZY = ["httpx", "boto3", "botocore", "cryptography", "yaml", "aiosmtplib", "rich", "pygments"]
+
+
+@pytest.mark.parametrize("module", ["deploykitd.main", "deploykitd.__main__"])
+def test_the_daemon_imports_no_rarely_used_library_at_start(module: str) -> None:
+    script = f"import sys, {module}; print(' '.join(sorted({{m.split('.')[0] for m in sys.modules}})))"
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True)
+    loaded = set(out.stdout.split())
+    assert "aiohttp" in loaded  # the one HTTP client stack (Docker and Caddy's admin API)
+    assert sorted(loaded & set(LAZY)) == []
