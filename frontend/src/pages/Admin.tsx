@@ -136,18 +136,46 @@ function Users({ me }: { me: User }) {
   );
 }
 
+/** Words people read for the API's keys: units go from the label to the value ("uptime_s" is
+ * "Uptime" with "38 min"), and known abbreviations are spelt as such. */
+const WORDS: Record<string, string> = { os: "OS", cpus: "CPUs", cpu: "CPU", api: "API", wal: "WAL", id: "ID", tls: "TLS", http: "HTTP", https: "HTTPS", acme: "ACME" };
+const UNIT_SUFFIX = /_(s|bytes|pct|percent)$/;
+
+export function humanLabel(key: string): string {
+  const words = key.replace(UNIT_SUFFIX, "").split("_").filter(Boolean);
+  if (key === "bytes") return "Size";
+  if (key === "percent" || key === "pct") return "In use";
+  if (words.length === 0) return key;
+  const text = words.map((w) => WORDS[w] ?? w).join(" ");
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}
+
+export function humanBytes(v: number): string {
+  const u = ["B", "KB", "MB", "GB", "TB"];
+  let i = 0;
+  let x = v;
+  while (x >= 1024 && i < u.length - 1) {
+    x /= 1024;
+    i++;
+  }
+  return i === 0 ? `${x} B` : `${x.toFixed(1)} ${u[i]}`;
+}
+
+export function humanDuration(seconds: number): string {
+  const s = Math.floor(seconds);
+  if (s < 60) return `${s} s`;
+  const d = Math.floor(s / 86400);
+  const h = Math.floor((s % 86400) / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  if (d) return `${d} d ${h} h`;
+  if (h) return `${h} h ${m} min`;
+  return `${m} min ${s % 60} s`;
+}
+
 function fmt(key: string, v: unknown): string {
   if (typeof v === "number") {
-    if (/bytes|size|memory_total|memory_used|used$|total$|free$|available$/i.test(key) && v > 4096) {
-      const u = ["B", "KB", "MB", "GB", "TB"];
-      let i = 0;
-      let x = v;
-      while (x >= 1024 && i < u.length - 1) {
-        x /= 1024;
-        i++;
-      }
-      return `${x.toFixed(1)} ${u[i]}`;
-    }
+    if (/(^|_)bytes$|memory_total|memory_used/i.test(key)) return humanBytes(v);
+    if (/_s$/.test(key)) return humanDuration(v);
     if (/percent|_pct$/i.test(key)) return `${v.toFixed(1)} %`;
     return Number.isInteger(v) ? String(v) : v.toFixed(2);
   }
@@ -170,22 +198,35 @@ function Tree({ value, depth = 0 }: { value: unknown; depth?: number }) {
     );
   }
   if (value && typeof value === "object") {
+    const entries = Object.entries(value as Record<string, unknown>);
+    const plain = entries.filter(([, v]) => !(v && typeof v === "object" && !Array.isArray(v)));
+    const nested = entries.filter(([, v]) => v && typeof v === "object" && !Array.isArray(v));
     return (
-      <dl className={`kv depth-${depth}`}>
-        {Object.entries(value as Record<string, unknown>).map(([k, v]) => (
-          <div key={k} className="kv-row">
-            <dt>{k.replace(/_/g, " ")}</dt>
-            <dd>
-              {v && typeof v === "object" ? <Tree value={v} depth={depth + 1} /> : fmt(k, v)}
-              {typeof v === "number" && /percent/i.test(k) ? (
-                <span className="meter">
-                  <span style={{ width: `${Math.min(100, v)}%` }} />
-                </span>
-              ) : null}
-            </dd>
-          </div>
+      <>
+        {plain.length ? (
+          <dl className={`kv depth-${depth}`}>
+            {plain.map(([k, v]) => (
+              <div key={k} className="kv-row">
+                <dt>{humanLabel(k)}</dt>
+                <dd>
+                  {Array.isArray(v) ? <Tree value={v} depth={depth + 1} /> : fmt(k, v)}
+                  {typeof v === "number" && /percent/i.test(k) ? (
+                    <span className="meter">
+                      <span style={{ width: `${Math.min(100, v)}%` }} />
+                    </span>
+                  ) : null}
+                </dd>
+              </div>
+            ))}
+          </dl>
+        ) : null}
+        {nested.map(([k, v]) => (
+          <section key={k} className={`kv-section depth-${depth}`} data-testid="system-section" data-section={k}>
+            {depth === 0 ? <h3 className="section-title">{humanLabel(k)}</h3> : <h4>{humanLabel(k)}</h4>}
+            <Tree value={v} depth={depth + 1} />
+          </section>
         ))}
-      </dl>
+      </>
     );
   }
   return <span>{fmt("", value)}</span>;

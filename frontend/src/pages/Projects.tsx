@@ -2,7 +2,8 @@ import { useMemo, useState } from "react";
 import { Link, useNavigate } from "react-router";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { keys, useApi } from "../app";
-import type { Project, ProjectPage } from "../api/types";
+import type { Project, ProjectPage, ServicePage, ServiceStatus } from "../api/types";
+import { SERVICE_STATUS_LABEL, serviceTone } from "../canvas/status";
 import { Field, Modal, Spinner, errorText, fieldError, timeAgo } from "../ui/controls";
 import { useToast } from "../ui/toast";
 
@@ -62,6 +63,7 @@ export function ProjectsPage() {
             <Link key={p.id} to={`/projects/${p.id}`} className="card project-card" data-testid="project-card">
               <div className="project-name">{p.name}</div>
               <div className="muted small">{p.slug}</div>
+              <ServicesSummary projectId={p.id} />
               <div className="muted small">Updated {timeAgo(p.updated_at)}</div>
             </Link>
           ))}
@@ -111,5 +113,31 @@ function CreateProjectDialog({ onClose }: { onClose: () => void }) {
         </div>
       </form>
     </Modal>
+  );
+}
+
+/** How many services a project has and how they are doing: "3 services · 2 running · 1 failed". */
+function ServicesSummary({ projectId }: { projectId: string }) {
+  const api = useApi();
+  const services = useQuery({
+    queryKey: keys.services(projectId),
+    queryFn: async () => (await api.get<ServicePage>(`/projects/${projectId}/services?limit=100`)).data,
+    staleTime: 10_000,
+  });
+  if (!services.data) return <div className="muted small project-services">&nbsp;</div>;
+  const byStatus = new Map<ServiceStatus, number>();
+  for (const s of services.data) byStatus.set(s.status, (byStatus.get(s.status) ?? 0) + 1);
+  const n = services.data.length;
+  return (
+    <div className="small project-services" data-testid="project-services" data-count={n}>
+      <span>
+        {n === 0 ? "No services" : `${n} service${n === 1 ? "" : "s"}`}
+      </span>
+      {[...byStatus.entries()].map(([status, count]) => (
+        <span key={status} className={`project-state tone-${serviceTone(status)}`} data-testid="project-state" data-status={status}>
+          <span className={`dot tone-${serviceTone(status)}`} /> {count} {SERVICE_STATUS_LABEL[status].toLowerCase()}
+        </span>
+      ))}
+    </div>
   );
 }
