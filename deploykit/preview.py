@@ -68,12 +68,30 @@ class PullRequestEvent:
     head_ref: str
     head_sha: str
     author: str | None
+    base_ref: str | None = None
+    """The branch the request is to be merged into: only requests to the service's branch get previews."""
+    head_repo_url: str | None = None
+    """Where the head commit is: the head repository's HTTP(S) clone URL (None: it was deleted)."""
+    from_fork: bool = False
+    """The head is in another repository than the base (a fork)."""
+    head_private: bool = False
+    """That repository is not public: its clone URL needs credentials the daemon does not have."""
+    head_repo_name: str | None = None
+    """``owner/name`` of the head repository, for the reasons recorded."""
+
+
+GITLAB_PUBLIC = 20
+"""GitLab's ``visibility_level`` of a public project (10 is internal, 0 private)."""
 
 
 def _text(value: Any, what: str) -> str:
     if not isinstance(value, str) or not value:
         raise ValueError(f"{what} is missing")
     return value
+
+
+def _optional(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
 
 
 def _obj(value: Any) -> dict[str, Any]:
@@ -91,7 +109,9 @@ def parse_github_pull_request(payload: dict[str, Any]) -> PullRequestEvent:
     pr = payload.get("pull_request")
     if not isinstance(pr, dict):
         raise ValueError("pull_request is missing")
-    head = _obj(pr.get("head"))
+    head, base = _obj(pr.get("head")), _obj(pr.get("base"))
+    head_repo, base_repo = _obj(head.get("repo")), _obj(base.get("repo"))
+    same = (head_repo.get("id"), head_repo.get("full_name")) == (base_repo.get("id"), base_repo.get("full_name"))
     action = str(payload.get("action") or "")
     return PullRequestEvent(
         number=_number(payload.get("number", pr.get("number")), "number"),
@@ -102,6 +122,11 @@ def parse_github_pull_request(payload: dict[str, Any]) -> PullRequestEvent:
         head_ref=_text(head.get("ref"), "pull_request.head.ref"),
         head_sha=_text(head.get("sha"), "pull_request.head.sha"),
         author=_obj(pr.get("user")).get("login") or _obj(payload.get("sender")).get("login"),
+        base_ref=_optional(base.get("ref")),
+        head_repo_url=_optional(head_repo.get("clone_url")),
+        from_fork=not head_repo or not same,
+        head_private=head_repo.get("private") is not False,
+        head_repo_name=_optional(head_repo.get("full_name")),
     )
 
 
@@ -110,7 +135,7 @@ def parse_gitlab_merge_request(payload: dict[str, Any]) -> PullRequestEvent:
     attrs = payload.get("object_attributes")
     if not isinstance(attrs, dict):
         raise ValueError("object_attributes is missing")
-    last = _obj(attrs.get("last_commit"))
+    last, source = _obj(attrs.get("last_commit")), _obj(attrs.get("source"))
     action = str(attrs.get("action") or "")
     return PullRequestEvent(
         number=_number(attrs.get("iid"), "object_attributes.iid"),
@@ -121,7 +146,42 @@ def parse_gitlab_merge_request(payload: dict[str, Any]) -> PullRequestEvent:
         head_ref=_text(attrs.get("source_branch"), "object_attributes.source_branch"),
         head_sha=_text(last.get("id"), "object_attributes.last_commit.id"),
         author=_obj(payload.get("user")).get("username") or _obj(payload.get("user")).get("name"),
+        base_ref=_optional(attrs.get("target_branch")),
+        head_repo_url=_optional(source.get("git_http_url")),
+        from_fork=not source
+        or attrs.get("source_project_id") is None
+        or attrs.get("source_project_id") != attrs.get("target_project_id"),
+        head_private=source.get("visibility_level") != GITLAB_PUBLIC,
+        head_repo_name=_optional(source.get("path_with_namespace")),
     )
+
+
+def request_skip_reason(pr: PullRequestEvent, service_branch: str, from_forks: bool) -> str | None:
+    """Why request ``pr`` gets no preview of a service deploying ``service_branch`` (None: it may).
+
+    Only requests into the service's own branch are previewed. A request from a fork is previewed
+    only when the webhook allows forks (its code, written by anyone, runs with the preview scope's
+    variables), and only from a public fork: the service's deploy key and credentials are for its
+    own repository, and are never offered to another."""
+    if pr.base_ref != service_branch:
+        into = f"branch {pr.base_ref}" if pr.base_ref else "no named branch"
+        return f"#{pr.number} is a request into {into}; the service deploys {service_branch}, so no preview."
+    if not pr.from_fork:
+        return None
+    fork = f"a fork ({pr.head_repo_name})" if pr.head_repo_name else "a fork"
+    if not from_forks:
+        return (
+            f"Request from {fork}: previews of forks are off for this webhook (previews_from_forks), "
+            "since a fork's code would run with the preview variables."
+        )
+    if pr.head_repo_url is None:
+        return f"Request from {fork} whose repository is gone or has no HTTP clone URL; no preview."
+    if pr.head_private:
+        return (
+            f"Request from {fork} that is not public: the daemon cannot clone it (the service's deploy key "
+            "and credentials are for its own repository only); no preview."
+        )
+    return None
 
 
 def preview_hostname(number: int, service_slug: str, project_slug: str, base_domain: str) -> str:
@@ -192,6 +252,8 @@ class PreviewOpen:
     head_sha: str
     author: str | None = None
     max_previews: int = DEFAULT_MAX_PREVIEWS
+    repo_url: str | None = None
+    """Build from this repository (a fork's, checked like any repository URL); None: the service's."""
 
 
 @dataclass(frozen=True)

@@ -85,6 +85,9 @@ class Webhook:
     """Run pull/merge requests as previews (``deploykit.preview``)."""
     max_previews: int = 3
     """At most this many previews of the service at once; a request beyond is skipped."""
+    previews_from_forks: bool = False
+    """Also preview requests from forks. Off by default: a fork's code, written by anyone, would run
+    with the preview scope's variables."""
 
 
 @dataclass
@@ -131,9 +134,10 @@ class WebhookService(Protocol):
         enabled: bool | None = None,
         previews: bool | None = None,
         max_previews: int | None = None,
+        previews_from_forks: bool | None = None,
     ) -> Webhook:
         """Turns the service's webhook on or off (a disabled one records deliveries as skipped),
-        and its previews; None leaves a setting as it is. Raises ``not_found``, ``invalid``
+        and its previews (also of requests from forks); None leaves a setting as it is. Raises ``not_found``, ``invalid``
         (``max_previews`` out of range)."""
         ...
 

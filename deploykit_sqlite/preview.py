@@ -71,11 +71,13 @@ async def previewed_service(tx: Tx, service_id: str) -> Service:
     return await load_service(tx, service_id)
 
 
-def preview_config(source: Service, head_ref: str) -> ServiceConfig:
-    """The service's config, built from the request's branch, with one replica."""
+def preview_config(source: Service, head_ref: str, repo_url: str | None = None) -> ServiceConfig:
+    """The service's config, built from the request's branch (of ``repo_url``, a fork's, when
+    given), with one replica."""
     git = source.config.source
     assert isinstance(git, GitSource)
-    return dataclasses.replace(source.config, source=dataclasses.replace(git, branch=head_ref), replicas=1)
+    head = dataclasses.replace(git, branch=head_ref, repo_url=repo_url or git.repo_url)
+    return dataclasses.replace(source.config, source=head, replicas=1)
 
 
 def preview_event(type: EventType, preview: Preview, tx: Tx) -> Event:
@@ -132,7 +134,7 @@ class PreviewStore:
                 raise Error(INVALID, "Only a service built from git can have previews.")
             rows = await tx.fetchall(PREVIEW_SELECT + " WHERE p.service_id = ?", (source.id,))
             existing = {int(r["number"]): row_to_preview(r) for r in rows}
-            config = preview_config(source, req.head_ref)
+            config = preview_config(source, req.head_ref, req.repo_url)
             current = existing.get(req.number)
             if current is None:
                 if limit_reached(set(existing), req.number, req.max_previews):

@@ -30,6 +30,7 @@ def row_to_webhook(tx: Tx, row: sqlite3.Row) -> Webhook:
         created_at=from_text(row["created_at"]),
         previews=bool(row["previews"]),
         max_previews=int(row["max_previews"]),
+        previews_from_forks=bool(row["previews_from_forks"]),
     )
 
 
@@ -81,13 +82,19 @@ class WebhookStore:
             if not isinstance(service.config.source, GitSource):
                 raise Error(INVALID, "Only a service built from git can have a push webhook.")
             # A new secret keeps the preview settings: they are the service's, not the secret's.
-            old = await tx.fetchone("SELECT previews, max_previews FROM webhooks WHERE service_id = ?", (service_id,))
-            previews, max_previews = (old["previews"], old["max_previews"]) if old else (0, DEFAULT_MAX_PREVIEWS)
+            old = await tx.fetchone(
+                "SELECT previews, max_previews, previews_from_forks FROM webhooks WHERE service_id = ?", (service_id,)
+            )
+            previews, max_previews, forks = (
+                (old["previews"], old["max_previews"], old["previews_from_forks"])
+                if old
+                else (0, DEFAULT_MAX_PREVIEWS, 0)
+            )
             await tx.execute("DELETE FROM webhooks WHERE service_id = ?", (service_id,))
             id = str(uuid.uuid4())
             await tx.execute(
-                "INSERT INTO webhooks (id, service_id, provider, secret, enabled, created_at, previews, max_previews) "
-                "VALUES (?, ?, ?, ?, 1, ?, ?, ?)",
+                "INSERT INTO webhooks (id, service_id, provider, secret, enabled, created_at, previews, max_previews, "
+                "previews_from_forks) VALUES (?, ?, ?, ?, 1, ?, ?, ?, ?)",
                 (
                     id,
                     service_id,
@@ -96,6 +103,7 @@ class WebhookStore:
                     to_text(tx.now()),
                     previews,
                     max_previews,
+                    forks,
                 ),
             )
             row = await tx.fetchone("SELECT * FROM webhooks WHERE id = ?", (id,))
@@ -118,6 +126,7 @@ class WebhookStore:
         enabled: bool | None = None,
         previews: bool | None = None,
         max_previews: int | None = None,
+        previews_from_forks: bool | None = None,
     ) -> Webhook:
         if max_previews is not None:
             errors = FieldErrors()
@@ -128,11 +137,13 @@ class WebhookStore:
             if current is None:
                 raise not_found("Webhook")
             await tx.execute(
-                "UPDATE webhooks SET enabled = ?, previews = ?, max_previews = ? WHERE service_id = ?",
+                "UPDATE webhooks SET enabled = ?, previews = ?, max_previews = ?, previews_from_forks = ? "
+                "WHERE service_id = ?",
                 (
                     current["enabled"] if enabled is None else int(enabled),
                     current["previews"] if previews is None else int(previews),
                     current["max_previews"] if max_previews is None else max_previews,
+                    current["previews_from_forks"] if previews_from_forks is None else int(previews_from_forks),
                     service_id,
                 ),
             )

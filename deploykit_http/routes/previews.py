@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import Field
 
-from deploykit.errors import NOT_FOUND, Error, error_message
+from deploykit.errors import NOT_FOUND, Error, FieldErrors, error_message
 from deploykit.preview import (
     PreviewAction,
     PreviewOpen,
@@ -21,7 +21,10 @@ from deploykit.preview import (
     PreviewService,
     PullRequestEvent,
     RequestAction,
+    request_skip_reason,
 )
+from deploykit.repository import check_repo_url, redact_url
+from deploykit.service import GitSource
 from deploykit.webhook import DeliveryStatus, Webhook, WebhookDelivery
 from deploykit_http.context import Context
 from deploykit_http.endpoint import Call, Endpoint
@@ -58,6 +61,15 @@ async def receive_request(
     if ctx.c.runtime is None:
         await record(base, DeliveryStatus.FAILED, "Deployments are not available on this server.")
         raise unavailable("The reconciler")
+    repo_url: str | None = None
+    if pr.action != RequestAction.CLOSE:  # a close removes what runs, whatever the request is now
+        source = (await ctx.c.services.get_service(hook.service_id)).config.source
+        if not isinstance(source, GitSource):
+            return await record(base, DeliveryStatus.SKIPPED, "The service is no longer built from git.")
+        repo_url = pr.head_repo_url if pr.from_fork else None
+        skip = request_skip_reason(pr, source.branch, hook.previews_from_forks) or refused_head(ctx, pr, repo_url)
+        if skip is not None:
+            return await record(base, DeliveryStatus.SKIPPED, skip)
     previews = previews_of(ctx)
     try:
         if pr.action == RequestAction.CLOSE:
@@ -73,6 +85,7 @@ async def receive_request(
                     head_sha=pr.head_sha,
                     author=pr.author,
                     max_previews=hook.max_previews,
+                    repo_url=repo_url,
                 )
             )
     except Error as exc:
@@ -82,6 +95,23 @@ async def receive_request(
     if not hook.previews and outcome.action == PreviewAction.SKIPPED:
         reason = off
     return await record(base, status, reason)
+
+
+def refused_head(ctx: Context, pr: PullRequestEvent, url: str | None) -> str | None:
+    """Why the request's head may not be built: its branch name, and for a fork its clone URL, go
+    through the checks of any repository a user gives (the URL's form and protocol, and no
+    repository on the daemon's own host unless the operator allows those); the builder then pins
+    what the host resolves to when it clones, as for every build."""
+    errors = FieldErrors()
+    GitSource(repo_url=url or "https://example.invalid/repo.git", branch=pr.head_ref).validate(errors)
+    if url is not None:
+        check_repo_url(url, allow_local=ctx.settings.allow_local_repos, errors=errors)
+    if errors.fields.get("source.branch"):
+        return f"The request's head branch {pr.head_ref!r} is not a valid branch name; no preview."
+    problems = errors.fields.get("source.repo_url")
+    if problems and url is not None:
+        return f"The fork's repository {redact_url(url)} is refused: it {problems[0]}; no preview."
+    return None
 
 
 def _recorded(base: WebhookDelivery, outcome: PreviewOutcome) -> tuple[DeliveryStatus, str]:

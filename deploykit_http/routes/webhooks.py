@@ -74,6 +74,9 @@ class WebhookPatch(Model):
     max_previews: int | None = Field(
         default=None, ge=0, le=MAX_PREVIEWS_LIMIT, description="At most this many previews of the service at once."
     )
+    previews_from_forks: bool | None = Field(
+        default=None, description="Also preview requests from forks (their code runs with the preview scope)."
+    )
 
 
 class DeliveryQuery(Model):
@@ -287,7 +290,11 @@ def endpoints(ctx: Context) -> list[Endpoint]:
         body: WebhookPatch = call.body
         svc = await ctx.service_in(call.params["project_id"], call.params["service_id"])
         hook = await webhooks().update_webhook(
-            svc.id, enabled=body.enabled, previews=body.previews, max_previews=body.max_previews
+            svc.id,
+            enabled=body.enabled,
+            previews=body.previews,
+            max_previews=body.max_previews,
+            previews_from_forks=body.previews_from_forks,
         )
         return render_webhook(call.request, hook)
 

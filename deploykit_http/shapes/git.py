@@ -20,6 +20,7 @@ class WebhookOut(TypedDict):
     created_at: datetime | None
     previews: bool
     max_previews: int
+    previews_from_forks: bool
 
 
 def webhook_out(hook: Webhook, url: str) -> WebhookOut:
@@ -33,6 +34,7 @@ def webhook_out(hook: Webhook, url: str) -> WebhookOut:
         "created_at": hook.created_at,
         "previews": hook.previews,
         "max_previews": hook.max_previews,
+        "previews_from_forks": hook.previews_from_forks,
     }
 
 

@@ -17,11 +17,12 @@ from deploykit.preview import (
     preview_hostname,
     preview_service_name,
     preview_service_slug,
+    request_skip_reason,
     validate_max_previews,
 )
 from deploykit.service import SERVICE_NAME_RE
 from deploykit.slug import service_slug
-from tests.payloads import load
+from tests.payloads import github_pull_request, gitlab_merge_request, load
 
 
 def test_github_example_is_read() -> None:
@@ -34,6 +35,11 @@ def test_github_example_is_read() -> None:
         head_ref="changes",
         head_sha="ec26c3e57ca3a959ca5aad62de7213c562f8c821",
         author="Codertocat",
+        base_ref="master",
+        head_repo_url="https://github.com/Codertocat/Hello-World.git",
+        from_fork=False,
+        head_private=False,
+        head_repo_name="Codertocat/Hello-World",
     )
 
 
@@ -47,6 +53,11 @@ def test_gitlab_example_is_read() -> None:
         head_ref="ms-viewport",
         head_sha="da1560886d4f094c3e6c9ef40349f7d38b5d27d7",
         author="root",
+        base_ref="master",
+        head_repo_url="http://example.com/awesome_space/awesome_project.git",
+        from_fork=False,
+        head_private=False,
+        head_repo_name="awesome_space/awesome_project",
     )
 
 
@@ -165,3 +176,83 @@ def test_preview_names_cannot_be_a_services() -> None:
     assert slug == "pr-12--api"
     assert all(service_slug(n) != slug for n in ("pr-12--api", "pr 12  api", "PR-12--API"))
     assert preview_hostname(12, "api", "shop-a1b2c3", "example.com") == "pr-12-api-shop-a1b2c3.example.com"
+
+
+FORK = "https://example.com/octocat/Hello-World.git"
+
+
+def test_a_github_request_from_a_fork_names_the_fork_and_its_clone_url() -> None:
+    own = "https://github.com/Codertocat/Hello-World.git"
+    payload = github_pull_request("opened", number=2, ref="changes", sha="a" * 40, clone_url=own, fork_url=FORK)
+    pr = parse_github_pull_request(payload)
+    assert (pr.from_fork, pr.head_repo_url, pr.head_repo_name, pr.head_private) == (
+        True,
+        FORK,
+        "octocat/Hello-World",
+        False,
+    )
+    payload["pull_request"]["head"]["repo"]["private"] = True
+    assert parse_github_pull_request(payload).head_private
+    # A deleted fork: GitHub sends "repo": null.
+    payload["pull_request"]["head"]["repo"] = None
+    gone = parse_github_pull_request(payload)
+    assert (gone.from_fork, gone.head_repo_url) == (True, None)
+
+
+def test_a_gitlab_request_from_a_fork_is_one_from_another_project() -> None:
+    own = "https://gitlab.example.com/a/b.git"
+    payload = gitlab_merge_request("open", iid=3, ref="changes", sha="a" * 40, clone_url=own, fork_url=FORK)
+    pr = parse_gitlab_merge_request(payload)
+    assert (pr.from_fork, pr.head_repo_url, pr.head_repo_name, pr.head_private) == (
+        True,
+        FORK,
+        "forker/awesome_project",
+        False,
+    )
+    for level in (0, 10):  # private and internal: neither can be cloned without credentials
+        payload["object_attributes"]["source"]["visibility_level"] = level
+        assert parse_gitlab_merge_request(payload).head_private
+    del payload["object_attributes"]["source_project_id"]
+    assert parse_gitlab_merge_request(load("gitlab_merge_request.json")).from_fork is False
+    assert parse_gitlab_merge_request(payload).from_fork
+
+
+def _request(**kw: Any) -> PullRequestEvent:
+    base = parse_github_pull_request(load("github_pull_request_opened.json"))
+    return PullRequestEvent(**{**base.__dict__, **kw})
+
+
+@pytest.mark.parametrize(
+    ("request_kw", "from_forks", "reason"),
+    [
+        ({}, False, None),
+        (
+            {"base_ref": "develop"},
+            True,
+            "#2 is a request into branch develop; the service deploys master, so no preview.",
+        ),
+        ({"base_ref": None}, True, "#2 is a request into no named branch; the service deploys master, so no preview."),
+        (
+            {"from_fork": True, "head_repo_name": "octocat/Hello-World"},
+            False,
+            "Request from a fork (octocat/Hello-World): previews of forks are off for this webhook "
+            "(previews_from_forks), since a fork's code would run with the preview variables.",
+        ),
+        ({"from_fork": True, "head_repo_url": FORK}, True, None),
+        (
+            {"from_fork": True, "head_repo_url": None, "head_repo_name": None},
+            True,
+            "Request from a fork whose repository is gone or has no HTTP clone URL; no preview.",
+        ),
+        (
+            {"from_fork": True, "head_private": True, "head_repo_name": "octocat/Secret"},
+            True,
+            "Request from a fork (octocat/Secret) that is not public: the daemon cannot clone it (the service's "
+            "deploy key and credentials are for its own repository only); no preview.",
+        ),
+    ],
+)
+def test_only_requests_into_the_service_branch_and_allowed_forks_get_previews(
+    request_kw: dict[str, Any], from_forks: bool, reason: str | None
+) -> None:
+    assert request_skip_reason(_request(**request_kw), "master", from_forks) == reason

@@ -89,7 +89,7 @@ def test_previews_turned_on_in_the_ui_list_a_signed_pull_request(
     # A signed pull_request "opened" for a branch of the repository.
     run("git", "checkout", "-q", "-b", "changes", cwd=repo.path)
     sha = repo.commit({"index.html": "the pull request's version\n"}, "the change")
-    payload = github_pull_request("opened", number=2, ref="changes", sha=sha, clone_url=repo.url)
+    payload = github_pull_request("opened", number=2, ref="changes", sha=sha, clone_url=repo.url, base_ref="main")
     body = json.dumps(payload).encode()
     url = card.get_by_test_id("webhook-url").inner_text()
     r = httpx.post(url, content=body, headers=github_headers(hook["secret"], body), timeout=10)

@@ -74,13 +74,19 @@ def calls(git: Git) -> Calls:
     return c
 
 
-def gh(action: str, **kw: Any) -> dict[str, Any]:
-    body = github_pull_request(action, number=2, ref="changes", sha=HEAD, clone_url="https://example.com/a.git")
+def gh(action: str, payload: dict[str, Any] | None = None, **kw: Any) -> dict[str, Any]:
+    payload = {"base_ref": "main", **(payload or {})}
+    body = github_pull_request(
+        action, number=2, ref="changes", sha=HEAD, clone_url="https://example.com/a.git", **payload
+    )
     return github(body, event="pull_request", **kw)
 
 
-def gl(action: str, token: str = SECRET) -> dict[str, Any]:
-    body = gitlab_merge_request(action, iid=2, ref="changes", sha=HEAD, clone_url="https://example.com/a.git")
+def gl(action: str, token: str = SECRET, **payload: Any) -> dict[str, Any]:
+    payload = {"target_branch": "main", **payload}
+    body = gitlab_merge_request(
+        action, iid=2, ref="changes", sha=HEAD, clone_url="https://example.com/a.git", **payload
+    )
     headers = {"X-Gitlab-Event": "Merge Request Hook", "X-Gitlab-Token": token, "Idempotency-Key": f"gl-{action}"}
     return {"content": json.dumps(body).encode(), "headers": headers}
 
@@ -262,3 +268,61 @@ async def test_a_close_removes_a_running_preview_even_with_previews_off(
         r = await c.post("/webhooks/github/gh", **gh("closed"))
     assert (r.json()["status"], r.json()["reason"]) == (status, reason)
     assert closed == [2]
+
+
+FORK_URL = "https://forks.example.com/octocat/Hello-World.git"
+
+
+@pytest.mark.parametrize(
+    ("send", "forks", "opened_from", "reason"),
+    [
+        (lambda: gh("opened", {"base_ref": "develop"}), True, None, "#2 is a request into branch develop; the "
+         "service deploys main, so no preview."),
+        (lambda: gl("open", target_branch="develop"), True, None, "#2 is a request into branch develop; the "
+         "service deploys main, so no preview."),
+        (lambda: gh("opened", {"fork_url": FORK_URL}), False, None, "Request from a fork (octocat/Hello-World): "
+         "previews of forks are off for this webhook (previews_from_forks), since a fork's code would run with "
+         "the preview variables."),
+        (lambda: gl("open", fork_url=FORK_URL), False, None, "Request from a fork (forker/awesome_project): "
+         "previews of forks are off for this webhook (previews_from_forks), since a fork's code would run with "
+         "the preview variables."),
+        (lambda: gh("opened", {"fork_url": FORK_URL, "private_fork": True}), True, None, "Request from a fork "
+         "(octocat/Hello-World) that is not public: the daemon cannot clone it (the service's deploy key and "
+         "credentials are for its own repository only); no preview."),
+        (lambda: gh("opened", {"fork_url": "file:///etc/secret-repo"}), True, None, "The fork's repository "
+         "file:///etc/secret-repo is refused: it is a repository on the daemon's own host; the daemon refuses "
+         "those unless started with --allow-local-repos; no preview."),
+        (lambda: gh("opened", {"fork_url": "http://169.254.169.254/latest.git"}), True, None, "The fork's "
+         "repository http://169.254.169.254/latest.git is refused: it is a repository on the daemon's own host; "
+         "the daemon refuses those unless started with --allow-local-repos; no preview."),
+        (lambda: gh("opened", {"fork_url": "ext::sh -c touch% /tmp/pwned"}), True, None, "The fork's repository "
+         "ext::sh -c touch% /tmp/pwned is refused: it must be an https://, ssh://, git@host:path, file:// URL or "
+         "an absolute path; no preview."),
+        (lambda: gh("opened", {"fork_url": FORK_URL}), True, FORK_URL, None),
+        (lambda: gl("open", fork_url=FORK_URL), True, FORK_URL, None),
+        (lambda: gh("opened"), False, None, None),  # the service's own repository: its URL, its key
+    ],
+)  # fmt: skip
+async def test_requests_are_filtered_by_target_branch_and_fork(
+    git: Git, calls: Calls, send: Any, forks: bool, opened_from: str | None, reason: str | None
+) -> None:
+    hooks = {k: dataclasses.replace(h, previews=True, previews_from_forks=forks) for k, h in HOOKS.items()}
+    git.webhooks.get_webhook_fn = lambda id: hooks[id]
+    request = send()
+    path = "github/gh" if "X-GitHub-Event" in request["headers"] else "gitlab/gl"
+    async with client_for(git.app(), token=None) as c:
+        r = await c.post(f"/webhooks/{path}", **request)
+    assert r.status_code == 200, r.text
+    if reason is not None:
+        assert (r.json()["status"], r.json()["preview_action"], r.json()["reason"]) == ("skipped", "skipped", reason)
+        assert calls.opened == []
+        return
+    [req] = calls.opened
+    assert (r.json()["status"], req.repo_url, req.head_ref) == ("success", opened_from, "changes")
+
+
+async def test_a_close_from_a_fork_or_another_branch_still_removes_its_preview(git: Git, calls: Calls) -> None:
+    async with client_for(git.app(), token=None) as c:
+        r = await c.post("/webhooks/github/gh", **gh("closed", {"fork_url": FORK_URL, "base_ref": "develop"}))
+    assert (r.json()["status"], r.json()["preview_action"]) == ("success", "removed")
+    assert calls.closed == [("s1", 2)]

@@ -168,6 +168,7 @@ async def test_creating_a_webhook_answers_its_url_under_the_request_base(git: Gi
         "created_at": "2026-01-02T00:00:00Z",
         "previews": False,
         "max_previews": 3,
+        "previews_from_forks": False,
     }
 
 
@@ -314,18 +315,24 @@ async def test_a_delivery_body_over_the_limit_is_413(git: Git) -> None:
 
 
 async def test_disabling_the_webhook_answers_it_disabled(git: Git) -> None:
-    seen: list[tuple[str, bool | None, bool | None, int | None]] = []
+    seen: list[tuple[str, bool | None, bool | None, int | None, bool | None]] = []
 
     def update(
-        service_id: str, *, enabled: bool | None = None, previews: bool | None = None, max_previews: int | None = None
+        service_id: str,
+        *,
+        enabled: bool | None = None,
+        previews: bool | None = None,
+        max_previews: int | None = None,
+        previews_from_forks: bool | None = None,
     ) -> Webhook:
-        seen.append((service_id, enabled, previews, max_previews))
+        seen.append((service_id, enabled, previews, max_previews, previews_from_forks))
         hook = HOOKS["gh"]
         return dataclasses.replace(
             hook,
             enabled=hook.enabled if enabled is None else enabled,
             previews=hook.previews if previews is None else previews,
             max_previews=hook.max_previews if max_previews is None else max_previews,
+            previews_from_forks=hook.previews_from_forks if previews_from_forks is None else previews_from_forks,
         )
 
     git.webhooks.update_webhook_fn = update
@@ -334,6 +341,8 @@ async def test_disabling_the_webhook_answers_it_disabled(git: Git) -> None:
         bad = await c.patch("/projects/p1/services/s1/webhook", json={"enabled": "maybe"})
         previews = await c.patch("/projects/p1/services/s1/webhook", json={"previews": True, "max_previews": 5})
         too_many = await c.patch("/projects/p1/services/s1/webhook", json={"max_previews": 21})
+        forks = await c.patch("/projects/p1/services/s1/webhook", json={"previews_from_forks": True})
+        bad_forks = await c.patch("/projects/p1/services/s1/webhook", json={"previews_from_forks": "yes please"})
     assert r.status_code == 200, r.text
     assert r.json()["enabled"] is False
     assert bad.status_code == 422
@@ -342,7 +351,10 @@ async def test_disabling_the_webhook_answers_it_disabled(git: Git) -> None:
     assert (previews.json()["previews"], previews.json()["max_previews"]) == (True, 5)
     assert too_many.status_code == 422
     assert "max_previews" in too_many.text
-    assert seen == [("s1", False, None, None), ("s1", None, True, 5)]
+    assert forks.json()["previews_from_forks"] is True
+    assert bad_forks.status_code == 422
+    assert "previews_from_forks" in bad_forks.text
+    assert seen == [("s1", False, None, None, None), ("s1", None, True, 5, None), ("s1", None, None, None, True)]
 
 
 async def test_redelivering_a_push_deploys_its_commit_again_as_a_new_delivery(git: Git) -> None:

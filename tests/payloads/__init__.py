@@ -2,9 +2,16 @@
 them at a repository a test made (its branch, head commit and clone URL) and sign them.
 
 ``github_pull_request_opened.json`` is GitHub's ``pull_request`` (``opened``) example from its
-webhook documentation (octokit/webhooks ``payload-examples``), with the many ``*_url`` API link
-fields of its users and repositories left out; ``gitlab_merge_request.json`` is GitLab's "Merge
-request events" example from its webhook documentation."""
+webhook documentation (octokit/webhooks ``payload-examples/api.github.com/pull_request/
+opened.payload.json``), with the many ``*_url`` API link fields of its users and repositories left
+out; ``gitlab_merge_request.json`` is GitLab's "Merge request events" payload example from its
+webhook documentation (``doc/user/project/integrations/webhook_events.md``), verbatim.
+
+What the helpers change, and nothing else: the action, the request's number, title and link; its
+head branch, head commit and the clone URLs (pointed at a repository the test made); on request the
+base/target branch; and for a request from a fork, the head repository's identity (GitHub: another
+``id``, ``full_name``, owner and ``fork: true``; GitLab: another ``source_project_id`` and
+``source`` project) and its clone URL, pointed at a second local repository."""
 
 from __future__ import annotations
 
@@ -26,9 +33,20 @@ def load(name: str) -> dict[str, Any]:
 
 
 def github_pull_request(
-    action: str, *, number: int, ref: str, sha: str, clone_url: str, title: str | None = None
+    action: str,
+    *,
+    number: int,
+    ref: str,
+    sha: str,
+    clone_url: str,
+    title: str | None = None,
+    base_ref: str | None = None,
+    fork_url: str | None = None,
+    private_fork: bool = False,
 ) -> dict[str, Any]:
-    """GitHub's example with ``action``, request ``number`` and its head at ``ref``/``sha`` of ``clone_url``."""
+    """GitHub's example with ``action``, request ``number`` and its head at ``ref``/``sha`` of
+    ``clone_url`` (of ``fork_url``, a fork's, when given), into ``base_ref`` (the example's
+    ``master`` unless given)."""
     payload = copy.deepcopy(load("github_pull_request_opened.json"))
     payload["action"] = action
     payload["number"] = number
@@ -40,15 +58,39 @@ def github_pull_request(
     pr["head"]["ref"], pr["head"]["sha"] = ref, sha
     for repo in (pr["head"]["repo"], pr["base"]["repo"], payload["repository"]):
         repo["clone_url"] = clone_url
+    if base_ref is not None:
+        pr["base"]["ref"] = base_ref
+        pr["base"]["label"] = f"Codertocat:{base_ref}"
+    if fork_url is not None:
+        head = pr["head"]
+        head["label"] = f"octocat:{ref}"
+        head["repo"].update(
+            id=head["repo"]["id"] + 1,
+            full_name="octocat/Hello-World",
+            owner={**head["repo"]["owner"], "login": "octocat"},
+            fork=True,
+            private=private_fork,
+            clone_url=fork_url,
+        )
     if action == "closed":
         pr["state"] = "closed"
     return payload
 
 
 def gitlab_merge_request(
-    action: str, *, iid: int, ref: str, sha: str, clone_url: str, title: str | None = None
+    action: str,
+    *,
+    iid: int,
+    ref: str,
+    sha: str,
+    clone_url: str,
+    title: str | None = None,
+    target_branch: str | None = None,
+    fork_url: str | None = None,
 ) -> dict[str, Any]:
-    """GitLab's example with ``action``, request ``iid`` and its source branch at ``ref``/``sha``."""
+    """GitLab's example with ``action``, request ``iid`` and its source branch at ``ref``/``sha``
+    (of ``fork_url``, a fork's, when given), into ``target_branch`` (the example's ``master``
+    unless given)."""
     payload = copy.deepcopy(load("gitlab_merge_request.json"))
     attrs = payload["object_attributes"]
     attrs["action"], attrs["iid"], attrs["source_branch"] = action, iid, ref
@@ -59,6 +101,13 @@ def gitlab_merge_request(
     attrs["state"] = {"close": "closed", "merge": "merged"}.get(action, "opened")
     for project in (payload["project"], attrs["source"], attrs["target"]):
         project["git_http_url"] = project["http_url"] = project["url"] = clone_url
+    if target_branch is not None:
+        attrs["target_branch"] = target_branch
+    if fork_url is not None:
+        attrs["source_project_id"] = attrs["target_project_id"] + 1
+        attrs["source"].update(
+            namespace="Forker", path_with_namespace="forker/awesome_project", git_http_url=fork_url, http_url=fork_url
+        )
     return payload
 
 

@@ -182,8 +182,11 @@ async def test_webhook_preview_settings(store: Store, app: Service) -> None:
     assert (hook.enabled, hook.previews, hook.max_previews) == (True, True, 5)
     hook = await store.webhooks.update_webhook(app.id, enabled=False)
     assert (hook.enabled, hook.previews, hook.max_previews) == (False, True, 5)
+    assert hook.previews_from_forks is False  # forks are off unless turned on
+    hook = await store.webhooks.update_webhook(app.id, previews_from_forks=True)
+    assert (hook.enabled, hook.previews, hook.max_previews, hook.previews_from_forks) == (False, True, 5, True)
     renewed = await store.webhooks.create_webhook(app.id, Provider.GITLAB)  # a new secret keeps them
-    assert (renewed.previews, renewed.max_previews) == (True, 5)
+    assert (renewed.previews, renewed.max_previews, renewed.previews_from_forks) == (True, 5, True)
     with pytest.raises(ValidationError) as info:
         await store.webhooks.update_webhook(app.id, max_previews=21)
     assert info.value.fields == {"max_previews": ["must be between 0 and 20"]}
@@ -222,3 +225,17 @@ async def test_deleting_the_webhook_removes_the_previews(store: Store, app: Serv
     hidden = {o.preview.preview_service_id for o in opened if o.preview is not None}
     assert {e.service_id for e in bus.of(EventType.SERVICE_DELETED)} == hidden
     assert sorted(e.payload["number"] for e in bus.of(EventType.PREVIEW_REMOVED)) == [1, 2]
+
+
+async def test_a_fork_preview_is_built_from_the_fork_and_the_service_keeps_its_repository(
+    store: Store, app: Service
+) -> None:
+    fork = "https://forks.example.com/ada/app.git"
+    outcome = await store.previews.open_preview(dataclasses.replace(opening(app, 4), repo_url=fork))
+    assert outcome.preview is not None
+    hidden = await store.services.get_service(outcome.preview.preview_service_id)
+    deployment = await store.deployments.get_deployment(str(outcome.deployment_id))
+    for source in (hidden.config.source, deployment.config.source):
+        assert isinstance(source, GitSource)
+        assert (source.repo_url, source.branch) == (fork, "feature-4")
+    assert (await store.services.get_service(app.id)).config.source == app.config.source
