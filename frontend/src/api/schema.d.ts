@@ -3790,6 +3790,8 @@ export interface components {
             previews: boolean;
             /** Max Previews */
             max_previews: number;
+            /** Previews From Forks */
+            previews_from_forks: boolean;
         };
         /** WebhookPatch */
         WebhookPatch: {
@@ -3810,6 +3812,12 @@ export interface components {
              * @default null
              */
             max_previews?: number | null;
+            /**
+             * Previews From Forks
+             * @description Also preview requests from forks (their code runs with the preview scope).
+             * @default null
+             */
+            previews_from_forks?: boolean | null;
         };
     };
     responses: never;

@@ -27,8 +27,14 @@ export function PreviewsSection({ hook, base, queryKey, onHook }: { hook: Webhoo
     queryFn: async () => (await api.get<PreviewVars>(`${base}/previews/vars`)).vars,
   });
   const settings = useMutation({
-    mutationFn: (patch: { previews?: boolean; max_previews?: number }) => api.patch<Webhook>(`${base}/webhook`, patch),
-    onSuccess: (h) => onHook(h, h.previews ? `Previews on: at most ${h.max_previews} at once.` : "Previews off: pull requests are recorded and skipped."),
+    mutationFn: (patch: { previews?: boolean; max_previews?: number; previews_from_forks?: boolean }) => api.patch<Webhook>(`${base}/webhook`, patch),
+    onSuccess: (h) =>
+      onHook(
+        h,
+        !h.previews
+          ? "Previews off: pull requests are recorded and skipped."
+          : `Previews on: at most ${h.max_previews} at once, ${h.previews_from_forks ? "requests from public forks too" : "not of requests from forks"}.`,
+      ),
     onError: (err) => toast.error(errorText(err)),
   });
   const saveVars = useMutation({
@@ -73,8 +79,21 @@ export function PreviewsSection({ hook, base, queryKey, onHook }: { hook: Webhoo
           Save
         </button>
       </div>
+      <div className="row gap small">
+        <label className="check">
+          <input
+            type="checkbox"
+            checked={hook.previews_from_forks}
+            disabled={settings.isPending}
+            onChange={(e) => settings.mutate({ previews_from_forks: e.target.checked })}
+            data-testid="previews-forks-toggle"
+          />{" "}
+          Also preview requests from forks
+        </label>
+      </div>
       <p className="muted small">
-        A preview is built from the request's head commit and served on its own domain; a new push replaces it, closing or merging the request removes it (containers, volumes, images). Requests beyond the limit are skipped.
+        A preview is built from the request's head commit and served on its own domain; a new push replaces it, closing or merging the request removes it (containers, volumes, images). Only requests into the service's branch get one; requests beyond the limit are skipped.
+        Requests from forks are skipped unless allowed above: a fork's code, written by anyone, would run with the preview variables. An allowed fork must be public (it is cloned from its own repository, without the service's deploy key).
       </p>
       <details className="small" data-testid="preview-vars-editor">
         <summary>Preview variables ({Object.keys(vars.data ?? {}).length})</summary>
