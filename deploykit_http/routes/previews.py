@@ -24,7 +24,7 @@ from deploykit.preview import (
     request_skip_reason,
 )
 from deploykit.repository import check_repo_url, redact_url
-from deploykit.service import GitSource
+from deploykit.service import BRANCH_RE, GitSource
 from deploykit.webhook import DeliveryStatus, Webhook, WebhookDelivery
 from deploykit_http.context import Context
 from deploykit_http.endpoint import Call, Endpoint
@@ -102,16 +102,15 @@ def refused_head(ctx: Context, pr: PullRequestEvent, url: str | None) -> str | N
     through the checks of any repository a user gives (the URL's form and protocol, and no
     repository on the daemon's own host unless the operator allows those); the builder then pins
     what the host resolves to when it clones, as for every build."""
-    errors = FieldErrors()
-    GitSource(repo_url=url or "https://example.invalid/repo.git", branch=pr.head_ref).validate(errors)
-    if url is not None:
-        check_repo_url(url, allow_local=ctx.settings.allow_local_repos, errors=errors)
-    if errors.fields.get("source.branch"):
+    if not BRANCH_RE.match(pr.head_ref):
         return f"The request's head branch {pr.head_ref!r} is not a valid branch name; no preview."
+    if url is None:
+        return None
+    errors = FieldErrors()
+    GitSource(repo_url=url, branch=pr.head_ref).validate(errors)
+    check_repo_url(url, allow_local=ctx.settings.allow_local_repos, errors=errors)
     problems = errors.fields.get("source.repo_url")
-    if problems and url is not None:
-        return f"The fork's repository {redact_url(url)} is refused: it {problems[0]}; no preview."
-    return None
+    return f"The fork's repository {redact_url(url)} is refused: it {problems[0]}; no preview." if problems else None
 
 
 def _recorded(base: WebhookDelivery, outcome: PreviewOutcome) -> tuple[DeliveryStatus, str]:

@@ -75,10 +75,8 @@ def calls(git: Git) -> Calls:
 
 
 def gh(action: str, payload: dict[str, Any] | None = None, **kw: Any) -> dict[str, Any]:
-    payload = {"base_ref": "main", **(payload or {})}
-    body = github_pull_request(
-        action, number=2, ref="changes", sha=HEAD, clone_url="https://example.com/a.git", **payload
-    )
+    payload = {"ref": "changes", "base_ref": "main", **(payload or {})}
+    body = github_pull_request(action, number=2, sha=HEAD, clone_url="https://example.com/a.git", **payload)
     return github(body, event="pull_request", **kw)
 
 
@@ -299,6 +297,8 @@ FORK_URL = "https://forks.example.com/octocat/Hello-World.git"
          "ext::sh -c touch% /tmp/pwned is refused: it must be an https://, ssh://, git@host:path, file:// URL or "
          "an absolute path; no preview."),
         (lambda: gh("opened", {"fork_url": FORK_URL}), True, FORK_URL, None),
+        (lambda: gh("opened", {"ref": "--upload-pack=touch /tmp/x"}), False, None, "The request's head branch "
+         "'--upload-pack=touch /tmp/x' is not a valid branch name; no preview."),
         (lambda: gl("open", fork_url=FORK_URL), True, FORK_URL, None),
         (lambda: gh("opened"), False, None, None),  # the service's own repository: its URL, its key
     ],
