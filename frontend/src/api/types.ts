@@ -77,3 +77,6 @@ export type DeployKey = Schemas["DeployKeyOut"];
 export type Preview = Schemas["PreviewOut"];
 export type PreviewList = Schemas["PreviewList"];
 export type PreviewVars = Schemas["PreviewVarsOut"];
+/** What an edit of a scope's variables staged (or would, on a dry run) (POST .../env-vars/edit). */
+export type EnvEditResult = Schemas["EnvEditOut"];
+export type EnvDiffEntry = Schemas["EnvDiffOut"];

@@ -24,12 +24,13 @@ export function GroupVariablesDialog({
       <p className="muted small">Services in this group inherit these; a service's own variable with the same name wins.</p>
       <ScopedVariables
         projectId={projectId}
+        scope="group"
+        scopeId={groupId}
         base={`/projects/${projectId}/groups/${groupId}`}
         queryKey={keys.envVars(projectId, "group", groupId)}
         staged={staged}
         addedToast={(key) => `${key} staged for the services in ${groupName}.`}
         testIdPrefix="group-env"
-        stagedLabel="staged"
         emptyText="No group variables yet."
       />
       <div className="modal-actions">

@@ -3,6 +3,8 @@ import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { keys, useApi } from "../app";
 import type { ApplyResult, PendingChange } from "../api/types";
 import { formatValue, usePendingDiff } from "../lib/stagedDiff";
+import { ReferenceNotes } from "../service/EnvBulkDialog";
+import { masked } from "../service/envEdit";
 import { ConfirmDialog, errorText } from "../ui/controls";
 import { useToast } from "../ui/toast";
 import type { FlowNode } from "./model";
@@ -16,7 +18,10 @@ export function PendingBar({ projectId, changes, nodes }: { projectId: string; c
   const toast = useToast();
   const [open, setOpen] = useState(false);
   const [confirmDiscard, setConfirmDiscard] = useState(false);
-  const diff = usePendingDiff(projectId, changes, open);
+  // Always fetched: Deploy warns about references that would be deployed literally.
+  const diff = usePendingDiff(projectId, changes);
+  const [reveal, setReveal] = useState(false);
+  const [confirmDeploy, setConfirmDeploy] = useState(false);
   const groupNames = useMemo(
     () => Object.fromEntries(nodes.filter((n) => n.type === "group").map((n) => [n.id, labelOf(n.data.node) || "Group"])),
     [nodes],
@@ -27,6 +32,7 @@ export function PendingBar({ projectId, changes, nodes }: { projectId: string; c
     return { ...d, key: `${d.scope}:${d.id}`, title, badge: BADGE[d.status], fields };
   });
 
+  const problems = (diff.data ?? []).flatMap((d) => d.env.flatMap((e) => (e.op === "removed" ? [] : e.problems.map((p) => `${d.name || d.scope} ${e.key}: ${p}`))));
   const deploy = useMutation({
     mutationFn: () => api.post<ApplyResult>(`/projects/${projectId}/deploy`),
     onSuccess: (r) => {
@@ -96,18 +102,19 @@ export function PendingBar({ projectId, changes, nodes }: { projectId: string; c
               {g.env.length > 0 ? (
                 <ul className="diff-env">
                   {g.env.map((e) => (
-                    <li key={e.key} className={`env-${e.op}`}>
+                    <li key={e.key} className={`env-${e.op}`} data-testid="diff-env" data-key={e.key} data-op={e.op}>
                       <span className="env-op">{e.op === "added" ? "+" : e.op === "removed" ? "−" : "~"}</span>
-                      <code>{e.key}</code>
+                      <code>{e.key}</code>{" "}
                       {e.op === "changed" ? (
                         <>
-                          <span className="diff-before">{e.before}</span> → <span className="diff-after">{e.after}</span>
+                          <span className="diff-before">{masked(e.before ?? "", reveal)}</span> → <span className="diff-after">{masked(e.after ?? "", reveal)}</span>
                         </>
                       ) : e.op === "added" ? (
-                        <span className="diff-after">{e.after}</span>
+                        <span className="diff-after">{masked(e.after ?? "", reveal)}</span>
                       ) : (
-                        <span className="diff-before">{e.before}</span>
+                        <span className="diff-before">{masked(e.before ?? "", reveal)}</span>
                       )}
+                      <ReferenceNotes entry={e.op === "removed" ? undefined : e} reveal={reveal} />
                     </li>
                   ))}
                 </ul>
@@ -123,14 +130,46 @@ export function PendingBar({ projectId, changes, nodes }: { projectId: string; c
         <button className="link-btn" onClick={() => setOpen((o) => !o)} aria-expanded={open} data-testid="pending-toggle">
           {open ? "Hide changes" : "Show changes"}
         </button>
+        {open ? (
+          <label className="check small">
+            <input type="checkbox" checked={reveal} onChange={(e) => setReveal(e.target.checked)} data-testid="pending-reveal" /> Show values
+          </label>
+        ) : null}
+        {problems.length ? (
+          <span className="field-error small" data-testid="pending-problems">
+            ⚠ {problems.length} reference{problems.length === 1 ? "" : "s"} will not resolve
+          </span>
+        ) : null}
         <div className="grow" />
         <button className="btn btn-sm" onClick={() => setConfirmDiscard(true)} data-testid="pending-discard">
           Discard
         </button>
-        <button className="btn btn-sm btn-primary" onClick={() => deploy.mutate()} disabled={deploy.isPending} data-testid="pending-deploy">
+        <button className="btn btn-sm btn-primary" onClick={() => (problems.length ? setConfirmDeploy(true) : deploy.mutate())} disabled={deploy.isPending} data-testid="pending-deploy">
           {deploy.isPending ? "Deploying…" : "Deploy"}
         </button>
       </div>
+      {confirmDeploy ? (
+        <ConfirmDialog
+          title="Deploy with references that do not resolve?"
+          body={
+            <>
+              <p>These would be deployed literally:</p>
+              <ul data-testid="deploy-problems">
+                {problems.map((p) => (
+                  <li key={p}>{p}</li>
+                ))}
+              </ul>
+            </>
+          }
+          confirmLabel="Deploy anyway"
+          busy={deploy.isPending}
+          onConfirm={() => {
+            setConfirmDeploy(false);
+            deploy.mutate();
+          }}
+          onClose={() => setConfirmDeploy(false)}
+        />
+      ) : null}
       {confirmDiscard ? (
         <ConfirmDialog
           title="Discard all pending changes?"

@@ -81,12 +81,14 @@ export function ProjectSettingsPage() {
         <p className="muted small">Every service in the project inherits these; group and service variables override them.</p>
         <ScopedVariables
           projectId={projectId}
+          scope="project"
+          scopeId={projectId}
           base={`/projects/${projectId}`}
           queryKey={keys.envVars(projectId, "project", projectId)}
           staged={stagedVars}
           addedToast={(key) => `${key} staged for every service in the project.`}
-          stagedLabel="action"
-          onStaged={addPending}
+          testIdPrefix="project-env"
+          emptyText="No project variables yet."
         />
       </section>
       <section className="card danger-card">

@@ -85,8 +85,16 @@ export function ServicePanel({
       <aside className="side-panel" data-testid="service-panel" aria-label="Service">
         <PanelHead name={staged?.name ?? (node ? labelOf(node.data.node) : "Service")} onClose={onClose} badge="Creating on deploy" tone="staged" />
         <div className="panel-body">
-          <p className="muted">This service is staged. It is created with the next deploy; until then it has no deployments, logs or variables.</p>
-          {create?.payload ? <pre className="code-block">{JSON.stringify(create.payload, null, 2)}</pre> : null}
+          <p className="muted">This service is staged. It is created with the next deploy; until then it has no deployments or logs. Its variables can be set now.</p>
+          {create ? (
+            <VariablesTab
+              projectId={projectId}
+              serviceKey={serviceKey}
+              stagedEnv={(create.payload["env_vars"] as Record<string, string> | undefined) ?? {}}
+              groupId={node ? parentOf(node.data.node) : undefined}
+              pending={pending}
+            />
+          ) : null}
           {create ? <DiscardStaged projectId={projectId} changeId={create.id} onDone={onClose} /> : null}
         </div>
       </aside>
@@ -136,7 +144,7 @@ export function ServicePanel({
       <div className="panel-body" role="tabpanel">
         {tab === "deployments" ? <DeploymentsTab projectId={projectId} service={service} /> : null}
         {tab === "logs" ? <LogView path={`${base}/logs?tail=500`} testId="runtime-logs" emptyText="No output yet." /> : null}
-        {tab === "variables" ? <VariablesTab projectId={projectId} service={service} groupId={service.group_id ?? (node ? parentOf(node.data.node) : undefined)} pending={pending} /> : null}
+        {tab === "variables" ? <VariablesTab projectId={projectId} serviceKey={service.id} service={service} groupId={service.group_id ?? (node ? parentOf(node.data.node) : undefined)} pending={pending} /> : null}
         {tab === "settings" ? <SettingsTab projectId={projectId} service={service} diff={diff.data} onDeleted={onClose} /> : null}
         {tab === "domains" ? <DomainsTab projectId={projectId} service={service} /> : null}
         {tab === "metrics" ? <MetricsTab projectId={projectId} service={service} /> : null}

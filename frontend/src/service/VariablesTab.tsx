@@ -3,6 +3,9 @@ import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { keys, useApi } from "../app";
 import type { EnvScope, EnvVar, EnvVarList, PendingChange, Service } from "../api/types";
 import { resolveEnv, type StagedEnv } from "../lib/envInheritance";
+import { envChangeOf, usePendingDiff } from "../lib/stagedDiff";
+import { EnvBulkDialog, ReferenceNotes } from "./EnvBulkDialog";
+import { envEntries, masked, useEnvEdit } from "./envEdit";
 import { errorText, fieldError } from "../ui/controls";
 import { useToast } from "../ui/toast";
 
@@ -15,32 +18,58 @@ export function stagedEnvFor(pending: PendingChange[], scopes: { scope: EnvScope
     const deleted = c.kind === "env_var.delete";
     const p = c.payload;
     const existing = byId.get(String(p["id"] ?? c.target_id ?? ""));
-    const scope = (p["scope"] as EnvScope | undefined) ?? existing?.scope;
-    const scopeId = (p["scope_id"] as string | undefined) ?? existing?.scope_id;
-    const key = (p["key"] as string | undefined) ?? existing?.key;
+    const named = envChangeOf(c);
+    const scope = (named.scope as EnvScope | undefined) ?? existing?.scope;
+    const scopeId = named.scopeId ?? existing?.scope_id;
+    const key = named.key ?? existing?.key;
     if (!scope || !key || !scopes.some((s) => s.scope === scope && s.id === scopeId)) continue;
     const value = deleted ? null : String(p["value"] ?? "");
-    out.push({ changeId: c.id, scope, key, value, op: deleted ? "removed" : existing ? "changed" : "added" });
+    out.push({ changeId: c.id, scope, key, value, op: deleted ? "removed" : c.kind === "env_var.update" ? "changed" : "added" });
   }
   return out;
 }
 
+/** A staged service's variables (from its creation) as the inheritance view takes them. */
+function stagedOwn(serviceKey: string, env: Record<string, string>): EnvVar[] {
+  return Object.entries(env).map(([key, value]) => ({ id: "", scope: "service", scope_id: serviceKey, key, value, created_at: null, updated_at: null }));
+}
+
 export function VariablesTab({
   projectId,
+  serviceKey,
   service,
+  stagedEnv,
   groupId,
   pending,
 }: {
   projectId: string;
-  service: Service;
+  /** The service's id, or its temp id while it is only staged. */
+  serviceKey: string;
+  service?: Service;
+  /** For a staged service: the variables it is created with. */
+  stagedEnv?: Record<string, string>;
   groupId: string | undefined;
   pending: PendingChange[];
 }) {
   const api = useApi();
   const qc = useQueryClient();
   const toast = useToast();
-  const svcPath = `/projects/${projectId}/services/${service.id}/env-vars`;
-  const svcVars = useQuery({ queryKey: keys.envVars(projectId, "service", service.id), queryFn: async () => (await api.get<EnvVarList>(`${svcPath}?limit=100`)).data });
+  const svcBase = `/projects/${projectId}/services/${serviceKey}`;
+  const svcPath = `${svcBase}/env-vars`;
+  const applied = useQuery({
+    queryKey: keys.envVars(projectId, "service", serviceKey),
+    queryFn: async () => (await api.get<EnvVarList>(`${svcPath}?limit=100`)).data,
+    enabled: !!service,
+  });
+  const svcVars = service ? applied : { data: stagedOwn(serviceKey, stagedEnv ?? {}) };
+  const diff = usePendingDiff(projectId, pending);
+  const notes = new Map([
+    ...envEntries(diff.data, "project", projectId),
+    ...(groupId ? envEntries(diff.data, "group", groupId) : []),
+    ...envEntries(diff.data, "service", serviceKey),
+  ]);
+  const [bulk, setBulk] = useState(false);
+  const edit = useEnvEdit(projectId, svcBase);
   const projVars = useQuery({ queryKey: keys.envVars(projectId, "project", projectId), queryFn: async () => (await api.get<EnvVarList>(`/projects/${projectId}/env-vars?limit=100`)).data });
   const groupVars = useQuery({
     queryKey: keys.envVars(projectId, "group", groupId ?? "-"),
@@ -52,7 +81,7 @@ export function VariablesTab({
   const staged = stagedEnvFor(
     pending,
     [
-      { scope: "service", id: service.id },
+      { scope: "service", id: serviceKey },
       { scope: "project", id: projectId },
       ...(groupId ? [{ scope: "group" as EnvScope, id: groupId }] : []),
     ],
@@ -64,33 +93,29 @@ export function VariablesTab({
     [projVars.data, groupVars.data, svcVars.data, JSON.stringify(staged)],
   );
 
-  const addPending = (c: PendingChange) =>
-    qc.setQueryData<PendingChange[]>(keys.pending(projectId), (prev) => (prev && c?.id && !prev.some((x) => x.id === c.id) ? [...prev, c] : prev));
-
   const [form, setForm] = useState({ key: "", value: "" });
   const [editing, setEditing] = useState<{ key: string; value: string } | null>(null);
   const [reveal, setReveal] = useState(false);
-  const save = useMutation({
-    mutationFn: async (v: { key: string; value: string }) => {
-      const own = (svcVars.data ?? []).find((x) => x.key === v.key);
-      return own ? api.patch<PendingChange>(`${svcPath}/${own.id}`, { value: v.value }) : api.post<PendingChange>(svcPath, v);
-    },
-    onSuccess: (c, v) => {
-      addPending(c);
-      setForm({ key: "", value: "" });
-      setEditing(null);
-      toast.success(`${v.key} staged. Deploy to apply.`);
-    },
-    onError: (err) => toast.error(errorText(err)),
-  });
-  const remove = useMutation({
-    mutationFn: (v: EnvVar) => api.del<PendingChange>(`${svcPath}/${v.id}`),
-    onSuccess: (c, v) => {
-      addPending(c);
-      toast.success(`Removing ${v.key} is staged.`);
-    },
-    onError: (err) => toast.error(errorText(err)),
-  });
+  const save = {
+    isPending: edit.isPending,
+    error: edit.error,
+    mutate: (v: { key: string; value: string }) =>
+      edit.mutate(
+        { values: { [v.key]: v.value } },
+        {
+          onSuccess: () => {
+            setForm({ key: "", value: "" });
+            setEditing(null);
+            toast.success(`${v.key} staged. Deploy to apply.`);
+          },
+          onError: (err) => toast.error(errorText(err)),
+        },
+      ),
+  };
+  const remove = {
+    mutate: (key: string) =>
+      edit.mutate({ unset: [key] }, { onSuccess: () => toast.success(`Removing ${key} is staged.`), onError: (err) => toast.error(errorText(err)) }),
+  };
   const cancel = useMutation({
     mutationFn: (id: string) => api.del(`/projects/${projectId}/pending-changes/${id}`),
     onSuccess: (_, id) => {
@@ -123,8 +148,11 @@ export function VariablesTab({
       <div className="row gap small muted env-legend">
         <span>Service values override group values, which override project values.</span>
         <div className="grow" />
+        <button type="button" className="link-btn small" onClick={() => setBulk(true)} data-testid="env-bulk">
+          Edit as .env
+        </button>
         <label className="check">
-          <input type="checkbox" checked={reveal} onChange={(e) => setReveal(e.target.checked)} /> Show values
+          <input type="checkbox" checked={reveal} onChange={(e) => setReveal(e.target.checked)} data-testid="env-reveal" /> Show values
         </label>
       </div>
       {rows.length === 0 ? <p className="muted">No variables.</p> : null}
@@ -154,13 +182,14 @@ export function VariablesTab({
                   </form>
                 ) : (
                   <span className="env-value" data-testid="env-value-text">
-                    {r.value === null ? <em className="muted">removed on deploy</em> : reveal ? r.value : "•".repeat(Math.min(12, Math.max(6, r.value.length)))}
+                    {r.value === null ? <em className="muted">removed on deploy</em> : masked(r.value, reveal)}
                   </span>
                 )}
+                {r.value !== null ? <ReferenceNotes entry={notes.get(r.key)} reveal={reveal} /> : null}
                 <div className="env-origin">
                   {r.from ? <span className={`scope scope-${r.from}`}>{r.from === "service" ? "this service" : r.from}</span> : null}
                   {r.overrides.length ? (
-                    <span className="muted small" title={r.overrides.map((o) => `${o.scope}: ${o.value}`).join("\n")}>
+                    <span className="muted small" title={r.overrides.map((o) => `${o.scope}: ${masked(o.value, reveal)}`).join("\n")}>
                       overrides {r.overrides.map((o) => o.scope).join(", ")}
                     </span>
                   ) : null}
@@ -180,8 +209,8 @@ export function VariablesTab({
                     {r.own || r.from === "service" ? "Edit" : "Override"}
                   </button>
                 ) : null}
-                {r.own && r.value !== null ? (
-                  <button className="link-btn small danger" onClick={() => remove.mutate(r.own!)} data-testid="env-remove">
+                {r.from === "service" && r.value !== null ? (
+                  <button className="link-btn small danger" onClick={() => remove.mutate(r.key)} data-testid="env-remove">
                     Remove
                   </button>
                 ) : null}
@@ -190,6 +219,15 @@ export function VariablesTab({
           ))}
         </tbody>
       </table>
+      {bulk ? (
+        <EnvBulkDialog
+          projectId={projectId}
+          base={svcBase}
+          current={Object.fromEntries(rows.filter((r) => r.from === "service" && r.value !== null).map((r) => [r.key, r.value as string]))}
+          title="This service's variables as .env"
+          onClose={() => setBulk(false)}
+        />
+      ) : null}
     </div>
   );
 }
