@@ -44,6 +44,7 @@ from deploykit_http.routes import (
     users,
     webhooks,
 )
+from deploykit_http.routing import IndexedRouter
 from deploykit_http.spa import SPA
 
 
@@ -123,7 +124,7 @@ def build_app(c: Collaborators, settings: HTTPSettings | None = None) -> Starlet
     origins = list(settings.cors_origins)
     app = Starlette(
         routes=[
-            Mount("/api", routes=api_routes),
+            Mount("/api", app=IndexedRouter(api_routes)),
             Route("/{path:path}", spa.serve, methods=["GET", "HEAD"]),
         ],
         middleware=[
