@@ -44,6 +44,9 @@ class Preset:
     """Values may hold ``{secret}`` placeholders, each replaced by one generated secret."""
     connection_url: str = ""
     """A template for other services, e.g. ``postgres://u:{secret}@${{name.HOST}}:${{name.PORT}}/db``."""
+    url_var: str = "DATABASE_URL"
+    """The variable of the service that holds ``connection_url``, for other services to refer to
+    (``${{db.DATABASE_URL}}``): the connection string lives in one place."""
 
     def render(self, service_name: str | None = None) -> RenderedPreset:
         """The preset with generated secrets, for a service named ``service_name``."""
@@ -57,6 +60,8 @@ class Preset:
         )
         env = {key: value.replace("{secret}", secret) for key, value in self.env.items()}
         url = self.connection_url.replace("{secret}", secret).replace("{name}", name)
+        if url:
+            env[self.url_var] = url
         return RenderedPreset(
             id=self.id,
             name=self.name,
@@ -113,6 +118,7 @@ PRESETS: tuple[Preset, ...] = (
         mount_path="/data",
         env={"REDIS_PASSWORD": "{secret}", "REDIS_ARGS": "--appendonly yes --requirepass {secret}"},
         connection_url="redis://:{secret}@${{{name}.HOST}}:${{{name}.PORT}}",
+        url_var="REDIS_URL",
     ),
     Preset(
         id="mongodb",
@@ -123,6 +129,7 @@ PRESETS: tuple[Preset, ...] = (
         mount_path="/data/db",
         env={"MONGO_INITDB_ROOT_USERNAME": "app", "MONGO_INITDB_ROOT_PASSWORD": "{secret}"},
         connection_url="mongodb://app:{secret}@${{{name}.HOST}}:${{{name}.PORT}}",
+        url_var="MONGODB_URL",
     ),
 )
 

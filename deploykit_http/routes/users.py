@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from deploykit.errors import FORBIDDEN, Error
 from deploykit.user import Role, UserCreate, UserFilter, UserUpdate
 from deploykit_http import models as m
 from deploykit_http.context import Context
@@ -31,6 +32,9 @@ def endpoints(ctx: Context) -> list[Endpoint]:
 
     async def update_user(call: Call) -> Any:
         body: m.UserUpdateIn = call.body
+        if body.password is not None and call.params["user_id"] == call.user.id:
+            # Resetting is for other users' passwords: one's own takes the current one (the profile).
+            raise Error(FORBIDDEN, "Change your own password from your profile, with your current password.")
         upd = UserUpdate(
             name=body.name,
             email=body.email,

@@ -31,3 +31,17 @@ def test_unknown_preset_is_not_found() -> None:
     with pytest.raises(Error) as info:
         get_preset("oracle")
     assert (info.value.code, info.value.message) == (NOT_FOUND, "Preset not found.")
+
+
+@pytest.mark.parametrize(
+    ("preset_id", "var"),
+    [("postgres", "DATABASE_URL"), ("mysql", "DATABASE_URL"), ("redis", "REDIS_URL"), ("mongodb", "MONGODB_URL")],
+)
+def test_a_preset_exposes_its_connection_string_for_other_services(preset_id: str, var: str) -> None:
+    rendered = get_preset(preset_id).render("db")
+    assert rendered.env_vars[var] == rendered.connection_url
+    address = {"db": ServiceAddress("db", rendered.config.port)}
+    api = resolve_env({}, {}, {"URL": "${{db." + var + "}}"}, address, {"db": rendered.env_vars})
+    assert api.values["URL"].startswith(rendered.connection_url.split("@")[0])
+    assert "@db:" in api.values["URL"]
+    assert api.problems == {}

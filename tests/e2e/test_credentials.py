@@ -99,3 +99,14 @@ def test_a_password_change_keeps_keys_unless_asked(daemon: Daemon, admin: Accoun
         body = {"new_password": "a fresh password", "current_password": PASSWORD}
         assert c.patch("/auth/profile", json=body).status_code == 200
     assert works(daemon, key)
+
+
+def test_an_admin_cannot_reset_their_own_password_without_the_current_one(daemon: Daemon, admin: Account) -> None:
+    with admin.client() as c:
+        r = c.patch(f"/users/{admin.user['id']}", json={"password": "no current one asked"})
+        assert r.status_code == 403, r.text
+        assert r.json() == {
+            "error": "forbidden",
+            "message": "Change your own password from your profile, with your current password.",
+        }
+    assert login(daemon, admin.email).user["id"] == admin.user["id"]

@@ -29,7 +29,9 @@ export function AddServiceDialog({
   const toast = useToast();
   const [draft, setDraft] = useState<ServiceDraft>(() => draftFromService());
   const [advanced, setAdvanced] = useState(false);
-  const [presetEnv, setPresetEnv] = useState<Record<string, string> | null>(null);
+  const [preset, setPreset] = useState<{ env: Record<string, string>; name: string } | null>(null);
+  // A preset's connection string refers to the service by name: follow the name the user types.
+  const presetEnv = preset ? renameReferences(preset.env, preset.name, draft.name || preset.name) : null;
   const draftId = useRef(crypto.randomUUID());
   const presets = useQuery({
     queryKey: ["presets"],
@@ -131,7 +133,7 @@ export function AddServiceDialog({
                 title={p.description}
                 onClick={() => {
                   setDraft({ ...draftFromService({ ...p.service, name: draft.name || p.id }) });
-                  setPresetEnv(p.env_vars);
+                  setPreset({ env: p.env_vars, name: p.service_name });
                   setAdvanced(true);
                 }}
               >
@@ -165,4 +167,10 @@ export function AddServiceDialog({
       </form>
     </Modal>
   );
+}
+
+/** `${{old.X}}` as `${{new.X}}` in every value (the server does the same on a rename). */
+function renameReferences(env: Record<string, string>, from: string, to: string): Record<string, string> {
+  const re = /\$\{\{\s*([A-Za-z][A-Za-z0-9_-]*)\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}/g;
+  return Object.fromEntries(Object.entries(env).map(([k, v]) => [k, v.replace(re, (m, name: string, attr: string) => (name === from ? `\${{${to}.${attr}}}` : m))]));
 }
