@@ -28,10 +28,10 @@ HTTPD_SCRIPT = "mkdir -p /www; echo ok > /www/index.html; exec httpd -f -p 8080 
 """A busybox web server on 8080 that answers ``ok``: the service the runtime benchmarks deploy."""
 
 
-async def http_ok(host: str, port: int) -> bool:
-    """Whether ``GET /`` on ``host:port`` answers 200 within a second."""
+async def http_ok(host: str, port: int, within: float = 1.0) -> bool:
+    """Whether ``GET /`` on ``host:port`` answers 200 within ``within`` seconds."""
     try:
-        async with asyncio.timeout(1):
+        async with asyncio.timeout(within):
             reader, writer = await asyncio.open_connection(host, port)
             writer.write(b"GET / HTTP/1.0\r\n\r\n")
             await writer.drain()

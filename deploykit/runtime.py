@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import AsyncIterator, Collection, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
@@ -35,8 +35,11 @@ def network_name(project_slug: str) -> str:
     return f"dk-{project_slug}"
 
 
-def container_name(project_slug: str, service_slug: str, replica: int, deployment_id: str) -> str:
-    return SEP.join(["dk", project_slug, service_slug, str(replica), short(deployment_id, 8)])
+def container_name(project_slug: str, service_slug: str, replica: int, deployment_id: str, generation: int = 1) -> str:
+    """A replica's container; its replacement, made while the one it replaces still holds the name,
+    is generation 2 (``..._2``), and so on."""
+    parts = ["dk", project_slug, service_slug, str(replica), short(deployment_id, 8)]
+    return SEP.join(parts if generation == 1 else [*parts, str(generation)])
 
 
 def volume_name(project_slug: str, service_slug: str, volume: str, recorded: Mapping[str, str] | None = None) -> str:
@@ -268,8 +271,12 @@ class Runtime(Protocol):
         tag (another name of the same image stays). Raises ``unavailable``."""
         ...
 
-    async def run_container(self, spec: ContainerSpec) -> ContainerState:
-        """Create and start. Raises ``conflict`` (name taken), ``not_found`` (image), ``unavailable``."""
+    async def run_container(
+        self, spec: ContainerSpec, *, before_start: Callable[[], Awaitable[None]] | None = None
+    ) -> ContainerState:
+        """Create and start; ``before_start`` is awaited in between (a replacement waits there for
+        the engine to be done with the container it replaces). Raises ``conflict`` (name taken),
+        ``not_found`` (image), ``unavailable``; what was created is removed then."""
         ...
 
     async def stop_container(self, id: str, grace_s: float = 10.0) -> None:

@@ -11,7 +11,7 @@ import json
 import logging
 import re
 from collections import Counter
-from collections.abc import AsyncIterator, Collection
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -307,7 +307,9 @@ class DockerRuntime:
 
     # -- containers -------------------------------------------------------------------------------
 
-    async def run_container(self, spec: ContainerSpec) -> ContainerState:
+    async def run_container(
+        self, spec: ContainerSpec, *, before_start: Callable[[], Awaitable[None]] | None = None
+    ) -> ContainerState:
         what = f"container {spec.name}"
         body = json.dumps(convert.create_body(spec))
         created = await self._call(
@@ -315,6 +317,8 @@ class DockerRuntime:
         )
         container_id = str(created["Id"])
         try:
+            if before_start is not None:
+                await before_start()
             await self._call("container_start", "POST", f"containers/{container_id}/start", what)
             return await self.inspect_container(container_id)
         except Error:

@@ -18,6 +18,7 @@ resync, and holds failing replicas out of the route while it restarts them.
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -258,7 +259,7 @@ class Reconciler:
                 raise
             except Exception as exc:
                 failures += 1
-                retry = Backoff(self.settings.backoff_min_s, self.settings.engine_retry_max_s)
+                retry = Backoff(self.settings.backoff_min_s, self.settings.resync_retry_max_s)
                 timeout = min(self.settings.interval_s, retry.delay(failures))
                 log.warning("resync failed (%s); next in %.1f s", error_message(exc), timeout)
             await wait_event(self._resync_wanted, timeout)
@@ -387,6 +388,7 @@ class Reconciler:
 
     async def _follow_docker(self) -> None:
         failures = 0
+        died: collections.deque[str] = collections.deque(maxlen=256)
         retry = Backoff(self.settings.events_retry_s, self.settings.engine_retry_max_s)
         while not self._stopping.is_set():
             if failures:
@@ -404,7 +406,11 @@ class Reconciler:
                     failures = 0
                     if event.action == "kill":
                         self.converger.replicas.note_killed(event.container_id)
+                    if event.action == "die":
+                        died.append(event.container_id)
                     if event.action in NETWORK_ACTIONS:
+                        if event.action == "network_disconnect" and event.container_id in died:
+                            continue  # the engine's clean-up of a container whose death woke its service
                         # A project network lost a container or vanished: look at everything.
                         self.trigger()
                         continue

@@ -9,6 +9,8 @@ module knows how its containers come and go.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import dataclasses
 import logging
 from collections.abc import Sequence
 
@@ -88,6 +90,8 @@ class Replicas:
         doomed: list[ContainerState] = []
         missing: list[int] = []
         crashed: set[int] = set()
+        replaced: dict[int, list[ContainerState]] = {}
+        """The stopped containers of a missing replica: removed once their replacement started."""
         for i in range(deployment.config.replicas):
             items = slots.pop(i, [])
             first = items[0] if items else None
@@ -95,7 +99,8 @@ class Replicas:
                 keep[i] = first
                 doomed.extend(items[1:])
             else:
-                doomed.extend(items)
+                doomed.extend(x for x in items if x.state in LIVE_STATES)
+                replaced[i] = [x for x in items if x.state not in LIVE_STATES]
                 missing.append(i)
                 # Exited on its own (not killed or removed by someone): that counts towards a loop.
                 if items and not any(x.id in self._killed for x in items):
@@ -114,7 +119,8 @@ class Replicas:
                     log.warning("service %s replica %d keeps exiting; backing off", service.name, i)
             if missing:
                 await self.prepare(project, service, deployment, pull=False)
-                started = await asyncio.gather(*(self._run(project, service, deployment, i) for i in missing))
+                runs = (self._run(project, service, deployment, i, replaced[i]) for i in missing)
+                started = await asyncio.gather(*runs)
                 for i, state in zip(missing, started, strict=True):
                     keep[i] = state
                     if not attempt and i in crashed:
@@ -167,10 +173,29 @@ class Replicas:
             stop_grace_s=self._s.stop_grace_s,
         )
 
-    async def _run(self, project: Project, service: Service, deployment: Deployment, replica: int) -> ContainerState:
+    async def _run(
+        self, project: Project, service: Service, deployment: Deployment, replica: int, replaced: list[ContainerState]
+    ) -> ContainerState:
+        """Start the replica; the stopped containers it replaces go once it started. Until then they
+        stay: an engine that is shutting down stops every container and refuses the replacement,
+        and restarts the old ones (their restart policy) when it is back."""
         spec = self.spec(project, service, deployment, replica)
+        taken = {x.name for x in replaced}
+        generation = 1
+        while spec.name in taken:
+            generation += 1
+            name = container_name(project.slug, service.slug, replica, deployment.id, generation)
+            spec = dataclasses.replace(spec, name=name)
+
+        async def settled() -> None:
+            # A container that just died is still being cleaned up by the engine (its network above
+            # all); a start beside that is slower than one after it. Inspecting waits for it.
+            for x in replaced:
+                with contextlib.suppress(Error):
+                    await self._runtime.inspect_container(x.id)
+
         try:
-            state = await self._runtime.run_container(spec)
+            state = await self._runtime.run_container(spec, before_start=settled if replaced else None)
         except Error as err:
             if err.code != "conflict":
                 raise
@@ -179,6 +204,7 @@ class Replicas:
             state = await self._runtime.run_container(spec)
         await self._deployments.append_log(deployment.id, f"started replica {replica} as {spec.name}\n")
         await self._record(service, state)
+        await self.retire(replaced, grace_s=0.0)
         return state
 
     async def retire(

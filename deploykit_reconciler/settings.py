@@ -36,11 +36,14 @@ class ReconcilerSettings:
     """Log lines stored with a failed deployment."""
     pull_mutable_tags: bool = True
     """Re-pull ``:latest`` (and untagged) images when a deployment starts."""
-    events_retry_s: float = 1.0
-    """Pause before resubscribing to Docker events after the engine went away (doubling)."""
-    engine_retry_max_s: float = 5.0
-    """Ceiling for those pauses and for a failing resync's retries: how soon an engine that
-    comes back (dockerd restart) is noticed and everything is looked at again."""
+    events_retry_s: float = 0.1
+    """Pause before resubscribing to Docker events after the engine went away (doubling); the
+    engine is pinged then (a refused connection costs next to nothing)."""
+    engine_retry_max_s: float = 0.5
+    """Ceiling for those pauses: how soon an engine that comes back (dockerd restart) is noticed
+    and everything is looked at again."""
+    resync_retry_max_s: float = 5.0
+    """Ceiling for a failing resync's retries (an engine that comes back triggers one at once)."""
     drain_requires_ingress: bool = True
     """Old replicas get ``service.drain_s`` only when an ingress routed traffic to them."""
     health_concurrency: int = 32

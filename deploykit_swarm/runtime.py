@@ -26,7 +26,7 @@ import asyncio
 import json
 import logging
 from collections import Counter
-from collections.abc import AsyncIterator, Collection
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from typing import Any
@@ -268,8 +268,12 @@ class SwarmRuntime:
         self._labels[sid] = dict((service.get("Spec") or {}).get("Labels") or {})
         return convert.state_of(service, tasks, ips, len(failed))
 
-    async def run_container(self, spec: ContainerSpec) -> ContainerState:
+    async def run_container(
+        self, spec: ContainerSpec, *, before_start: Callable[[], Awaitable[None]] | None = None
+    ) -> ContainerState:
         what = f"swarm service {spec.name}"
+        if before_start is not None:  # a service starts as it is created
+            await before_start()
         if spec.volumes and self._node_id is None:
             await self.require_manager()
         body = json.dumps(convert.service_body(spec, node_id=self._node_id))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 
 import pytest
 
@@ -121,13 +122,55 @@ async def test_killed_container_is_replaced(harness: Harness) -> None:
     replacement = await serving(harness, service)
     assert replacement.id != victim.id
     assert replacement.deployment_id == victim.deployment_id
-    assert [c.id for c in await harness.containers(service_id=service.id)] == [replacement.id]
+    # Started while the killed one still held the name; that one goes once its replacement started.
+    assert replacement.name == f"{victim.name}_2"
+
+    async def only_the_replacement() -> bool:
+        return [c.id for c in await harness.containers(service_id=service.id)] == [replacement.id]
+
+    await wait_for(only_the_replacement, within=20, message="the killed container to be removed")
     await harness.wait_status(service.id, "running")
 
     async def records_follow() -> bool:
         return [r.id for r in await harness.records(service.id)] == [replacement.id]
 
     await wait_for(records_follow, within=20, message="container records to follow the replacement")
+
+
+async def test_a_stopped_replica_stays_until_its_replacement_starts(harness: Harness) -> None:
+    """A replacement that cannot start (here: its image is gone; on an engine that is shutting
+    down, every start is refused) leaves the stopped container in place, for the engine to restart
+    it by its restart policy when it comes back; once a replacement starts, the old one goes."""
+    image = f"deploykit-test/replaced-{uuid.uuid4().hex[:8]}:1"  # not :latest, so never re-pulled
+    await docker_cli("tag", harness.image, image)
+    try:
+        project = await harness.project("Stays")
+        service = await harness.create_service(
+            project, "web", port=8080, command=httpd(), source={"type": "image", "image": image}
+        )
+        await harness.wait_status(service.id, "running")
+        victim = await serving(harness, service)
+        await docker_cli("rmi", "-f", image)  # untagged: the running container keeps its layers
+
+        await docker_cli("kill", victim.id)
+
+        async def refused() -> bool:
+            return harness.rec.queue.failures(f"service:{service.id}") > 0
+
+        await wait_for(refused, within=20, message="a replacement that could not start")
+        (kept,) = await harness.containers(service_id=service.id)
+        assert (kept.id, kept.state) == (victim.id, "exited")
+
+        await docker_cli("tag", harness.image, image)
+        harness.rec.queue.retry_now()
+        replacement = await serving(harness, service)
+
+        async def only_the_replacement() -> bool:
+            return [c.id for c in await harness.containers(service_id=service.id)] == [replacement.id]
+
+        await wait_for(only_the_replacement, within=20, message="the stopped container to go")
+    finally:
+        await docker_cli("rmi", "-f", image, check=False)
 
 
 async def test_deleted_network_is_recreated(harness: Harness) -> None:

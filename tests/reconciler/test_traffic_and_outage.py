@@ -240,7 +240,7 @@ async def test_engine_going_away_and_back_converges_without_losing_records(
         records = {r.id for r in await harness.records(service.id)}
         return records == {c.id for c in running}
 
-    # Noticed within engine_retry_max_s (5 s) plus the repair itself.
+    # Noticed within engine_retry_max_s (0.5 s) plus the repair itself.
     await wait_for(repaired, within=10, message="the killed replica replaced once the engine is back")
     assert (await harness.deployment(deployment.id)).status == "healthy"
     assert [d.id for d in await harness.deployments(service.id)] == [deployment.id]
