@@ -124,6 +124,10 @@ class HTTPSettings:
     """Stage git sources on this host (``file://``, paths, loopback); the daemon's ``--allow-local-repos``."""
     access_log: bool = True
     """One line per request on the ``deploykit.access`` logger (see access_log.py)."""
+    public_http_port: int | None = 80
+    public_https_port: int | None = 443
+    """The ingress's listeners (``--http-port``/``--https-port``; None without ingress), told to the
+    UI in ``/api/health`` so that links to services carry the port."""
 
 
 class Sockets(Protocol):

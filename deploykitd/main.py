@@ -167,6 +167,8 @@ class Main:
             api_burst=int(cfg.api_rate * 4),
             allow_local_repos=cfg.allow_local_repos,
             access_log=cfg.access_log,
+            public_http_port=cfg.http_port if cfg.ingress else None,
+            public_https_port=cfg.https_port if cfg.ingress else None,
         )
         self.app = build_app(collaborators, settings)
         host, port = cfg.host_port

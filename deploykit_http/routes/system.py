@@ -29,6 +29,7 @@ def endpoints(ctx: Context) -> list[Endpoint]:
             "status": "ok" if database else "degraded",
             "version": ctx.settings.version,
             "services": {"database": database, "docker": docker, "ingress": ingress},
+            "public_ports": {"http": ctx.settings.public_http_port, "https": ctx.settings.public_https_port},
         }
         return body
 

@@ -18,10 +18,19 @@ class HealthServicesOut(TypedDict):
     ingress: bool
 
 
+class PublicPortsOut(TypedDict):
+    """Where the ingress serves the deployed services (null: that listener is off), so that the
+    UI's links to a service carry a non-default port."""
+
+    http: int | None
+    https: int | None
+
+
 class HealthOut(TypedDict):
     status: Literal["ok", "degraded"]
     version: str
     services: HealthServicesOut
+    public_ports: PublicPortsOut
 
 
 class SystemAboutOut(TypedDict):

@@ -149,6 +149,7 @@ async def test_health_reports_each_dependency(world: World, settings: HTTPSettin
         "status": "ok",
         "version": "9.9.9",
         "services": {"database": True, "docker": False, "ingress": False},
+        "public_ports": {"http": 80, "https": 443},
     }
 
 

@@ -2545,6 +2545,7 @@ export interface components {
             /** Version */
             version: string;
             services: components["schemas"]["HealthServicesOut"];
+            public_ports: components["schemas"]["PublicPortsOut"];
         };
         /** HealthProbeOut */
         HealthProbeOut: {
@@ -3129,6 +3130,17 @@ export interface components {
             build_cache_deleted: number;
             /** Reclaimed Bytes */
             reclaimed_bytes: number;
+        };
+        /**
+         * PublicPortsOut
+         * @description Where the ingress serves the deployed services (null: that listener is off), so that the
+         *     UI's links to a service carry a non-default port.
+         */
+        PublicPortsOut: {
+            /** Http */
+            http: number | null;
+            /** Https */
+            https: number | null;
         };
         /** RangeOut */
         RangeOut: {

@@ -1,13 +1,14 @@
 import { useCallback, useEffect, useMemo, useRef, useState, type MouseEvent as ReactMouseEvent } from "react";
 import { Link, useParams, useSearchParams } from "react-router";
-import { Background, BackgroundVariant, Controls, ReactFlow, ReactFlowProvider, useReactFlow } from "@xyflow/react";
+import { Background, BackgroundVariant, Controls, ReactFlow, ReactFlowProvider, useReactFlow, type Connection, type Edge } from "@xyflow/react";
 import "@xyflow/react/dist/style.css";
 import { useMe } from "../app";
 import { Spinner, errorText } from "../ui/controls";
 import { ServicePanel } from "../service/ServicePanel";
 import { CanvasContext, nodeTypes, type CanvasContextValue } from "./nodes";
 import { labelOf, serviceKeyOf, type FlowNode } from "./model";
-import { NODE_SIZE, boundsOf, fitViewport, freeSpot, nodeRects } from "./layout";
+import { usePublicPorts } from "../lib/serviceUrl";
+import { NEW_GROUP_SIZE, NODE_SIZE, boundsOf, fitViewport, freeSpot, nodeRects } from "./layout";
 import { useCanvasSync } from "./useCanvasSync";
 import { useProjectData } from "./useProjectData";
 import { useLiveEdits } from "./useLiveEdits";
@@ -19,6 +20,12 @@ import { PendingBar } from "./PendingBar";
 import { AddServiceDialog } from "./AddServiceDialog";
 import { GroupVariablesDialog } from "./GroupVariablesDialog";
 import { ImportComposeDialog } from "./ImportComposeDialog";
+
+/** "Fit view" shows every node, also those never drawn yet (culled off screen, so unmeasured). */
+const FIT_ALL = { includeHiddenNodes: true, padding: 0.05 } as const;
+const DELETE_KEYS = ["Delete", "Backspace"];
+const DEFAULT_VIEWPORT = { x: 40, y: 40, zoom: 0.9 };
+const PRO_OPTIONS = { hideAttribution: true };
 
 export function CanvasPage() {
   const { projectId = "" } = useParams();
@@ -46,11 +53,12 @@ function Canvas({ projectId }: { projectId: string }) {
   const [importing, setImporting] = useState(false);
   const [groupVars, setGroupVars] = useState<{ id: string; name: string } | null>(null);
   const { upsertNode } = edit;
+  const ports = usePublicPorts();
   const body = useRef<HTMLDivElement>(null);
 
   /** A new node goes where it was asked for, or the nearest spot where it hides nothing. */
   const free = useCallback(
-    (at: { x: number; y: number }, kind: keyof typeof NODE_SIZE) => freeSpot(at, NODE_SIZE[kind], nodeRects(rf.getNodes().map((n) => n.data.node))),
+    (at: { x: number; y: number }, kind: keyof typeof NODE_SIZE) => freeSpot(at, kind === "group" ? NEW_GROUP_SIZE : NODE_SIZE[kind], nodeRects(rf.getNodes().map((n) => n.data.node))),
     [rf],
   );
 
@@ -69,26 +77,53 @@ function Canvas({ projectId }: { projectId: string }) {
     () => ({
       services: serviceMap,
       staged,
+      ports,
       onResize: (id, width, height) => upsertNode(id, { width: Math.round(width), height: Math.round(height) }),
       onNoteEdit: (id, text) => upsertNode(id, {}, { text }),
       onGroupRename: (id, name) => upsertNode(id, {}, { name, label: name }),
     }),
-    [serviceMap, staged, upsertNode],
+    [serviceMap, staged, ports, upsertNode],
   );
 
-  const openMenu = (e: ReactMouseEvent | MouseEvent, nodeId?: string) => {
-    e.preventDefault();
-    setMenu({ x: e.clientX, y: e.clientY, flow: rf.screenToFlowPosition({ x: e.clientX, y: e.clientY }), ...(nodeId ? { nodeId } : {}) });
-  };
+  // Stable handlers: React Flow copies each prop into its store, and a new function on every
+  // render (every drag frame re-renders this component) would make it do so each frame.
+  const openMenu = useCallback(
+    (e: ReactMouseEvent | MouseEvent, nodeId?: string) => {
+      e.preventDefault();
+      setMenu({ x: e.clientX, y: e.clientY, flow: rf.screenToFlowPosition({ x: e.clientX, y: e.clientY }), ...(nodeId ? { nodeId } : {}) });
+    },
+    [rf],
+  );
+  const onPaneContextMenu = useCallback((e: ReactMouseEvent | MouseEvent) => openMenu(e), [openMenu]);
+  const onNodeContextMenu = useCallback((e: ReactMouseEvent, n: FlowNode) => openMenu(e, n.id), [openMenu]);
+  const onPaneClick = useCallback(() => setMenu(null), []);
 
-  const onNodeClick = (_: ReactMouseEvent, node: FlowNode) => {
-    if (node.type !== "service") return;
-    const key = serviceKeyOf(node.data.node) ?? node.id;
-    setParams((p) => {
-      p.set("service", key);
-      return p;
-    });
-  };
+  const onNodeClick = useCallback(
+    (_: ReactMouseEvent, node: FlowNode) => {
+      if (node.type !== "service") return;
+      const key = serviceKeyOf(node.data.node) ?? node.id;
+      setParams((p) => {
+        p.set("service", key);
+        return p;
+      });
+    },
+    [setParams],
+  );
+  const deleteNodeRef = useRef(edit.deleteNode);
+  deleteNodeRef.current = edit.deleteNode;
+  const onBeforeDelete = useCallback(
+    async ({ nodes: ns, edges: es }: { nodes: FlowNode[]; edges: Edge[] }) => {
+      // Deletes go through the server (a deployed service is only staged for deletion);
+      // the canvas changes when the server says so.
+      es.filter((e) => e.deletable !== false).forEach((e) => send("edge:delete", { id: e.id }));
+      for (const n of ns) await deleteNodeRef.current(n.id);
+      return false;
+    },
+    [send],
+  );
+  const onConnectRef = useRef(edit.onConnect);
+  onConnectRef.current = edit.onConnect;
+  const onConnect = useCallback((c: Connection) => onConnectRef.current(c), []);
 
   // After a deploy the staged temp ids become real service ids; keep the open panel on its service.
   useEffect(() => {
@@ -146,28 +181,22 @@ function Canvas({ projectId }: { projectId: string }) {
             onNodesChange={live.onNodesChange}
             onNodeDragStop={edit.onNodeDragStop}
             onNodeClick={onNodeClick}
-            onPaneContextMenu={(e) => openMenu(e)}
-            onNodeContextMenu={(e, n) => openMenu(e, n.id)}
-            onPaneClick={() => setMenu(null)}
-            onConnect={edit.onConnect}
-            onBeforeDelete={async ({ nodes: ns, edges: es }) => {
-              // Deletes go through the server (a deployed service is only staged for deletion);
-              // the canvas changes when the server says so.
-              es.filter((e) => e.deletable !== false).forEach((e) => send("edge:delete", { id: e.id }));
-              for (const n of ns) await edit.deleteNode(n.id);
-              return false;
-            }}
-            deleteKeyCode={["Delete", "Backspace"]}
+            onPaneContextMenu={onPaneContextMenu}
+            onNodeContextMenu={onNodeContextMenu}
+            onPaneClick={onPaneClick}
+            onConnect={onConnect}
+            onBeforeDelete={onBeforeDelete}
+            deleteKeyCode={DELETE_KEYS}
             onlyRenderVisibleElements
             minZoom={0.1}
             maxZoom={2}
             fitView={false}
-            defaultViewport={{ x: 40, y: 40, zoom: 0.9 }}
-            proOptions={{ hideAttribution: true }}
+            defaultViewport={DEFAULT_VIEWPORT}
+            proOptions={PRO_OPTIONS}
             colorMode="dark"
           >
             <Background variant={BackgroundVariant.Dots} gap={22} size={1.2} color="#2c3140" />
-            <Controls showInteractive={false} position="bottom-left" />
+            <Controls showInteractive={false} position="bottom-left" fitViewOptions={FIT_ALL} />
             <RemoteActivity drafts={draftList} cursors={Object.values(sync.cursors)} />
           </ReactFlow>
           {sync.synced && sync.nodes.length === 0 && draftList.length === 0 ? (

@@ -19,8 +19,10 @@ export interface Viewport {
 export const NODE_SIZE = {
   service: { width: 230, height: 110 },
   note: { width: 200, height: 100 },
-  group: { width: 460, height: 300 },
+  group: { width: 420, height: 280 },
 } as const;
+/** A new group's size (useNodeActions.addGroup). */
+export const NEW_GROUP_SIZE = { width: 460, height: 300 } as const;
 
 export function sizeOf(n: Pick<CanvasNode, "type" | "width" | "height">): { width: number; height: number } {
   if (n.type === "service") return NODE_SIZE.service;

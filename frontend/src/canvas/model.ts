@@ -1,5 +1,6 @@
 import type { Node } from "@xyflow/react";
 import type { CanvasNode, Draft, Presence } from "../api/types";
+import { sizeOf } from "./layout";
 
 export type Kind = "service" | "group" | "note";
 export interface NodeData extends Record<string, unknown> {
@@ -39,6 +40,9 @@ export function toFlowNode(n: CanvasNode, prev?: FlowNode): FlowNode {
     position: { x: n.position_x, y: n.position_y },
     data: { node: n },
     selected: prev?.selected ?? false,
+    // Sizes before measuring: React Flow culls and fits unmeasured (off-screen) nodes by these.
+    initialWidth: sizeOf(n).width,
+    initialHeight: sizeOf(n).height,
     ...(parentId ? { parentId } : {}),
   };
   if (type === "group") {

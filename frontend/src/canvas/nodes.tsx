@@ -2,12 +2,14 @@ import { createContext, memo, useContext, useState } from "react";
 import { Handle, NodeResizer, Position, type NodeProps } from "@xyflow/react";
 import type { Service } from "../api/types";
 import type { StagedNodeState } from "../lib/stagedDiff";
+import { serviceUrl, type PublicPorts } from "../lib/serviceUrl";
 import { labelOf, noteText, serviceKeyOf, type FlowNode } from "./model";
 import { SERVICE_STATUS_LABEL, serviceTone } from "./status";
 
 export interface CanvasContextValue {
   services: Map<string, Service>;
   staged: Map<string, StagedNodeState>;
+  ports: PublicPorts | undefined;
   onResize: (id: string, width: number, height: number) => void;
   onNoteEdit: (id: string, text: string) => void;
   onGroupRename: (id: string, name: string) => void;
@@ -69,8 +71,13 @@ export const ServiceNode = memo(function ServiceNode({ data, selected }: NodePro
         {sourceText(svc, raw) || "\u00a0"}
       </div>
       {domain ? (
-        <div className="svc-domain" title={domain}>
-          {domain}
+        <div className="svc-domain-row">
+          <a className="svc-domain nodrag" href={serviceUrl(domain, ctx.ports)} target="_blank" rel="noreferrer" title={domain} data-testid="service-node-url">
+            {domain}
+          </a>
+          <a className="svc-open nodrag" href={serviceUrl(domain, ctx.ports)} target="_blank" rel="noreferrer" data-testid="service-node-open" aria-label={`Open ${name}`}>
+            Open ↗
+          </a>
         </div>
       ) : null}
       <div className="svc-foot">

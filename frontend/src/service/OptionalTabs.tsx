@@ -4,11 +4,13 @@ import { useApi } from "../app";
 import type { Domain, DomainList, Service } from "../api/types";
 import { Spinner, errorText, fieldError } from "../ui/controls";
 import { useToast } from "../ui/toast";
+import { serviceUrl, usePublicPorts } from "../lib/serviceUrl";
 
 export function DomainsTab({ projectId, service }: { projectId: string; service: Service }) {
   const api = useApi();
   const qc = useQueryClient();
   const toast = useToast();
+  const ports = usePublicPorts();
   const base = `/projects/${projectId}/services/${service.id}/domains`;
   const key = ["project", projectId, "service", service.id, "domains"];
   const list = useQuery({
@@ -54,7 +56,7 @@ export function DomainsTab({ projectId, service }: { projectId: string; service:
           {(list.data ?? []).map((d) => (
             <tr key={d.hostname}>
               <td>
-                <a href={`https://${d.hostname}`} target="_blank" rel="noreferrer">
+                <a href={serviceUrl(d.hostname, ports, d.tls_status)} target="_blank" rel="noreferrer" data-testid="domain-link">
                   {d.hostname}
                 </a>
                 {d.is_generated ? <span className="badge">generated</span> : null}

@@ -15,6 +15,7 @@ import { LogView } from "./LogView";
 import { useQueryClient } from "@tanstack/react-query";
 import { useToast } from "../ui/toast";
 import { errorText } from "../ui/controls";
+import { serviceUrl, usePublicPorts } from "../lib/serviceUrl";
 
 type Tab = "deployments" | "logs" | "variables" | "settings" | "domains" | "metrics";
 
@@ -56,6 +57,7 @@ export function ServicePanel({
   onClose: () => void;
 }) {
   const [tab, setTab] = useState<Tab>("deployments");
+  const ports = usePublicPorts();
   const base = `/projects/${projectId}/services/${serviceKey}`;
   const domains = useOptionalApi(`${base}/domains`, !!service);
   const metrics = useOptionalApi(`${base}/metrics`, !!service);
@@ -113,6 +115,7 @@ export function ServicePanel({
   return (
     <aside className="side-panel" data-testid="service-panel" aria-label={`Service ${service.name}`}>
       <PanelHead
+        url={service.domains[0] ? serviceUrl(service.domains[0], ports) : undefined}
         name={staged?.name ?? service.name}
         onClose={onClose}
         badge={staged?.deleting ? "Deleting on deploy" : SERVICE_STATUS_LABEL[service.status]}
@@ -153,7 +156,7 @@ export function ServicePanel({
   );
 }
 
-function PanelHead({ name, onClose, badge, tone }: { name: string; onClose: () => void; badge: string; tone: string }) {
+function PanelHead({ name, onClose, badge, tone, url }: { name: string; onClose: () => void; badge: string; tone: string; url?: string | undefined }) {
   return (
     <div className="panel-head">
       <div>
@@ -161,6 +164,11 @@ function PanelHead({ name, onClose, badge, tone }: { name: string; onClose: () =
         <span className={`status-pill tone-${tone}`} data-testid="service-panel-status">
           <span className={`dot tone-${tone}`} /> {badge}
         </span>
+        {url ? (
+          <a className="btn btn-sm panel-open" href={url} target="_blank" rel="noreferrer" data-testid="service-panel-open">
+            Open ↗
+          </a>
+        ) : null}
       </div>
       <button className="icon-btn" aria-label="Close panel" onClick={onClose} data-testid="panel-close">
         ×
