@@ -1,15 +1,17 @@
-"""Canvas benchmark: a project with 200 services and 50 notes, in headless Chromium.
+"""Canvas benchmark: a project with 1,000 services, 100 notes and 20 groups (each holding two notes),
+in headless Chromium.
 
-Prints, without passing or failing on them (goals from issue 5 in brackets):
+Prints, without passing or failing on them (goals from issue 18 in brackets, for 1,000 nodes):
   - time from navigation to a rendered canvas [<= 1.5 s]
-  - frames per second while dragging a node, at the default zoom and zoomed out to fit every node [>= 30]
+  - frames per second while dragging a node, at the zoom the canvas opens at and zoomed out to fit
+    every node [>= 30]
   - the gzipped size of the SPA's JavaScript, in total and on first load [<= 400 KB]
 
 The services are staged (not deployed) by default so that the benchmark needs no Docker and starts no
 containers; they render as the same service nodes. ``--deploy`` applies them first (with Docker, that
 starts 200 containers).
 
-Usage: .venv/bin/python bench/ui_canvas.py [--services 200] [--notes 50] [--url URL] [--deploy]
+Usage: .venv/bin/python bench/ui_canvas.py [--services 1000] [--notes 100] [--groups 20] [--url URL] [--deploy]
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.e2e import ui_support as ui
 
-COLUMNS = 20
+COLUMNS = 40  # wide enough that React Flow's least zoom (0.1) shows all 1,000 in a 1280x720 view
 
 # Stamps the moment the canvas is synced and its visible nodes are in the DOM and painted.
 RENDER_PROBE = """
@@ -75,7 +77,7 @@ def js_sizes() -> tuple[int, int, int]:
     return sum(gz.values()), sum(v for k, v in gz.items() if k in initial), len(files)
 
 
-async def add_notes(base: str, token: str, project_id: str, count: int, rows_used: int) -> None:
+async def add_notes(base: str, token: str, project_id: str, count: int, rows_used: int, groups: int = 0) -> None:
     import websockets
 
     url = base.replace("http", "ws", 1) + f"/api/projects/{project_id}/canvas/ws"
@@ -92,15 +94,43 @@ async def add_notes(base: str, token: str, project_id: str, count: int, rows_use
                 "data": {"text": f"Note {i}: remember to rotate the keys"},
             }
             await ws.send(json.dumps({"type": "node:upsert", "payload": payload}))
+        # Groups below the notes, each holding two notes of its own.
+        top = (rows_used + (count + COLUMNS - 1) // COLUMNS) * 150
+        sent = count
+        for g in range(groups):
+            gid = f"00000000-0000-4000-9000-{g:012d}"
+            group = {
+                "id": gid,
+                "type": "group",
+                "position_x": (g % 5) * 520,
+                "position_y": top + (g // 5) * 360,
+                "width": 480,
+                "height": 320,
+                "data": {"name": f"Group {g}"},
+            }
+            await ws.send(json.dumps({"type": "node:upsert", "payload": group}))
+            for k in range(2):
+                note = {
+                    "id": f"00000000-0000-4000-a000-{g * 2 + k:012d}",
+                    "type": "note",
+                    "parent_id": gid,
+                    "position_x": 20 + k * 230,
+                    "position_y": 60,
+                    "width": 200,
+                    "height": 100,
+                    "data": {"text": f"Group {g}, note {k}"},
+                }
+                await ws.send(json.dumps({"type": "node:upsert", "payload": note}))
+            sent += 3
         # The hub answers every upsert to the room; wait for ours to come back.
         seen = 0
-        while seen < count:
+        while seen < sent:
             msg = json.loads(await asyncio.wait_for(ws.recv(), timeout=30))
             if msg["type"] == "node:upserted":
                 seen += 1
 
 
-def seed(api: ui.Api, services: int, notes: int, deploy: bool) -> str:
+def seed(api: ui.Api, services: int, notes: int, groups: int, deploy: bool) -> str:
     try:
         api.register("Bench", "bench@example.com")
     except AssertionError:
@@ -122,7 +152,7 @@ def seed(api: ui.Api, services: int, notes: int, deploy: bool) -> str:
     if deploy:
         api.call("POST", f"/projects/{pid}/deploy")
     rows = (services + COLUMNS - 1) // COLUMNS
-    asyncio.run(add_notes(api.base, api.tokens["access_token"], pid, notes, rows))
+    asyncio.run(add_notes(api.base, api.tokens["access_token"], pid, notes, rows, groups))
     return str(pid)
 
 
@@ -153,12 +183,15 @@ def drag_fps(page: Any, node_id: str, steps: int = 90) -> tuple[float, float, fl
     return fps, p50, p95
 
 
-def run(base: str, api: ui.Api, services: int, notes: int, deploy: bool, runs: int) -> None:
+def run(base: str, api: ui.Api, services: int, notes: int, groups: int, deploy: bool, runs: int) -> None:
     from playwright.sync_api import sync_playwright
 
     t = time.monotonic()
-    pid = seed(api, services, notes, deploy)
-    print(f"seeded {services} services + {notes} notes in {time.monotonic() - t:.1f} s")
+    pid = seed(api, services, notes, groups, deploy)
+    nodes = services + notes + groups * 3
+    print(
+        f"seeded {services} services + {notes} notes + {groups} groups of 2 notes ({nodes} nodes) in {time.monotonic() - t:.1f} s"
+    )
     with sync_playwright() as p:
         browser = ui.launch_browser(p)
         # The daemon's CSP forbids eval; Playwright's wait_for_function needs it.
@@ -178,23 +211,29 @@ def run(base: str, api: ui.Api, services: int, notes: int, deploy: bool, runs: i
         for i, (ms, count, _) in enumerate(times):
             print(f"navigation -> rendered canvas, run {i + 1}: {ms:7.0f} ms ({count} nodes in view)")
         print(
-            f"navigation -> rendered canvas, median: {statistics.median(t[0] for t in times):7.0f} ms   [goal <= 1500 ms]"
+            f"navigation -> rendered canvas, median: {statistics.median(t[0] for t in times):7.0f} ms"
+            f"   [goal <= 1500 ms at 1,000 nodes; {nodes} here]"
         )
 
         node_ids: list[str] = page.evaluate(
             "Array.from(document.querySelectorAll('.react-flow__node-service')).map(n => n.dataset.id)"
         )
         fps, p50, p95 = drag_fps(page, node_ids[len(node_ids) // 2])
-        print(f"drag at default zoom:    {fps:5.1f} fps, frame p50 {p50:5.1f} ms, p95 {p95:5.1f} ms   [goal >= 30 fps]")
+        print(
+            f"drag at the opening zoom: {fps:5.1f} fps, frame p50 {p50:5.1f} ms, p95 {p95:5.1f} ms   [goal >= 30 fps]"
+        )
 
         page.locator(".react-flow__controls-fitview").click()
-        page.wait_for_function(f"document.querySelectorAll('.react-flow__node').length >= {services + notes}")
+        page.wait_for_function(f"document.querySelectorAll('.react-flow__node').length >= {nodes}", timeout=120_000)
         in_view = page.evaluate("document.querySelectorAll('.react-flow__node').length")
         node_ids = page.evaluate(
             "Array.from(document.querySelectorAll('.react-flow__node-service')).map(n => n.dataset.id)"
         )
         fps, p50, p95 = drag_fps(page, node_ids[len(node_ids) // 2])
-        print(f"drag with all {in_view} nodes in view: {fps:5.1f} fps, frame p50 {p50:5.1f} ms, p95 {p95:5.1f} ms")
+        print(
+            f"drag with all {in_view} nodes in view: {fps:5.1f} fps, frame p50 {p50:5.1f} ms, p95 {p95:5.1f} ms"
+            "   [goal >= 30 fps]"
+        )
         browser.close()
 
     total, initial, n = js_sizes()
@@ -203,20 +242,29 @@ def run(base: str, api: ui.Api, services: int, notes: int, deploy: bool, runs: i
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--services", type=int, default=200)
-    ap.add_argument("--notes", type=int, default=50)
+    ap.add_argument("--services", type=int, default=1000)
+    ap.add_argument("--notes", type=int, default=100)
+    ap.add_argument("--groups", type=int, default=20, help="groups, each holding two notes")
     ap.add_argument("--runs", type=int, default=3, help="navigations to time")
     ap.add_argument("--url", help="an already running daemon (default: start one in a temporary directory)")
     ap.add_argument("--deploy", action="store_true", help="apply the staged services (needs Docker)")
     args = ap.parse_args()
     ui.build_spa()
     if args.url:
-        run(args.url.rstrip("/"), ui.Api(args.url.rstrip("/")), args.services, args.notes, args.deploy, args.runs)
+        run(
+            args.url.rstrip("/"),
+            ui.Api(args.url.rstrip("/")),
+            args.services,
+            args.notes,
+            args.groups,
+            args.deploy,
+            args.runs,
+        )
         return
     with tempfile.TemporaryDirectory(prefix="dk-bench-") as tmp:
         d = ui.start_daemon(Path(tmp))
         try:
-            run(d.url, ui.Api(d.url), args.services, args.notes, args.deploy, args.runs)
+            run(d.url, ui.Api(d.url), args.services, args.notes, args.groups, args.deploy, args.runs)
         finally:
             ui.stop_daemon(d)
 
