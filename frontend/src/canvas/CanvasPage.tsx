@@ -2,6 +2,7 @@ import { useCallback, useEffect, useMemo, useRef, useState, type MouseEvent as R
 import { Link, useParams, useSearchParams } from "react-router";
 import { Background, BackgroundVariant, Controls, ReactFlow, ReactFlowProvider, useReactFlow, type Connection, type Edge } from "@xyflow/react";
 import "@xyflow/react/dist/style.css";
+import type { CanvasEdge } from "../api/types";
 import { useMe } from "../app";
 import { Spinner, errorText } from "../ui/controls";
 import { ServicePanel } from "../service/ServicePanel";
@@ -111,11 +112,19 @@ function Canvas({ projectId }: { projectId: string }) {
   );
   const deleteNodeRef = useRef(edit.deleteNode);
   deleteNodeRef.current = edit.deleteNode;
+  const deleteReferenceRef = useRef(edit.deleteReference);
+  deleteReferenceRef.current = edit.deleteReference;
   const onBeforeDelete = useCallback(
     async ({ nodes: ns, edges: es }: { nodes: FlowNode[]; edges: Edge[] }) => {
       // Deletes go through the server (a deployed service is only staged for deletion);
       // the canvas changes when the server says so.
-      es.filter((e) => e.deletable !== false).forEach((e) => send("edge:delete", { id: e.id }));
+      // Edges of a deleted node come along in `es`: only the ones chosen themselves count. A
+      // reference (managed) edge's delete stages the removal of the variables behind it.
+      for (const e of es.filter((x) => x.selected)) {
+        const raw = (e.data as { raw?: CanvasEdge } | undefined)?.raw;
+        if (raw?.managed) void deleteReferenceRef.current(raw);
+        else send("edge:delete", { id: e.id });
+      }
       for (const n of ns) await deleteNodeRef.current(n.id);
       return false;
     },
@@ -179,6 +188,7 @@ function Canvas({ projectId }: { projectId: string }) {
             edges={sync.edges}
             nodeTypes={nodeTypes}
             onNodesChange={live.onNodesChange}
+            onEdgesChange={sync.onEdgesChange}
             onNodeDragStop={edit.onNodeDragStop}
             onNodeClick={onNodeClick}
             onPaneContextMenu={onPaneContextMenu}

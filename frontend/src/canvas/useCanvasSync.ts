@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useRef, useState } from "react";
-import { applyNodeChanges, type Edge, type NodeChange } from "@xyflow/react";
+import { applyEdgeChanges, applyNodeChanges, type Edge, type EdgeChange, type NodeChange } from "@xyflow/react";
 import { useQueryClient } from "@tanstack/react-query";
 import { keys, useApi } from "../app";
 import type { CanvasEdge, PendingChange, Presence, ServerMessage, Service } from "../api/types";
@@ -14,7 +14,7 @@ function toEdge(e: CanvasEdge): Edge {
     source: e.source,
     target: e.target,
     animated: managed,
-    deletable: !managed,
+    deletable: true, // a managed (reference) edge's delete stages the removal of its variables
     className: managed ? "edge-managed" : "edge-user",
     data: { raw: e },
   };
@@ -254,5 +254,10 @@ export function useCanvasSync(projectId: string, myUserId: string | undefined) {
     setNodes((prev) => applyNodeChanges(changes, prev));
   }, []);
 
-  return { applied, status, attempt, synced, nodes, setNodes, edges, setEdges, users, cursors, drafts, send, onNodesChange };
+  // Only selection is local (so that Delete can act on an edge); removals go through the server.
+  const onEdgesChange = useCallback((changes: EdgeChange[]) => {
+    const selects = changes.filter((c) => c.type === "select");
+    if (selects.length) setEdges((es) => applyEdgeChanges(selects, es));
+  }, []);
+  return { applied, status, attempt, synced, nodes, setNodes, edges, setEdges, users, cursors, drafts, send, onNodesChange, onEdgesChange };
 }

@@ -1,9 +1,13 @@
 import { useCallback, useEffect, useRef, type Dispatch, type SetStateAction } from "react";
 import { useReactFlow, type Connection } from "@xyflow/react";
-import type { Service } from "../api/types";
+import { useApi } from "../app";
+import { useQueryClient } from "@tanstack/react-query";
+import type { CanvasEdge, EnvEditResult, EnvVarList, Service } from "../api/types";
+import { cacheEnvEdit, referenceVar } from "../service/envEdit";
+import { errorText } from "../ui/controls";
 import { useServiceActions } from "../service/actions";
 import { useToast } from "../ui/toast";
-import { serviceKeyOf, type FlowNode } from "./model";
+import { labelOf, serviceKeyOf, type FlowNode } from "./model";
 import type { Send } from "./socket";
 
 type Point = { x: number; y: number };
@@ -31,6 +35,8 @@ export function useNodeActions({
   const rf = useReactFlow<FlowNode>();
   const toast = useToast();
   const actions = useServiceActions(projectId);
+  const api = useApi();
+  const qc = useQueryClient();
 
   /** Patch a node's fields and its `data`; shown at once, sent as a whole. */
   const upsertNode = useCallback(
@@ -111,11 +117,80 @@ export function useNodeActions({
       else toast.error("The canvas is offline; try again once it reconnects.");
       return;
     }
-    send("node:delete", { id });
+    // A note or a group goes at once, with Undo: the node comes back as it was, a group with its
+    // members back inside and its variables staged again (deleting a group removed them).
+    const raw = n.data.node;
+    const members = rf.getNodes().filter((x) => x.parentId === id).map((x) => x.data.node);
+    let vars: Record<string, string> = {};
+    if (n.type === "group") {
+      try {
+        const list = await api.get<EnvVarList>(`/projects/${projectId}/groups/${id}/env-vars?limit=100`);
+        vars = Object.fromEntries(list.data.map((v) => [v.key, v.value]));
+      } catch {
+        vars = {};
+      }
+    }
+    if (!send("node:delete", { id })) {
+      toast.error("The canvas is offline; try again once it reconnects.");
+      return;
+    }
+    toast.success(`${n.type === "group" ? "Group" : n.type === "note" ? "Note" : "Label"} deleted.`, {
+      label: "Undo",
+      run: () => {
+        send("node:upsert", raw);
+        for (const m of members) send("node:upsert", m);
+        if (Object.keys(vars).length) {
+          // The group is back once the server has the node again: retry briefly until it does.
+          const restage = async (tries: number): Promise<void> => {
+            try {
+              await api.post(`/projects/${projectId}/groups/${id}/env-vars/edit`, { values: vars });
+            } catch {
+              if (tries <= 0) return toast.error("The group's variables could not be staged again.");
+              await new Promise((r) => window.setTimeout(r, 300));
+              return restage(tries - 1);
+            }
+          };
+          void restage(10);
+        }
+      },
+    });
   };
-  const onConnect = (c: Connection) => {
+  /** Connecting service A to service B stages a reference on A (`B_URL=http://${{B.HOST}}:${{B.PORT}}`);
+   * the edge appears (managed) once it is deployed. Other connections are plain drawn edges. */
+  const onConnect = async (c: Connection) => {
     if (!c.source || !c.target) return;
-    send("edge:upsert", { id: crypto.randomUUID(), source: c.source, target: c.target });
+    const from = rf.getNode(c.source);
+    const to = rf.getNode(c.target);
+    const fromKey = from?.type === "service" ? serviceKeyOf(from.data.node) : undefined;
+    const toKey = to?.type === "service" ? serviceKeyOf(to.data.node) : undefined;
+    if (!fromKey || !toKey || fromKey === toKey || !to) {
+      send("edge:upsert", { id: crypto.randomUUID(), source: c.source, target: c.target });
+      return;
+    }
+    const target = services.get(toKey);
+    const name = target?.name ?? labelOf(to.data.node);
+    const port = target ? target.port : (to.data.node.data["port"] as number | null | undefined);
+    const ref = referenceVar(name, port);
+    try {
+      const r = await api.post<EnvEditResult>(`/projects/${projectId}/services/${fromKey}/env-vars/edit`, { values: { [ref.key]: ref.value } });
+      cacheEnvEdit(qc, projectId, r);
+      toast.success(`${ref.key} staged on ${labelOf(from!.data.node) || "the service"}: it reaches ${name}. Deploy to apply.`);
+    } catch (err) {
+      toast.error(errorText(err));
+    }
+  };
+
+  /** Deleting a reference edge stages the removal of the variables behind it. */
+  const deleteReference = async (edge: CanvasEdge) => {
+    const keys = Array.isArray(edge.data["keys"]) ? (edge.data["keys"] as string[]) : [];
+    if (!keys.length) return;
+    try {
+      const r = await api.post<EnvEditResult>(`/projects/${projectId}/services/${edge.source}/env-vars/edit`, { unset: keys });
+      cacheEnvEdit(qc, projectId, r);
+      toast.success(`Removing ${keys.join(", ")} is staged. Deploy to apply.`);
+    } catch (err) {
+      toast.error(errorText(err));
+    }
   };
 
   // A service created through the API gets its canvas node from the server; put it where the user clicked.
@@ -136,5 +211,5 @@ export function useNodeActions({
     placeNew();
   };
 
-  return { upsertNode, onNodeDragStop, addNote, addGroup, deleteNode, onConnect, placeCreated };
+  return { upsertNode, onNodeDragStop, addNote, addGroup, deleteNode, onConnect, deleteReference, placeCreated };
 }

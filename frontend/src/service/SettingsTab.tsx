@@ -6,7 +6,7 @@ import type { PendingChange, ScopeDiff, Service } from "../api/types";
 import { withStaged } from "../lib/stagedDiff";
 import { draftFromService, draftToService, serviceDelta, type ServiceDraft } from "../lib/serviceDraft";
 import { useFormErrors } from "../lib/formErrors";
-import { ConfirmDialog, errorText } from "../ui/controls";
+import { errorText } from "../ui/controls";
 import { useToast } from "../ui/toast";
 import { DeployKeyCard } from "./DeployKeyCard";
 import { ServiceFields } from "./ServiceFields";
@@ -21,7 +21,6 @@ export function SettingsTab({ projectId, service, diff, onDeleted }: { projectId
   // The service as it will be after deploy: what the server says the staged changes leave.
   const effective = withStaged(service, diff, service.id);
   const [draft, setDraft] = useState<ServiceDraft>(() => draftFromService(effective));
-  const [confirmDelete, setConfirmDelete] = useState(false);
   const effectiveKey = JSON.stringify(effective);
   useEffect(() => setDraft(draftFromService(JSON.parse(effectiveKey) as Service)), [effectiveKey]);
   const base = `/projects/${projectId}/services/${service.id}`;
@@ -117,24 +116,17 @@ export function SettingsTab({ projectId, service, diff, onDeleted }: { projectId
         <span className="muted small">Immediate; a stopped service stays stopped until started.</span>
       </div>
       <h3 className="section-title danger">Danger zone</h3>
-      <button className="btn btn-danger btn-sm" onClick={() => setConfirmDelete(true)} data-testid="svc-delete">
+      <button
+        className="btn btn-danger btn-sm"
+        onClick={async () => {
+          await stageDelete(service.id, service.name);
+          onDeleted();
+        }}
+        data-testid="svc-delete"
+      >
         Delete service
       </button>
-      {confirmDelete ? (
-        <ConfirmDialog
-          title={`Delete ${service.name}?`}
-          body={<p>The delete is staged: on deploy the containers and volumes of this service are removed.</p>}
-          confirmLabel="Stage delete"
-          danger
-          requireText={service.name}
-          onConfirm={async () => {
-            await stageDelete(service.id, service.name);
-            setConfirmDelete(false);
-            onDeleted();
-          }}
-          onClose={() => setConfirmDelete(false)}
-        />
-      ) : null}
+      <p className="muted small">The delete is staged, with Undo, as with Backspace on the canvas: on deploy the containers and volumes of this service are removed.</p>
     </div>
   );
 }

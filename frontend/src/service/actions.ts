@@ -22,13 +22,23 @@ export function useServiceActions(projectId: string) {
   const stageDelete = useCallback(
     async (serviceId: string, name: string) => {
       try {
-        addPending(await api.del<PendingChange>(`/projects/${projectId}/services/${serviceId}`));
-        toast.success(`Deleting “${name}” is staged. Deploy to apply.`);
+        const change = await api.del<PendingChange>(`/projects/${projectId}/services/${serviceId}`);
+        addPending(change);
+        // Staged, so it can be taken back: the canvas (Backspace) and the panel both delete this way.
+        toast.success(`Deleting “${name}” is staged. Deploy to apply.`, {
+          label: "Undo",
+          run: () => {
+            api
+              .del(`/projects/${projectId}/pending-changes/${change.id}`)
+              .then(() => qc.setQueryData<PendingChange[]>(keys.pending(projectId), (prev) => prev?.filter((c) => c.id !== change.id)))
+              .catch((err) => toast.error(errorText(err)));
+          },
+        });
       } catch (err) {
         toast.error(errorText(err));
       }
     },
-    [api, projectId, toast, addPending],
+    [api, qc, projectId, toast, addPending],
   );
 
   return { stageDelete, addPending };

@@ -1,4 +1,4 @@
-import { useMutation, useQueryClient } from "@tanstack/react-query";
+import { useMutation, useQueryClient, type QueryClient } from "@tanstack/react-query";
 import { keys, useApi } from "../app";
 import type { EnvDiffEntry, EnvEditResult, PendingChange, ScopeDiff } from "../api/types";
 
@@ -20,14 +20,25 @@ export function useEnvEdit(projectId: string, base: string) {
   const qc = useQueryClient();
   return useMutation({
     mutationFn: (body: EnvEditBody) => api.post<EnvEditResult>(`${base}/env-vars/edit`, body),
-    onSuccess: (r) => {
-      if (!r || r.dry_run) return;
-      const gone = new Set(r.discarded);
-      qc.setQueryData<PendingChange[]>(keys.pending(projectId), (prev) =>
-        prev ? [...prev.filter((c) => !gone.has(c.id)), ...r.staged.filter((c) => !prev.some((x) => x.id === c.id))] : prev,
-      );
-    },
+    onSuccess: (r) => cacheEnvEdit(qc, projectId, r),
   });
+}
+
+/** The pending cache after an edit: without the changes it replaced, with the ones it staged. */
+export function cacheEnvEdit(qc: QueryClient, projectId: string, r: EnvEditResult | undefined) {
+  if (!r || r.dry_run) return;
+  const gone = new Set(r.discarded);
+  qc.setQueryData<PendingChange[]>(keys.pending(projectId), (prev) =>
+    prev ? [...prev.filter((c) => !gone.has(c.id)), ...r.staged.filter((c) => !prev.some((x) => x.id === c.id))] : prev,
+  );
+}
+
+/** The variable a service gets when it is connected to `target` on the canvas: `API_URL` for "api". */
+export function referenceVar(target: string, port: number | null | undefined): { key: string; value: string } {
+  const base = target.toUpperCase().replace(/[^A-Z0-9]+/g, "_").replace(/^_+|_+$/g, "") || "SERVICE";
+  const key = `${/^[0-9]/.test(base) ? "_" : ""}${base}_URL`;
+  const host = "${{" + target + ".HOST}}";
+  return { key, value: port ? `http://${host}:\${{${target}.PORT}}` : `http://${host}` };
 }
 
 /** The env entries of one scope in the staged diff, by key. */
