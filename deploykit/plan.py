@@ -151,6 +151,7 @@ class Draft:
     applied: bool
     deleted: bool = False
     drain_s: float = 10.0
+    public: bool = True
 
     def snapshot(self) -> dict[str, Any]:
         return {"name": self.name, "group_id": self.group_id, **self.config.to_dict()}
@@ -270,14 +271,19 @@ class Plan:
         self.check_group(group_id)
         env = parse_env_vars(payload.get("env_vars"))
         x, y = as_float(payload.get("x"), "x"), as_float(payload.get("y"), "y")
+        public = payload.get("public", True)
+        if not isinstance(public, bool):
+            raise malformed("public")
         self.check_name(name)
         in_group = group_id
         if temp_id in self.node_groups:
             in_group = self.node_groups[temp_id]
             self.check_group(in_group)
-        draft = self.services[temp_id] = Draft(temp_id, name, config, in_group, applied=False)
+        draft = self.services[temp_id] = Draft(temp_id, name, config, in_group, applied=False, public=public)
         self.env_keys[(Scope.SERVICE.value, temp_id)] = set(env)
         normalized = {"name": name, **config.to_dict(), "group_id": group_id, "env_vars": env, "x": x, "y": y}
+        if not public:
+            normalized["public"] = False
         return Step(ChangeKind.SERVICE_CREATE, normalized, None, temp_id, service=replace(draft))
 
     def _change_service(

@@ -299,6 +299,8 @@ class Service:
     group_id: str | None = None
     stopped: bool = False
     drain_s: float = 10.0
+    public: bool = True
+    """False: no generated public domain (a database); other services still reach it by name."""
     created_at: datetime | None = None
     updated_at: datetime | None = None
     volume_names: dict[str, str] = field(default_factory=dict)

@@ -106,6 +106,8 @@ class ServiceStage:
     group_id: str | None = None
     position: tuple[float, float] | None = None
     env: Mapping[str, str] = field(default_factory=dict)
+    public: bool = True
+    """False: no generated public domain (a database from a preset)."""
     created_by: str | None = None
 
     def validate(self) -> None:
@@ -121,6 +123,7 @@ class ServiceStage:
             "env_vars": dict(self.env),
             "x": x,
             "y": y,
+            **({} if self.public else {"public": False}),
         }
         return PendingChangeCreate(
             project_id=self.project_id, kind=ChangeKind.SERVICE_CREATE, payload=payload, created_by=self.created_by

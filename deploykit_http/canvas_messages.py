@@ -169,7 +169,7 @@ class CanvasMessages:
 
     async def _create_service(self, client: Client, room: Room, p: dict[str, Any]) -> None:
         draft_id = str(p.get("draft_id") or "")
-        data = {k: v for k, v in p.items() if k not in ("draft_id", "name", "env_vars", "x", "y", "group_id")}
+        data = {k: v for k, v in p.items() if k not in ("draft_id", "name", "env_vars", "x", "y", "group_id", "public")}
         try:
             config = ServiceConfig.from_dict(data)
         except (TypeError, ValueError):
@@ -184,6 +184,7 @@ class CanvasMessages:
                 group_id=p.get("group_id"),
                 position=(number(p.get("x") or 0), number(p.get("y") or 0)),
                 env=env_map(p.get("env_vars")),
+                public=p.get("public") is not False,
                 created_by=client.user_id,
             ),
         )

@@ -139,6 +139,8 @@ class ServiceCreateIn(Body):
     group_id: str | None = None
     position_x: float | None = None
     position_y: float | None = None
+    public: bool = True
+    """False: no generated public domain; other services of the project still reach it by name."""
 
 
 class ServiceUpdateIn(Body):

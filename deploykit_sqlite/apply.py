@@ -142,7 +142,9 @@ class StepWriter:
         tx, payload, temp_id, draft = self.tx, step.payload, step.target_temp_id, step.service
         assert temp_id is not None
         assert draft is not None
-        service = await insert_service(tx, self.project_id, draft.name, draft.config, draft.group_id)
+        service = await insert_service(
+            tx, self.project_id, draft.name, draft.config, draft.group_id, public=draft.public
+        )
         self.temp_ids[temp_id] = service.id
         self.created.append(service.id)
         staged_node = await find_node(tx, self.project_id, temp_id)

@@ -51,9 +51,9 @@ async def insert_domain(tx: Tx, service: Service, hostname: str, generated: bool
 
 
 async def sync_generated_domain(tx: Tx, service: Service, project_slug: str) -> None:
-    """A service with a port has ``{service}-{project}.{base_domain}``; one without has none."""
+    """A public service with a port has ``{service}-{project}.{base_domain}``; any other has none."""
     current = await tx.scalar("SELECT hostname FROM domains WHERE service_id = ? AND is_generated = 1", (service.id,))
-    if service.config.port is None:
+    if service.config.port is None or not service.public:
         if current is not None:
             await tx.execute("DELETE FROM domains WHERE hostname = ?", (current,))
         return

@@ -26,6 +26,7 @@ def row_to_service(tx: Tx, row: sqlite3.Row) -> Service:
         group_id=row["group_id"],
         stopped=bool(row["stopped"]),
         drain_s=float(row["drain_s"]),
+        public=bool(row["public"]),
         created_at=from_text(row["created_at"]),
         updated_at=from_text(row["updated_at"]),
         volume_names=json.loads(row["volume_names"]),
@@ -90,6 +91,7 @@ async def insert_service(
     name: str,
     config: ServiceConfig,
     group_id: str | None = None,
+    public: bool = True,
 ) -> Service:
     """Insert an applied service and queue ``service.created``. Raises ``conflict``."""
     id = str(uuid.uuid4())
@@ -97,7 +99,7 @@ async def insert_service(
     slug = await unique_slug(tx, project_id, name)
     await tx.execute(
         "INSERT INTO services (id, project_id, name, name_key, slug, config, status, group_id, "
-        "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "created_at, updated_at, public) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             id,
             project_id,
@@ -109,6 +111,7 @@ async def insert_service(
             group_id,
             now,
             now,
+            int(public),
         ),
         conflict=conflict_message(name),
     )

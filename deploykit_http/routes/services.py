@@ -63,6 +63,7 @@ def endpoints(ctx: Context) -> list[Endpoint]:
                 config=config_from(body),
                 group_id=body.group_id,
                 position=position,
+                public=body.public,
                 created_by=call.user.id,
             ),
         )

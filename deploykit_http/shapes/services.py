@@ -133,6 +133,8 @@ class ServiceOut(ConfigOut):
     active_deployment_id: str | None
     group_id: str | None
     stopped: bool
+    public: bool
+    """False: no generated public domain (a database from a preset)."""
     domains: list[str]
     drain_s: float
     rollout: Literal["start-first", "stop-first"]
@@ -161,6 +163,7 @@ def service_out(s: Service, project_slug: str | None = None, base_domain: str | 
         "active_deployment_id": s.active_deployment_id,
         "group_id": s.group_id,
         "stopped": s.stopped,
+        "public": s.public,
         "domains": domains,
         "drain_s": s.drain_s,
         "rollout": "stop-first" if c.rolls_stop_first else "start-first",

@@ -51,6 +51,8 @@ class PresetServiceOut(ConfigOut):
     """A preset's ``config`` with the service's name: a ``ServiceCreateIn`` body."""
 
     name: str
+    public: bool
+    """Always false: a database gets no public domain."""
 
 
 class PresetOut(TypedDict):
@@ -72,7 +74,7 @@ def preset_out(p: RenderedPreset) -> PresetOut:
         "description": p.description,
         "service_name": p.service_name,
         "config": config,
-        "service": {"name": p.service_name, **config},
+        "service": {"name": p.service_name, **config, "public": False},
         "env_vars": p.env_vars,
         "connection_url": p.connection_url,
     }

@@ -129,3 +129,8 @@ def test_edges_stage_references_and_deletes_have_undo(browser: Any, daemon: ui.D
     url = create["payload"]["env_vars"]["DATABASE_URL"]
     assert url.startswith("postgres://app:")
     assert url.endswith("@${{maindb.HOST}}:${{maindb.PORT}}/app")
+    assert create["payload"]["public"] is False
+    api.call("POST", f"/projects/{pid}/deploy")
+    maindb = next(s for s in api.call("GET", f"/projects/{pid}/services")["data"] if s["name"] == "maindb")
+    assert maindb["public"] is False
+    assert api.call("GET", f"/projects/{pid}/services/{maindb['id']}/domains")["data"] == []

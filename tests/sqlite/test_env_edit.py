@@ -184,3 +184,16 @@ async def test_a_reference_to_another_services_variable_is_deployed_resolved(sto
     _, result = await deploy_services(store, project.id, image_service("api", env_vars={"DB": "${{db.DATABASE_URL}}"}))
     deployment = await store.deployments.get_deployment(result.created_deployments[0])
     assert deployment.env_vars["DB"] == "pg://db:5432/app"
+
+
+async def test_a_service_that_is_not_public_gets_no_generated_domain(store: Store, project: Project) -> None:
+    [db, web], _ = await deploy_services(store, project.id, image_service("db", public=False), image_service("web"))
+    await stage(store, project.id, ChangeKind.SERVICE_UPDATE, {"replicas": 2}, target_id=db.id)
+    await store.pending_changes.apply_pending_changes(project.id, None)
+
+    assert ((await store.services.get_service(db.id)).public, (await store.services.get_service(web.id)).public) == (
+        False,
+        True,
+    )
+    assert await store.domains.list_domains(db.id) == []
+    assert [d.is_generated for d in await store.domains.list_domains(web.id)] == [True]

@@ -2989,6 +2989,8 @@ export interface components {
             restart_policy: components["schemas"]["RestartPolicy"];
             /** Name */
             name: string;
+            /** Public */
+            public: boolean;
         };
         /**
          * PreviewAction
@@ -3320,6 +3322,11 @@ export interface components {
              */
             position_y?: number | null;
             /**
+             * Public
+             * @default true
+             */
+            public?: boolean;
+            /**
              * Draft Id
              * @default null
              */
@@ -3390,6 +3397,11 @@ export interface components {
              * @default null
              */
             position_y?: number | null;
+            /**
+             * Public
+             * @default true
+             */
+            public?: boolean;
         };
         /** ServiceCreateMessage */
         ServiceCreateMessage: {
@@ -3499,6 +3511,8 @@ export interface components {
             group_id: string | null;
             /** Stopped */
             stopped: boolean;
+            /** Public */
+            public: boolean;
             /** Domains */
             domains: string[];
             /** Drain S */

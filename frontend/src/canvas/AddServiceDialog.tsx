@@ -59,6 +59,7 @@ export function AddServiceDialog({
           ...value,
           draft_id: draftId.current,
           env_vars: presetEnv,
+          public: false, // a database is reached by name on the project network, never from outside
           x: Math.round(at.x),
           y: Math.round(at.y),
         });
