@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import uuid
+from datetime import datetime
 
 from deploykit.bus import Event, EventType
 from deploykit.errors import not_found
@@ -61,16 +62,21 @@ class ProjectStore:
             # The page walks the name index and stops at the limit; the total is a scalar subquery
             # (a window ``COUNT(*) OVER ()`` would sort every row). A page past the end has no row
             # to carry the total, so only then is it asked for alone.
+            # Named columns, read by position: the API's most frequent list reads a page per request.
             rows = await tx.fetchall(
-                f"SELECT *, (SELECT COUNT(*) FROM projects WHERE {clause}) AS total_count FROM projects "
-                f"WHERE {clause} ORDER BY name COLLATE NOCASE, id LIMIT ? OFFSET ?",
+                f"SELECT id, name, slug, created_at, updated_at, (SELECT COUNT(*) FROM projects WHERE {clause}) "
+                f"FROM projects WHERE {clause} ORDER BY name COLLATE NOCASE, id LIMIT ? OFFSET ?",
                 (*params, *params, max(filt.limit, 0), max(filt.offset, 0)),
             )
             if rows:
-                total = int(rows[0]["total_count"])
+                total = int(rows[0][5])
             else:
                 total = int(await tx.scalar(f"SELECT COUNT(*) FROM projects WHERE {clause}", tuple(params)))
-        return [row_to_project(r) for r in rows], total
+        parse = datetime.fromisoformat
+        return [
+            Project(id=id, name=name, slug=slug, created_at=parse(created), updated_at=parse(updated))
+            for id, name, slug, created, updated, _ in rows
+        ], total
 
     async def create_project(self, create: ProjectCreate) -> Project:
         create.validate()
