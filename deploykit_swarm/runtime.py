@@ -65,6 +65,8 @@ class SwarmSettings:
     start_timeout_s: float = 60.0
     """``run_container`` waits this long for the new task to run (or fail) before returning."""
     poll_s: float = 0.25
+    remove_timeout_s: float = 15.0
+    """``remove_container`` waits this long past the stop grace for the task containers to go."""
 
 
 class SwarmRuntime:
@@ -329,11 +331,25 @@ class SwarmRuntime:
         await self._scale(id, 1, force=True)
 
     async def remove_container(self, id: str) -> None:
+        """Remove the service and wait (bounded) for its task containers on this node to go, as a
+        container's removal is done when it returns: its volume can be removed next."""
         try:
-            await self._call("service_remove", "DELETE", f"services/{id}", f"swarm service {id}")
+            service = await self._service(id)
+        except Error as err:
+            if err.code == NOT_FOUND:
+                return
+            raise
+        sid = str(service["ID"])
+        try:
+            await self._call("service_remove", "DELETE", f"services/{sid}", f"swarm service {id}")
         except Error as err:
             if err.code != NOT_FOUND:
                 raise
+        grace = int(((service.get("Spec") or {}).get("TaskTemplate") or {}).get("ContainerSpec", {}).get(
+            "StopGracePeriod") or 0) / 1e9  # fmt: skip
+        deadline = asyncio.get_running_loop().time() + grace + self._settings.remove_timeout_s
+        while await self._task_containers(sid) and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(self._settings.poll_s)
 
     async def inspect_container(self, id: str) -> ContainerState:
         service = await self._service(id)

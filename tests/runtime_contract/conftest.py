@@ -20,7 +20,7 @@ from deploykit_events.bus import EventBus
 from deploykit_sqlite import Store
 from deploykit_swarm import SwarmRuntime
 from tests.conftest import docker_required
-from tests.reconciler.support import FAST, Harness
+from tests.reconciler.support import FAST, Harness, docker_cli
 
 RUNTIMES = ["docker", "swarm"]
 
@@ -82,3 +82,15 @@ async def harness(test_image: str, runtime_kind: str) -> AsyncIterator[Harness]:
         for c in closers:
             await c.close()
         await store.close()
+
+
+async def engine_container(kind: str, replica_id: str) -> str:
+    """The engine container behind a replica: itself (docker) or its Swarm service's running task."""
+    if kind == "docker":
+        return replica_id
+    out = await docker_cli(
+        "ps", "-q", "--filter", f"label=com.docker.swarm.service.id={replica_id}", "--filter", "status=running"
+    )
+    ids = out.split()
+    assert len(ids) == 1, f"one running task container of {replica_id}, found {ids}"
+    return ids[0]

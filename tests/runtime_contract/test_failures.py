@@ -1,0 +1,122 @@
+"""Rollback, crash loop, drift (a killed container or task), steady resync: both runtimes."""
+
+from __future__ import annotations
+
+import pytest
+
+from deploykit.runtime import ContainerState
+from deploykit.service import Service
+from tests.reconciler.support import INDEX, Harness, docker_cli, http_get, httpd
+from tests.runtime_contract.conftest import engine_container
+from tests.wait import wait_for
+
+pytestmark = pytest.mark.docker
+
+
+async def serving(harness: Harness, service: Service, deployment_id: str | None = None) -> ContainerState:
+    """The service's one running replica, answering HTTP."""
+
+    async def check() -> ContainerState | None:
+        running = await harness.running(service.id, deployment_id)
+        if len(running) != 1 or running[0].ip_address is None:
+            return None
+        answer = await http_get(running[0].ip_address, 8080, "/")
+        return running[0] if answer == (200, f"{INDEX}\n") else None
+
+    return await wait_for(check, within=40, message=f"{service.name} serving HTTP")
+
+
+async def test_crash_looping_update_fails_with_exit_code_and_logs_while_previous_keeps_serving(
+    harness: Harness,
+) -> None:
+    project = await harness.project("Crash")
+    service = await harness.create_service(project, "web", port=8080, command=httpd())
+    await harness.wait_status(service.id, "running", within=40)
+    (first,) = await harness.deployments(service.id)
+    good = await serving(harness, service, first.id)
+
+    result = await harness.update_service(service, command=["sh", "-c", "echo boom-$((6*7)); exit 3"])
+    (bad_id,) = result.created_deployments
+    bad = await harness.wait_deployment(bad_id, "failed", within=60)
+
+    assert bad.exit_code == 3
+    assert bad.failure_reason is not None and "exited with code 3" in bad.failure_reason
+    assert bad.log_tail is not None and "boom-42" in bad.log_tail
+    assert (await serving(harness, service, first.id)).id == good.id
+    assert (await harness.deployment(first.id)).status == "healthy"
+    after = await harness.wait_status(service.id, "running")
+    assert after.active_deployment_id == first.id
+
+    async def bad_gone() -> bool:
+        return [c.deployment_id for c in await harness.containers(service_id=service.id)] == [first.id]
+
+    await wait_for(bad_gone, within=20, message="the failed deployment's replicas removed")
+
+
+async def test_rollback_runs_the_older_deployment_again_through_the_gate(harness: Harness) -> None:
+    project = await harness.project("Rollback")
+    service = await harness.create_service(project, "web", port=8080, command=httpd(), env_vars={"V": "1"})
+    (first,) = await harness.deployments(service.id)
+    await harness.wait_deployment(first.id, "healthy", within=40)
+    second_id = (await harness.set_env(service, "V", "2")).created_deployments[0]
+    await harness.wait_deployment(second_id, "healthy", within=40)
+    await harness.wait_deployment(first.id, "superseded")
+
+    rollback = await harness.store.deployments.rollback(service.id, first.id, None)
+    healthy = await harness.wait_deployment(rollback.id, "healthy", within=40)
+
+    assert healthy.env_vars == {"V": "1"}
+    assert (await serving(harness, service, rollback.id)).deployment_id == rollback.id
+    assert (await harness.service(service.id)).active_deployment_id == rollback.id
+
+
+async def test_drift_a_killed_container_is_replaced_and_recorded(harness: Harness, runtime_kind: str) -> None:
+    project = await harness.project("Kill")
+    service = await harness.create_service(project, "web", port=8080, command=httpd())
+    await harness.wait_status(service.id, "running", within=40)
+    victim = await serving(harness, service)
+    victim_engine_id = await engine_container(runtime_kind, victim.id)
+
+    await docker_cli("kill", victim_engine_id)
+
+    async def replaced() -> ContainerState | None:
+        c = await serving(harness, service)
+        if runtime_kind == "swarm" and c.restart_count < 1:
+            return None  # Swarm replaced the task inside the same service: it counts as a restart
+        return c if await engine_container(runtime_kind, c.id) != victim_engine_id else None
+
+    replacement = await wait_for(replaced, within=40, message="a replacement serving")
+    assert replacement.deployment_id == victim.deployment_id
+    assert len(await harness.containers(service_id=service.id)) == 1
+    await harness.wait_status(service.id, "running")
+
+    async def records_follow() -> bool:
+        records = await harness.records(service.id)
+        return [(r.id, r.state, r.ip_address) for r in records] == [
+            (replacement.id, "running", replacement.ip_address)
+        ] and records[0].restart_count == replacement.restart_count
+
+    await wait_for(records_follow, within=20, message="container records to follow the replacement")
+
+
+async def test_steady_resync_costs_a_few_list_calls_and_no_inspects(harness: Harness) -> None:
+    project = await harness.project("Steady")
+    services = [await harness.create_service(project, f"s{i}", port=8080, command=httpd()) for i in range(3)]
+    for s in services:
+        await harness.wait_status(s.id, "running", within=40)
+    await harness.rec.wait_idle()
+
+    async def quiet() -> bool:
+        report = await harness.rec.resync()
+        await harness.rec.wait_idle()
+        return not report.queued
+
+    await wait_for(quiet, within=30, message="a resync that queues nothing")
+    harness.runtime.api_calls.clear()
+
+    report = await harness.rec.resync()
+
+    assert report.queued == []
+    calls = dict(harness.runtime.api_calls)
+    assert not [op for op in calls if "inspect" in op]
+    assert sum(calls.values()) <= 4, calls
