@@ -345,10 +345,12 @@ class SwarmRuntime:
         except Error as err:
             if err.code != NOT_FOUND:
                 raise
-        grace = int(((service.get("Spec") or {}).get("TaskTemplate") or {}).get("ContainerSpec", {}).get(
-            "StopGracePeriod") or 0) / 1e9  # fmt: skip
+        container = ((service.get("Spec") or {}).get("TaskTemplate") or {}).get("ContainerSpec") or {}
+        grace = int(container.get("StopGracePeriod") or 0) / 1e9
         deadline = asyncio.get_running_loop().time() + grace + self._settings.remove_timeout_s
-        while await self._task_containers(sid) and asyncio.get_running_loop().time() < deadline:
+        while asyncio.get_running_loop().time() < deadline:
+            if not await self._task_containers(sid):
+                return
             await asyncio.sleep(self._settings.poll_s)
 
     async def inspect_container(self, id: str) -> ContainerState:

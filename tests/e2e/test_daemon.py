@@ -172,7 +172,7 @@ def test_the_spa_or_its_placeholder_is_served_outside_api(daemon: Daemon) -> Non
             ["--trusted-proxy", "10.0.0.1, 10.1.0.0/16", "-trusted-proxy=::1", "--api-rate-limit", "0"],
             {"trusted_proxies": ("10.0.0.1", "10.1.0.0/16", "::1"), "api_rate": 0.0},
         ),
-        ([], {"registry": None}),
+        ([], {"registry": None, "runtime": "docker"}),
         (
             ["--runtime", "swarm", "-registry", "http://10.0.0.5:5000/"],
             {"runtime": "swarm", "registry": "10.0.0.5:5000"},
@@ -197,6 +197,7 @@ def test_flags_take_both_spellings(argv: list[str], expected: dict[str, object])
         ["--api-rate-limit", "-1"],
         ["--api-rate-limit", "nan"],
         ["--registry", "10.0.0.5:5000/path"],
+        ["--runtime", "kubernetes"],
     ],
 )
 def test_bad_flag_values_are_refused(argv: list[str]) -> None:

@@ -40,8 +40,10 @@ async def test_crash_looping_update_fails_with_exit_code_and_logs_while_previous
     bad = await harness.wait_deployment(bad_id, "failed", within=60)
 
     assert bad.exit_code == 3
-    assert bad.failure_reason is not None and "exited with code 3" in bad.failure_reason
-    assert bad.log_tail is not None and "boom-42" in bad.log_tail
+    assert bad.failure_reason is not None
+    assert "exited with code 3" in bad.failure_reason
+    assert bad.log_tail is not None
+    assert "boom-42" in bad.log_tail
     assert (await serving(harness, service, first.id)).id == good.id
     assert (await harness.deployment(first.id)).status == "healthy"
     after = await harness.wait_status(service.id, "running")

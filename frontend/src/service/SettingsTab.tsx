@@ -1,8 +1,9 @@
 import { useEffect, useState } from "react";
-import { useMutation, useQueryClient } from "@tanstack/react-query";
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { keys, useApi } from "../app";
 import { ApiError } from "../api/client";
 import type { PendingChange, ScopeDiff, Service } from "../api/types";
+import type { components } from "../api/schema";
 import { withStaged } from "../lib/stagedDiff";
 import { draftFromService, draftToService, serviceDelta, type ServiceDraft } from "../lib/serviceDraft";
 import { useFormErrors } from "../lib/formErrors";
@@ -132,6 +133,27 @@ export function SettingsTab({ projectId, service, diff, onDeleted }: { projectId
 }
 
 /** How a new version replaces the old one, and the drain period (staged like every setting). */
+/** On a swarm, volumes are node-local: a service with a volume runs only on the node that holds
+ * them (the manager the daemon runs on). Says nothing on a single engine. */
+function PinnedNote() {
+  const api = useApi();
+  const nodes = useQuery({
+    queryKey: ["nodes"],
+    queryFn: () => api.get<components["schemas"]["NodeList"]>("/nodes"),
+    staleTime: 30_000,
+    retry: false,
+  });
+  const list = nodes.data?.data ?? [];
+  if (list.length === 0 || list.every((n) => n.role === "standalone")) return null;
+  const manager = list.find((n) => n.leader) ?? list.find((n) => n.role === "manager");
+  return (
+    <p className="muted small" data-testid="svc-pinned">
+      Pinned to one node: volumes live on a single machine, so this service runs only on the node that holds them
+      {manager ? ` (${manager.hostname})` : ""}; it does not move when that node goes down.
+    </p>
+  );
+}
+
 function RolloutSection({ base, service }: { base: string; service: Service }) {
   const api = useApi();
   const toast = useToast();
@@ -159,6 +181,7 @@ function RolloutSection({ base, service }: { base: string; service: Service }) {
           ? "Stop-first: this service has volumes (or no port), so its old replicas stop before the new ones start; expect a short gap on each deploy."
           : "Start-first, zero downtime: new replicas must pass their health check before traffic switches to them; old replicas then drain and stop."}
       </p>
+      {service.volumes.length > 0 ? <PinnedNote /> : null}
       {stopFirst ? null : (
         <form
           className="row gap"
