@@ -331,8 +331,13 @@ class SwarmRuntime:
         await self._scale(id, 1, force=True)
 
     async def remove_container(self, id: str) -> None:
-        """Remove the service and wait (bounded) for its task containers on this node to go, as a
-        container's removal is done when it returns: its volume can be removed next."""
+        """Scale to 0, wait (bounded) until Swarm has reaped the service's tasks, then remove it and
+        wait for its task containers on this node to go, as a container's removal is done when it
+        returns (its volume can be removed next).
+
+        Removing a service whose tasks the task reaper is deleting at that moment crashes the
+        20.10 engine (a nil task in swarmkit's ``SetServiceTasksRemove``, moby/swarmkit#3216: the
+        whole dockerd exits); a service with no tasks left never meets that race."""
         try:
             service = await self._service(id)
         except Error as err:
@@ -340,18 +345,34 @@ class SwarmRuntime:
                 return
             raise
         sid = str(service["ID"])
+        container = ((service.get("Spec") or {}).get("TaskTemplate") or {}).get("ContainerSpec") or {}
+        grace = int(container.get("StopGracePeriod") or 0) / 1e9
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + grace + self._settings.remove_timeout_s
         try:
+            if convert.replicas_of(service):
+                await self._scale(sid, 0)
+            await self._until(lambda: self._no_tasks(sid), deadline)
             await self._call("service_remove", "DELETE", f"services/{sid}", f"swarm service {id}")
         except Error as err:
             if err.code != NOT_FOUND:
                 raise
-        container = ((service.get("Spec") or {}).get("TaskTemplate") or {}).get("ContainerSpec") or {}
-        grace = int(container.get("StopGracePeriod") or 0) / 1e9
-        deadline = asyncio.get_running_loop().time() + grace + self._settings.remove_timeout_s
-        while asyncio.get_running_loop().time() < deadline:
-            if not await self._task_containers(sid):
-                return
+        await self._until(lambda: self._no_task_containers(sid), deadline)
+
+    async def _no_tasks(self, sid: str) -> bool:
+        return not await self._tasks([sid])
+
+    async def _no_task_containers(self, sid: str) -> bool:
+        return not await self._task_containers(sid)
+
+    async def _until(self, done: Callable[[], Awaitable[bool]], deadline: float) -> bool:
+        """Poll ``done`` until it is true (True) or ``deadline`` (loop time) passes (False)."""
+        loop = asyncio.get_running_loop()
+        while loop.time() < deadline:
+            if await done():
+                return True
             await asyncio.sleep(self._settings.poll_s)
+        return False
 
     async def inspect_container(self, id: str) -> ContainerState:
         service = await self._service(id)

@@ -45,8 +45,20 @@ def remove_swarm_services(instance_id: str) -> None:
         text=True,
         timeout=30,
     ).stdout.split()
-    if ids:
-        subprocess.run(["docker", "service", "rm", *ids], capture_output=True, timeout=60)
+    if not ids:
+        return
+    # Scaled to 0 and reaped first: removing a service while Swarm reaps its tasks can crash the
+    # 20.10 engine (see deploykit_swarm.runtime.SwarmRuntime.remove_container).
+    subprocess.run(["docker", "service", "scale", "-d", *(f"{i}=0" for i in ids)], capture_output=True, timeout=60)
+
+    def reaped() -> bool:
+        return not subprocess.run(
+            ["docker", "service", "ps", "-q", *ids], capture_output=True, text=True, timeout=30
+        ).stdout.split()
+
+    with contextlib.suppress(AssertionError):
+        wait_for_sync(reaped, within=30, message="the services' tasks to be reaped")
+    subprocess.run(["docker", "service", "rm", *ids], capture_output=True, timeout=60)
 
 
 @pytest.fixture(scope="module")
