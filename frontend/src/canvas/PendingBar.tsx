@@ -29,7 +29,7 @@ export function PendingBar({ projectId, changes, nodes }: { projectId: string; c
   const groups = (diff.data ?? []).map((d) => {
     const fields = d.fields.map((f) => ({ field: f.field, before: formatValue(f.before), after: formatValue(f.after) }));
     const title = d.scope === "group" ? (groupNames[d.id] ?? "group") : d.name || d.scope;
-    return { ...d, key: `${d.scope}:${d.id}`, title, badge: BADGE[d.status], fields };
+    return { ...d, key: `${d.scope}:${d.id}`, title, badge: BADGE[d.status], fields, running: d.running ?? [] };
   });
 
   const problems = (diff.data ?? []).flatMap((d) => d.env.flatMap((e) => (e.op === "removed" ? [] : e.problems.map((p) => `${d.name || d.scope} ${e.key}: ${p}`))));
@@ -81,9 +81,11 @@ export function PendingBar({ projectId, changes, nodes }: { projectId: string; c
                 <strong>{g.title}</strong>
                 {g.badge ? <span className={`badge badge-${g.badge}`}>{g.badge}</span> : null}
                 <div className="grow" />
-                <button className="link-btn small" onClick={() => discardOne.mutate(g.change_ids)} disabled={discardOne.isPending} aria-label={`Discard changes to ${g.title}`}>
-                  Discard
-                </button>
+                {g.change_ids.length > 0 ? (
+                  <button className="link-btn small" onClick={() => discardOne.mutate(g.change_ids)} disabled={discardOne.isPending} aria-label={`Discard changes to ${g.title}`}>
+                    Discard
+                  </button>
+                ) : null}
               </header>
               {g.fields.length > 0 ? (
                 <table className="diff-table">
@@ -98,6 +100,23 @@ export function PendingBar({ projectId, changes, nodes }: { projectId: string; c
                     ))}
                   </tbody>
                 </table>
+              ) : null}
+              {g.running.length > 0 ? (
+                <div className="diff-running" data-testid="diff-running">
+                  <p className="small">Differs from the running deployment (this Deploy deploys it):</p>
+                  <table className="diff-table">
+                    <tbody>
+                      {g.running.map((f) => (
+                        <tr key={f.field}>
+                          <td className="diff-field">{f.field}</td>
+                          <td className="diff-before">{formatValue(f.before) ?? <span className="muted">—</span>}</td>
+                          <td className="diff-arrow">→</td>
+                          <td className="diff-after">{formatValue(f.after) ?? <span className="muted">—</span>}</td>
+                        </tr>
+                      ))}
+                    </tbody>
+                  </table>
+                </div>
               ) : null}
               {g.env.length > 0 ? (
                 <ul className="diff-env">

@@ -50,12 +50,17 @@ export const ServiceNode = memo(function ServiceNode({ data, selected }: NodePro
   const tone = creating ? "staged" : serviceTone(status);
   const replicas = svc?.replicas ?? (raw["replicas"] as number | undefined) ?? 1;
   const domain = domainText(svc);
+  const lastFailed = !creating && svc?.last_deployment_status === "failed";
+  const drifted = (svc?.drift?.length ?? 0) > 0;
+  const pendingTitle = creating ? null : staged?.pending ? "Staged changes: Deploy to apply" : drifted ? "Settings differ from the running deployment" : null;
   return (
     <div
       className={`svc-node tone-${tone}${selected ? " selected" : ""}${staged?.deleting ? " deleting" : ""}${creating ? " creating" : ""}`}
       data-testid="service-node"
       data-name={name}
       data-status={creating ? "staged" : (status ?? "unknown")}
+      data-pending={pendingTitle ? "true" : "false"}
+      data-last-deploy={svc?.last_deployment_status ?? ""}
     >
       <Handle type="target" position={Position.Left} className="handle" />
       <div className="svc-head">
@@ -66,6 +71,12 @@ export const ServiceNode = memo(function ServiceNode({ data, selected }: NodePro
           {name}
         </span>
         {renamed ? <span className="badge badge-staged" title={`was ${svc?.name}`}>renamed</span> : null}
+        {lastFailed ? (
+          <span className="badge badge-deleting" data-testid="node-deploy-failed" title="The last deploy of this service failed; the one before keeps serving.">
+            deploy failed
+          </span>
+        ) : null}
+        {pendingTitle ? <span className="pending-dot" data-testid="node-pending" title={pendingTitle} aria-label={pendingTitle} /> : null}
       </div>
       <div className="svc-source" title={sourceText(svc, raw)}>
         {sourceText(svc, raw) || "\u00a0"}

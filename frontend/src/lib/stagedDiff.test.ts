@@ -9,7 +9,7 @@ const scope = (d: Partial<ScopeDiff> & Pick<ScopeDiff, "scope" | "id">): ScopeDi
 // What the server's diff says; the UI only reads it.
 const diff: ScopeDiff[] = [
   scope({ scope: "project", id: "p1", name: "shop", fields: [{ field: "name", before: "shop", after: "shop2" }] }),
-  scope({ scope: "service", id: "s1", name: "api-v2", after: { name: "api-v2", replicas: 3 } }),
+  scope({ scope: "service", id: "s1", name: "api-v2", change_ids: ["c1"], after: { name: "api-v2", replicas: 3 } }),
   scope({ scope: "service", id: "s2", name: "db", status: "deleted" }),
   scope({ scope: "service", id: "tmp_1", name: "web", status: "created", after: { name: "web", port: 81 } }),
 ];
@@ -17,10 +17,15 @@ const diff: ScopeDiff[] = [
 describe("reading the server's diff", () => {
   it("gives each service node its staged name, creation or deletion", () => {
     const m = stagedServices(diff);
-    expect(m.get("s1")).toEqual({ name: "api-v2", deleting: false, creating: false, config: undefined });
+    expect(m.get("s1")).toEqual({ name: "api-v2", deleting: false, creating: false, pending: true, config: undefined });
     expect(m.get("s2")).toMatchObject({ deleting: true, creating: false });
-    expect(m.get("tmp_1")).toEqual({ name: "web", deleting: false, creating: true, config: { name: "web", port: 81 } });
+    expect(m.get("tmp_1")).toEqual({ name: "web", deleting: false, creating: true, pending: false, config: { name: "web", port: 81 } });
     expect(m.has("p1")).toBe(false);
+  });
+
+  it("marks a service listed only because its settings differ from what runs as not pending", () => {
+    const m = stagedServices([scope({ scope: "service", id: "s3", name: "db", running: [{ field: "replicas", before: 1, after: 2 }] })]);
+    expect(m.get("s3")).toMatchObject({ pending: false, deleting: false, creating: false });
   });
 
   it("knows a staged project rename and a service as it will be", () => {

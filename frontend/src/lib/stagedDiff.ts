@@ -30,6 +30,8 @@ export interface StagedNodeState {
   name: string;
   deleting: boolean;
   creating: boolean;
+  /** Staged changes target the service (its node shows a pending-change dot). */
+  pending: boolean;
   /** The service as it will be, for a service that is only staged (its node shows source and port). */
   config?: Record<string, unknown>;
 }
@@ -39,7 +41,13 @@ export function stagedServices(diff: ScopeDiff[] | undefined): Map<string, Stage
   for (const d of diff ?? []) {
     if (d.scope !== "service") continue;
     const creating = d.status === "created";
-    out.set(d.id, { name: d.name, deleting: d.status === "deleted", creating, config: creating ? (d.after ?? undefined) : undefined });
+    out.set(d.id, {
+      name: d.name,
+      deleting: d.status === "deleted",
+      creating,
+      pending: d.change_ids.length > 0,
+      config: creating ? (d.after ?? undefined) : undefined,
+    });
   }
   return out;
 }

@@ -1,6 +1,6 @@
 import { useState } from "react";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { keys, useApi } from "../app";
+import { keys, useApi, useMe } from "../app";
 import type { Deployment, DeploymentPage, Service } from "../api/types";
 import { deploymentTone } from "../canvas/status";
 import { Spinner, errorText, timeAgo } from "../ui/controls";
@@ -9,16 +9,34 @@ import { LogView } from "./LogView";
 
 const IN_FLIGHT = new Set(["pending", "building", "starting"]);
 
+/** Who or what started a deployment, as its card says. */
+function triggerText(d: Deployment, meId: string | undefined): string {
+  const by = d.created_by ? (d.created_by === meId ? " by you" : " by a user") : "";
+  switch (d.trigger) {
+    case "webhook":
+      return "Push webhook";
+    case "rollback":
+      return `Rollback${d.rollback_of ? ` to ${d.rollback_of.slice(0, 8)}` : ""}${by}`;
+    case "retry":
+      return `Retry${by}`;
+    case "redeploy":
+      return `Redeploy${by}`;
+    default:
+      return `Deploy${by}`;
+  }
+}
+
 export function DeploymentsTab({ projectId, service }: { projectId: string; service: Service }) {
   const api = useApi();
   const qc = useQueryClient();
   const toast = useToast();
   const base = `/projects/${projectId}/services/${service.id}`;
   const [logOf, setLogOf] = useState<string | null>(null);
+  const me = useMe();
   const list = useQuery({
     queryKey: keys.deployments(projectId, service.id),
     queryFn: async () => (await api.get<DeploymentPage>(`${base}/deployments?limit=50`)).data,
-    refetchInterval: (q) => ((q.state.data ?? []).some((d) => IN_FLIGHT.has(d.status)) || service.status === "deploying" ? 2000 : 15000),
+    refetchInterval: (q) => ((q.state.data ?? []).some((d) => IN_FLIGHT.has(d.status)) || service.status === "deploying" || service.status === "draining" ? 2000 : 15000),
   });
   const refresh = () => {
     void qc.invalidateQueries({ queryKey: keys.service(projectId, service.id) });
@@ -40,6 +58,14 @@ export function DeploymentsTab({ projectId, service }: { projectId: string; serv
     },
     onError: (err) => toast.error(`Rollback failed: ${errorText(err)}`),
   });
+  const retry = useMutation({
+    mutationFn: (d: Deployment) => api.post<Deployment>(`${base}/deployments/${d.id}/retry`),
+    onSuccess: (_, d) => {
+      toast.success(`Retrying ${service.name} (${d.id.slice(0, 8)}).`);
+      refresh();
+    },
+    onError: (err) => toast.error(`Retry failed: ${errorText(err)}`),
+  });
 
   if (list.isPending) return <Spinner />;
   if (list.error) return <div className="form-error">{errorText(list.error)}</div>;
@@ -60,11 +86,19 @@ export function DeploymentsTab({ projectId, service }: { projectId: string; serv
         <button className="link-btn small" onClick={() => setLogOf(logOf === d.id ? null : d.id)} data-testid="deployment-log-toggle">
           {logOf === d.id ? "Hide log" : "Build log"}
         </button>
+        {d.status === "failed" ? (
+          <button className="btn btn-sm" disabled={retry.isPending} onClick={() => retry.mutate(d)} data-testid="retry">
+            Retry
+          </button>
+        ) : null}
         {role === "history" && (d.healthy_at || d.status === "superseded") ? (
           <button className="btn btn-sm" disabled={rollback.isPending} onClick={() => rollback.mutate(d)} data-testid="rollback">
             Roll back
           </button>
         ) : null}
+      </div>
+      <div className="deploy-trigger small" data-testid="deployment-trigger" data-trigger={d.trigger}>
+        {triggerText(d, me.data?.id)}
       </div>
       <div className="deploy-meta">
         <span title="image">{d.image ?? (d.source.type === "image" ? d.source.image : d.source.repo_url)}</span>
@@ -75,6 +109,13 @@ export function DeploymentsTab({ projectId, service }: { projectId: string; serv
         ) : null}
         {Object.keys(d.env_vars).length ? <span className="muted">{Object.keys(d.env_vars).length} variables</span> : null}
       </div>
+      {d.changes.length ? (
+        <ul className="deploy-changes" data-testid="deployment-changes">
+          {d.changes.map((c) => (
+            <li key={c}>{c}</li>
+          ))}
+        </ul>
+      ) : null}
       {d.status === "failed" ? (
         <div className="deploy-failure" data-testid="deployment-failure">
           <strong>{d.failure_reason ?? "Failed"}</strong>

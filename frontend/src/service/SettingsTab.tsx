@@ -10,6 +10,7 @@ import { useFormErrors } from "../lib/formErrors";
 import { errorText } from "../ui/controls";
 import { useToast } from "../ui/toast";
 import { DeployKeyCard } from "./DeployKeyCard";
+import { DriftNotice } from "./DriftNotice";
 import { ServiceFields } from "./ServiceFields";
 import { WebhookCard } from "./WebhookCard";
 import { useServiceActions } from "./actions";
@@ -61,6 +62,7 @@ export function SettingsTab({ projectId, service, diff, onDeleted }: { projectId
 
   return (
     <div className="settings" data-testid="settings-tab">
+      <DriftNotice projectId={projectId} service={service} />
       <form
         onSubmit={(e) => {
           e.preventDefault();
