@@ -21,7 +21,7 @@ from deploykit.metrics import (
     ServiceMetrics,
     resolution_for,
 )
-from deploykit_sqlite.db import DB
+from deploykit_sqlite.db import DB, Tx
 
 _CONTAINER_COLUMNS = (
     "resolution, at, service_id, container_id, replica_index, cpu_percent, memory_bytes, memory_limit_bytes, "
@@ -134,9 +134,10 @@ class MetricsStore:
 
     async def service_metrics(self, service_id: str, rng: MetricsRange) -> ServiceMetrics:
         rng.validate()
-        resolution, rolled = self._resolution(rng)
+        resolution = resolution_for(rng, self.db.clock.now())
         step = max(rng.step_s, resolution)
         async with self.db.read() as tx:
+            rolled = await self._rolled("container_metrics", resolution, tx)
             rows = await tx.fetchall(
                 f"SELECT at / {step} * {step} AS bucket, container_id, {_CONTAINER_AGGREGATE} FROM container_metrics "
                 f"WHERE {_RESOLUTION} AND service_id = ? AND at >= ? AND at < ? "
@@ -171,9 +172,10 @@ class MetricsStore:
 
     async def host_metrics(self, rng: MetricsRange) -> HostMetrics:
         rng.validate()
-        resolution, rolled = self._resolution(rng)
+        resolution = resolution_for(rng, self.db.clock.now())
         step = max(rng.step_s, resolution)
         async with self.db.read() as tx:
+            rolled = await self._rolled("host_metrics", resolution, tx)
             rows = await tx.fetchall(
                 f"SELECT at / {step} * {step} AS bucket, {_HOST_AGGREGATE} FROM host_metrics "
                 f"WHERE {_RESOLUTION} AND at >= ? AND at < ? GROUP BY bucket ORDER BY bucket",
@@ -197,12 +199,15 @@ class MetricsStore:
             range=MetricsRange(since=rng.since, until=rng.until, step_s=step), resolution=resolution, points=points
         )
 
-    def _resolution(self, rng: MetricsRange) -> tuple[int, int]:
-        """The resolution to read, and the time up to which it is rolled up: the latest samples,
-        not yet averaged into a completed minute or hour, are read raw."""
-        now = self.db.clock.now()
-        resolution = resolution_for(rng, now)
-        return resolution, (epoch(now) // resolution * resolution if resolution else 0)
+    @staticmethod
+    async def _rolled(table: str, resolution: int, tx: Tx) -> int:
+        """The time up to which ``resolution`` is rolled up: the end of its newest bucket (a roll-up
+        stores completed buckets only). Later samples are read raw, so the newest ones count
+        before the next tick rolls up the minute or hour they completed. Raw reads: 0."""
+        if not resolution:
+            return 0
+        newest = await tx.scalar(f"SELECT max(at) FROM {table} WHERE resolution = ?", (resolution,))
+        return 0 if newest is None else int(newest) + resolution
 
     async def count_rows(self) -> dict[int, int]:
         """Container rows per resolution (the benchmark's measure of boundedness)."""

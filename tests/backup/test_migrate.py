@@ -57,3 +57,9 @@ def test_migrate_of_a_new_database_needs_no_backup(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "Backed up" not in result.stdout
     assert not (tmp_path / "fresh" / "backups").exists()
+
+
+def test_migration_versions_are_numbered_without_gaps() -> None:
+    """Versions go 1, 2, ... N: a schema number then says how many migrations a database has."""
+    versions = [version for version, _, _ in migration_files()]
+    assert versions == list(range(1, len(versions) + 1))

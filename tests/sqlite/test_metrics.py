@@ -124,3 +124,21 @@ async def test_a_bad_range_is_invalid_with_its_field(
         await store.metrics.service_metrics("s1", MetricsRange(since, until, step))
     assert info.value.code == INVALID
     assert field in info.value.fields
+
+
+async def test_samples_of_a_minute_not_yet_rolled_up_are_read_raw(store: Store, clock: ManualClock) -> None:
+    """A tick just before a minute ends, read just after it and before the next tick rolls it up:
+    the samples count (they used to vanish until the roll-up)."""
+    minute = START - timedelta(seconds=START.timestamp() % 60)
+    await store.metrics.record_samples([sample(minute - timedelta(seconds=1), cpu=10.0)], host(minute))
+    await store.metrics.roll_up(minute - timedelta(seconds=1))
+    clock.current = minute + timedelta(seconds=5)
+    rng = MetricsRange(minute - timedelta(minutes=5), clock.current, 300)
+    got = await store.metrics.service_metrics("s1", rng)
+    assert got.resolution == MINUTE
+    assert [(r.replica_index, r.container_ids) for r in got.replicas] == [(0, ["c1"])]
+    assert [p.cpu_percent for p in (await store.metrics.host_metrics(rng)).points] == [50.0]
+
+    await store.metrics.roll_up(clock.current)  # the minute is rolled up now: read once, not twice
+    again = await store.metrics.service_metrics("s1", rng)
+    assert [p.cpu_percent for p in again.total] == [10.0]
