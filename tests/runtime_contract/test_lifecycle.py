@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import pytest
 
 from deploykit.logs import LogStreamer
@@ -48,12 +50,19 @@ async def test_stop_start_and_restart(harness: Harness) -> None:
         return len(running) == 2 and all(c.ip_address for c in running)
 
     await wait_for(two_running, within=40, message="replicas started again")
-    before = {c.id: c.started_at for c in await harness.running(service.id)}
+
+    async def started() -> dict[str, datetime | None]:
+        # The engine's container list carries no start time: inspect each.
+        return {
+            c.id: (await harness.runtime.inspect_container(c.id)).started_at for c in await harness.running(service.id)
+        }
+
+    before = await started()
 
     await harness.rec.restart_service(service.id)
 
     async def restarted() -> bool:
-        after = {c.id: c.started_at for c in await harness.running(service.id)}
+        after = await started()
         return set(after) == set(before) and all(
             a is not None and b is not None and a > b for a, b in ((after[i], before[i]) for i in after)
         )
