@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 
 from deploykit.bus import Event, EventBus, EventType
@@ -56,22 +56,29 @@ async def runtime_logs(
     tail: int,
     ping_s: float,
     shutdown: asyncio.Event,
+    replicas: Mapping[str, int] | None = None,
 ) -> AsyncIterator[str]:
-    """Interleave the containers' logs; ``container_exited`` as each ends, ``event: end`` after all."""
+    """Interleave the containers' logs; ``container_exited`` as each ends, ``event: end`` after all.
+
+    Every event names its container by the first 12 characters of its id and, when ``replicas``
+    knows the container, its replica index as ``"replica"`` (beyond API.md's shape, so that a client
+    can tell replicas apart and pick one): ``{"container_id", "replica", "stream", "line", "ts"}``
+    and ``{"container_id", "replica", "event": "container_exited"}``."""
     queue: asyncio.Queue[str | None] = asyncio.Queue(maxsize=1000)
 
     async def follow(cid: str) -> None:
         short = cid[:12]
+        who: dict[str, Any] = {"container_id": short}
+        if replicas is not None and cid in replicas:
+            who["replica"] = replicas[cid]
         try:
             async for line in streamer.follow(cid, tail=tail):
-                await queue.put(
-                    data({"container_id": short, "stream": line.stream, "line": line.line, "ts": isoformat(line.ts)})
-                )
+                await queue.put(data({**who, "stream": line.stream, "line": line.line, "ts": isoformat(line.ts)}))
         except asyncio.CancelledError:
             raise
         except Exception as exc:
             log.info("log stream of %s ended: %r", short, exc)
-        await queue.put(data({"container_id": short, "event": "container_exited"}))
+        await queue.put(data({**who, "event": "container_exited"}))
 
     tasks = [asyncio.create_task(follow(cid), name=f"logs-{cid[:12]}") for cid in container_ids]
     remaining = len(tasks)

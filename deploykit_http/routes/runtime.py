@@ -157,9 +157,12 @@ def endpoints(ctx: Context) -> list[Endpoint]:
         svc = await ctx.service_in(call.params["project_id"], call.params["service_id"])
         streamer = ctx.logs()
         found = await ctx.runtime().list_containers()
-        ids = [c.id for c in found if c.labels.get(LABEL_SERVICE_ID) == svc.id]
+        mine = [c for c in found if c.labels.get(LABEL_SERVICE_ID) == svc.id]
+        ids = [c.id for c in mine]
+        replicas = {c.id: c.replica_index for c in mine}
         stream = authorized_stream(
-            call, lambda stop: sse.runtime_logs(streamer, ids, q.tail, ctx.settings.sse_ping_s, stop)
+            call,
+            lambda stop: sse.runtime_logs(streamer, ids, q.tail, ctx.settings.sse_ping_s, stop, replicas=replicas),
         )
         return StreamingResponse(stream, media_type="text/event-stream", headers=sse.SSE_HEADERS)
 

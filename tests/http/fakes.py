@@ -182,8 +182,9 @@ def identity_for(tokens: dict[str, User], clock: Clock | None = None) -> Callabl
     return authenticate
 
 
-def container(id: str, service_id: str = "s1", state: str = "running") -> ContainerState:
-    return ContainerState(id=id, name=f"dk-{id}", labels={"deploykit.service-id": service_id}, state=state)
+def container(id: str, service_id: str = "s1", state: str = "running", replica: int = 0) -> ContainerState:
+    labels = {"deploykit.service-id": service_id, "deploykit.replica-index": str(replica)}
+    return ContainerState(id=id, name=f"dk-{id}", labels=labels, state=state)
 
 
 @dataclass

@@ -113,7 +113,7 @@ async def test_runtime_logs_stream_lines_exits_and_end(world: World, settings: H
     world.runtime = FakeRuntime(
         list_containers_fn=lambda: [
             container("aaaaaaaaaaaaaaaa"),
-            container("bbbbbbbbbbbbbbbb"),
+            container("bbbbbbbbbbbbbbbb", replica=1),
             container("cccccccccccccccc", service_id="other"),
         ]
     )
@@ -132,10 +132,10 @@ async def test_runtime_logs_stream_lines_exits_and_end(world: World, settings: H
             if line:
                 events.append(line)
     data = [json.loads(e[6:]) for e in events if e.startswith("data: {")]
-    assert {"container_id": "aaaaaaaaaaaa", "stream": "stdout", "line": "hello", "ts": None} in data
-    assert {"container_id": "bbbbbbbbbbbb", "stream": "stderr", "line": "oops", "ts": None} in data
-    assert {"container_id": "aaaaaaaaaaaa", "event": "container_exited"} in data
-    assert {"container_id": "bbbbbbbbbbbb", "event": "container_exited"} in data
+    assert {"container_id": "aaaaaaaaaaaa", "replica": 0, "stream": "stdout", "line": "hello", "ts": None} in data
+    assert {"container_id": "bbbbbbbbbbbb", "replica": 1, "stream": "stderr", "line": "oops", "ts": None} in data
+    assert {"container_id": "aaaaaaaaaaaa", "replica": 0, "event": "container_exited"} in data
+    assert {"container_id": "bbbbbbbbbbbb", "replica": 1, "event": "container_exited"} in data
     assert all(d.get("line") != "not mine" for d in data)
     assert ": ping" in events
     assert events[-2:] == ["event: end", "data: {}"]

@@ -123,7 +123,7 @@ export function DeploymentsTab({ projectId, service }: { projectId: string; serv
           {d.log_tail ? <pre className="code-block">{d.log_tail}</pre> : null}
         </div>
       ) : null}
-      {logOf === d.id ? <LogView path={`${base}/deployments/${d.id}/logs`} testId="deployment-log" emptyText="This deployment has no build or start log." /> : null}
+      {logOf === d.id ? <LogView path={`${base}/deployments/${d.id}/logs`} testId="deployment-log" emptyText="This deployment has no build or start log." fileName={`${service.name}-deployment-${d.id.slice(0, 8)}`} finite /> : null}
     </div>
   );
 

@@ -146,7 +146,7 @@ export function ServicePanel({
       </div>
       <div className="panel-body" role="tabpanel">
         {tab === "deployments" ? <DeploymentsTab projectId={projectId} service={service} /> : null}
-        {tab === "logs" ? <LogView path={`${base}/logs?tail=500`} testId="runtime-logs" emptyText="No output yet." /> : null}
+        {tab === "logs" ? <LogView path={`${base}/logs?tail=500`} testId="runtime-logs" emptyText="No output yet." fileName={service.name} /> : null}
         {tab === "variables" ? <VariablesTab projectId={projectId} serviceKey={service.id} service={service} groupId={service.group_id ?? (node ? parentOf(node.data.node) : undefined)} pending={pending} /> : null}
         {tab === "settings" ? <SettingsTab projectId={projectId} service={service} diff={diff.data} onDeleted={onClose} /> : null}
         {tab === "domains" ? <DomainsTab projectId={projectId} service={service} /> : null}

@@ -1,24 +1,18 @@
 import { useCallback, useEffect, useRef, useState } from "react";
 import { useApi } from "../app";
 import type { DeploymentLog } from "../api/types";
+import type { LogLine } from "../lib/logLines";
 import { SSEParser } from "../lib/sse";
 
 export type StreamStatus = "connecting" | "live" | "ended" | "error" | "paused";
-
-export interface LogLine {
-  n: number;
-  container: string;
-  stream: string;
-  text: string;
-  ts?: string;
-  event?: boolean;
-}
+export type { LogLine };
 
 const MAX_LINES = 5000;
 
 /**
  * A text/event-stream read with fetch so that it can carry the Bearer header (EventSource cannot).
- * Pausing keeps reading and buffers, so nothing is lost; resuming shows the buffered lines.
+ * Pausing keeps reading and buffers, so nothing is lost; resuming shows the buffered lines. A
+ * stream that ends or fails while paused shows what it buffered (there is nothing left to pause).
  */
 export function useLogStream(path: string | null) {
   const api = useApi();
@@ -58,6 +52,11 @@ export function useLogStream(path: string | null) {
     };
     const set = (s: StreamStatus) => {
       streamStatus.current = s;
+      if (s === "ended" || s === "error") {
+        pausedRef.current = false;
+        setPaused(false);
+        schedule();
+      }
       setStatus(pausedRef.current && s === "live" ? "paused" : s);
     };
     set("connecting");
@@ -102,8 +101,10 @@ export function useLogStream(path: string | null) {
             continue;
           }
           const container = String(d["container_id"] ?? "").slice(0, 12);
-          if (d["event"]) push({ container, stream: "event", text: `— container ${String(d["event"]).replace("container_", "")} —`, event: true });
-          else push({ container, stream: String(d["stream"] ?? "stdout"), text: String(d["line"] ?? ""), ts: d["ts"] as string | undefined });
+          const replica = typeof d["replica"] === "number" ? d["replica"] : undefined;
+          const ts = typeof d["ts"] === "string" ? d["ts"] : undefined;
+          if (d["event"]) push({ container, replica, stream: "event", text: `— container ${String(d["event"]).replace("container_", "")} —`, event: true });
+          else push({ container, replica, stream: String(d["stream"] ?? "stdout"), text: String(d["line"] ?? ""), ts });
         }
       }
       set("ended");
@@ -139,5 +140,8 @@ export function useLogStream(path: string | null) {
     setGeneration((g) => g + 1);
   }, []);
 
-  return { lines, status, error, paused, pause, resume, clear, retry };
+  /** Every line held, the ones buffered while paused included. */
+  const held = useCallback(() => lines.concat(buffer.current), [lines]);
+
+  return { lines, status, error, paused, pause, resume, clear, retry, held };
 }
