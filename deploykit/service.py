@@ -310,6 +310,9 @@ class Service:
     and ``list_services``; ``drift.config_drift`` compares it with ``config``)."""
     last_deployment_status: str | None = None
     """The status of the service's newest deployment (``failed``: the last deploy failed)."""
+    preview_of: str | None = None
+    """A hidden service that runs a pull-request preview: the previewed service's id
+    (``deploykit.preview``); its builds clone with that service's deploy key and known hosts."""
 
 
 @dataclass(frozen=True)

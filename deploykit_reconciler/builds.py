@@ -47,17 +47,26 @@ class BuildDriver:
         self._on_done = on_done
         self._retry_s = retry_s
         self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._services: dict[str, str] = {}
+        """The service each running build (by deployment id) is for."""
 
     def building(self, deployment_id: str) -> bool:
         return deployment_id in self._tasks
 
-    async def ensure(self, project: Project, service: Service, deployment: Deployment) -> None:
+    async def ensure(
+        self, project: Project, service: Service, deployment: Deployment, *, credentials_of: str | None = None
+    ) -> None:
         """Start the deployment's build unless it already runs (also after a daemon restart,
         when a ``building`` deployment has no build behind it any more). A deployment that
         recorded its image (a rollback whose image was pruned) is built again from its recorded
-        commit into that very tag; it is marked ``building`` only from ``pending``."""
+        commit into that very tag; it is marked ``building`` only from ``pending``.
+
+        The clone uses the deploy key and pinned known hosts of service ``credentials_of``
+        (default: the service itself): a pull-request preview's are its previewed service's,
+        whose repository it clones, and the host keys it learns are pinned there."""
         if deployment.id in self._tasks:
             return
+        owner = credentials_of or service.id
         source = deployment.config.source
         assert isinstance(source, GitSource)
         if deployment.status == DeploymentStatus.PENDING:
@@ -67,12 +76,19 @@ class BuildDriver:
             source=source,
             tag=deployment.image or image_tag(project.slug, service.slug, deployment.id, self._instance_id),
             commit_sha=deployment.commit_sha,
-            deploy_key=await self._key(service.id),
-            known_hosts=await self._known_hosts(service.id),
+            deploy_key=await self._key(owner),
+            known_hosts=await self._known_hosts(owner),
         )
-        task = asyncio.create_task(self._run(service.id, req), name=f"build-{deployment.short_id}")
+        task = asyncio.create_task(self._run(service.id, req, owner), name=f"build-{deployment.short_id}")
         self._tasks[deployment.id] = task
-        task.add_done_callback(lambda _: self._tasks.pop(deployment.id, None))
+        self._services[deployment.id] = service.id
+
+        def forget(done: asyncio.Task[None]) -> None:
+            if self._tasks.get(deployment.id) in (done, None):  # not a retry started meanwhile
+                self._tasks.pop(deployment.id, None)
+                self._services.pop(deployment.id, None)
+
+        task.add_done_callback(forget)
 
     async def stop(self) -> None:
         tasks = list(self._tasks.values())
@@ -80,7 +96,17 @@ class BuildDriver:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
 
-    async def _run(self, service_id: str, req: BuildRequest) -> None:
+    async def cancel_service(self, service_id: str) -> int:
+        """Stop the builds of a deleted service (a closed pull request's preview), so that none
+        goes on to tag an image nobody will run; how many were stopped. Cancelling a build
+        stops it in the engine, which leaves no tagged image behind."""
+        tasks = [self._tasks[d] for d, s in list(self._services.items()) if s == service_id and d in self._tasks]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        return len(tasks)
+
+    async def _run(self, service_id: str, req: BuildRequest, credentials_of: str) -> None:
         lines: asyncio.Queue[str | None] = asyncio.Queue()
         writer = asyncio.create_task(self._write_log(req.deployment_id, lines))
         try:
@@ -103,7 +129,7 @@ class BuildDriver:
                 commit_message=result.commit_message,
             )
             if result.known_hosts and self._deploy_keys is not None:
-                await self._deploy_keys.set_known_hosts(service_id, result.known_hosts)
+                await self._deploy_keys.set_known_hosts(credentials_of, result.known_hosts)
         except Error as err:
             if err.code not in {INVALID, NOT_FOUND}:  # cancelled meanwhile: nothing to start
                 raise

@@ -129,6 +129,23 @@ class Converger:
             return None
         return await self._maintain(project, service, active, actual)
 
+    async def _credentials_of(self, service: Service, target: Deployment) -> str:
+        """Whose deploy key and known hosts clone ``target``: a preview's are its previewed
+        service's when it builds from that service's repository; a fork's preview (another
+        repository) is never offered them."""
+        if service.preview_of is None:
+            return service.id
+        try:
+            previewed = await self._c.services.get_service(service.preview_of)
+        except Error as err:
+            if err.code != NOT_FOUND:
+                raise
+            return service.id
+        mine, theirs = target.config.source, previewed.config.source
+        if isinstance(mine, GitSource) and isinstance(theirs, GitSource) and mine.repo_url == theirs.repo_url:
+            return previewed.id
+        return service.id
+
     async def _active(self, service: Service) -> Deployment | None:
         if service.active_deployment_id is None:
             return None
@@ -155,7 +172,8 @@ class Converger:
                 # Built first, in a task of its own; the build's end brings us back here.
                 await self._set_status(service, ServiceStatus.DEPLOYING)
                 if self.builds is not None:
-                    await self.builds.ensure(project, service, target)
+                    owner = await self._credentials_of(service, target)
+                    await self.builds.ensure(project, service, target, credentials_of=owner)
                 return None
             target = await c.deployments.mark_starting(target.id, image=image_of(target))
         await self._set_status(service, ServiceStatus.DEPLOYING)
@@ -165,7 +183,8 @@ class Converger:
         except Error as err:
             if self.builds is not None and (self.builds.building(target.id) or await self._rebuild_wanted(target)):
                 # Already starting (the image went after that): rebuilt without going back to building.
-                await self.builds.ensure(project, service, target)
+                owner = await self._credentials_of(service, target)
+                await self.builds.ensure(project, service, target, credentials_of=owner)
                 return None
             if err.code == NOT_FOUND or (err.code in {UNAVAILABLE, INVALID} and await c.runtime.ping()):
                 await self._fail(target, Failed(reason=err.message), [])
@@ -304,8 +323,11 @@ class Converger:
 
     async def teardown_service(self, service_id: str) -> None:
         """A deleted service (or a closed pull request's preview): its containers, volumes, built
-        images and route go."""
+        images and route go. A build still running for it is stopped first, so that it does
+        not tag an image after the images were removed."""
         rt = self._c.runtime
+        if self.builds is not None and await self.builds.cancel_service(service_id):
+            log.info("stopped the build of deleted service %s", service_id[:8])
         mine = [x for x in await self.replicas.managed() if x.service_id == service_id]
         await self.replicas.retire(mine)
         for vol in await rt.list_volume_infos():

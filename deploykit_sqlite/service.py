@@ -30,6 +30,7 @@ def row_to_service(tx: Tx, row: sqlite3.Row) -> Service:
         created_at=from_text(row["created_at"]),
         updated_at=from_text(row["updated_at"]),
         volume_names=json.loads(row["volume_names"]),
+        preview_of=row["preview_of"],
     )
 
 

@@ -116,3 +116,72 @@ async def test_a_failed_build(error: Error, expected: list[str]) -> None:
         assert failure == DeploymentFailure(reason="build failed: step 2 failed: exit 3", log_tail=error.message)
     assert done == ["s1"]
     assert not driver.building(GIT.id), "a retry can start a new build"
+
+
+@dataclass
+class FakeKeys:
+    asked: list[str] = field(default_factory=list)
+    pinned: list[tuple[str, str]] = field(default_factory=list)
+
+    async def get_deploy_key(self, service_id: str) -> Any:
+        self.asked.append(service_id)
+        return type("Pair", (), {"private_key": f"key of {service_id}"})()
+
+    async def get_known_hosts(self, service_id: str) -> str | None:
+        return f"hosts of {service_id}"
+
+    async def set_known_hosts(self, service_id: str, known_hosts: str) -> None:
+        self.pinned.append((service_id, known_hosts))
+
+
+async def test_a_preview_clones_with_its_previewed_services_key_and_pins_hosts_there() -> None:
+    seen: list[BuildRequest] = []
+
+    async def build(service_id: str, req: BuildRequest, on_log: Callable[[str], None]) -> BuildResult:
+        seen.append(req)
+        return BuildResult(image=req.tag, commit_sha="abc", commit_message="m", known_hosts="new hosts")
+
+    keys, woke = FakeKeys(), asyncio.Event()
+    driver = BuildDriver(
+        builds=FakeBuilds(build_fn=build),
+        deployments=FakeDeployments(),  # type: ignore[arg-type]
+        deploy_keys=keys,  # type: ignore[arg-type]
+        on_done=lambda _: woke.set(),
+    )
+    hidden = replace(SERVICE, id="hidden", preview_of="s1")
+    await driver.ensure(PROJECT, hidden, GIT, credentials_of="s1")
+    await asyncio.wait_for(woke.wait(), 2)
+
+    [req] = seen
+    assert (req.deploy_key, req.known_hosts) == ("key of s1", "hosts of s1")
+    assert (keys.asked, keys.pinned) == (["s1"], [("s1", "new hosts")])
+
+
+async def test_cancelling_a_deleted_services_builds_stops_them() -> None:
+    started, stopped = asyncio.Event(), asyncio.Event()
+
+    async def build(service_id: str, req: BuildRequest, on_log: Callable[[str], None]) -> BuildResult:
+        started.set()
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            stopped.set()
+            raise
+        raise AssertionError("unreachable")
+
+    deployments = FakeDeployments()
+    driver = BuildDriver(
+        builds=FakeBuilds(build_fn=build),
+        deployments=deployments,  # type: ignore[arg-type]
+        deploy_keys=None,
+        on_done=lambda _: None,
+    )
+    await driver.ensure(PROJECT, SERVICE, GIT)
+    await asyncio.wait_for(started.wait(), 2)
+
+    assert await driver.cancel_service("another") == 0
+    assert driver.building(GIT.id)
+    assert await driver.cancel_service("s1") == 1
+    assert stopped.is_set()
+    assert not driver.building(GIT.id)
+    assert "starting" not in [name for name, _ in deployments.calls]
