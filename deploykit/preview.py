@@ -30,6 +30,9 @@ class RequestAction(StrEnum):
     """New commits (or, on GitLab, an edit): the preview should run the head commit."""
     CLOSE = "close"
     """Closed or merged: the preview goes."""
+    RETARGET = "retarget"
+    """The request's base branch changed (GitHub ``edited`` with ``changes.base``): the preview
+    runs the head if the new base is the service's branch, and goes otherwise."""
 
 
 class PreviewAction(StrEnum):
@@ -113,10 +116,11 @@ def parse_github_pull_request(payload: dict[str, Any]) -> PullRequestEvent:
     head_repo, base_repo = _obj(head.get("repo")), _obj(base.get("repo"))
     same = (head_repo.get("id"), head_repo.get("full_name")) == (base_repo.get("id"), base_repo.get("full_name"))
     action = str(payload.get("action") or "")
+    retargeted = action == "edited" and "base" in _obj(payload.get("changes"))
     return PullRequestEvent(
         number=_number(payload.get("number", pr.get("number")), "number"),
         provider_action=action,
-        action=GITHUB_ACTIONS.get(action),
+        action=RequestAction.RETARGET if retargeted else GITHUB_ACTIONS.get(action),
         title=str(pr.get("title") or ""),
         url=pr.get("html_url") if isinstance(pr.get("html_url"), str) else None,
         head_ref=_text(head.get("ref"), "pull_request.head.ref"),
@@ -156,16 +160,25 @@ def parse_gitlab_merge_request(payload: dict[str, Any]) -> PullRequestEvent:
     )
 
 
+def off_branch_reason(pr: PullRequestEvent, service_branch: str) -> str | None:
+    """Why request ``pr`` is not into the service's branch (None: it is). Such a request has no
+    preview, and one it had (it was retargeted, or the service now deploys another branch) goes."""
+    if pr.base_ref == service_branch:
+        return None
+    into = f"branch {pr.base_ref}" if pr.base_ref else "no named branch"
+    return f"#{pr.number} is a request into {into}; the service deploys {service_branch}, so no preview."
+
+
 def request_skip_reason(pr: PullRequestEvent, service_branch: str, from_forks: bool) -> str | None:
     """Why request ``pr`` gets no preview of a service deploying ``service_branch`` (None: it may).
 
-    Only requests into the service's own branch are previewed. A request from a fork is previewed
-    only when the webhook allows forks (its code, written by anyone, runs with the preview scope's
-    variables), and only from a public fork: the service's deploy key and credentials are for its
-    own repository, and are never offered to another."""
-    if pr.base_ref != service_branch:
-        into = f"branch {pr.base_ref}" if pr.base_ref else "no named branch"
-        return f"#{pr.number} is a request into {into}; the service deploys {service_branch}, so no preview."
+    Only requests into the service's own branch are previewed (``off_branch_reason``). A request
+    from a fork is previewed only when the webhook allows forks (its code, written by anyone, runs
+    with the preview scope's variables), and only from a public fork: the service's deploy key and
+    credentials are for its own repository, and are never offered to another."""
+    off_branch = off_branch_reason(pr, service_branch)
+    if off_branch is not None:
+        return off_branch
     if not pr.from_fork:
         return None
     fork = f"a fork ({pr.head_repo_name})" if pr.head_repo_name else "a fork"

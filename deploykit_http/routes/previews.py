@@ -3,7 +3,9 @@ routes that list a service's previews and set their "preview" variables.
 
 The preview itself (a hidden service, its deployment, its domain) is the ``PreviewService``'s
 business; the reconciler runs it like any service. Here a delivery is only turned into one call
-and a recorded outcome: created, updated, removed or skipped, and why.
+and a recorded outcome: created, updated, removed or skipped, and why. A request that is no longer
+into the service's branch (retargeted, GitHub ``edited`` with ``changes.base``, or GitLab ``update``)
+has its preview removed like a closed one.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from deploykit.preview import (
     PreviewService,
     PullRequestEvent,
     RequestAction,
+    off_branch_reason,
     request_skip_reason,
 )
 from deploykit.repository import check_repo_url, redact_url
@@ -53,26 +56,31 @@ async def receive_request(
     base.preview_number = pr.number
     base.preview_action = PreviewAction.SKIPPED.value
     off = "Previews are off for this webhook."
-    if not hook.previews and pr.action != RequestAction.CLOSE:  # a close still removes what runs
-        return await record(base, DeliveryStatus.SKIPPED, off)
     if pr.action is None:
         reason = f"The {pr.provider_action or 'unnamed'} action of #{pr.number} does not change its preview."
-        return await record(base, DeliveryStatus.SKIPPED, reason)
+        return await record(base, DeliveryStatus.SKIPPED, reason if hook.previews else off)
     if ctx.c.runtime is None:
         await record(base, DeliveryStatus.FAILED, "Deployments are not available on this server.")
         raise unavailable("The reconciler")
     repo_url: str | None = None
+    away: str | None = None  # why an open request is no longer one the service previews
     if pr.action != RequestAction.CLOSE:  # a close removes what runs, whatever the request is now
         source = (await ctx.c.services.get_service(hook.service_id)).config.source
         if not isinstance(source, GitSource):
             return await record(base, DeliveryStatus.SKIPPED, "The service is no longer built from git.")
-        repo_url = pr.head_repo_url if pr.from_fork else None
-        skip = request_skip_reason(pr, source.branch, hook.previews_from_forks) or refused_head(ctx, pr, repo_url)
-        if skip is not None:
-            return await record(base, DeliveryStatus.SKIPPED, skip)
+        # A request retargeted to another branch (or into a branch the service no longer
+        # deploys) loses its preview, as a closed one does, even with previews now off.
+        away = off_branch_reason(pr, source.branch)
+        if away is None:
+            if not hook.previews:
+                return await record(base, DeliveryStatus.SKIPPED, off)
+            repo_url = pr.head_repo_url if pr.from_fork else None
+            skip = request_skip_reason(pr, source.branch, hook.previews_from_forks) or refused_head(ctx, pr, repo_url)
+            if skip is not None:
+                return await record(base, DeliveryStatus.SKIPPED, skip)
     previews = previews_of(ctx)
     try:
-        if pr.action == RequestAction.CLOSE:
+        if pr.action == RequestAction.CLOSE or away is not None:
             outcome = await previews.close_preview(hook.service_id, pr.number)
         else:
             outcome = await previews.open_preview(
@@ -92,6 +100,8 @@ async def receive_request(
         await record(base, DeliveryStatus.FAILED, error_message(exc))
         raise
     status, reason = _recorded(base, outcome)
+    if away is not None:
+        reason = away if outcome.action == PreviewAction.SKIPPED else f"{away} {outcome.reason}"
     if not hook.previews and outcome.action == PreviewAction.SKIPPED:
         reason = off
     return await record(base, status, reason)

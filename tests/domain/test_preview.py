@@ -80,6 +80,23 @@ def test_github_actions(action: str, expected: RequestAction | None) -> None:
 
 
 @pytest.mark.parametrize(
+    ("action", "retargeted_from", "expected"),
+    [
+        ("edited", "develop", RequestAction.RETARGET),
+        ("edited", None, None),  # a new title or body: the preview stays as it is
+        ("synchronize", "develop", RequestAction.UPDATE),  # only an edit can carry changes
+    ],
+)
+def test_a_github_edit_of_the_base_branch_is_a_retarget(
+    action: str, retargeted_from: str | None, expected: RequestAction | None
+) -> None:
+    payload = github_pull_request(
+        action, number=4, ref="changes", sha="a" * 40, clone_url="file:///r", retargeted_from=retargeted_from
+    )
+    assert parse_github_pull_request(payload).action == expected
+
+
+@pytest.mark.parametrize(
     ("action", "expected"),
     [
         ("open", RequestAction.OPEN),

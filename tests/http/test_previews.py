@@ -308,6 +308,8 @@ async def test_requests_are_filtered_by_target_branch_and_fork(
 ) -> None:
     hooks = {k: dataclasses.replace(h, previews=True, previews_from_forks=forks) for k, h in HOOKS.items()}
     git.webhooks.get_webhook_fn = lambda id: hooks[id]
+    # No preview runs: a request into another branch has none to remove.
+    git.previews.close_preview_fn = lambda s, n: PreviewOutcome(PreviewAction.SKIPPED, f"#{n} has no preview.")
     request = send()
     path = "github/gh" if "X-GitHub-Event" in request["headers"] else "gitlab/gl"
     async with client_for(git.app(), token=None) as c:
@@ -326,3 +328,47 @@ async def test_a_close_from_a_fork_or_another_branch_still_removes_its_preview(g
         r = await c.post("/webhooks/github/gh", **gh("closed", {"fork_url": FORK_URL, "base_ref": "develop"}))
     assert (r.json()["status"], r.json()["preview_action"]) == ("success", "removed")
     assert calls.closed == [("s1", 2)]
+
+
+@pytest.mark.parametrize(
+    ("send", "path"),
+    [
+        (lambda: gh("edited", {"base_ref": "develop", "retargeted_from": "main"}), "github/gh"),
+        (lambda: gh("synchronize", {"base_ref": "develop"}), "github/gh"),
+        (lambda: gh("reopened", {"base_ref": "develop"}), "github/gh"),
+        (lambda: gl("update", target_branch="develop"), "gitlab/gl"),
+    ],
+)
+@pytest.mark.parametrize("previews_on", [True, False])
+async def test_a_request_retargeted_to_another_branch_loses_its_preview(
+    git: Git, calls: Calls, send: Any, path: str, previews_on: bool
+) -> None:
+    hooks = {k: dataclasses.replace(h, previews=previews_on) for k, h in HOOKS.items()}
+    git.webhooks.get_webhook_fn = lambda id: hooks[id]
+    async with client_for(git.app(), token=None) as c:
+        r = await c.post(f"/webhooks/{path}", **send())
+    assert r.status_code == 200, r.text
+    assert (r.json()["status"], r.json()["preview_action"], r.json()["reason"]) == (
+        "success",
+        "removed",
+        "#2 is a request into branch develop; the service deploys main, so no preview. Removing the preview of #2.",
+    )
+    assert (calls.closed, calls.opened) == ([("s1", 2)], [])
+
+
+async def test_a_request_retargeted_into_the_services_branch_gets_a_preview(git: Git, calls: Calls) -> None:
+    async with client_for(git.app(), token=None) as c:
+        r = await c.post("/webhooks/github/gh", **gh("edited", {"retargeted_from": "develop"}))
+    assert (r.json()["status"], r.json()["preview_action"]) == ("success", "created")
+    assert ([req.head_ref for req in calls.opened], calls.closed) == (["changes"], [])
+
+
+async def test_an_edit_that_keeps_the_base_does_not_touch_the_preview(git: Git, calls: Calls) -> None:
+    async with client_for(git.app(), token=None) as c:
+        r = await c.post("/webhooks/github/gh", **gh("edited"))
+    assert (r.json()["status"], r.json()["preview_action"], r.json()["reason"]) == (
+        "skipped",
+        "skipped",
+        "The edited action of #2 does not change its preview.",
+    )
+    assert (calls.opened, calls.closed) == ([], [])

@@ -9,7 +9,7 @@ webhook documentation (``doc/user/project/integrations/webhook_events.md``), ver
 
 What the helpers change, and nothing else: the action, the request's number, title and link; its
 head branch, head commit and the clone URLs (pointed at a repository the test made); on request the
-base/target branch; and for a request from a fork, the head repository's identity (GitHub: another
+base/target branch (and, for GitHub's ``edited``, the ``changes`` of a retargeted base); and for a request from a fork, the head repository's identity (GitHub: another
 ``id``, ``full_name``, owner and ``fork: true``; GitLab: another ``source_project_id`` and
 ``source`` project) and its clone URL, pointed at a second local repository."""
 
@@ -43,10 +43,12 @@ def github_pull_request(
     base_ref: str | None = None,
     fork_url: str | None = None,
     private_fork: bool = False,
+    retargeted_from: str | None = None,
 ) -> dict[str, Any]:
     """GitHub's example with ``action``, request ``number`` and its head at ``ref``/``sha`` of
     ``clone_url`` (of ``fork_url``, a fork's, when given), into ``base_ref`` (the example's
-    ``master`` unless given)."""
+    ``master`` unless given). ``retargeted_from``: the ``changes`` an ``edited`` delivery carries
+    when the base branch was changed from that branch (``changes.base.ref.from``, ``.sha.from``)."""
     payload = copy.deepcopy(load("github_pull_request_opened.json"))
     payload["action"] = action
     payload["number"] = number
@@ -72,6 +74,8 @@ def github_pull_request(
             private=private_fork,
             clone_url=fork_url,
         )
+    if retargeted_from is not None:
+        payload["changes"] = {"base": {"ref": {"from": retargeted_from}, "sha": {"from": pr["base"]["sha"]}}}
     if action == "closed":
         pr["state"] = "closed"
     return payload
