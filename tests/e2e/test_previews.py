@@ -7,26 +7,37 @@ Caddy on ``pr-{number}-{service}-{project}.localhost`` with the preview scope's 
 second request beyond the limit is skipped with the reason; a new push replaces the preview
 through the readiness gate while every request through Caddy keeps being answered; the preview
 survives a daemon restart; closing the request removes its containers, images and route. A GitLab
-merge request on a service with a volume is opened and merged: its volume goes too.
+merge request on a service with a volume is opened and merged: its volume goes too. A request into
+another branch is ignored, and one retargeted there loses its preview; a fork's request is built
+from the fork (a second local repository) only with ``previews_from_forks`` on; closing a request
+while its preview builds stops the build; a service whose repository is private over SSH (a real
+sshd) previews with its own deploy key and pinned host key.
 
 The tests share one daemon and run in file order."""
 
 from __future__ import annotations
 
 import asyncio
+import http.server
 import json
+import select
+import shutil
+import socket
 import subprocess
+import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.builder.conftest import Repo, run
+from tests.builder.conftest import Repo, Sshd, host_key, run
 from tests.conftest import TEST_IMAGE
 from tests.e2e.support import UNSETTLED, Account, CanvasClient, Daemon, create_project, free_port, register_admin
+from tests.e2e.test_build_security import host_address, settled
 from tests.e2e.test_traffic import caddy_skip_reason, run_caddy
 from tests.payloads import github_headers, github_pull_request, gitlab_headers, gitlab_merge_request
 from tests.wait import wait_for_sync
@@ -351,3 +362,277 @@ def test_a_gitlab_merge_request_preview_goes_with_its_volume_when_merged(world: 
     wait_for_sync(lambda: host not in world.caddy_config(), within=30, message="the MR route to go", retry_on=UNSETTLED)
     # The service's own volume stays.
     assert docker_ids("volume", f"deploykit.service-id={world.store}")
+
+
+# --- requests that are not the service's own, retargets, closes during a build, SSH -------------
+
+
+def deliveries(w: World, service_id: str) -> list[dict[str, Any]]:
+    with w.client() as c:
+        return list(c.get(f"{w.svc(service_id)}/webhook/deliveries").json()["data"])
+
+
+def gone(w: World, service_id: str, hidden: str, host: str) -> None:
+    """The preview run by ``hidden`` is not listed, and its containers, volumes, images and route went."""
+    assert all(p["preview_service_id"] != hidden for p in w.previews(service_id))
+    label = f"deploykit.service-id={hidden}"
+    wait_for_sync(
+        lambda: not any(docker_ids(kind, label) for kind in ("container", "volume")),
+        within=60,
+        message="the preview's containers and volumes to go",
+        retry_on=UNSETTLED,
+    )
+    wait_for_sync(lambda: host not in w.caddy_config(), within=30, message="the route to go", retry_on=UNSETTLED)
+
+
+def preview_images(number: int, service: str) -> list[str]:
+    """Built images of request ``number``'s preview of ``service`` (named ``..._pr-N--service``)."""
+    args = ["docker", "image", "ls", "--format", "{{.Repository}}:{{.Tag}}"]
+    names = subprocess.run(args, capture_output=True, text=True, timeout=30).stdout.split()
+    return [n for n in names if n.startswith("deploykit/") and f"_pr-{number}--{service}:" in n]
+
+
+def test_a_request_into_another_branch_is_ignored_with_the_reason(world: World) -> None:
+    with world.client() as c:
+        hook = c.get(f"{world.svc(world.site)}/webhook").json()
+        c.patch(f"{world.svc(world.site)}/webhook", json={"max_previews": 5})
+    sha = run("git", "rev-parse", "HEAD", cwd=world.repo.path).stdout.strip()
+    delivery = send_github(world, hook, "opened", 6, sha, base_ref="develop")
+    assert (delivery["status"], delivery["preview_action"], delivery["reason"]) == (
+        "skipped",
+        "skipped",
+        "#6 is a request into branch develop; the service deploys master, so no preview.",
+    )
+    assert world.previews(world.site) == []
+
+
+def test_a_request_retargeted_to_another_branch_loses_its_preview(world: World) -> None:
+    with world.client() as c:
+        hook = c.get(f"{world.svc(world.site)}/webhook").json()
+    sha = run("git", "rev-parse", "HEAD", cwd=world.repo.path).stdout.strip()
+    opened = send_github(world, hook, "opened", 7, sha, title="Retargeted later")
+    assert (opened["status"], opened["preview_action"]) == ("success", "created")
+    preview = world.preview_settled(world.site, 7, opened["deployment_id"])
+    host = world.host(7, "site")
+    body = wait_for_sync(lambda: world.body(host), within=30, message="the preview of #7", retry_on=UNSETTLED)
+    assert body == "pull request version two\n"
+
+    # GitHub's "edited" with changes.base: the request now goes into develop.
+    edited = send_github(world, hook, "edited", 7, sha, title="Retargeted later", base_ref="develop",
+                         retargeted_from="master")  # fmt: skip
+    assert (edited["status"], edited["preview_action"], edited["preview_number"]) == ("success", "removed", 7)
+    assert edited["reason"] == (
+        "#7 is a request into branch develop; the service deploys master, so no preview. "
+        "Removing the preview of #7 (its containers, volumes, images and route)."
+    )
+    gone(world, world.site, preview["preview_service_id"], host)
+    # New commits to the retargeted request bring no preview back; the delivery says why.
+    later = send_github(world, hook, "synchronize", 7, sha, title="Still into develop", base_ref="develop")
+    assert (later["status"], later["preview_action"], later["reason"]) == (
+        "skipped",
+        "skipped",
+        "#7 is a request into branch develop; the service deploys master, so no preview.",
+    )
+    assert world.previews(world.site) == []
+    assert [d["preview_action"] for d in deliveries(world, world.site)[:3]] == ["skipped", "removed", "created"]
+
+
+def test_a_fork_request_is_previewed_only_when_forks_are_allowed(world: World) -> None:
+    fork = Repo(world.repo.path.parent / "fork")
+    run("git", "clone", "-q", str(world.repo.path), str(fork.path))
+    run("git", "checkout", "-q", "-b", "forked", cwd=fork.path)
+    sha = fork.commit({"index.html": "a fork's version\n"}, "a change from a fork")
+    with world.client() as c:
+        hook = c.get(f"{world.svc(world.site)}/webhook").json()
+
+    def send(action: str) -> dict[str, Any]:
+        payload = github_pull_request(
+            action, number=11, ref="forked", sha=sha, clone_url=world.repo.url, fork_url=fork.url, title="From a fork"
+        )
+        body = json.dumps(payload).encode()
+        r = httpx.post(hook["url"], content=body, headers=github_headers(hook["secret"], body), timeout=10)
+        assert r.status_code == 200, r.text
+        return dict(r.json())
+
+    off = send("opened")
+    assert (off["status"], off["preview_action"], off["reason"]) == (
+        "skipped",
+        "skipped",
+        "Request from a fork (octocat/Hello-World): previews of forks are off for this webhook "
+        "(previews_from_forks), since a fork's code would run with the preview variables.",
+    )
+    assert world.previews(world.site) == []
+
+    with world.client() as c:
+        r = c.patch(f"{world.svc(world.site)}/webhook", json={"previews_from_forks": True})
+        assert r.json()["previews_from_forks"] is True
+    on = send("reopened")
+    assert (on["status"], on["preview_action"], on["commit_sha"]) == ("success", "created", sha)
+    preview = world.preview_settled(world.site, 11, on["deployment_id"])
+    host = world.host(11, "site")
+    body = wait_for_sync(lambda: world.body(host), within=30, message="the fork's preview", retry_on=UNSETTLED)
+    assert body == "a fork's version\n"
+    assert world.body(host, "/env.txt") == "hello from the preview\n"
+    assert world.body(f"site-{world.project['slug']}.localhost") == "main version\n"
+
+    closed = send("closed")
+    assert (closed["status"], closed["preview_action"]) == ("success", "removed")
+    gone(world, world.site, preview["preview_service_id"], host)
+    with world.client() as c:
+        c.patch(f"{world.svc(world.site)}/webhook", json={"previews_from_forks": False})
+
+
+class Hold(http.server.BaseHTTPRequestHandler):
+    """Answers ``GET /hold`` (a build step's) only when released; notes when the request came and
+    whether its client went away before (the build was stopped)."""
+
+    started: threading.Event
+    dropped: threading.Event
+    release: threading.Event
+
+    def do_GET(self) -> None:
+        self.started.set()
+        while not self.release.wait(0.1):
+            readable, _, _ = select.select([self.connection], [], [], 0)
+            if readable and self.connection.recv(1, socket.MSG_PEEK) == b"":
+                self.dropped.set()
+                return
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def test_closing_a_request_while_its_preview_builds_stops_the_build(world: World) -> None:
+    events = {name: threading.Event() for name in ("started", "dropped", "release")}
+    handler = type("Held", (Hold,), events)
+    server = http.server.ThreadingHTTPServer(("0.0.0.0", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        run("git", "checkout", "-q", "-b", "slow", cwd=world.repo.path)
+        step = f"RUN wget -q -O /dev/null http://{host_address()}:{server.server_address[1]}/hold"
+        dockerfile = DOCKERFILE.replace(
+            "COPY index.html /www/index.html\n", f"COPY index.html /www/index.html\n{step}\n"
+        )
+        sha = world.repo.commit({"Dockerfile": dockerfile}, "a build that waits")
+        run("git", "checkout", "-q", "changes", cwd=world.repo.path)
+        with world.client() as c:
+            hook = c.get(f"{world.svc(world.site)}/webhook").json()
+        payload = github_pull_request("opened", number=9, ref="slow", sha=sha, clone_url=world.repo.url)
+        body = json.dumps(payload).encode()
+        r = httpx.post(hook["url"], content=body, headers=github_headers(hook["secret"], body), timeout=10)
+        opened = r.json()
+        assert (opened["status"], opened["preview_action"]) == ("success", "created"), r.text
+        assert events["started"].wait(DEPLOY_S), "the preview's build did not reach its waiting step"
+        [preview] = [p for p in world.previews(world.site) if p["number"] == 9]
+        assert preview["status"] == "building"
+
+        payload = github_pull_request("closed", number=9, ref="slow", sha=sha, clone_url=world.repo.url)
+        body = json.dumps(payload).encode()
+        r = httpx.post(hook["url"], content=body, headers=github_headers(hook["secret"], body), timeout=10)
+        assert (r.json()["status"], r.json()["preview_action"]) == ("success", "removed"), r.text
+        # The build is stopped in the engine: its step's request goes away unanswered.
+        assert events["dropped"].wait(60), "the preview's build went on after its request was closed"
+    finally:
+        events["release"].set()  # a build that was not stopped may finish now: the checks below see it
+        server.shutdown()
+        server.server_close()
+    gone(world, world.site, preview["preview_service_id"], world.host(9, "site"))
+    assert preview_images(9, "site") == []
+    assert [p["number"] for p in world.previews(world.site)] == []
+
+
+@dataclass
+class SshRepo:
+    sshd: Sshd
+    url: str
+    work: Repo
+    bare: Path
+
+
+@pytest.fixture
+def ssh_repo(tmp_path: Path) -> Iterator[SshRepo]:
+    """The world's repository pushed to a bare one that a real sshd on loopback serves."""
+    if shutil.which("/usr/sbin/sshd") is None:
+        pytest.skip("no /usr/sbin/sshd (apt-get install openssh-server)")
+    Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)
+    server = Sshd(dir=tmp_path / "sshd", port=free_port(), authorized_keys=tmp_path / "sshd" / "authorized_keys")
+    server.dir.mkdir()
+    server.authorized_keys.write_text("")
+    server.start(host_key(server.dir / "host_key_1"))
+    work = Repo(tmp_path / "work")
+    run("git", "init", "-q", "-b", "master", str(work.path))
+    work.commit({"Dockerfile": DOCKERFILE, "index.html": "private main\n"}, "first version")
+    bare = tmp_path / "private.git"
+    run("git", "clone", "-q", "--bare", str(work.path), str(bare))
+    run("git", "remote", "add", "origin", str(bare), cwd=work.path)
+    try:
+        yield SshRepo(server, server.url(bare), work, bare)
+    finally:
+        server.stop()
+
+
+def test_a_preview_of_a_private_ssh_repository_clones_with_the_services_key_and_pinned_host(
+    world: World, ssh_repo: SshRepo, tmp_path: Path
+) -> None:
+    pid = world.project["id"]
+    git = {"type": "git", "repo_url": ssh_repo.url, "branch": "master"}
+    with world.client() as c:
+        r = c.post(f"/projects/{pid}/services", json={"name": "private", "source": git, "port": PORT,
+                                                       "health_check": HEALTH})  # fmt: skip
+        assert r.status_code == 200, r.text
+        applied = c.post(f"/projects/{pid}/deploy")
+        sid = str(applied.json()["temp_id_to_service_id"][r.json()["target_temp_id"]])
+        # The service's own deploy key is the only one the repository lets in.
+        key = c.get(f"{world.svc(sid)}/deploy-key").json()
+    ssh_repo.sshd.authorized_keys.write_text(key["public_key"] + "\n")
+    with world.client() as c:
+        r = c.post(f"{world.svc(sid)}/redeploy")
+        assert r.status_code in (200, 201), r.text
+    dep = settled(world.admin, pid, sid, r.json()["id"])  # it pinned the server's host key
+    assert dep["status"] == "healthy", dep["failure_reason"]
+
+    run("git", "checkout", "-q", "-b", "private-change", cwd=ssh_repo.work.path)
+    sha = ssh_repo.work.commit({"index.html": "private pull request\n"}, "a private change")
+    run("git", "push", "-q", "origin", "private-change", cwd=ssh_repo.work.path)
+    with world.client() as c:
+        hook = c.post(f"{world.svc(sid)}/webhook", json={"provider": "github"}).json()
+        c.patch(f"{world.svc(sid)}/webhook", json={"previews": True})
+
+    def send(action: str) -> dict[str, Any]:
+        payload = github_pull_request(action, number=4, ref="private-change", sha=sha, clone_url=ssh_repo.url)
+        body = json.dumps(payload).encode()
+        r = httpx.post(hook["url"], content=body, headers=github_headers(hook["secret"], body), timeout=10)
+        assert r.status_code == 200, r.text
+        return dict(r.json())
+
+    # The server now shows another host key: the preview's clone checks it against the host key
+    # the service pinned, and refuses it (a preview with pins of its own would accept it).
+    ssh_repo.sshd.start(host_key(tmp_path / "host_key_2"))
+    refused = send("opened")
+    assert (refused["status"], refused["preview_action"]) == ("success", "created")
+    failed = wait_for_sync(
+        lambda: next((p for p in world.previews(sid) if p["status"] == "failed"), None),
+        within=DEPLOY_S,
+        message="the preview's clone to be refused",
+        retry_on=UNSETTLED,
+    )
+    with world.client() as c:
+        dep = c.get(f"{world.svc(failed['preview_service_id'])}/deployments/{refused['deployment_id']}").json()
+    assert failed["deployment_id"] == refused["deployment_id"]
+    assert "REMOTE HOST IDENTIFICATION HAS CHANGED" in (dep["log_tail"] or "") + (dep["failure_reason"] or ""), dep
+
+    # The server's own host key again: the preview clones with the service's deploy key.
+    ssh_repo.sshd.start(ssh_repo.sshd.dir / "host_key_1")
+    again = send("reopened")
+    assert (again["status"], again["preview_action"]) == ("success", "updated")
+    preview = world.preview_settled(sid, 4, again["deployment_id"])
+    host = world.host(4, "private")
+    body = wait_for_sync(lambda: world.body(host), within=30, message="the private preview", retry_on=UNSETTLED)
+    assert body == "private pull request\n"
+    assert world.body(f"private-{world.project['slug']}.localhost") == "private main\n"
+    closed = send("closed")
+    assert (closed["status"], closed["preview_action"]) == ("success", "removed")
+    gone(world, sid, preview["preview_service_id"], host)
