@@ -636,3 +636,31 @@ def test_a_preview_of_a_private_ssh_repository_clones_with_the_services_key_and_
     closed = send("closed")
     assert (closed["status"], closed["preview_action"]) == ("success", "removed")
     gone(world, sid, preview["preview_service_id"], host)
+
+    # A fork's request is built from the fork, never with the service's deploy key: not even a
+    # fork on the very server that lets that key in.
+    fork = tmp_path / "fork.git"
+    run("git", "clone", "-q", "--bare", str(ssh_repo.bare), str(fork))
+    with world.client() as c:
+        c.patch(f"{world.svc(sid)}/webhook", json={"previews_from_forks": True})
+    payload = github_pull_request(
+        "opened", number=5, ref="private-change", sha=sha, clone_url=ssh_repo.url, fork_url=ssh_repo.sshd.url(fork)
+    )
+    body = json.dumps(payload).encode()
+    r = httpx.post(hook["url"], content=body, headers=github_headers(hook["secret"], body), timeout=10)
+    assert (r.json()["status"], r.json()["preview_action"]) == ("success", "created"), r.text
+    fork_preview = wait_for_sync(
+        lambda: next((p for p in world.previews(sid) if p["number"] == 5 and p["status"] == "failed"), None),
+        within=DEPLOY_S,
+        message="the fork's clone to be refused",
+        retry_on=UNSETTLED,
+    )
+    with world.client() as c:
+        dep = c.get(f"{world.svc(fork_preview['preview_service_id'])}/deployments/{r.json()['deployment_id']}").json()
+    assert "Permission denied (publickey)" in (dep["log_tail"] or ""), dep
+    payload = github_pull_request(
+        "closed", number=5, ref="private-change", sha=sha, clone_url=ssh_repo.url, fork_url=ssh_repo.sshd.url(fork)
+    )
+    body = json.dumps(payload).encode()
+    r = httpx.post(hook["url"], content=body, headers=github_headers(hook["secret"], body), timeout=10)
+    assert r.json()["preview_action"] == "removed", r.text
