@@ -372,16 +372,21 @@ def deliveries(w: World, service_id: str) -> list[dict[str, Any]]:
         return list(c.get(f"{w.svc(service_id)}/webhook/deliveries").json()["data"])
 
 
-def gone(w: World, service_id: str, hidden: str, host: str) -> None:
-    """The preview run by ``hidden`` is not listed, and its containers, volumes, images and route went."""
+def gone(w: World, service_id: str, service: str, preview: dict[str, Any]) -> None:
+    """``preview`` (of ``service_id``, named ``service``) is not listed, and its containers,
+    volumes, built images and route went."""
+    hidden, number = preview["preview_service_id"], preview["number"]
     assert all(p["preview_service_id"] != hidden for p in w.previews(service_id))
     label = f"deploykit.service-id={hidden}"
     wait_for_sync(
-        lambda: not any(docker_ids(kind, label) for kind in ("container", "volume")),
+        lambda: (
+            not any(docker_ids(kind, label) for kind in ("container", "volume")) and not preview_images(number, service)
+        ),
         within=60,
-        message="the preview's containers and volumes to go",
+        message=f"the containers, volumes and images of #{number} to go",
         retry_on=UNSETTLED,
     )
+    host = w.host(number, service)
     wait_for_sync(lambda: host not in w.caddy_config(), within=30, message="the route to go", retry_on=UNSETTLED)
 
 
@@ -425,7 +430,7 @@ def test_a_request_retargeted_to_another_branch_loses_its_preview(world: World) 
         "#7 is a request into branch develop; the service deploys master, so no preview. "
         "Removing the preview of #7 (its containers, volumes, images and route)."
     )
-    gone(world, world.site, preview["preview_service_id"], host)
+    gone(world, world.site, "site", preview)
     # New commits to the retargeted request bring no preview back; the delivery says why.
     later = send_github(world, hook, "synchronize", 7, sha, title="Still into develop", base_ref="develop")
     assert (later["status"], later["preview_action"], later["reason"]) == (
@@ -477,7 +482,7 @@ def test_a_fork_request_is_previewed_only_when_forks_are_allowed(world: World) -
 
     closed = send("closed")
     assert (closed["status"], closed["preview_action"]) == ("success", "removed")
-    gone(world, world.site, preview["preview_service_id"], host)
+    gone(world, world.site, "site", preview)
     with world.client() as c:
         c.patch(f"{world.svc(world.site)}/webhook", json={"previews_from_forks": False})
 
@@ -539,8 +544,7 @@ def test_closing_a_request_while_its_preview_builds_stops_the_build(world: World
         events["release"].set()  # a build that was not stopped may finish now: the checks below see it
         server.shutdown()
         server.server_close()
-    gone(world, world.site, preview["preview_service_id"], world.host(9, "site"))
-    assert preview_images(9, "site") == []
+    gone(world, world.site, "site", preview)
     assert [p["number"] for p in world.previews(world.site)] == []
 
 
@@ -635,7 +639,7 @@ def test_a_preview_of_a_private_ssh_repository_clones_with_the_services_key_and_
     assert world.body(f"private-{world.project['slug']}.localhost") == "private main\n"
     closed = send("closed")
     assert (closed["status"], closed["preview_action"]) == ("success", "removed")
-    gone(world, sid, preview["preview_service_id"], host)
+    gone(world, sid, "private", preview)
 
     # A fork's request is built from the fork, never with the service's deploy key: not even a
     # fork on the very server that lets that key in.
@@ -646,8 +650,8 @@ def test_a_preview_of_a_private_ssh_repository_clones_with_the_services_key_and_
     payload = github_pull_request(
         "opened", number=5, ref="private-change", sha=sha, clone_url=ssh_repo.url, fork_url=ssh_repo.sshd.url(fork)
     )
-    body = json.dumps(payload).encode()
-    r = httpx.post(hook["url"], content=body, headers=github_headers(hook["secret"], body), timeout=10)
+    raw = json.dumps(payload).encode()
+    r = httpx.post(hook["url"], content=raw, headers=github_headers(hook["secret"], raw), timeout=10)
     assert (r.json()["status"], r.json()["preview_action"]) == ("success", "created"), r.text
     fork_preview = wait_for_sync(
         lambda: next((p for p in world.previews(sid) if p["number"] == 5 and p["status"] == "failed"), None),
@@ -661,6 +665,6 @@ def test_a_preview_of_a_private_ssh_repository_clones_with_the_services_key_and_
     payload = github_pull_request(
         "closed", number=5, ref="private-change", sha=sha, clone_url=ssh_repo.url, fork_url=ssh_repo.sshd.url(fork)
     )
-    body = json.dumps(payload).encode()
-    r = httpx.post(hook["url"], content=body, headers=github_headers(hook["secret"], body), timeout=10)
+    raw = json.dumps(payload).encode()
+    r = httpx.post(hook["url"], content=raw, headers=github_headers(hook["secret"], raw), timeout=10)
     assert r.json()["preview_action"] == "removed", r.text
