@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 
 import httpx
 
+from deploykit.runtime import built_images
 from deploykit_http.shapes.canvas import CanvasServerMessage
 from tests.wait import wait_for_sync
 
@@ -49,9 +50,9 @@ def instance_args(data_dir: Path, extra_args: list[str]) -> list[str]:
 
 
 def remove_engine_objects(instance_id: str) -> None:
-    """Remove every container, network and volume labelled with ``instance_id``: a test daemon
-    stopped with projects still deployed leaves them behind, and an engine runs out of network
-    address pools after about thirty leftover networks."""
+    """Remove every container, network and volume labelled with ``instance_id``, and the images it
+    built: a test daemon stopped with projects still deployed leaves them behind, and an engine runs
+    out of network address pools after about thirty leftover networks."""
     label = f"label=deploykit.instance={instance_id}"
     for kind in ("container", "network", "volume"):
         ids = subprocess.run(
@@ -63,6 +64,13 @@ def remove_engine_objects(instance_id: str) -> None:
         if ids:
             remove = ["rm", "-f"] if kind != "network" else ["rm"]
             subprocess.run(["docker", kind, *remove, *ids], capture_output=True, timeout=60)
+    # Built images carry no label; their name says which installation built them. Removed by
+    # name, not id: a cached build gives another installation's tag the very same image id.
+    fmt = "{{.Repository}}:{{.Tag}}"
+    args = ["docker", "image", "ls", "--format", fmt, "--filter", f"reference={built_images(instance_id)}"]
+    tags = subprocess.run(args, capture_output=True, text=True, timeout=30).stdout.split()
+    if tags:
+        subprocess.run(["docker", "image", "rm", *tags], capture_output=True, timeout=120)
 
 
 def caddy_pid(caddy_dir: Path) -> int | None:
