@@ -108,7 +108,7 @@ def build_app(c: Collaborators, settings: HTTPSettings | None = None) -> Starlet
             document.update(build_openapi(endpoints, settings.version))
         return JSONResponse(document)
 
-    api_routes: list[Any] = list(to_routes(endpoints, ctx.identities, ctx.requests))
+    api_routes: list[Any] = list(to_routes(endpoints, ctx.identities, ctx.requests, c.data_version))
     api_routes.append(Route("/openapi.json", openapi_json, methods=["GET"]))
     api_routes.append(WebSocketRoute("/projects/{project_id}/canvas/ws", ctx.hub.serve))
 

@@ -63,6 +63,10 @@ class Collaborators:
     pending_changes: StagingService
     bus: EventBus
     ping_database: Callable[[], Awaitable[bool]] = _false
+    data_version: Callable[[], int | None] | None = None
+    """A number that changes whenever data is committed to the store, by any connection or
+    process (``Store.data_version``); it lets cached endpoints answer an unchanged store from
+    their last answer. None (or a None result) answers every request afresh."""
     runtime: Runtime | None = None
     logs: LogStreamer | None = None
     restarter: Restarter | None = None

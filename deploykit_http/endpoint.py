@@ -88,6 +88,11 @@ class Endpoint:
     content_type: str = "application/json"
     """Of a successful response; ``text/event-stream`` endpoints return their own Response."""
     body_required: bool = True
+    cached: bool = False
+    """The answer depends only on the query and the store's committed data, and is the same for
+    every caller the endpoint admits: its serialized body is kept per query and answered again
+    while the store's data version has not changed (see ``AnswerCache``). Authentication, the
+    rate limit and the query's validation still run on every request."""
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -168,9 +173,39 @@ def actor_of(call: Call) -> Actor:
     )
 
 
+DataVersion = Callable[[], int | None]
+"""A number that changes whenever data is committed to the store (by this process or another);
+None when the store cannot tell, which turns ``Endpoint.cached`` off."""
+
+
+class AnswerCache:
+    """Serialized answers of one cached endpoint, per query, each with the data version it was
+    read at. The version is read before the handler reads the store, so an answer is never older
+    than its version (a commit in between only makes it newer, and changes the version)."""
+
+    def __init__(self, max_entries: int = 256) -> None:
+        self._max_entries = max_entries
+        self._answers: dict[Any, tuple[int, bytes]] = {}
+
+    def get(self, key: Any, version: int) -> bytes | None:
+        hit = self._answers.get(key)
+        return hit[1] if hit is not None and hit[0] == version else None
+
+    def put(self, key: Any, version: int, body: bytes) -> None:
+        if len(self._answers) >= self._max_entries and key not in self._answers:
+            self._answers.clear()  # queries are bounded by the model, but offsets are many
+        self._answers[key] = (version, body)
+
+
+def _cache_key(call: Call) -> Any:
+    return None if call.query is None else tuple(call.query.model_dump().items())
+
+
 def _responder(
-    ep: Endpoint, authenticator: Authenticator, limiter: RequestLimiter
+    ep: Endpoint, authenticator: Authenticator, limiter: RequestLimiter, data_version: DataVersion | None = None
 ) -> Callable[[Request], Awaitable[Response]]:
+    answers = AnswerCache() if ep.cached and ep.response is not None and data_version is not None else None
+
     async def respond(request: Request) -> Response:
         call = Call(request=request, params=dict(request.path_params))
         try:
@@ -186,6 +221,13 @@ def _responder(
                     call.query = ep.query.model_validate(dict(request.query_params))
                 except pydantic.ValidationError as exc:
                     raise ValidationError(validation_fields(exc)) from None
+            version: int | None = None
+            key: Any = None
+            if answers is not None and data_version is not None and (version := data_version()) is not None:
+                key = _cache_key(call)
+                answer = answers.get(key, version)
+                if answer is not None:
+                    return Response(answer, ep.status, media_type="application/json")
             if ep.body is not None:
                 data = await read_json(request, ep.body_required)
                 if not isinstance(data, dict):
@@ -202,7 +244,10 @@ def _responder(
                 return Response(status_code=204)
             # Rendered inside the try: a result that does not fit its shape is a 500 in the API's shape.
             if ep.response is not None:
-                return Response(serialize(ep.response, result), ep.status, media_type="application/json")
+                body = serialize(ep.response, result)
+                if answers is not None and version is not None:
+                    answers.put(key, version, body)
+                return Response(body, ep.status, media_type="application/json")
             return FastJSONResponse(result, status_code=ep.status)
         except BodyTooLarge:
             raise  # answered 413 by the edge middleware
@@ -212,13 +257,18 @@ def _responder(
     return respond
 
 
-def to_routes(endpoints: list[Endpoint], authenticator: Authenticator, limiter: RequestLimiter) -> list[Route]:
+def to_routes(
+    endpoints: list[Endpoint],
+    authenticator: Authenticator,
+    limiter: RequestLimiter,
+    data_version: DataVersion | None = None,
+) -> list[Route]:
     """One Starlette route per path, dispatching on the method (so that a 405 names every
     method the path allows in ``Allow``). Every request spends one of its client's requests
-    from ``limiter``."""
+    from ``limiter``. ``data_version`` enables the answers of ``cached`` endpoints."""
     by_path: dict[str, dict[str, Callable[[Request], Awaitable[Response]]]] = {}
     for ep in endpoints:
-        by_path.setdefault(ep.path, {})[ep.method] = _responder(ep, authenticator, limiter)
+        by_path.setdefault(ep.path, {})[ep.method] = _responder(ep, authenticator, limiter, data_version)
     routes = []
     for path, handlers in by_path.items():
         if "GET" in handlers:

@@ -336,6 +336,18 @@ class DB:
             except Exception:  # the bus promises not to raise; a bug there must not undo a commit
                 log.exception("publishing %s failed", event.type)
 
+    def data_version(self) -> int | None:
+        """SQLite's ``PRAGMA data_version`` on the read-only connection: it changes whenever
+        another connection commits, and the reader never writes, so every commit changes it (this
+        process's writer, ``deploykitd`` commands, a restore). Inline, a couple of microseconds.
+        None for an in-memory database (no reader) or on a SQLite error."""
+        if self._reader is None:
+            return None
+        try:
+            return int(self._reader.execute("PRAGMA data_version").fetchone()[0])
+        except sqlite3.Error:
+            return None
+
     async def ping(self) -> bool:
         try:
             async with self.read() as tx:

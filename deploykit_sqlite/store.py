@@ -94,6 +94,11 @@ class Store:
         """Whether the database answers a query. Never raises."""
         return await self.db.ping()
 
+    def data_version(self) -> int | None:
+        """A number that changes whenever a transaction commits, in this process or another;
+        None for an in-memory database or when the database does not answer. Never raises."""
+        return self.db.data_version()
+
     async def __aenter__(self) -> Store:
         await self.open()
         return self

@@ -138,6 +138,7 @@ class Main:
             pending_changes=store.pending_changes,
             bus=self.bus,
             ping_database=store.ping,
+            data_version=store.data_version,
             runtime=self.swarm or self.runtime,
             logs=self.swarm or self.runtime,
             restarter=self.reconciler,

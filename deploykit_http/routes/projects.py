@@ -63,6 +63,8 @@ def endpoints(ctx: Context) -> list[Endpoint]:
             query=m.Paging,
             response=ProjectPage,
             errors=(422,),
+            # Every user sees every project: the page depends on the paging and the store alone.
+            cached=True,
         ),
         Endpoint(
             "POST",

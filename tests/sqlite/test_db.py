@@ -212,3 +212,36 @@ async def test_reads_of_a_file_store_see_committed_data_without_waiting_for_a_wr
         assert (await store.projects.list_projects(ProjectFilter()))[1] == 2
     finally:
         await store.close()
+
+
+async def test_data_version_changes_with_every_commit_of_this_or_another_connection(tmp_path: Path) -> None:
+    db_path = tmp_path / "deploykit.db"
+    store = Store(path=str(db_path), data_dir=tmp_path, bus=RecordingBus(), clock=ManualClock(), bcrypt_rounds=4)
+    await store.open()
+    try:
+        first = store.data_version()
+        assert first is not None
+        assert store.data_version() == first
+        await store.projects.create_project(ProjectCreate(name="Shop"))
+        second = store.data_version()
+        assert second is not None
+        assert second != first
+        other = sqlite3.connect(db_path)  # a deploykitd command, a restore: another process
+        try:
+            other.execute("UPDATE projects SET name = 'Renamed'")
+            other.commit()
+        finally:
+            other.close()
+        assert store.data_version() not in (first, second, None)
+    finally:
+        await store.close()
+
+
+async def test_an_in_memory_store_has_no_data_version() -> None:
+    store = Store(path=":memory:", bus=RecordingBus(), clock=ManualClock(), bcrypt_rounds=4)
+    await store.open()
+    try:
+        await store.projects.create_project(ProjectCreate(name="Shop"))
+        assert store.data_version() is None
+    finally:
+        await store.close()
