@@ -1,7 +1,9 @@
 """Encryption at rest: AES-256-GCM under a key file kept in the data directory.
 
-``cryptography`` is imported when the first value is sealed or opened, not when the store opens:
-it loads its own OpenSSL (about 9 MB resident), and an idle daemon may never touch a secret.
+Values are sealed with the interpreter's own libcrypto (``aesgcm.py``): ``cryptography`` loads an
+OpenSSL of its own (about 7.5 MB resident), and every daemon that deploys anything seals secrets.
+``cryptography`` does the same where that libcrypto cannot be used, imported on first use; the
+two write the same format.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from deploykit.errors import INTERNAL, Error
+from deploykit_sqlite import aesgcm
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -29,14 +32,18 @@ class Cipher:
         if len(key) != KEY_BYTES:
             raise ValueError("AES-256-GCM needs a 32-byte key")
         self._key = key
-        self._aead_: AESGCM | None = None
+        self._aead_: AESGCM | aesgcm.OpenSSLAESGCM | None = None
 
     @property
-    def _aead(self) -> AESGCM:
+    def _aead(self) -> AESGCM | aesgcm.OpenSSLAESGCM:
         if self._aead_ is None:
-            from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+            lib = aesgcm.load()
+            if lib is not None:
+                self._aead_ = aesgcm.OpenSSLAESGCM(lib, self._key)
+            else:
+                from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-            self._aead_ = AESGCM(self._key)
+                self._aead_ = AESGCM(self._key)
         return self._aead_
 
     @classmethod
@@ -76,11 +83,16 @@ class Cipher:
         return nonce + self._aead.encrypt(nonce, plaintext.encode(), None)
 
     def open(self, sealed: bytes) -> str:
-        from cryptography.exceptions import InvalidTag
+        aead = self._aead
+        if isinstance(aead, aesgcm.OpenSSLAESGCM):
+            invalid: type[Exception] = aesgcm.InvalidTag
+        else:
+            from cryptography.exceptions import InvalidTag
 
+            invalid = InvalidTag
         try:
-            return self._aead.decrypt(sealed[:NONCE_BYTES], sealed[NONCE_BYTES:], None).decode()
-        except InvalidTag as exc:
+            return aead.decrypt(sealed[:NONCE_BYTES], sealed[NONCE_BYTES:], None).decode()
+        except invalid as exc:
             raise Error(INTERNAL, "A stored secret cannot be decrypted with this data directory's key.") from exc
 
 

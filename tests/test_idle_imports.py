@@ -18,3 +18,17 @@ def test_the_daemon_imports_no_rarely_used_library_at_start(module: str) -> None
     loaded = set(out.stdout.split())
     assert "aiohttp" in loaded  # the one HTTP client stack (Docker and Caddy's admin API)
     assert sorted(loaded & set(LAZY)) == []
+
+
+def test_sealing_and_opening_secrets_does_not_import_cryptography() -> None:
+    """Every daemon that deploys seals secrets: they go through the interpreter's libcrypto, and
+    ``cryptography`` (7.5 MB resident) stays for deploy keys."""
+    script = (
+        "import os, sys\n"
+        "from deploykit_sqlite.cipher import Cipher\n"
+        "c = Cipher(os.urandom(32))\n"
+        "assert c.open(c.seal('secret')) == 'secret'\n"
+        "print(' '.join(sorted({m.split('.')[0] for m in sys.modules})))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True)
+    assert "cryptography" not in out.stdout.split()
