@@ -118,6 +118,7 @@ def server(data_dir: Path, *, bare_route: bool = False) -> Iterator[Server]:
             "warning",
             "-api-rate-limit",
             "0",  # a benchmark is the one client that means to flood the API
+            "-stop-caddy",  # a Caddy it may start goes with it (it outlives a daemon otherwise)
         ]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     srv = Server(proc, port)

@@ -32,6 +32,10 @@ BUSY_TIMEOUT_MS = 5000
 READER_BUSY_TIMEOUT_MS = 250
 """The inline reader blocks the event loop while it waits, so it gives up sooner: a WAL reader
 waits only in rare moments (a checkpoint resetting the log), and then answers ``unavailable``."""
+CACHE_KIB = 256
+"""SQLite's page cache per connection (its default is 2 MiB, on each of the two): a daemon's data
+is a few megabytes that the kernel's file cache keeps anyway, and each cache, once filled, stays
+resident in an idle daemon."""
 Params = tuple[Any, ...] | dict[str, Any]
 
 
@@ -203,6 +207,7 @@ class DB:
         await conn.execute("PRAGMA foreign_keys = ON")
         # Freed space is zeroed: a secret sealed in place (or deleted) leaves no clear copy behind.
         await conn.execute("PRAGMA secure_delete = ON")
+        await conn.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
         if self._is_file:
             await conn.execute("PRAGMA journal_mode = WAL")
             await conn.execute("PRAGMA synchronous = NORMAL")
@@ -237,6 +242,7 @@ class DB:
             reader.row_factory = sqlite3.Row
             reader.execute(f"PRAGMA busy_timeout = {READER_BUSY_TIMEOUT_MS}")
             reader.execute("PRAGMA query_only = ON")
+            reader.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
         except BaseException:
             reader.close()
             raise
