@@ -65,7 +65,11 @@ def _list_third_party(data_dir: str) -> None:
     from deploykitd.main import Main
 
     async def open_and_list() -> list[str]:
-        main = Main(Config(addr="127.0.0.1:0", data_dir=Path(data_dir), docker_host=NO_DOCKER, log_level="error"))
+        main = Main(
+            Config(
+                addr="127.0.0.1:0", data_dir=Path(data_dir), docker_host=NO_DOCKER, log_level="error", keep_caddy=False
+            )
+        )
         await main.open()
         try:
             roots = {sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]}

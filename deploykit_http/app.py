@@ -21,7 +21,6 @@ from deploykit_http.endpoint import Endpoint, http_error, to_routes
 from deploykit_http.hub import CanvasHub
 from deploykit_http.identity import Identities
 from deploykit_http.middleware import EdgeMiddleware
-from deploykit_http.openapi import build_openapi
 from deploykit_http.ratelimit import LoginLimiter, RequestLimiter
 from deploykit_http.routes import (
     audit,
@@ -89,6 +88,8 @@ def openapi_document(version: str = HTTPSettings.version) -> dict[str, Any]:
         f.name for f in dataclasses.fields(Collaborators) if f.default is f.default_factory is dataclasses.MISSING
     ]
     c = Collaborators(**dict.fromkeys(required, unused))
+    from deploykit_http.openapi import build_openapi
+
     return build_openapi(api_endpoints(build_context(c, HTTPSettings(version=version))), version)
 
 
@@ -103,8 +104,11 @@ def build_app(c: Collaborators, settings: HTTPSettings | None = None) -> Starlet
     document: dict[str, Any] = {}
 
     async def openapi_json(request: Request) -> Response:
-        # Built on first request: most daemons never serve it, and it costs memory to build.
+        # Built on first request: most daemons never serve it, and it costs memory to build (the
+        # module too: the canvas messages' schemas are built when it is imported).
         if not document:
+            from deploykit_http.openapi import build_openapi
+
             document.update(build_openapi(endpoints, settings.version))
         return JSONResponse(document)
 

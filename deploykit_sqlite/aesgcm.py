@@ -11,7 +11,6 @@ where the symbols cannot be found (an interpreter without OpenSSL): the cipher t
 
 from __future__ import annotations
 
-import ctypes
 from typing import Any
 
 TAG_BYTES = 16
@@ -38,6 +37,8 @@ class OpenSSLAESGCM:
     def encrypt(self, nonce: bytes, data: bytes, associated_data: None) -> bytes:
         if len(nonce) != NONCE_BYTES or associated_data is not None:
             raise ValueError("a 12-byte nonce and no associated data")
+        import ctypes
+
         lib = self._lib
         ctx = lib.EVP_CIPHER_CTX_new()
         if not ctx:
@@ -64,6 +65,8 @@ class OpenSSLAESGCM:
         if len(nonce) != NONCE_BYTES or len(data) < TAG_BYTES:
             raise InvalidTag  # a truncated value
         body, tag = data[:-TAG_BYTES], data[-TAG_BYTES:]
+        import ctypes
+
         lib = self._lib
         ctx = lib.EVP_CIPHER_CTX_new()
         if not ctx:
@@ -87,6 +90,8 @@ class OpenSSLAESGCM:
 
 
 def _bind(lib: Any) -> None:
+    import ctypes
+
     p, i, b = ctypes.c_void_p, ctypes.c_int, ctypes.c_char_p
     signatures: dict[str, tuple[Any, list[Any]]] = {
         "EVP_CIPHER_CTX_new": (p, []),
@@ -114,6 +119,7 @@ def load() -> Any | None:
     if not _loaded:
         try:
             import _hashlib
+            import ctypes  # here: ctypes costs an idle daemon that never seals about 0.7 MB
 
             # dlsym on _hashlib's handle also searches the libraries it links: its libcrypto.
             lib: Any = ctypes.CDLL(_hashlib.__file__)

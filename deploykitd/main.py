@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import uvicorn
 from starlette.applications import Starlette
@@ -39,14 +40,16 @@ from deploykit_reconciler.builds import BuildPipeline
 from deploykit_sqlite import Store
 from deploykit_sqlite.cipher import KEY_FILE
 from deploykit_sqlite.snapshot import SQLiteArchiver
-from deploykit_swarm import SwarmRuntime
-from deploykit_swarm.nodes import SwarmNodes
-from deploykit_swarm.registry import RegistryBuilder, RegistryPusher
 from deploykit_sysinfo import MetricsSampler, MetricsSettings, SystemInfo
 from deploykit_sysinfo.disk_watch import DiskWatch, DiskWatchSettings
 from deploykitd.audit import AuditRecorder
 from deploykitd.backup import BACKUPS_DIR
 from deploykitd.config import Config
+
+if TYPE_CHECKING:  # imported by --runtime swarm alone: the Swarm adapter costs others 0.6 MB
+    from deploykit_swarm import SwarmRuntime
+    from deploykit_swarm.nodes import SwarmNodes
+    from deploykit_swarm.registry import RegistryPusher
 
 log = logging.getLogger("deploykitd")
 
@@ -232,6 +235,9 @@ class Main:
     async def _open_swarm(self, engine: DockerRuntime) -> SwarmRuntime:
         """``--runtime swarm``: refuses to start (RuntimeError) when the engine answers and is not
         a swarm manager; an engine that does not answer yet is retried like the Docker runtime."""
+        from deploykit_swarm import SwarmRuntime
+        from deploykit_swarm.nodes import SwarmNodes
+
         swarm = SwarmRuntime(engine, self.config.docker_host)
         await swarm.open()
         try:
@@ -261,6 +267,8 @@ class Main:
         if cfg.registry and self.swarm is None:
             log.warning("--registry is for --runtime swarm; one engine runs the images it builds")
         elif cfg.registry:
+            from deploykit_swarm.registry import RegistryBuilder, RegistryPusher
+
             self.pusher = RegistryPusher(cfg.registry, cfg.docker_host)
             await self.pusher.open()
             builder = RegistryBuilder(self.builder, self.pusher)

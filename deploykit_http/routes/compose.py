@@ -1,12 +1,11 @@
 """Docker Compose import: the YAML is parsed here (PyYAML's safe loader), translated by the
 domain (``deploykit.compose``) and staged in one go, or only previewed on a dry run. PyYAML is
-imported by the first import: an idle daemon does not carry it."""
+imported by the first import, and so is the translation: an idle daemon carries neither."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from deploykit.compose import NODE_H, NODE_W, GitRepo, translate
 from deploykit.errors import ValidationError
 from deploykit.staging import ServiceStage
 from deploykit_http import models as m
@@ -32,6 +31,8 @@ def parse_yaml(text: str) -> Any:
 
 def endpoints(ctx: Context) -> list[Endpoint]:
     async def import_compose(call: Call) -> Any:
+        from deploykit.compose import NODE_H, NODE_W, GitRepo, translate
+
         body: m.ComposeImportIn = call.body
         project = await ctx.project(call.params["project_id"])
         doc = parse_yaml(body.compose)

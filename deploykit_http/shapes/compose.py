@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from typing_extensions import TypedDict
 
-from deploykit.compose import ComposeImport, ComposeService
-from deploykit.staging import StagedService
 from deploykit_http.shapes.services import ConfigOut, config_out
+
+if TYPE_CHECKING:  # the compose route imports the translation on first use
+    from deploykit.compose import ComposeImport, ComposeService
+    from deploykit.staging import StagedService
 
 
 class ComposeServiceOut(ConfigOut):
