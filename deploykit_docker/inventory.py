@@ -3,6 +3,13 @@
 One ``system/df`` call gives every container (with its writable layer's size), image and volume
 (with the size of its data) and the build cache; networks come from one list. Owners are read
 from labels only; DeployKit's built images, which have none, by their name.
+
+Under ``--runtime swarm`` two kinds of DeployKit's objects carry ``deploykit.runtime`` instead of
+``managed-by`` (so that a plain Docker runtime on the same engine never adopts them): Swarm task
+containers (``swarm``) and the projects' edge bridges ``dk-{slug}_edge`` (``edge``). They are
+DeployKit's all the same, with the owner their other labels name; a task container's detail names
+its Swarm service (the Swarm services themselves are not engine objects of their own here: each
+is the one task container it runs on this node).
 """
 
 from __future__ import annotations
@@ -21,21 +28,35 @@ from deploykit.runtime import (
 from deploykit_docker.runtime import DockerRuntime
 
 BUILTIN_NETWORKS = frozenset({"bridge", "host", "none"})
+LABEL_RUNTIME = "deploykit.runtime"
+"""``swarm`` on Swarm task containers, ``edge`` on edge bridges (``deploykit_swarm``)."""
+SWARM_SERVICE_NAME = "com.docker.swarm.service.name"
+
+
+def managed(kind: EngineObjectKind, name: str, labels: dict[str, str]) -> bool:
+    """DeployKit's: its ``managed-by`` label, a Swarm task container or edge bridge of its swarm
+    runtime, or (built images carry no label) a built image's name."""
+    if labels.get(LABEL_MANAGED_BY) == MANAGED_BY:
+        return True
+    if kind is EngineObjectKind.CONTAINER:
+        return labels.get(LABEL_RUNTIME) == "swarm" and SWARM_SERVICE_NAME in labels
+    if kind is EngineObjectKind.NETWORK:
+        return labels.get(LABEL_RUNTIME) == "edge"
+    return kind is EngineObjectKind.IMAGE and built_image(name)
 
 
 def _owned(
     kind: EngineObjectKind, id: str, name: str, size: int | None, labels: dict[str, str], detail: str
 ) -> EngineObject:
-    # Built images carry no label: their name is DeployKit's (an owner is then not known here).
-    managed = labels.get(LABEL_MANAGED_BY) == MANAGED_BY or (kind is EngineObjectKind.IMAGE and built_image(name))
+    ours = managed(kind, name, labels)
     return EngineObject(
         kind=kind,
         id=id,
         name=name,
         size_bytes=size if size is None or size >= 0 else None,  # the engine says -1 for "unknown"
-        managed=managed,
-        project_id=labels.get(LABEL_PROJECT_ID) if managed else None,
-        service_id=labels.get(LABEL_SERVICE_ID) if managed else None,
+        managed=ours,
+        project_id=labels.get(LABEL_PROJECT_ID) if ours else None,
+        service_id=labels.get(LABEL_SERVICE_ID) if ours else None,
         detail=detail,
         labels=labels,
     )
@@ -46,14 +67,17 @@ def objects_from_df(df: dict[str, Any], networks: list[dict[str, Any]]) -> list[
     out: list[EngineObject] = []
     for c in df.get("Containers") or []:
         names = [str(n).lstrip("/") for n in c.get("Names") or []]
+        labels = dict(c.get("Labels") or {})
+        state = str(c.get("State") or "")
+        service = labels.get(SWARM_SERVICE_NAME)
         out.append(
             _owned(
                 EngineObjectKind.CONTAINER,
                 str(c["Id"]),
                 names[0] if names else str(c["Id"])[:12],
                 int(c.get("SizeRw") or 0),
-                dict(c.get("Labels") or {}),
-                str(c.get("State") or ""),
+                labels,
+                f"{state}, task of Swarm service {service}" if service else state,
             )
         )
     for i in df.get("Images") or []:

@@ -6,6 +6,11 @@ image is an empty one imported from a zero-length tar on first use, so no image 
 and nothing depends on what the services' images contain. While a volume is copied, the running
 containers that mount it are paused (frozen, not stopped: requests wait, nothing restarts), so
 the copy is what a crash at that instant would leave, and they are unpaused at once afterwards.
+
+Under ``--runtime swarm`` the containers are Swarm task containers (labelled ``deploykit.runtime=swarm``
+instead of ``managed-by``): they are paused the same way, which Swarm leaves alone (a paused task
+still runs; nothing is rescheduled). They cannot be *stopped* for a restore, though: Swarm starts
+a new task at once, so a restore over a volume a task uses names the services to scale to 0.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 from aiodocker.exceptions import DockerError
@@ -35,6 +41,9 @@ log = logging.getLogger(__name__)
 COPY_IMAGE = "deploykit/volume-copy:1"
 """An image with no files at all: a helper container only needs a root to mount the volume in."""
 MOUNT = "/.deploykit-volume"
+LABEL_RUNTIME = "deploykit.runtime"
+"""``swarm`` on Swarm task containers (``deploykit_swarm``), which carry no ``managed-by``."""
+SWARM_SERVICE_NAME = "com.docker.swarm.service.name"
 LABEL_BACKUP = "deploykit.backup-helper"
 """Marks helper containers; deliberately not ``managed-by``, so the reconciler never adopts or
 sweeps one in the middle of a copy."""
@@ -71,6 +80,14 @@ def _download_over_unix_socket(socket_path: str, path: str, dest: Path, what: st
                 fh.write(chunk)
     finally:
         conn.close()
+
+
+def _swarm_task(labels: dict[str, str]) -> bool:
+    return labels.get(LABEL_RUNTIME) == "swarm" and SWARM_SERVICE_NAME in labels
+
+
+def _managed(labels: dict[str, str]) -> bool:
+    return labels.get(LABEL_MANAGED_BY) == MANAGED_BY or _swarm_task(labels)
 
 
 def _empty_tar() -> bytes:
@@ -116,7 +133,7 @@ class DockerVolumeArchiver:
             try:
                 await self._rt._call("volume_remove", "DELETE", f"volumes/{name}", f"volume {name}")
             except Error as err:
-                raise Error(CONFLICT, f"Volume {name} is in use; stop the containers that mount it first.") from err
+                raise Error(CONFLICT, await self._in_use_message(name)) from err
         await self._rt.ensure_volume(name, labels)
         async with self._helper(name) as helper:
             await self._upload(helper, src, name)
@@ -210,13 +227,36 @@ class DockerVolumeArchiver:
         except (DockerError, aiohttp.ClientError, OSError, TimeoutError) as exc:
             raise translate(exc, f"image {COPY_IMAGE}") from exc
 
+    async def _users(self, volume: str, *, running: bool) -> list[dict[str, Any]]:
+        """The managed containers that mount ``volume``: DeployKit's own and Swarm task containers."""
+        wanted: dict[str, list[str]] = {"volume": [volume]}
+        if running:
+            wanted["status"] = ["running"]
+        params = {"filters": json.dumps(wanted), **({} if running else {"all": "1"})}
+        found = await self._rt._call("container_list", "GET", "containers/json", f"volume {volume}", params=params)
+        return [c for c in found if _managed(c.get("Labels") or {})]
+
+    async def _in_use_message(self, volume: str) -> str:
+        try:
+            users = await self._users(volume, running=False)
+        except Error:
+            users = []
+        services = sorted({str(c["Labels"][SWARM_SERVICE_NAME]) for c in users if _swarm_task(c["Labels"])})
+        if not services:
+            return f"Volume {volume} is in use; stop the containers that mount it first."
+        # Stopping a task container makes Swarm start another one: the service has to go to 0.
+        scale = " ".join(f"{s}=0" for s in services)
+        return (
+            f"Volume {volume} is in use by the Swarm service(s) {', '.join(services)}; Swarm restarts a "
+            f"stopped task, so scale them to 0 first (docker service scale {scale}); "
+            "deploykitd serve starts them again."
+        )
+
     @asynccontextmanager
     async def _paused_users(self, volume: str) -> AsyncIterator[list[str]]:
-        """Pause the running managed containers that mount ``volume``; unpause them however the copy ends."""
-        filters = json.dumps({"volume": [volume], "status": ["running"], "label": [f"{LABEL_MANAGED_BY}={MANAGED_BY}"]})
-        users = await self._rt._call(
-            "container_list", "GET", "containers/json", f"volume {volume}", params={"filters": filters}
-        )
+        """Pause the running managed containers (Swarm task containers too) that mount ``volume``;
+        unpause them however the copy ends."""
+        users = await self._users(volume, running=True)
         paused: list[str] = []
         try:
             for item in users:
