@@ -114,7 +114,7 @@ def objects_from_df(df: dict[str, Any], networks: list[dict[str, Any]]) -> list[
                 str(n["Name"]),
                 None,
                 dict(n.get("Labels") or {}),
-                str(n.get("Driver") or ""),
+                f"{n.get('Driver') or ''}, swarm scope" if n.get("Scope") == "swarm" else str(n.get("Driver") or ""),
             )
         )
     order = list(EngineObjectKind)

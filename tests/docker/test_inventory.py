@@ -23,7 +23,8 @@ from deploykit.runtime import (
     volume_labels,
 )
 from deploykit_docker import DockerRuntime
-from deploykit_docker.inventory import DockerInventory
+from deploykit_docker.inventory import DockerInventory, objects_from_df
+from deploykit_docker.inventory import managed as inventory_managed
 from tests.conftest import TEST_IMAGE
 from tests.reconciler.support import docker_cli
 
@@ -195,3 +196,37 @@ async def test_built_images_are_recognised_by_name_and_removed_by_name_alone(run
         assert (await docker_cli("image", "ls", "-q", plain)).strip()
     finally:
         await docker_cli("rmi", "-f", mine, second, theirs, lookalike, plain, labelled, check=False)
+
+
+@pytest.mark.parametrize(
+    ("kind", "labels", "managed"),
+    [
+        (
+            EngineObjectKind.CONTAINER,
+            {"deploykit.runtime": "swarm", "com.docker.swarm.service.name": "dk_a_web_0"},
+            True,
+        ),
+        (EngineObjectKind.CONTAINER, {"deploykit.runtime": "swarm"}, False),  # not a Swarm task after all
+        (EngineObjectKind.CONTAINER, {"deploykit.runtime": "edge"}, False),
+        (EngineObjectKind.NETWORK, {"deploykit.runtime": "edge", "deploykit.project-id": "p"}, True),
+        (EngineObjectKind.NETWORK, {"deploykit.runtime": "swarm"}, False),
+        (EngineObjectKind.VOLUME, {"deploykit.runtime": "edge"}, False),
+    ],
+)
+def test_swarm_task_containers_and_edge_networks_are_deploykits(
+    kind: EngineObjectKind, labels: dict[str, str], managed: bool
+) -> None:
+    assert inventory_managed(kind, "x", labels) is managed
+
+
+def test_a_task_containers_detail_names_its_swarm_service_and_a_swarm_network_its_scope() -> None:
+    task = {"deploykit.runtime": "swarm", "com.docker.swarm.service.name": "dk_a_web_0", "deploykit.project-id": "p"}
+    df = {"Containers": [{"Id": "c1", "Names": ["/dk_a_web_0.1.x"], "State": "running", "Labels": task}]}
+    networks = [{"Id": "n1", "Name": "dk-a_edge", "Driver": "bridge", "Scope": "swarm", "Labels": {}}]
+    container, network = objects_from_df(df, networks)
+    assert (container.managed, container.project_id, container.detail) == (
+        True,
+        "p",
+        "running, task of Swarm service dk_a_web_0",
+    )
+    assert (network.managed, network.detail) == (False, "bridge, swarm scope")
