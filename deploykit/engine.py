@@ -19,6 +19,8 @@ class EngineObjectKind(StrEnum):
     IMAGE = "image"
     VOLUME = "volume"
     NETWORK = "network"
+    SERVICE = "service"
+    """A Swarm service (the engine is a swarm manager): under ``--runtime swarm`` one per replica."""
 
 
 @dataclass(frozen=True)
@@ -26,16 +28,17 @@ class EngineObject:
     kind: EngineObjectKind
     id: str
     name: str
-    """A container's or volume's or network's name; an image's first tag (``<none>`` when dangling)."""
+    """A container's, volume's, network's or Swarm service's name; an image's first tag (``<none>``
+    when dangling)."""
     size_bytes: int | None
     """Containers: their writable layer; images: the whole image (layers shared with others
-    included); volumes: the data in them (None when the engine cannot tell); networks: None."""
+    included); volumes: the data in them (None when the engine cannot tell); networks, services: None."""
     managed: bool
     """Carries DeployKit's ``managed-by`` label."""
     project_id: str | None = None
     service_id: str | None = None
     detail: str = ""
-    """A container's state, an image's other tags, a network's driver."""
+    """A container's state, an image's other tags, a network's driver, a service's replicas."""
     labels: dict[str, str] = field(default_factory=dict, compare=False)
 
 
@@ -67,8 +70,8 @@ class PruneResult:
 
 class EngineInventory(Protocol):
     async def engine_usage(self) -> EngineUsage:
-        """Every container, image, volume and network on the engine, with size and owner.
-        Raises ``unavailable``."""
+        """Every container, image, volume and network on the engine, and every Swarm service when
+        it is a swarm manager, with size and owner. Raises ``unavailable``."""
         ...
 
     async def prune_engine(self, req: PruneRequest) -> PruneResult:

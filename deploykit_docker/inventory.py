@@ -8,12 +8,13 @@ Under ``--runtime swarm`` two kinds of DeployKit's objects carry ``deploykit.run
 ``managed-by`` (so that a plain Docker runtime on the same engine never adopts them): Swarm task
 containers (``swarm``) and the projects' edge bridges ``dk-{slug}_edge`` (``edge``). They are
 DeployKit's all the same, with the owner their other labels name; a task container's detail names
-its Swarm service (the Swarm services themselves are not engine objects of their own here: each
-is the one task container it runs on this node).
+its Swarm service. On a swarm manager the Swarm services are listed too (``GET /services``),
+DeployKit's by their ``managed-by`` label as everything else.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from deploykit.engine import EngineInventory, EngineObject, EngineObjectKind, EngineUsage, PruneRequest, PruneResult
@@ -31,6 +32,8 @@ BUILTIN_NETWORKS = frozenset({"bridge", "host", "none"})
 LABEL_RUNTIME = "deploykit.runtime"
 """``swarm`` on Swarm task containers, ``edge`` on edge bridges (``deploykit_swarm``)."""
 SWARM_SERVICE_NAME = "com.docker.swarm.service.name"
+LABEL_NODE = "deploykit.node"
+"""On a Swarm service pinned to one node (it mounts node-local volumes): that node's id."""
 
 
 def managed(kind: EngineObjectKind, name: str, labels: dict[str, str]) -> bool:
@@ -62,8 +65,11 @@ def _owned(
     )
 
 
-def objects_from_df(df: dict[str, Any], networks: list[dict[str, Any]]) -> list[EngineObject]:
-    """Containers, images, volumes (``GET /system/df``) and networks (``GET /networks``)."""
+def objects_from_df(
+    df: dict[str, Any], networks: list[dict[str, Any]], services: Sequence[dict[str, Any]] = ()
+) -> list[EngineObject]:
+    """Containers, images, volumes (``GET /system/df``), networks (``GET /networks``) and Swarm
+    services (``GET /services``)."""
     out: list[EngineObject] = []
     for c in df.get("Containers") or []:
         names = [str(n).lstrip("/") for n in c.get("Names") or []]
@@ -117,6 +123,16 @@ def objects_from_df(df: dict[str, Any], networks: list[dict[str, Any]]) -> list[
                 f"{n.get('Driver') or ''}, swarm scope" if n.get("Scope") == "swarm" else str(n.get("Driver") or ""),
             )
         )
+    for sv in services:
+        spec = sv.get("Spec") or {}
+        labels = dict(spec.get("Labels") or {})
+        replicas = ((spec.get("Mode") or {}).get("Replicated") or {}).get("Replicas")
+        detail = f"{replicas} replica(s)" if replicas is not None else "global"
+        if labels.get(LABEL_NODE):
+            detail += f", pinned to node {labels[LABEL_NODE][:12]}"
+        out.append(
+            _owned(EngineObjectKind.SERVICE, str(sv["ID"]), str(spec.get("Name") or sv["ID"]), None, labels, detail)
+        )
     order = list(EngineObjectKind)
     return sorted(out, key=lambda o: (order.index(o.kind), not o.managed, o.name))
 
@@ -132,7 +148,7 @@ class DockerInventory(EngineInventory):
 
     async def engine_usage(self) -> EngineUsage:
         df = await self._runtime.disk_usage()
-        objects = objects_from_df(df, await self._runtime.all_networks())
+        objects = objects_from_df(df, await self._runtime.all_networks(), await self._runtime.swarm_services())
         dangling = [o for o in objects if o.kind is EngineObjectKind.IMAGE and o.name == "<none>"]
         cache = sum(int(b.get("Size") or 0) for b in df.get("BuildCache") or [] if not b.get("InUse"))
         return EngineUsage(

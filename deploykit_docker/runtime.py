@@ -289,6 +289,20 @@ class DockerRuntime:
         data: list[dict[str, Any]] = await self._call("network_list", "GET", "networks", "networks")
         return data
 
+    async def swarm_services(self) -> list[dict[str, Any]]:
+        """Every Swarm service, managed or not (the housekeeping page); none when the engine is not
+        a swarm manager (it answers 503 then). Raises ``unavailable``."""
+        self.api_calls["service_list"] += 1
+        try:
+            data: list[dict[str, Any]] = await self._client._query_json("services", "GET", timeout=self._timeout(0.0))
+        except DockerError as exc:
+            if exc.status == 503 and "swarm" in str(exc.message).lower():
+                return []
+            raise translate(exc, "swarm services") from exc
+        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+            raise translate(exc, "swarm services") from exc
+        return data
+
     async def ensure_image(self, ref: str, *, pull: bool = False) -> None:
         present = await self.has_image(ref)
         if present and not pull:

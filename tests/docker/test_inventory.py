@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import os
+import threading
 import uuid
 from collections.abc import AsyncIterator
+from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 
 from deploykit.engine import EngineObjectKind, PruneRequest
-from deploykit.errors import ValidationError
+from deploykit.errors import UNAVAILABLE, Error, ValidationError
 from deploykit.runtime import (
     LABEL_INSTANCE,
     ContainerSpec,
@@ -230,3 +232,74 @@ def test_a_task_containers_detail_names_its_swarm_service_and_a_swarm_network_it
         "running, task of Swarm service dk_a_web_0",
     )
     assert (network.managed, network.detail) == (False, "bridge, swarm scope")
+
+
+def test_swarm_services_are_listed_with_their_owner_replicas_and_pin() -> None:
+    labels = {
+        "managed-by": "deploykit",
+        "deploykit.project-id": "p",
+        "deploykit.service-id": "s",
+        "deploykit.node": "n" * 25,
+    }
+    services = [
+        {"ID": "sv1", "Spec": {"Name": "dk_a_db_0", "Labels": labels, "Mode": {"Replicated": {"Replicas": 1}}}},
+        {"ID": "sv2", "Spec": {"Name": "theirs", "Mode": {"Global": {}}}},
+    ]
+    ours, theirs = objects_from_df({}, [], services)
+    assert (ours.kind, ours.name, ours.managed, ours.project_id, ours.service_id, ours.detail) == (
+        EngineObjectKind.SERVICE,
+        "dk_a_db_0",
+        True,
+        "p",
+        "s",
+        f"1 replica(s), pinned to node {'n' * 12}",
+    )
+    assert (theirs.managed, theirs.project_id, theirs.detail) == (False, None, "global")
+
+
+NOT_A_MANAGER = (
+    b'{"message": "This node is not a swarm manager. Use \\"docker swarm init\\" or \\"docker swarm join\\" '
+    b'to connect this node to swarm and try again."}'
+)
+
+
+class _Engine(BaseHTTPRequestHandler):
+    """An engine API whose ``GET /services`` answers ``services`` (status, body)."""
+
+    services: tuple[int, bytes] = (503, NOT_A_MANAGER)
+
+    def do_GET(self) -> None:
+        status, body = self.services if "/services" in self.path else (200, b'{"ApiVersion": "1.41"}')
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.mark.parametrize(
+    ("answer", "expected"),
+    [((503, NOT_A_MANAGER), []), ((200, b'[{"ID": "sv1"}]'), [{"ID": "sv1"}]), ((500, b'{"message": "boom"}'), None)],
+)
+async def test_swarm_services_are_none_on_an_engine_that_is_not_a_manager(
+    answer: tuple[int, bytes], expected: list[dict[str, str]] | None
+) -> None:
+    handler = type("Engine", (_Engine,), {"services": answer})
+    server = HTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    rt = DockerRuntime(f"tcp://127.0.0.1:{server.server_address[1]}")
+    await rt.open()
+    try:
+        if expected is None:
+            with pytest.raises(Error) as err:
+                await rt.swarm_services()
+            assert err.value.code == UNAVAILABLE
+        else:
+            assert await rt.swarm_services() == expected
+    finally:
+        await rt.close()
+        server.shutdown()
+        server.server_close()

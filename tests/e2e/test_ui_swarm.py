@@ -1,7 +1,7 @@
 """A daemon with ``--runtime swarm`` on the real single-node swarm, through its API and in Chromium:
 
-- the Engine page (``GET /api/system/engine``) shows the Swarm task container of a service, the
-  project's overlay network and its ``_edge`` bridge as DeployKit's (managed, with their owner), not
+- the Engine page (``GET /api/system/engine``) shows the Swarm service of a replica, its task
+  container, the project's overlay network and its ``_edge`` bridge as DeployKit's (managed, with their owner), not
   as unmanaged objects, and a prune leaves them, and the Swarm service's task, as they were;
 - the service panel of a service with a volume says it is pinned to one node (the manager);
 - Admin → Nodes lists the manager with its role, availability and state, and the join command.
@@ -110,6 +110,11 @@ def test_swarm_objects_are_deploykits_on_the_engine_page_and_the_ui_says_pinned_
     assert networks[edge]["managed"]
     assert networks[edge]["owner"] == networks[overlay]["owner"]
     assert networks[edge]["detail"] == "bridge, swarm scope"
+    node_id = docker("info", "--format", "{{.Swarm.NodeID}}")
+    service = by_name(usage, "service")[swarm_service]
+    assert service["managed"]
+    assert service["owner"] == container["owner"]
+    assert service["detail"] == f"1 replica(s), pinned to node {node_id[:12]}"
     volume = next(v for v in by_name(usage, "volume").values() if v["owner"] and v["owner"]["service_id"] == sid)
     assert volume["managed"]
 
@@ -125,6 +130,9 @@ def test_swarm_objects_are_deploykits_on_the_engine_page_and_the_ui_says_pinned_
     e(row).to_have_attribute("data-managed", "yes")
     e(row.get_by_test_id("engine-owner")).to_have_text("Swarm / db")
     e(row).to_contain_text(f"task of Swarm service {swarm_service}")
+    service_row = page.get_by_test_id("engine-services").get_by_test_id("engine-row").filter(has_text=swarm_service)
+    e(service_row).to_have_attribute("data-managed", "yes")
+    e(service_row.get_by_test_id("engine-owner")).to_have_text("Swarm / db")
     networks_card = page.get_by_test_id("engine-networks")
     for name, detail in ((overlay, "overlay, swarm scope"), (edge, "bridge, swarm scope")):
         net = networks_card.get_by_test_id("engine-row").filter(has_text=name).filter(has_text=detail)

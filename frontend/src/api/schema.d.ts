@@ -2215,7 +2215,7 @@ export interface components {
          * EngineObjectKind
          * @enum {string}
          */
-        EngineObjectKind: "container" | "image" | "volume" | "network";
+        EngineObjectKind: "container" | "image" | "volume" | "network" | "service";
         /** EngineObjectOut */
         EngineObjectOut: {
             kind: components["schemas"]["EngineObjectKind"];

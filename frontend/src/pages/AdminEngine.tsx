@@ -9,8 +9,8 @@ type Usage = components["schemas"]["EngineUsageOut"];
 type EngineObject = components["schemas"]["EngineObjectOut"];
 type Prune = components["schemas"]["PruneOut"];
 
-const KINDS = ["container", "image", "volume", "network"] as const;
-const TITLES = { container: "Containers", image: "Images", volume: "Volumes", network: "Networks" } as const;
+const KINDS = ["container", "image", "volume", "network", "service"] as const;
+const TITLES = { container: "Containers", image: "Images", volume: "Volumes", network: "Networks", service: "Swarm services" } as const;
 
 function bytes(n: number | null): string {
   if (n === null) return "—";
@@ -38,8 +38,8 @@ function Owner({ o }: { o: EngineObject }) {
 }
 
 /** The admin page's Engine tab: every container, image, volume and network on the Docker engine
- * with its size and owner (a project and service, from labels, or unmanaged), and a prune of
- * dangling images and build cache. */
+ * (and its Swarm services, on a swarm manager) with its size and owner (a project and service, from
+ * labels, or unmanaged), and a prune of dangling images and build cache. */
 export function Engine() {
   const api = useApi();
   const qc = useQueryClient();
@@ -80,6 +80,7 @@ export function Engine() {
       {usage.data
         ? KINDS.map((kind) => {
             const rows = objects.filter((o) => o.kind === kind);
+            if (kind === "service" && rows.length === 0) return null; // not a swarm manager
             return (
               <section className="card" key={kind} data-testid={`engine-${kind}s`}>
                 <h2>
