@@ -61,6 +61,13 @@ class Identity:
     """The API key's description, for the audit log."""
 
 
+def actor_name(identity: Identity) -> str:
+    """Who did something, as a deployment card records it: the user's name, or the API key's."""
+    if identity.api_key_id is not None:
+        return f"API key {identity.api_key_name or identity.api_key_id[:8]}"
+    return identity.user.name
+
+
 @dataclass(frozen=True)
 class ProfileUpdate:
     name: str | None = None

@@ -99,6 +99,12 @@ class Deployment:
     trigger: DeploymentTrigger = DeploymentTrigger.DEPLOY
     changes: tuple[str, ...] = ()
     """What changed against the service's previous deployment (``drift.change_summary``)."""
+    actor: str | None = None
+    """Who asked for it, as recorded then: a user's name, ``API key <description>``, ``webhook``;
+    None for deployments made before it was recorded (``created_by`` is the user's id)."""
+    service_env: dict[str, str] | None = None
+    """The service's own variables as written (references unresolved) when it was created: a
+    rollback, or Revert to running, puts them back. None for deployments made before this was kept."""
 
     @property
     def in_flight(self) -> bool:
@@ -133,6 +139,7 @@ class DeploymentCreate:
     created_by: str | None = None
     rollback_of: str | None = None
     trigger: DeploymentTrigger = DeploymentTrigger.DEPLOY
+    actor: str | None = None
 
 
 @dataclass(frozen=True)
@@ -172,28 +179,36 @@ class DeploymentService(Protocol):
         commit_sha: str | None = None,
         commit_message: str | None = None,
         trigger: DeploymentTrigger = DeploymentTrigger.REDEPLOY,
+        actor: str | None = None,
     ) -> Deployment:
         """A new deployment from the service's current config with freshly resolved env; for a git
         source, pinned to ``commit_sha`` when given (a push webhook), else the branch head.
+        ``actor`` is who asked, as the deployment card says (``auth.actor_name``).
         Raises ``not_found``, ``conflict`` (the service was never deployed)."""
         ...
 
-    async def rollback(self, service_id: str, deployment_id: str, created_by: str | None) -> Deployment:
+    async def rollback(
+        self, service_id: str, deployment_id: str, created_by: str | None, actor: str | None = None
+    ) -> Deployment:
         """A new deployment that copies ``deployment_id``'s snapshot (image included) and goes
-        through the readiness gate again. The service's config becomes the snapshot's, so that
-        what is configured is what runs and a later unrelated deploy keeps the rolled-back
-        version. Raises ``not_found``, ``invalid`` (never healthy)."""
+        through the readiness gate again. The service's config, and its own variables where the
+        snapshot kept them, become the snapshot's, so that what is configured is what runs and a
+        later unrelated deploy keeps the rolled-back version. Raises ``not_found``, ``invalid``
+        (never healthy)."""
         ...
 
-    async def retry(self, service_id: str, deployment_id: str, created_by: str | None) -> Deployment:
+    async def retry(
+        self, service_id: str, deployment_id: str, created_by: str | None, actor: str | None = None
+    ) -> Deployment:
         """A new deployment that copies a failed (or cancelled) deployment's snapshot and goes
         through the build and readiness gate again. Raises ``not_found``, ``invalid`` (not failed
         or cancelled)."""
         ...
 
     async def revert_config(self, service_id: str) -> Service:
-        """Make the service's config that of the deployment it runs (dropping a config that
-        failed to deploy); no new deployment. Raises ``not_found``, ``conflict`` (nothing runs)."""
+        """Make the service's config, and its own variables where the deployment kept them, those
+        of the deployment it runs (dropping settings that failed to deploy); no new deployment.
+        Raises ``not_found``, ``conflict`` (nothing runs)."""
         ...
 
     async def mark_building(self, id: str) -> Deployment:

@@ -3,7 +3,9 @@
 ``config_drift``: a service's config against the deployment it runs (or is rolling out to). A
 rollback makes the config equal to what runs; a failed deployment leaves the config the user asked
 for, which then differs from what runs until it is deployed again or reverted. The UI shows every
-difference before Deploy, and a Deploy (or Redeploy) of the service applies them.
+difference before Deploy, and a Deploy (or Redeploy) of the service applies them. ``env_drift`` does
+the same for the resolved variables (a value that changed counts, not only a key): each is a field
+``env.KEY`` whose values the UI masks like every other variable value.
 
 ``change_summary``: a deployment against the service's previous one, in a few short lines
 (``replicas: 1 → 2``, ``env: +API_KEY``) recorded on the deployment card. Env values are never
@@ -28,6 +30,35 @@ def config_drift(config: ServiceConfig, deployed: ServiceConfig | None) -> list[
     if deployed is None:
         return []
     return field_diffs(deployed.to_dict(), config.to_dict(), created=False)
+
+
+ENV_PREFIX = "env."
+
+
+def env_drift(config_env: Mapping[str, str] | None, running_env: Mapping[str, str] | None) -> list[FieldDiff]:
+    """Each variable whose resolved value now (``config_env``) differs from the one the running
+    deployment got, as a field ``env.KEY`` (before: running, None when it had none; after: now,
+    None when removed), by key; nothing when either side is unknown."""
+    if config_env is None or running_env is None:
+        return []
+    keys = sorted(set(config_env) | set(running_env))
+    return [
+        FieldDiff(ENV_PREFIX + k, running_env.get(k), config_env.get(k))
+        for k in keys
+        if running_env.get(k) != config_env.get(k)
+    ]
+
+
+def service_drift(
+    config: ServiceConfig,
+    deployed: ServiceConfig | None,
+    config_env: Mapping[str, str] | None = None,
+    running_env: Mapping[str, str] | None = None,
+) -> list[FieldDiff]:
+    """``config_drift`` then ``env_drift``: everything a Deploy of the service would change in what runs."""
+    if deployed is None:
+        return []
+    return config_drift(config, deployed) + env_drift(config_env, running_env)
 
 
 def short(value: Any) -> str:

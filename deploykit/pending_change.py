@@ -74,8 +74,11 @@ class PendingChangeService(Protocol):
         Raises ``not_found``."""
         ...
 
-    async def apply_pending_changes(self, project_id: str, user_id: str | None) -> ApplyResult:
-        """Apply every staged change in one transaction and create the deployments they imply.
+    async def apply_pending_changes(
+        self, project_id: str, user_id: str | None, actor: str | None = None
+    ) -> ApplyResult:
+        """Apply every staged change in one transaction and create the deployments they imply
+        (``actor``: who deployed, as their cards say).
         On any error nothing changes (data and staged log alike) and the domain error is raised:
         ``conflict``, ``invalid``, ``not_found``."""
         ...

@@ -313,6 +313,11 @@ class Service:
     preview_of: str | None = None
     """A hidden service that runs a pull-request preview: the previewed service's id
     (``deploykit.preview``); its builds clone with that service's deploy key and known hosts."""
+    env: dict[str, str] | None = None
+    """The variables a deployment of the service would get now, resolved (read with
+    ``deployed_config``; ``drift.env_drift`` compares them with ``deployed_env``)."""
+    deployed_env: dict[str, str] | None = None
+    """The resolved variables of the deployment ``deployed_config`` is from."""
 
 
 @dataclass(frozen=True)

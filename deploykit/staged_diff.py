@@ -266,13 +266,15 @@ class _Differ:
             prior.ids.append(change.id)
         e.change_ids.append(change.id)
 
-    def result(self, deployed: Mapping[str, ServiceConfig]) -> list[ScopeDiff]:
+    def result(
+        self, deployed: Mapping[str, ServiceConfig], running_env: Mapping[str, Iterable[FieldDiff]]
+    ) -> list[ScopeDiff]:
         running: dict[str, tuple[FieldDiff, ...]] = {}
         for sid, config in deployed.items():
             draft = self.plan.services.get(sid)
             if draft is None or draft.deleted or not draft.applied:
                 continue
-            diffs = tuple(field_diffs(config.to_dict(), draft.config.to_dict(), False))
+            diffs = (*field_diffs(config.to_dict(), draft.config.to_dict(), False), *running_env.get(sid, ()))
             if diffs:
                 running[sid] = diffs
                 entry = self.entry(Scope.SERVICE, sid)
@@ -310,12 +312,15 @@ def staged_diff(
     env_values: Mapping[str, str],
     deployed: Mapping[str, ServiceConfig] | None = None,
     hosts: Mapping[str, str] | None = None,
+    running_env: Mapping[str, Iterable[FieldDiff]] | None = None,
 ) -> list[ScopeDiff]:
     """Replay ``changes`` over ``plan`` (the applied state; it is consumed) and say what they do.
     ``env_values``: the applied env vars' values by id, for the before of an update or delete;
     ``deployed``: each service's running (or rolling out) config, for ``ScopeDiff.running``;
-    ``hosts``: the applied services' network aliases by id, for previewing references."""
+    ``hosts``: the applied services' network aliases by id, for previewing references;
+    ``running_env``: each service's applied variables that differ from what runs
+    (``drift.env_drift``), appended to its ``ScopeDiff.running``."""
     differ = _Differ(plan, project_name, env_values, hosts or {})
     for change in changes:
         differ.add(change)
-    return differ.result(deployed or {})
+    return differ.result(deployed or {}, running_env or {})

@@ -20,7 +20,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from deploykit.audit import Actor, acting_as
-from deploykit.auth import Identity
+from deploykit.auth import Identity, actor_name
 from deploykit.errors import FORBIDDEN, UNAUTHORIZED, Error, ValidationError
 from deploykit.user import User
 from deploykit_http.errors import error_response, status_response
@@ -61,6 +61,13 @@ class Call:
         if self.identity is None:  # only reachable from a PUBLIC endpoint's misuse
             raise Error(UNAUTHORIZED, "Authentication required.")
         return self.identity.user
+
+    @property
+    def actor(self) -> str:
+        """Who the request acts as, as a deployment card records it (``auth.actor_name``)."""
+        if self.identity is None:
+            raise Error(UNAUTHORIZED, "Authentication required.")
+        return actor_name(self.identity)
 
     @property
     def client_address(self) -> str:

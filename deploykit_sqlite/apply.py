@@ -8,6 +8,7 @@ module only reads the state they need and persists what they decided.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 
 from deploykit.bus import Event, EventType
@@ -23,11 +24,12 @@ from deploykit.service import Unset
 from deploykit.staging import applied_node_data
 from deploykit_sqlite.canvas import find_node, rekey_node, remove_node, save_node, sync_env_edges
 from deploykit_sqlite.db import Tx, dumps
+from deploykit_sqlite.sealed_config import decode_config
 from deploykit_sqlite.deployment import insert_deployment, load_deployment
 from deploykit_sqlite.domain import sync_generated_domain
 from deploykit_sqlite.envvar import delete_env_var, insert_env_var, project_env, resolve_for_service, update_env_var
 from deploykit_sqlite.project import rename_project
-from deploykit_sqlite.service import deployed_config, insert_service, load_service, project_services, save_service
+from deploykit_sqlite.service import deployed_row, insert_service, load_service, project_services, save_service
 
 
 async def load_plan(tx: Tx, project_id: str, node_groups: dict[str, str | None] | None = None) -> Plan:
@@ -50,12 +52,14 @@ async def staged_node_groups(tx: Tx, project_id: str, changes: list[PendingChang
     return {r["id"]: r["parent_id"] for r in rows if r["id"] in temp_ids}
 
 
-async def apply_changes(tx: Tx, project: Project, changes: list[PendingChange], user_id: str | None) -> ApplyResult:
+async def apply_changes(
+    tx: Tx, project: Project, changes: list[PendingChange], user_id: str | None, actor: str | None = None
+) -> ApplyResult:
     """Apply ``changes`` (the whole staged log) and create the deployments they imply. Raises the
     domain error of the first change that no longer fits; the caller's transaction rolls back."""
     plan = await load_plan(tx, project.id, await staged_node_groups(tx, project.id, changes))
     steps = plan.replay(changes, strict=True)
-    writer = StepWriter(tx, project, user_id)
+    writer = StepWriter(tx, project, user_id, actor)
     before = await writer.snapshot()
     for step in steps:
         await writer.write(step)
@@ -75,6 +79,7 @@ class StepWriter:
     tx: Tx
     project: Project
     user_id: str | None
+    actor: str | None
     temp_ids: dict[str, str] = field(default_factory=dict)
     created: list[str] = field(default_factory=list)
 
@@ -242,8 +247,12 @@ class StepWriter:
         created: list[str] = []
         drifted = []
         for service in services.values():
-            deployed = await deployed_config(self.tx, service)
-            if deployed is not None and deployed != service.config:
+            row = await deployed_row(self.tx, service)
+            if row is None:
+                continue
+            if decode_config(self.tx, row["config"]) != service.config or (
+                json.loads(self.tx.unseal(row["env_vars"])) != after[service.id][1]
+            ):
                 drifted.append(service.id)
         for sid in deploy_order(self.created, before, after, drifted):
             service = services[sid]
@@ -258,6 +267,7 @@ class StepWriter:
                     config=service.config,
                     env_vars=after[sid][1],
                     created_by=self.user_id,
+                    actor=self.actor,
                     image=built.image if built else None,
                     commit_sha=built.commit_sha if built else None,
                     commit_message=built.commit_message if built else None,

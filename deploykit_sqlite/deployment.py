@@ -22,10 +22,12 @@ from deploykit.deployment import (
 from deploykit.drift import change_summary
 from deploykit.errors import CONFLICT, INVALID, Error, not_found
 from deploykit.service import ImageSource, Service
+from deploykit_sqlite.canvas import sync_env_edges
 from deploykit_sqlite.db import DB, Tx, dumps, from_text, to_text
-from deploykit_sqlite.envvar import resolve_for_service
+from deploykit.envvar import EnvVarCreate, EnvVarUpdate, Scope
+from deploykit_sqlite.envvar import delete_env_var, insert_env_var, resolve_for_service, scope_vars, update_env_var
 from deploykit_sqlite.sealed_config import decode_config, encode_config
-from deploykit_sqlite.service import deployed_config, load_service, save_service, with_deploy_state
+from deploykit_sqlite.service import deployed_row, load_service, save_service, with_deploy_state
 
 MAX_LOG_BYTES = 1024 * 1024
 EVENT_FOR: dict[DeploymentStatus, EventType] = {
@@ -62,6 +64,8 @@ def row_to_deployment(tx: Tx, row: sqlite3.Row) -> Deployment:
         was_healthy=bool(row["was_healthy"]),
         trigger=DeploymentTrigger(row["trigger"]),
         changes=tuple(json.loads(row["changes"])),
+        actor=row["actor"],
+        service_env=None if row["service_env"] is None else json.loads(tx.unseal(row["service_env"])),
     )
 
 
@@ -116,11 +120,12 @@ async def insert_deployment(tx: Tx, create: DeploymentCreate) -> Deployment:
         prev = row_to_deployment(tx, previous)
         before = (prev.config, prev.env_vars, prev.commit_sha)
     changes = change_summary(before, (create.config, create.env_vars, create.commit_sha))
+    own_env = await scope_vars(tx, service.project_id, Scope.SERVICE, service.id)
     id = str(uuid.uuid4())
     await tx.execute(
         "INSERT INTO deployments (id, service_id, project_id, status, config, env_vars, image, commit_sha, "
-        "commit_message, rollback_of, created_by, created_at, trigger, changes) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "commit_message, rollback_of, created_by, created_at, trigger, changes, actor, service_env) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             id,
             service.id,
@@ -136,11 +141,39 @@ async def insert_deployment(tx: Tx, create: DeploymentCreate) -> Deployment:
             now,
             create.trigger.value,
             dumps(changes),
+            create.actor,
+            tx.seal(dumps(own_env)),
         ),
     )
     deployment = await load_deployment(tx, id)
     publish_status(tx, deployment, rollback_of=deployment.rollback_of, commit_sha=deployment.commit_sha)
     return deployment
+
+
+async def restore_service_env(tx: Tx, service: Service, kept: dict[str, str] | None) -> None:
+    """Make the service's own variables ``kept`` (a deployment's ``service_env``): update, add and
+    remove; nothing when the deployment did not keep them. The canvas's reference edges follow."""
+    if kept is None:
+        return
+    rows = await tx.fetchall(
+        "SELECT id, key, value FROM env_vars WHERE project_id = ? AND scope = ? AND scope_id = ?",
+        (service.project_id, Scope.SERVICE.value, service.id),
+    )
+    changed = False
+    for row in rows:
+        if row["key"] not in kept:
+            await delete_env_var(tx, row["id"])
+            changed = True
+        elif tx.unseal(row["value"]) != kept[row["key"]]:
+            await update_env_var(tx, row["id"], EnvVarUpdate(value=kept[row["key"]]))
+            changed = True
+    have = {r["key"] for r in rows}
+    for key, value in kept.items():
+        if key not in have:
+            await insert_env_var(tx, EnvVarCreate(service.project_id, Scope.SERVICE, service.id, key, value))
+            changed = True
+    if changed:
+        await sync_env_edges(tx, service.project_id)
 
 
 async def has_deployments(tx: Tx, service_id: str) -> bool:
@@ -187,6 +220,7 @@ class DeploymentStore:
         commit_sha: str | None = None,
         commit_message: str | None = None,
         trigger: DeploymentTrigger = DeploymentTrigger.REDEPLOY,
+        actor: str | None = None,
     ) -> Deployment:
         async with self.db.tx() as tx:
             service = await load_service(tx, service_id)
@@ -203,10 +237,13 @@ class DeploymentStore:
                     commit_message=commit_message,
                     created_by=created_by,
                     trigger=trigger,
+                    actor=actor,
                 ),
             )
 
-    async def rollback(self, service_id: str, deployment_id: str, created_by: str | None) -> Deployment:
+    async def rollback(
+        self, service_id: str, deployment_id: str, created_by: str | None, actor: str | None = None
+    ) -> Deployment:
         async with self.db.tx() as tx:
             service = await load_service(tx, service_id)
             target = await load_deployment(tx, deployment_id)
@@ -218,6 +255,7 @@ class DeploymentStore:
                 # What is configured is what runs: a later unrelated deploy keeps the rolled-back version.
                 service.config = target.config
                 await save_service(tx, service)
+            await restore_service_env(tx, service, target.service_env)
             return await insert_deployment(
                 tx,
                 DeploymentCreate(
@@ -230,10 +268,13 @@ class DeploymentStore:
                     created_by=created_by,
                     rollback_of=target.id,
                     trigger=DeploymentTrigger.ROLLBACK,
+                    actor=actor,
                 ),
             )
 
-    async def retry(self, service_id: str, deployment_id: str, created_by: str | None) -> Deployment:
+    async def retry(
+        self, service_id: str, deployment_id: str, created_by: str | None, actor: str | None = None
+    ) -> Deployment:
         async with self.db.tx() as tx:
             await load_service(tx, service_id)
             target = await load_deployment(tx, deployment_id)
@@ -252,18 +293,22 @@ class DeploymentStore:
                     commit_message=target.commit_message,
                     created_by=created_by,
                     trigger=DeploymentTrigger.RETRY,
+                    actor=actor,
                 ),
             )
 
     async def revert_config(self, service_id: str) -> Service:
         async with self.db.tx() as tx:
             service = await load_service(tx, service_id)
-            deployed = await deployed_config(tx, service)
-            if deployed is None:
+            running = await deployed_row(tx, service)
+            if running is None:
                 raise Error(CONFLICT, "Nothing runs for this service yet; there is no config to go back to.")
+            deployed = decode_config(tx, running["config"])
             if service.config != deployed:
                 service.config = deployed
                 service = await save_service(tx, service)
+            kept = running["service_env"]
+            await restore_service_env(tx, service, None if kept is None else json.loads(tx.unseal(kept)))
             return await with_deploy_state(tx, service)
 
     async def _transition(self, id: str, target: DeploymentStatus, sets: dict[str, Any]) -> Deployment:

@@ -21,7 +21,8 @@ from deploykit.envvar import Scope
 from deploykit.errors import NOT_FOUND, Error, not_found
 from deploykit.pending_change import ApplyResult, ChangeKind, PendingChange, PendingChangeCreate
 from deploykit.project import Project
-from deploykit.staged_diff import ScopeDiff, staged_diff
+from deploykit.drift import env_drift
+from deploykit.staged_diff import FieldDiff, ScopeDiff, staged_diff
 from deploykit.staging import (
     ServiceStage,
     ServiceTarget,
@@ -35,7 +36,8 @@ from deploykit_sqlite.apply import apply_changes, load_plan, staged_node_groups
 from deploykit_sqlite.canvas import find_node, remove_node, row_to_edge, save_node
 from deploykit_sqlite.db import DB, Tx, dumps, from_text, to_text
 from deploykit_sqlite.project import load_project
-from deploykit_sqlite.service import deployed_config, load_service, project_services
+from deploykit_sqlite.envvar import project_env
+from deploykit_sqlite.service import load_service, project_services, with_deploy_state
 
 
 def row_to_change(tx: Tx, row: sqlite3.Row) -> PendingChange:
@@ -93,12 +95,24 @@ class PendingChangeStore:
         values = {r["id"]: tx.unseal(r["value"]) for r in rows}
         hosts: dict[str, str] = {}
         deployed = {}
-        for service in await project_services(tx, project.id):
+        running_env: dict[str, list[FieldDiff]] = {}
+        services = await project_services(tx, project.id)
+        env_of = await project_env(tx, project.id, services)
+        for service in services:
             hosts[service.id] = service.slug
-            config = await deployed_config(tx, service)
-            if config is not None:
-                deployed[service.id] = config
-        return staged_diff(plan, changes, project_name=project.name, env_values=values, deployed=deployed, hosts=hosts)
+            await with_deploy_state(tx, service, env_of)
+            if service.deployed_config is not None:
+                deployed[service.id] = service.deployed_config
+                running_env[service.id] = env_drift(service.env, service.deployed_env)
+        return staged_diff(
+            plan,
+            changes,
+            project_name=project.name,
+            env_values=values,
+            deployed=deployed,
+            hosts=hosts,
+            running_env=running_env,
+        )
 
     async def stage_env_edit(self, edit: EnvEdit, *, dry_run: bool = False) -> EnvEditResult:
         edit.validate()
@@ -295,11 +309,13 @@ class PendingChangeStore:
                 event(tx, EventType.PENDING_CHANGES_REMOVED, project_id, ids=gone)
             return gone
 
-    async def apply_pending_changes(self, project_id: str, user_id: str | None) -> ApplyResult:
+    async def apply_pending_changes(
+        self, project_id: str, user_id: str | None, actor: str | None = None
+    ) -> ApplyResult:
         async with self.db.tx() as tx:
             project = await load_project(tx, project_id)
             changes = await staged_changes(tx, project_id)
-            result = await apply_changes(tx, project, changes, user_id)
+            result = await apply_changes(tx, project, changes, user_id, actor)
             await tx.execute("DELETE FROM pending_changes WHERE project_id = ?", (project_id,))
             event(
                 tx,

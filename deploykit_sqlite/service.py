@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import uuid
+from typing import TYPE_CHECKING
 
 from deploykit.bus import Event, EventType
 from deploykit.errors import not_found
@@ -12,6 +13,9 @@ from deploykit.service import Service, ServiceConfig, ServiceFilter, ServiceStat
 from deploykit.slug import MAX_SLUG_LENGTH, service_slug
 from deploykit_sqlite.db import DB, Tx, from_text, to_text
 from deploykit_sqlite.sealed_config import decode_config, encode_config
+
+if TYPE_CHECKING:
+    from deploykit_sqlite.envvar import ProjectEnv
 
 
 def row_to_service(tx: Tx, row: sqlite3.Row) -> Service:
@@ -44,20 +48,41 @@ async def load_service(tx: Tx, id: str, project_id: str | None = None) -> Servic
 IN_FLIGHT_STATUSES = ("pending", "building", "starting")
 
 
-async def deployed_config(tx: Tx, service: Service) -> ServiceConfig | None:
-    """The config of the service's newest in-flight deployment, else of its active one."""
+async def deployed_row(tx: Tx, service: Service) -> sqlite3.Row | None:
+    """The service's newest in-flight deployment, else its active one (config, env_vars, service_env)."""
+    columns = "config, env_vars, service_env"
     row = await tx.fetchone(
-        "SELECT config FROM deployments WHERE service_id = ? AND status IN (?, ?, ?) ORDER BY seq DESC LIMIT 1",
+        f"SELECT {columns} FROM deployments WHERE service_id = ? AND status IN (?, ?, ?) ORDER BY seq DESC LIMIT 1",
         (service.id, *IN_FLIGHT_STATUSES),
     )
     if row is None and service.active_deployment_id is not None:
-        row = await tx.fetchone("SELECT config FROM deployments WHERE id = ?", (service.active_deployment_id,))
+        row = await tx.fetchone(f"SELECT {columns} FROM deployments WHERE id = ?", (service.active_deployment_id,))
+    return row
+
+
+async def deployed_config(tx: Tx, service: Service) -> ServiceConfig | None:
+    """The config of the service's newest in-flight deployment, else of its active one."""
+    row = await deployed_row(tx, service)
     return None if row is None else decode_config(tx, row["config"])
 
 
-async def with_deploy_state(tx: Tx, service: Service) -> Service:
-    """``service`` with what it deploys: ``deployed_config`` and ``last_deployment_status``."""
-    service.deployed_config = await deployed_config(tx, service)
+async def deployed_env(tx: Tx, service: Service) -> dict[str, str] | None:
+    """The resolved variables of the deployment ``deployed_config`` reads."""
+    row = await deployed_row(tx, service)
+    return None if row is None else dict(json.loads(tx.unseal(row["env_vars"])))
+
+
+async def with_deploy_state(tx: Tx, service: Service, env: ProjectEnv | None = None) -> Service:
+    """``service`` with what it deploys: ``deployed_config``, ``deployed_env``, ``env`` (resolved
+    now; ``env`` is the project's ``envvar.ProjectEnv`` when the caller has it) and
+    ``last_deployment_status``."""
+    from deploykit_sqlite.envvar import resolve_for_service  # envvar reads services through this module
+
+    row = await deployed_row(tx, service)
+    if row is not None:
+        service.deployed_config = decode_config(tx, row["config"])
+        service.deployed_env = dict(json.loads(tx.unseal(row["env_vars"])))
+        service.env = (await resolve_for_service(tx, service, env)).values
     service.last_deployment_status = await tx.scalar(
         "SELECT status FROM deployments WHERE service_id = ? ORDER BY seq DESC LIMIT 1", (service.id,)
     )
@@ -186,7 +211,11 @@ class ServiceStore:
                 f"SELECT * FROM services WHERE {clause} ORDER BY name_key, id LIMIT ? OFFSET ?",
                 (*params, max(filt.limit, 0), max(filt.offset, 0)),
             )
-            return [await with_deploy_state(tx, row_to_service(tx, r)) for r in rows], total
+            from deploykit_sqlite.envvar import project_env  # envvar reads services through this module
+
+            services = [row_to_service(tx, r) for r in rows]
+            envs = {pid: await project_env(tx, pid) for pid in {s.project_id for s in services}}
+            return [await with_deploy_state(tx, s, envs[s.project_id]) for s in services], total
 
     async def set_service_status(self, id: str, status: ServiceStatus) -> Service:
         async with self.db.tx() as tx:

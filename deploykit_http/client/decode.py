@@ -75,6 +75,7 @@ def deployment(d: Body) -> Deployment:
         was_healthy=d.get("healthy_at") is not None,
         trigger=DeploymentTrigger(d.get("trigger") or DeploymentTrigger.DEPLOY),
         changes=tuple(d.get("changes") or ()),
+        actor=d.get("actor"),
     )
 
 

@@ -69,17 +69,22 @@ class DeploymentClient:
         commit_sha: str | None = None,
         commit_message: str | None = None,
         trigger: DeploymentTrigger = DeploymentTrigger.REDEPLOY,
+        actor: str | None = None,
     ) -> Deployment:
-        """``created_by`` is whoever the token belongs to; pinning a commit is for push webhooks."""
+        """``created_by`` and ``actor`` are whoever the token belongs to; pinning a commit is for push webhooks."""
         if commit_sha is not None or trigger != DeploymentTrigger.REDEPLOY:
             raise not_offered("Redeploying a pinned commit (a push webhook does that)")
         return self._seen(await self.t.request("POST", await self.t.service_path(service_id) + "/redeploy"))
 
-    async def rollback(self, service_id: str, deployment_id: str, created_by: str | None) -> Deployment:
+    async def rollback(
+        self, service_id: str, deployment_id: str, created_by: str | None, actor: str | None = None
+    ) -> Deployment:
         path = await self.t.service_path(service_id) + "/rollback"
         return self._seen(await self.t.request("POST", path, json={"deployment_id": deployment_id}))
 
-    async def retry(self, service_id: str, deployment_id: str, created_by: str | None) -> Deployment:
+    async def retry(
+        self, service_id: str, deployment_id: str, created_by: str | None, actor: str | None = None
+    ) -> Deployment:
         path = await self.t.service_path(service_id) + f"/deployments/{deployment_id}/retry"
         return self._seen(await self.t.request("POST", path))
 

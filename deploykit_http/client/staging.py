@@ -183,8 +183,10 @@ class PendingChangeClient:
         path = f"/projects/{project_id}/pending-changes" + (f"/{id}" if id is not None else "")
         return [str(x) for x in (await self.t.request("DELETE", path))["removed"]]
 
-    async def apply_pending_changes(self, project_id: str, user_id: str | None) -> ApplyResult:
-        """``user_id`` is whoever the token belongs to."""
+    async def apply_pending_changes(
+        self, project_id: str, user_id: str | None, actor: str | None = None
+    ) -> ApplyResult:
+        """``user_id`` and ``actor`` are whoever the token belongs to."""
         result = decode.apply_result(await self.t.request("POST", f"/projects/{project_id}/deploy"))
         for service_id in result.temp_id_to_service_id.values():
             self.t.service_projects[service_id] = project_id

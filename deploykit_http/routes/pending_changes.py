@@ -41,7 +41,7 @@ def endpoints(ctx: Context) -> list[Endpoint]:
         # The store publishes ``changes.applied`` and what it created: the canvas and the
         # reconciler hear it from the bus, once.
         project = await ctx.project(call.params["project_id"])
-        return apply_result_out(await pending.apply_pending_changes(project.id, call.user.id))
+        return apply_result_out(await pending.apply_pending_changes(project.id, call.user.id, call.actor))
 
     tag = "pending-changes"
     base = "/projects/{project_id}/pending-changes"

@@ -94,18 +94,18 @@ def endpoints(ctx: Context) -> list[Endpoint]:
     async def redeploy(call: Call) -> Any:
         svc = await ctx.service_in(call.params["project_id"], call.params["service_id"])
         ctx.require_deploys()
-        return deployment_out(await deployments.redeploy(svc.id, call.user.id))
+        return deployment_out(await deployments.redeploy(svc.id, call.user.id, actor=call.actor))
 
     async def rollback(call: Call) -> Any:
         body: m.RollbackIn = call.body
         svc = await ctx.service_in(call.params["project_id"], call.params["service_id"])
         ctx.require_deploys()
-        return deployment_out(await deployments.rollback(svc.id, body.deployment_id, call.user.id))
+        return deployment_out(await deployments.rollback(svc.id, body.deployment_id, call.user.id, call.actor))
 
     async def retry(call: Call) -> Any:
         dep = await owned_deployment(call)
         ctx.require_deploys()
-        return deployment_out(await deployments.retry(dep.service_id, dep.id, call.user.id))
+        return deployment_out(await deployments.retry(dep.service_id, dep.id, call.user.id, call.actor))
 
     async def revert_config(call: Call) -> Any:
         project = await ctx.project(call.params["project_id"])

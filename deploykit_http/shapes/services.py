@@ -9,7 +9,7 @@ from typing_extensions import TypedDict
 
 from deploykit.container import ContainerRecord
 from deploykit.deployment import Deployment, DeploymentStatus, DeploymentTrigger
-from deploykit.drift import config_drift
+from deploykit.drift import service_drift
 from deploykit.health import HealthCheck, HealthCheckType
 from deploykit.ingress import generated_hostname
 from deploykit.project import Project
@@ -141,7 +141,9 @@ class ServiceOut(ConfigOut):
     """stop-first for services with volumes (or no port): the old replicas stop before the new start."""
     drift: list[DriftOut]
     """Each config field that differs from the deployment the service runs (or rolls out to):
-    a deploy that failed leaves the config the user asked for. Empty when they agree."""
+    a deploy that failed leaves the config the user asked for; then each variable whose resolved
+    value differs, as ``env.KEY`` (running or config null: the variable is not there). Empty when
+    they agree."""
     last_deployment_status: DeploymentStatus | None
     """The status of the newest deployment (``failed``: the last deploy failed)."""
     created_at: datetime | None
@@ -168,7 +170,8 @@ def service_out(s: Service, project_slug: str | None = None, base_domain: str | 
         "drain_s": s.drain_s,
         "rollout": "stop-first" if c.rolls_stop_first else "start-first",
         "drift": [
-            {"field": d.field, "running": d.before, "config": d.after} for d in config_drift(c, s.deployed_config)
+            {"field": d.field, "running": d.before, "config": d.after}
+            for d in service_drift(c, s.deployed_config, s.env, s.deployed_env)
         ],
         "last_deployment_status": DeploymentStatus(s.last_deployment_status) if s.last_deployment_status else None,
         "created_at": s.created_at,
@@ -214,6 +217,9 @@ class DeploymentOut(ConfigOut):
     attempt_count: int
     rollback_of: str | None
     created_by: str | None
+    actor: str | None
+    """Who asked for it, as recorded then: a user's name, ``API key <description>``, ``webhook``;
+    null for deployments older than the record."""
     trigger: DeploymentTrigger
     """deploy (staged changes applied), redeploy, webhook, rollback or retry."""
     changes: list[str]
@@ -241,6 +247,7 @@ def deployment_out(d: Deployment) -> DeploymentOut:
         "attempt_count": d.attempt_count,
         "rollback_of": d.rollback_of,
         "created_by": d.created_by,
+        "actor": d.actor,
         "trigger": d.trigger,
         "changes": list(d.changes),
         "created_at": d.created_at,

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from deploykit.deployment import Deployment, DeploymentStatus, reusable_build
-from deploykit.drift import change_summary, config_drift
+from deploykit.drift import change_summary, config_drift, env_drift, service_drift
 from deploykit.service import ServiceConfig
 
 GIT = {"type": "git", "repo_url": "https://user:token@example.com/a/b.git", "branch": "main"}
@@ -23,6 +23,29 @@ def test_drift_lists_each_differing_field_with_the_running_value_first() -> None
     assert [(d.field, d.before, d.after) for d in drift] == [("source.image", "web:1", "web:2"), ("replicas", 1, 2)]
     assert config_drift(config(), config()) == []
     assert config_drift(config(), None) == []
+
+
+@pytest.mark.parametrize(
+    ("config_env", "running_env", "expected"),
+    [
+        ({"A": "1"}, {"A": "1"}, []),
+        ({"A": "2"}, {"A": "1"}, [("env.A", "1", "2")]),
+        ({"A": "1", "B": "x"}, {"A": "1"}, [("env.B", None, "x")]),
+        ({}, {"A": "1"}, [("env.A", "1", None)]),
+        ({"B": "2", "A": "2"}, {"A": "1", "B": "1"}, [("env.A", "1", "2"), ("env.B", "1", "2")]),
+        (None, {"A": "1"}, []),
+    ],
+)
+def test_env_drift_compares_values_not_only_keys(
+    config_env: dict[str, str] | None, running_env: dict[str, str], expected: list[tuple[str, Any, Any]]
+) -> None:
+    assert [(d.field, d.before, d.after) for d in env_drift(config_env, running_env)] == expected
+
+
+def test_service_drift_is_the_config_then_the_variables_and_nothing_before_a_deployment() -> None:
+    drift = service_drift(config(replicas=2), config(), {"A": "2"}, {"A": "1"})
+    assert [(d.field, d.before, d.after) for d in drift] == [("replicas", 1, 2), ("env.A", "1", "2")]
+    assert service_drift(config(), None, {"A": "2"}, None) == []
 
 
 def test_drift_redacts_repository_credentials() -> None:

@@ -91,10 +91,18 @@ async def test_redeploy_creates_a_deployment_and_leaves_the_reconciler_to_the_bu
     world.runtime = FakeRuntime()
     world.restarter = FakeRestarter()  # the only part of the reconciler here; any call fails the request
     dep = Deployment(id="d2", service_id="s1", project_id="p1", status=DeploymentStatus.PENDING, config=SERVICE.config)
-    world.deployments.redeploy_fn = lambda service_id, created_by: dep
+    asked: list[tuple[str, str | None, str | None]] = []
+
+    def redeploy(service_id: str, created_by: str | None, actor: str | None = None) -> Deployment:
+        asked.append((service_id, created_by, actor))
+        return dataclasses.replace(dep, actor=actor)
+
+    world.deployments.redeploy_fn = redeploy
     async with client_for(make_app(world, settings)) as c:
         r = await c.post("/projects/p1/services/s1/redeploy")
     assert r.status_code == 201
+    assert asked == [("s1", "u-admin", "Ada")]
+    assert r.json()["actor"] == "Ada"
     assert r.json()["id"] == "d2"
     assert r.json()["source"] == {"type": "image", "image": "nginx:1.27"}
 
@@ -332,15 +340,15 @@ async def test_rollback_stop_and_start_are_stored_and_leave_the_reconciler_to_th
     world.runtime = FakeRuntime()
     world.restarter = FakeRestarter()  # any call fails the request
     stopped: list[tuple[str, bool]] = []
-    rolled: list[tuple[str, str, str | None]] = []
+    rolled: list[tuple[str, str, str | None, str | None]] = []
     dep = Deployment(id="d1", service_id="s1", project_id="p1", status=DeploymentStatus.PENDING, config=SERVICE.config)
 
     def set_stopped(id: str, value: bool) -> Service:
         stopped.append((id, value))
         return dataclasses.replace(SERVICE, stopped=value)
 
-    def rollback(service_id: str, deployment_id: str, created_by: str | None) -> Deployment:
-        rolled.append((service_id, deployment_id, created_by))
+    def rollback(service_id: str, deployment_id: str, created_by: str | None, actor: str | None) -> Deployment:
+        rolled.append((service_id, deployment_id, created_by, actor))
         return dep
 
     world.services.set_service_stopped_fn = set_stopped
@@ -351,7 +359,7 @@ async def test_rollback_stop_and_start_are_stored_and_leave_the_reconciler_to_th
         back = await c.post("/projects/p1/services/s1/rollback", json={"deployment_id": "d0"})
     assert (stop.status_code, start.status_code, back.status_code) == (200, 200, 201), back.text
     assert stopped == [("s1", True), ("s1", False)]
-    assert rolled == [("s1", "d0", "u-admin")]
+    assert rolled == [("s1", "d0", "u-admin", "Ada")]
     assert back.json()["id"] == "d1"
 
 
@@ -363,8 +371,8 @@ async def test_retry_and_revert_config_call_their_store_methods(world: World, se
     retried = dataclasses.replace(failed, id="d1", status=DeploymentStatus.PENDING, trigger=DeploymentTrigger.RETRY)
     calls: list[tuple[str, ...]] = []
 
-    def retry(service_id: str, deployment_id: str, created_by: str | None) -> Deployment:
-        calls.append(("retry", service_id, deployment_id, str(created_by)))
+    def retry(service_id: str, deployment_id: str, created_by: str | None, actor: str | None) -> Deployment:
+        calls.append(("retry", service_id, deployment_id, str(created_by), str(actor)))
         return retried
 
     def revert_config(service_id: str) -> Service:
@@ -380,4 +388,4 @@ async def test_retry_and_revert_config_call_their_store_methods(world: World, se
     assert (again.status_code, reverted.status_code) == (201, 200), again.text
     assert (again.json()["id"], again.json()["trigger"], again.json()["changes"]) == ("d1", "retry", [])
     assert (reverted.json()["id"], reverted.json()["drift"]) == ("s1", [])
-    assert calls == [("retry", "s1", "d0", "u-admin"), ("revert", "s1")]
+    assert calls == [("retry", "s1", "d0", "u-admin", "Ada"), ("revert", "s1")]

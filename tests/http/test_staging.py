@@ -31,10 +31,10 @@ async def test_apply_answers_from_the_store_and_never_calls_the_reconciler(
     world: World, settings: HTTPSettings
 ) -> None:
     world.restarter = FakeRestarter()  # any call to it fails the request
-    applied: list[tuple[str, str | None]] = []
+    applied: list[tuple[str, str | None, str | None]] = []
 
-    def apply(project_id: str, user_id: str | None) -> ApplyResult:
-        applied.append((project_id, user_id))
+    def apply(project_id: str, user_id: str | None, actor: str | None) -> ApplyResult:
+        applied.append((project_id, user_id, actor))
         return ApplyResult(applied_count=2, temp_id_to_service_id={"tmp_a": "s9"}, created_deployments=["d1"])
 
     world.pending.apply_pending_changes_fn = apply
@@ -42,7 +42,7 @@ async def test_apply_answers_from_the_store_and_never_calls_the_reconciler(
         r = await c.post("/projects/p1/deploy")
     assert r.status_code == 200, r.text
     assert r.json() == {"applied_count": 2, "temp_id_to_service_id": {"tmp_a": "s9"}, "created_deployments": ["d1"]}
-    assert applied == [("p1", "u-admin")]
+    assert applied == [("p1", "u-admin", "Ada")]
 
 
 async def test_creating_and_deleting_a_project_leave_the_reconciler_to_the_bus(

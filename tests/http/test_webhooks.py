@@ -128,8 +128,10 @@ def make_git(world: World) -> Git:
         commit_sha: str | None = None,
         commit_message: str | None = None,
         trigger: DeploymentTrigger = DeploymentTrigger.REDEPLOY,
+        actor: str | None = None,
     ) -> Deployment:
         assert trigger == DeploymentTrigger.WEBHOOK
+        assert actor in ("github webhook", "gitlab webhook")
         g.redeployed.append((service_id, commit_sha, commit_message))
         return Deployment("dep-new", service_id, "p1", DeploymentStatus.PENDING, GIT_SERVICE.config)
 

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from deploykit.deployment import DeploymentFailure, DeploymentFilter, DeploymentStatus, DeploymentTrigger
-from deploykit.drift import config_drift
+from deploykit.drift import config_drift, service_drift
+from deploykit.envvar import EnvVarFilter
 from deploykit.errors import Error
 from deploykit.pending_change import ChangeKind
 from deploykit.project import Project
@@ -223,3 +224,93 @@ async def test_redeploy_records_its_trigger_and_a_first_deployment_has_no_change
     assert (webhook.trigger.value, webhook.changes) == ("webhook", ())
     plain = await store.deployments.redeploy(web.id, "user-1")
     assert plain.trigger.value == "redeploy"
+
+
+# --- variables: a value that differs from what runs, revert and rollback put them back ----------
+
+
+async def set_service_var(store: Store, project: Project, service: Service, key: str, value: str) -> str:
+    """Stage ``key=value`` on the service (create or update), apply; the deployment's id."""
+    applied = await store.env_vars.list_env_vars(EnvVarFilter(project_id=project.id, scope_id=service.id))
+    existing = [v for v in applied if v.key == key]
+    if existing:
+        await stage(store, project.id, K.ENV_VAR_UPDATE, {"value": value}, target_id=existing[0].id)
+    else:
+        payload = {"scope": "service", "scope_id": service.id, "key": key, "value": value}
+        await stage(store, project.id, K.ENV_VAR_CREATE, payload)
+    [dep] = (await store.pending_changes.apply_pending_changes(project.id, "user-1", "Ada")).created_deployments
+    return dep
+
+
+async def service_vars(store: Store, project: Project, service: Service) -> dict[str, str]:
+    applied = await store.env_vars.list_env_vars(EnvVarFilter(project_id=project.id, scope_id=service.id))
+    return {v.key: v.value for v in applied}
+
+
+async def test_a_variable_whose_value_failed_to_deploy_differs_from_what_runs_and_revert_restores_it(
+    store: Store, project: Project, web: Service
+) -> None:
+    ok = await set_service_var(store, project, web, "TOKEN", "old")
+    await store.deployments.mark_starting(ok)
+    await store.deployments.mark_healthy(ok)
+    failed = await set_service_var(store, project, web, "TOKEN", "new")
+    await store.deployments.mark_failed(failed, DeploymentFailure(reason="unhealthy"))
+
+    service = await store.services.get_service(web.id)
+    drift = service_drift(service.config, service.deployed_config, service.env, service.deployed_env)
+    assert [(d.field, d.before, d.after) for d in drift] == [("env.TOKEN", "old", "new")]
+    [diff] = await store.pending_changes.diff_pending_changes(project.id)
+    assert [(d.field, d.before, d.after) for d in diff.running] == [("env.TOKEN", "old", "new")]
+
+    reverted = await store.deployments.revert_config(web.id)
+    assert service_drift(reverted.config, reverted.deployed_config, reverted.env, reverted.deployed_env) == []
+    assert await service_vars(store, project, web) == {"TOKEN": "old"}
+    assert await store.pending_changes.diff_pending_changes(project.id) == []
+
+
+async def test_an_unrelated_deploy_deploys_a_variable_that_differs_from_what_runs(
+    store: Store, project: Project, web: Service
+) -> None:
+    failed = await set_service_var(store, project, web, "TOKEN", "new")
+    await store.deployments.mark_failed(failed, DeploymentFailure(reason="unhealthy"))
+    await stage(store, project.id, K.ENV_VAR_CREATE, {"scope": "project", "key": "P", "value": "1"})
+    [dep] = (await store.pending_changes.apply_pending_changes(project.id, None)).created_deployments
+    assert (await store.deployments.get_deployment(dep)).env_vars == {"P": "1", "TOKEN": "new"}
+
+
+async def test_a_rollback_puts_the_services_own_variables_back(store: Store, project: Project, web: Service) -> None:
+    first = await set_service_var(store, project, web, "TOKEN", "one")
+    await store.deployments.mark_starting(first)
+    await store.deployments.mark_healthy(first)
+    second = await set_service_var(store, project, web, "TOKEN", "two")
+    await stage(
+        store, project.id, K.ENV_VAR_CREATE, {"scope": "service", "scope_id": web.id, "key": "ADDED", "value": "a"}
+    )
+    await store.pending_changes.apply_pending_changes(project.id, None)
+    await store.deployments.mark_starting((await latest(store, web)).id)
+    await store.deployments.mark_healthy((await latest(store, web)).id)
+    assert second != first
+
+    back = await store.deployments.rollback(web.id, first, "user-1", "Ada")
+    assert (back.env_vars, back.actor, back.service_env) == ({"TOKEN": "one"}, "Ada", {"TOKEN": "one"})
+    assert await service_vars(store, project, web) == {"TOKEN": "one"}
+    service = await store.services.get_service(web.id)
+    assert service_drift(service.config, service.deployed_config, service.env, service.deployed_env) == []
+
+    # An unrelated deploy keeps the rolled-back value.
+    await store.deployments.mark_starting(back.id)
+    await store.deployments.mark_healthy(back.id)
+    await stage(store, project.id, K.ENV_VAR_CREATE, {"scope": "project", "key": "P", "value": "1"})
+    [dep] = (await store.pending_changes.apply_pending_changes(project.id, None)).created_deployments
+    assert (await store.deployments.get_deployment(dep)).env_vars == {"P": "1", "TOKEN": "one"}
+
+
+async def test_each_deployment_records_who_asked_for_it(store: Store, project: Project, web: Service) -> None:
+    deployed = await store.deployments.get_deployment(await set_service_var(store, project, web, "A", "1"))
+    redeployed = await store.deployments.redeploy(web.id, "user-1", actor="API key ci")
+    webhook = await store.deployments.redeploy(
+        web.id, None, trigger=DeploymentTrigger.WEBHOOK, actor="github webhook"
+    )
+    retried = await store.deployments.retry(web.id, redeployed.id, "user-1", "Ada")
+    assert [d.actor for d in (deployed, redeployed, webhook, retried)] == ["Ada", "API key ci", "github webhook", "Ada"]
+    assert (await store.deployments.get_deployment(redeployed.id)).actor == "API key ci"
