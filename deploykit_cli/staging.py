@@ -26,7 +26,8 @@ from deploykit.service import (
     ServiceUpdate,
     Source,
 )
-from deploykit.staged_diff import DiffStatus, EnvOp, ScopeDiff
+from deploykit.drift import ENV_PREFIX
+from deploykit.staged_diff import DiffStatus, EnvOp, FieldDiff, ScopeDiff
 from deploykit.staging import ServiceStage, ServiceTarget
 from deploykit_cli import output
 from deploykit_cli.options import JsonOpt, ProjectOpt, ServiceArg, YesOpt
@@ -372,6 +373,19 @@ def change_lines(change: PendingChange) -> tuple[str, list[str]]:
     return f"{kind.value}", [f"{k}: {v!r}" for k, v in p.items()]
 
 
+def running_line(f: FieldDiff) -> str:
+    """A setting that differs from the running deployment (a deploy of it failed; this deploy
+    deploys it), as the web UI's diff shows it: the running value first."""
+    if f.field.startswith(ENV_PREFIX):
+        key = f.field[len(ENV_PREFIX) :]
+        if f.before is None:
+            return f"differs from running: env + {key}={f.after}"
+        if f.after is None:
+            return f"differs from running: env - {key}"
+        return f"differs from running: env ~ {key}: {f.before!r} -> {f.after!r}"
+    return f"differs from running: {f.field}: {f.before!r} -> {f.after!r}"
+
+
 def scope_lines(d: ScopeDiff) -> tuple[str, list[str]]:
     """One project, service or group the staged changes touch: a title and its edits."""
     sign = {DiffStatus.CREATED: "+", DiffStatus.DELETED: "-"}.get(d.status, "~")
@@ -388,6 +402,7 @@ def scope_lines(d: ScopeDiff) -> tuple[str, list[str]]:
             lines.append(f"env - {e.key}")
         else:
             lines.append(f"env ~ {e.key}: {e.before!r} -> {e.after!r}")
+    lines += [running_line(f) for f in d.running]
     ids = " ".join(output.short(i) for i in d.change_ids)
     return f"{sign} {d.scope.value} {d.name}  [dim]{ids}[/dim]", lines
 
@@ -400,7 +415,8 @@ def diff(
     json: JsonOpt = False,
 ) -> None:
     """Show what 'dk deploy' would do: per project, service and group, each field and env var
-    before and after (computed by the daemon, as the web UI shows it).
+    before and after, and each setting or variable that differs from the running deployment (a
+    deploy of it failed; 'dk deploy' deploys it), computed by the daemon, as the web UI shows it.
 
     Examples:
 

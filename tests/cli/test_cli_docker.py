@@ -189,6 +189,24 @@ def test_rollback_runs_the_previous_healthy_deployment_again(dkd: Dk, owner: Acc
     assert "Deployment 'ffffffff' of 'app' not found." in unknown.stderr
 
 
+def test_diff_shows_settings_and_variables_that_differ_from_what_runs(dkd: Dk, owner: Account) -> None:
+    project = create_project(owner, "Dk Drift")
+    p = ["--project", project["id"]]
+    dkd.ok("add", "app", "--image", TEST_IMAGE, "--command", "sh -c 'sleep 3600'", "-e", "TOKEN=one", *p)
+    dkd.ok("deploy", "--wait", "--timeout", "120", *p)
+    dkd.ok("set", "app", "command=sh -c 'exit 3'", *p)
+    dkd.ok("env", "set", "TOKEN=two", "--service", "app", *p)
+    assert dkd("deploy", "--wait", "--timeout", "120", *p).exit_code == 6
+
+    # Nothing is staged, yet the diff says what the next deploy would change in what runs.
+    text = dkd.ok("diff", *p).stdout
+    assert "~ service app" in text
+    assert "differs from running: command: ['sh', '-c', 'sleep 3600'] -> ['sh', '-c', 'exit 3']" in text
+    assert "differs from running: env ~ TOKEN: 'one' -> 'two'" in text
+    history = json.loads(dkd.ok("deployments", "app", "--json", *p).stdout)
+    assert [(d["status"], d["actor"]) for d in history] == [("failed", "Ada Admin"), ("healthy", "Ada Admin")]
+
+
 def test_git_services_build_and_a_failing_build_exits_6_with_its_reason(
     dkd: Dk, owner: Account, tmp_path: Path
 ) -> None:

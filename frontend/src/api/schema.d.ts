@@ -1989,6 +1989,8 @@ export interface components {
             rollback_of: string | null;
             /** Created By */
             created_by: string | null;
+            /** Actor */
+            actor: string | null;
             trigger: components["schemas"]["DeploymentTrigger"];
             /** Changes */
             changes: string[];

@@ -4,7 +4,10 @@ import { Background, BackgroundVariant, Controls, ReactFlow, ReactFlowProvider, 
 import "@xyflow/react/dist/style.css";
 import type { CanvasEdge } from "../api/types";
 import { useMe } from "../app";
-import { Spinner, errorText } from "../ui/controls";
+import { ConfirmDialog, Spinner, errorText } from "../ui/controls";
+import { useServiceActions } from "../service/actions";
+import { usePendingDiff } from "../lib/stagedDiff";
+import { referrersOf } from "../lib/references";
 import { ServicePanel } from "../service/ServicePanel";
 import { CanvasContext, nodeTypes, type CanvasContextValue } from "./nodes";
 import { labelOf, serviceKeyOf, type FlowNode } from "./model";
@@ -48,7 +51,29 @@ function Canvas({ projectId }: { projectId: string }) {
   const sync = useCanvasSync(projectId, me.data?.id);
   const { send, setNodes } = sync;
   const live = useLiveEdits(send, sync.onNodesChange);
-  const edit = useNodeActions({ projectId, send, nodes: sync.nodes, setNodes, flushMoves: live.flushMoves, services: serviceMap });
+  const { stageDelete } = useServiceActions(projectId);
+  const diff = usePendingDiff(projectId, pending.data);
+  // Deleting a service others refer to asks first, naming them; otherwise it is staged at once (with Undo).
+  const [deleting, setDeleting] = useState<{ id: string; name: string; referrers: string[]; then?: () => void } | null>(null);
+  const edgesRef = useRef(sync.edges);
+  edgesRef.current = sync.edges;
+  const diffRef = useRef(diff.data);
+  diffRef.current = diff.data;
+  const deleteService = useCallback(
+    (id: string, name: string, then?: () => void) => {
+      const nameOf = (nodeId: string) => {
+        const n = rf.getNode(nodeId);
+        if (!n || n.type !== "service") return undefined;
+        const key = serviceKeyOf(n.data.node) ?? n.id;
+        return serviceMap.get(key)?.name ?? (labelOf(n.data.node) || undefined);
+      };
+      const referrers = referrersOf({ id, name }, edgesRef.current, nameOf, diffRef.current);
+      if (referrers.length > 0) return setDeleting({ id, name, referrers, then });
+      void stageDelete(id, name).then(() => then?.());
+    },
+    [rf, serviceMap, stageDelete],
+  );
+  const edit = useNodeActions({ projectId, send, nodes: sync.nodes, setNodes, flushMoves: live.flushMoves, services: serviceMap, deleteService });
   const [menu, setMenu] = useState<MenuState | null>(null);
   const [adding, setAdding] = useState<{ x: number; y: number } | null>(null);
   const [importing, setImporting] = useState(false);
@@ -242,6 +267,7 @@ function Canvas({ projectId }: { projectId: string }) {
             servicesLoaded={services.isSuccess}
             pending={pending.data ?? []}
             node={sync.nodes.find((n) => n.type === "service" && (serviceKeyOf(n.data.node) ?? n.id) === selectedService)}
+            onDelete={deleteService}
             onClose={() =>
               setParams((p) => {
                 p.delete("service");
@@ -257,6 +283,35 @@ function Canvas({ projectId }: { projectId: string }) {
             groupName={groupVars.name}
             pending={pending.data ?? []}
             onClose={() => setGroupVars(null)}
+          />
+        ) : null}
+        {deleting ? (
+          <ConfirmDialog
+            title={`Delete “${deleting.name}”?`}
+            danger
+            confirmLabel="Stage delete"
+            body={
+              <div data-testid="delete-referrers">
+                <p>
+                  {deleting.referrers.length === 1 ? "This service refers" : "These services refer"} to {deleting.name} (through <code>{`\${{${deleting.name}.…}}`}</code> variables or an edge). Once it is
+                  deleted, those references no longer resolve:
+                </p>
+                <ul>
+                  {deleting.referrers.map((r) => (
+                    <li key={r} data-testid="delete-referrer">
+                      {r}
+                    </li>
+                  ))}
+                </ul>
+                <p className="muted small">The delete is staged, with Undo; nothing changes until Deploy.</p>
+              </div>
+            }
+            onClose={() => setDeleting(null)}
+            onConfirm={() => {
+              const { id, name, then } = deleting;
+              setDeleting(null);
+              void stageDelete(id, name).then(() => then?.());
+            }}
           />
         ) : null}
         {importing ? <ImportComposeDialog projectId={projectId} onClose={() => setImporting(false)} /> : null}

@@ -2,7 +2,7 @@ import { useMemo, useState } from "react";
 import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { keys, useApi } from "../app";
 import type { ApplyResult, PendingChange } from "../api/types";
-import { formatValue, usePendingDiff } from "../lib/stagedDiff";
+import { driftValue, formatValue, usePendingDiff } from "../lib/stagedDiff";
 import { ReferenceNotes } from "../service/EnvBulkDialog";
 import { masked } from "../service/envEdit";
 import { ConfirmDialog, errorText } from "../ui/controls";
@@ -107,11 +107,11 @@ export function PendingBar({ projectId, changes, nodes }: { projectId: string; c
                   <table className="diff-table">
                     <tbody>
                       {g.running.map((f) => (
-                        <tr key={f.field}>
+                        <tr key={f.field} data-testid="diff-running-field" data-field={f.field}>
                           <td className="diff-field">{f.field}</td>
-                          <td className="diff-before">{formatValue(f.before) ?? <span className="muted">—</span>}</td>
+                          <td className="diff-before">{driftValue(f.field, f.before, reveal) ?? <span className="muted">—</span>}</td>
                           <td className="diff-arrow">→</td>
-                          <td className="diff-after">{formatValue(f.after) ?? <span className="muted">—</span>}</td>
+                          <td className="diff-after">{driftValue(f.field, f.after, reveal) ?? <span className="muted">—</span>}</td>
                         </tr>
                       ))}
                     </tbody>

@@ -5,7 +5,6 @@ import { useQueryClient } from "@tanstack/react-query";
 import type { CanvasEdge, EnvEditResult, EnvVarList, Service } from "../api/types";
 import { cacheEnvEdit, referenceVar } from "../service/envEdit";
 import { errorText } from "../ui/controls";
-import { useServiceActions } from "../service/actions";
 import { useToast } from "../ui/toast";
 import { labelOf, serviceKeyOf, type FlowNode } from "./model";
 import type { Send } from "./socket";
@@ -24,6 +23,7 @@ export function useNodeActions({
   setNodes,
   flushMoves,
   services,
+  deleteService,
 }: {
   projectId: string;
   send: Send;
@@ -31,10 +31,11 @@ export function useNodeActions({
   setNodes: Dispatch<SetStateAction<FlowNode[]>>;
   flushMoves: () => void;
   services: Map<string, Service>;
+  /** Stage a deployed service's delete (asking first when other services refer to it). */
+  deleteService: (id: string, name: string) => void;
 }) {
   const rf = useReactFlow<FlowNode>();
   const toast = useToast();
-  const actions = useServiceActions(projectId);
   const api = useApi();
   const qc = useQueryClient();
 
@@ -109,7 +110,7 @@ export function useNodeActions({
       const key = serviceKeyOf(n.data.node);
       const service = key ? services.get(key) : undefined;
       if (key && service) {
-        await actions.stageDelete(key, service.name);
+        deleteService(key, service.name);
         return;
       }
       // A staged service: the hub discards its creation along with the node.

@@ -25,6 +25,16 @@ export function formatValue(value: unknown): string | null {
   return JSON.stringify(value);
 }
 
+/**
+ * A drift value ("differs from running"): a variable (field `env.KEY`) is masked until revealed,
+ * like every variable value; null means the variable is not there on that side.
+ */
+export function driftValue(field: string, value: unknown, reveal: boolean): string | null {
+  const text = formatValue(value);
+  if (text === null || !field.startsWith("env.") || reveal) return text;
+  return "•".repeat(Math.min(12, Math.max(6, text.length)));
+}
+
 /** Staged state of a service's canvas node and panel, from the diff. */
 export interface StagedNodeState {
   name: string;

@@ -9,12 +9,17 @@ import { LogView } from "./LogView";
 
 const IN_FLIGHT = new Set(["pending", "building", "starting"]);
 
-/** Who or what started a deployment, as its card says. */
+/**
+ * Who or what started a deployment, as its card says: "by you", else who was recorded (a user's
+ * name, "API key <description>"); deployments older than that record say "by a user".
+ */
 function triggerText(d: Deployment, meId: string | undefined): string {
-  const by = d.created_by ? (d.created_by === meId ? " by you" : " by a user") : "";
+  const viaKey = d.actor?.startsWith("API key ") ?? false;
+  const who = d.created_by && d.created_by === meId && !viaKey ? "you" : d.actor ?? (d.created_by ? "a user" : null);
+  const by = who ? ` by ${who}` : "";
   switch (d.trigger) {
     case "webhook":
-      return "Push webhook";
+      return d.actor ? `Push (${d.actor})` : "Push webhook";
     case "rollback":
       return `Rollback${d.rollback_of ? ` to ${d.rollback_of.slice(0, 8)}` : ""}${by}`;
     case "retry":

@@ -1,7 +1,8 @@
 import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { keys, useApi } from "../app";
 import type { Deployment, Service } from "../api/types";
-import { formatValue } from "../lib/stagedDiff";
+import { useState } from "react";
+import { driftValue } from "../lib/stagedDiff";
 import { errorText } from "../ui/controls";
 import { useToast } from "../ui/toast";
 
@@ -37,8 +38,10 @@ export function DriftNotice({ projectId, service }: { projectId: string; service
     },
     onError: (err) => toast.error(`Deploy failed: ${errorText(err)}`),
   });
+  const [reveal, setReveal] = useState(false);
   if (!service.drift?.length) return null;
   const failed = service.last_deployment_status === "failed";
+  const hasEnv = service.drift.some((d) => d.field.startsWith("env."));
   return (
     <div className="drift-notice" role="status" data-testid="drift-notice">
       <strong>
@@ -57,13 +60,18 @@ export function DriftNotice({ projectId, service }: { projectId: string; service
           {service.drift.map((d) => (
             <tr key={d.field} data-testid="drift-field" data-field={d.field}>
               <td className="diff-field">{d.field}</td>
-              <td className="diff-before">{formatValue(d.running) ?? "—"}</td>
+              <td className="diff-before">{driftValue(d.field, d.running, reveal) ?? "—"}</td>
               <td className="diff-arrow">→</td>
-              <td className="diff-after">{formatValue(d.config) ?? "—"}</td>
+              <td className="diff-after">{driftValue(d.field, d.config, reveal) ?? "—"}</td>
             </tr>
           ))}
         </tbody>
       </table>
+      {hasEnv ? (
+        <label className="small">
+          <input type="checkbox" checked={reveal} onChange={(e) => setReveal(e.target.checked)} data-testid="drift-reveal" /> Show values
+        </label>
+      ) : null}
       <p className="muted small">The next Deploy of this service deploys these settings.</p>
       <div className="row gap">
         <button className="btn btn-sm" disabled={revert.isPending} onClick={() => revert.mutate()} data-testid="drift-revert">

@@ -47,6 +47,7 @@ export function ServicePanel({
   node,
   servicesLoaded,
   onClose,
+  onDelete,
 }: {
   projectId: string;
   serviceKey: string;
@@ -55,6 +56,8 @@ export function ServicePanel({
   pending: PendingChange[];
   node: FlowNode | undefined;
   onClose: () => void;
+  /** Stage the service's delete, asking first when others refer to it; ``then`` runs once staged. */
+  onDelete: (id: string, name: string, then?: () => void) => void;
 }) {
   const [tab, setTab] = useState<Tab>("deployments");
   const ports = usePublicPorts();
@@ -148,7 +151,7 @@ export function ServicePanel({
         {tab === "deployments" ? <DeploymentsTab projectId={projectId} service={service} /> : null}
         {tab === "logs" ? <LogView path={`${base}/logs?tail=500`} testId="runtime-logs" emptyText="No output yet." fileName={service.name} /> : null}
         {tab === "variables" ? <VariablesTab projectId={projectId} serviceKey={service.id} service={service} groupId={service.group_id ?? (node ? parentOf(node.data.node) : undefined)} pending={pending} /> : null}
-        {tab === "settings" ? <SettingsTab projectId={projectId} service={service} diff={diff.data} onDeleted={onClose} /> : null}
+        {tab === "settings" ? <SettingsTab projectId={projectId} service={service} diff={diff.data} onDelete={() => onDelete(service.id, service.name, onClose)} /> : null}
         {tab === "domains" ? <DomainsTab projectId={projectId} service={service} /> : null}
         {tab === "metrics" ? <MetricsTab projectId={projectId} service={service} /> : null}
       </div>

@@ -15,11 +15,11 @@ import { ServiceFields } from "./ServiceFields";
 import { WebhookCard } from "./WebhookCard";
 import { useServiceActions } from "./actions";
 
-export function SettingsTab({ projectId, service, diff, onDeleted }: { projectId: string; service: Service; diff: ScopeDiff[] | undefined; onDeleted: () => void }) {
+export function SettingsTab({ projectId, service, diff, onDelete }: { projectId: string; service: Service; diff: ScopeDiff[] | undefined; onDelete: () => void }) {
   const api = useApi();
   const qc = useQueryClient();
   const toast = useToast();
-  const { stageDelete, addPending } = useServiceActions(projectId);
+  const { addPending } = useServiceActions(projectId);
   // The service as it will be after deploy: what the server says the staged changes leave.
   const effective = withStaged(service, diff, service.id);
   const [draft, setDraft] = useState<ServiceDraft>(() => draftFromService(effective));
@@ -121,10 +121,7 @@ export function SettingsTab({ projectId, service, diff, onDeleted }: { projectId
       <h3 className="section-title danger">Danger zone</h3>
       <button
         className="btn btn-danger btn-sm"
-        onClick={async () => {
-          await stageDelete(service.id, service.name);
-          onDeleted();
-        }}
+        onClick={onDelete}
         data-testid="svc-delete"
       >
         Delete service
