@@ -208,3 +208,120 @@ def test_the_status_says_draining_while_the_old_replica_drains(browser: Any, rou
     e(node.get_by_test_id("service-node-status")).to_have_text("Draining", timeout=SETTLE_MS)
     e(page.get_by_test_id("service-panel-status")).to_contain_text("Draining")
     e(node.get_by_test_id("service-node-status")).to_have_text("Running", timeout=SETTLE_MS)
+
+
+# Healthy only with TOKEN one or uno: a variable alone can make a deploy fail.
+TOKEN_COMMAND = (
+    '["sh","-c","case $TOKEN in one|uno) ;; *) echo bad token; exit 3;; esac; '
+    'mkdir -p /www; echo ok > /www/index.html; httpd -f -p 8080 -h /www"]'
+)
+
+
+def stage_token(api: ui.Api, pid: str, sid: str, value: str) -> None:
+    [var] = [v for v in api.call("GET", f"/projects/{pid}/services/{sid}/env-vars")["data"] if v["key"] == "TOKEN"]
+    api.call("PATCH", f"/projects/{pid}/services/{sid}/env-vars/{var['id']}", {"value": value})
+
+
+def service_vars(api: ui.Api, pid: str, sid: str) -> dict[str, str]:
+    return {v["key"]: v["value"] for v in api.call("GET", f"/projects/{pid}/services/{sid}/env-vars")["data"]}
+
+
+@ui.screenshot_on_failure
+def test_a_variable_value_that_differs_from_what_runs_shows_masked_reverts_and_rolls_back(
+    browser: Any, daemon: ui.Daemon, api: ui.Api
+) -> None:
+    ui.require_docker(daemon)
+    e = ui.expect()
+    api.register("Ada Admin", "ada@example.com")
+    pid = api.call("POST", "/projects", {"name": "vars"}, expect=201)["id"]
+    page = ui.new_page(browser)
+    ui.sign_in(page, daemon.url, api.tokens, f"/projects/{pid}")
+    e(page.get_by_test_id("canvas-page")).to_have_attribute("data-synced", "true")
+
+    add_image_service(page, "web", command=TOKEN_COMMAND)
+    node = service_node(page, "web")
+    node.click()
+    # A staged service's panel has its variables, without tabs.
+    page.get_by_test_id("env-key").fill("TOKEN")
+    page.get_by_test_id("env-value").fill("one")
+    page.get_by_test_id("env-add").click()
+    e(page.locator('[data-testid="env-row"][data-key="TOKEN"]')).to_be_visible()
+    deploy(page)
+    e(node).to_have_attribute("data-status", "running", timeout=SETTLE_MS)
+    sid = api.call("GET", f"/projects/{pid}/services")["data"][0]["id"]
+
+    # Only the variable's value changes, and that deploy fails: it differs from what runs.
+    stage_token(api, pid, sid, "two")
+    deploy(page)
+    e(node).to_have_attribute("data-last-deploy", "failed", timeout=SETTLE_MS)
+    e(node).to_have_attribute("data-pending", "true")
+    page.get_by_test_id("tab-settings").click()
+    notice = page.get_by_test_id("drift-notice")
+    row = notice.locator('[data-testid="drift-field"][data-field="env.TOKEN"]')
+    e(row).to_contain_text("••••••")
+    e(row).not_to_contain_text("two")
+    notice.get_by_test_id("drift-reveal").check()
+    e(row.locator(".diff-before")).to_have_text("one")
+    e(row.locator(".diff-after")).to_have_text("two")
+    stage_variable(page, "OTHER", "1")
+    open_diff(page)
+    running = page.locator('[data-testid="diff-running-field"][data-field="env.TOKEN"]')
+    e(running).to_contain_text("••••••")
+    e(running).not_to_contain_text("two")
+    page.get_by_test_id("pending-reveal").check()
+    e(running.locator(".diff-after")).to_have_text("two")
+
+    # Revert to running puts the value back; the staged OTHER then deploys with TOKEN=one.
+    page.get_by_test_id("tab-settings").click()
+    page.get_by_test_id("drift-revert").click()
+    e(page.get_by_test_id("toast-success").filter(has_text="back to what runs").last).to_be_visible()
+    e(page.get_by_test_id("drift-notice")).to_have_count(0)
+    assert service_vars(api, pid, sid)["TOKEN"] == "one"
+    open_diff(page)
+    e(page.get_by_test_id("pending-diff")).to_contain_text("OTHER")
+    e(page.get_by_test_id("diff-running")).to_have_count(0)
+    deploy(page)
+    page.get_by_test_id("tab-deployments").click()
+    e(settled(page, 3)).to_have_attribute("data-status", "healthy")
+    good = active_deployment(api, pid, sid)
+    assert good["env_vars"] == {"TOKEN": "one", "OTHER": "1"}
+
+    # TOKEN=uno runs; rolling back to the deployment before it puts TOKEN=one back in the settings.
+    stage_token(api, pid, sid, "uno")
+    deploy(page)
+    e(settled(page, 4)).to_have_attribute("data-status", "healthy")
+    page.locator(f'[data-testid="deployment"][data-id="{good["id"]}"]').get_by_test_id("rollback").click()
+    e(page.get_by_test_id("toast-info").filter(has_text="Rolling back").last).to_be_visible()
+    e(settled(page, 5)).to_have_attribute("data-status", "healthy")
+    e(active_card(page).get_by_test_id("deployment-trigger")).to_contain_text("Rollback to")
+    e(active_card(page).get_by_test_id("deployment-trigger")).to_contain_text("by you")
+    assert active_deployment(api, pid, sid)["env_vars"]["TOKEN"] == "one"
+    assert service_vars(api, pid, sid)["TOKEN"] == "one"
+    page.get_by_test_id("tab-settings").click()
+    e(page.get_by_test_id("drift-notice")).to_have_count(0)
+    e(node).to_have_attribute("data-pending", "false")
+
+
+@ui.screenshot_on_failure
+def test_deployment_cards_name_who_deployed(browser: Any, daemon: ui.Daemon, api: ui.Api) -> None:
+    ui.require_docker(daemon)
+    e = ui.expect()
+    api.register("Ada Admin", "ada@example.com")
+    pid = api.call("POST", "/projects", {"name": "who"}, expect=201)["id"]
+    web = {"name": "web", "source": {"type": "image", "image": ui.TEST_IMAGE}, "command": ["sleep", "3600"]}
+    api.call("POST", f"/projects/{pid}/services", web)
+    api.call("POST", f"/projects/{pid}/deploy")
+    sid = api.call("GET", f"/projects/{pid}/services")["data"][0]["id"]
+    key = api.call("POST", "/api-keys", {"description": "ci"}, expect=201)["token"]
+    ui.Api(daemon.url, {"access_token": key}).call("POST", f"/projects/{pid}/services/{sid}/redeploy", expect=201)
+    api.call("POST", "/users", {"email": "max@example.com", "name": "Max Member", "password": ui.PASSWORD, "role": "member"})
+    api.as_user("max@example.com").call("POST", f"/projects/{pid}/services/{sid}/redeploy", expect=201)
+
+    page = ui.new_page(browser)
+    ui.sign_in(page, daemon.url, api.tokens, f"/projects/{pid}?service={sid}")
+    page.get_by_test_id("tab-deployments").click()
+    triggers = page.get_by_test_id("deployment-trigger")
+    e(triggers).to_have_count(3, timeout=SETTLE_MS)
+    for text in ("Redeploy by Max Member", "Redeploy by API key ci", "Deploy by you"):
+        e(triggers.filter(has_text=text)).to_have_count(1)
+    e(triggers.filter(has_text="by a user")).to_have_count(0)

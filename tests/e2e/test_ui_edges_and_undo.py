@@ -1,8 +1,8 @@
 """Safer defaults and edges that mean something, in the UI: connecting service A to B stages a
 reference variable on A (shown in the diff, deployed resolved) and deleting the reference edge
 stages its removal; a database preset stages its connection string under the service's name;
-deleting a service (Backspace or the panel) stages the delete with Undo, and a note comes back
-with Undo."""
+deleting a service (Backspace or the panel) stages the delete with Undo, asking first when other
+services refer to it (naming them), and a note comes back with Undo."""
 
 from __future__ import annotations
 
@@ -89,18 +89,37 @@ def test_edges_stage_references_and_deletes_have_undo(browser: Any, daemon: ui.D
     e(page.get_by_test_id("pending-bar")).to_be_hidden()
 
     # Deleting a service stages it with Undo, from the canvas (Backspace) and from the panel alike.
+    # web refers to api (the edge): the delete asks first, naming web; Cancel stages nothing.
+    confirm = page.get_by_test_id("confirm-dialog")
     api_node.click()
     page.keyboard.press("Escape")
     api_node.click()
     page.keyboard.press("Backspace")
+    e(confirm).to_be_visible()
+    e(confirm.get_by_test_id("delete-referrer")).to_have_text(["web"])
+    confirm.get_by_role("button", name="Cancel").click()
+    e(confirm).to_be_hidden()
+    assert pending(api, pid) == []
+    api_node.click()
+    page.keyboard.press("Backspace")
+    confirm.get_by_test_id("confirm-ok").click()
     e(page.get_by_test_id("pending-count")).to_contain_text("1 pending change")
     page.get_by_test_id("toast-action").filter(has_text="Undo").last.click()
     e(page.get_by_test_id("pending-bar")).to_be_hidden()
     api_node.click()
     page.get_by_test_id("tab-settings").click()
     page.get_by_test_id("svc-delete").click()
+    e(confirm.get_by_test_id("delete-referrer")).to_have_text(["web"])
+    confirm.get_by_test_id("confirm-ok").click()
     e(page.get_by_test_id("pending-count")).to_contain_text("1 pending change")
     assert pending(api, pid)[0]["kind"] == "service.delete"
+    page.get_by_test_id("toast-action").filter(has_text="Undo").last.click()
+    e(page.get_by_test_id("pending-bar")).to_be_hidden()
+    # Nothing refers to web: its delete is staged at once, with Undo.
+    web.click()
+    page.keyboard.press("Backspace")
+    e(page.get_by_test_id("pending-count")).to_contain_text("1 pending change")
+    e(confirm).to_have_count(0)
     page.get_by_test_id("toast-action").filter(has_text="Undo").last.click()
     e(page.get_by_test_id("pending-bar")).to_be_hidden()
 

@@ -152,3 +152,99 @@ def test_a_webhook_set_up_in_the_ui_deploys_a_signed_push(browser: Any, daemon: 
         f"Commit {sha[:12]} is already the service's active deployment; nothing done."
     )
     assert len(api.call("GET", f"{svc}/deployments?limit=10")["data"]) == 2
+
+
+def image_id(ref: str) -> str:
+    return run("docker", "image", "inspect", "-f", "{{.Id}}", ref).stdout.strip()
+
+
+def running_image_ids(deployment_id: str) -> set[str]:
+    """The image ids the deployment's containers run, as Docker says."""
+    ids = run("docker", "ps", "-q", "--filter", f"label=deploykit.deployment-id={deployment_id}").stdout.split()
+    assert ids, f"no running container of deployment {deployment_id[:8]}"
+    return {run("docker", "inspect", "-f", "{{.Image}}", c).stdout.strip() for c in ids}
+
+
+def deploy_from_settings(page: Any, fields: dict[str, str]) -> None:
+    e = ui.expect()
+    page.get_by_test_id("tab-settings").click()
+    for testid, value in fields.items():
+        page.get_by_test_id(testid).fill(value)
+    page.get_by_test_id("settings-save").click()
+    e(page.get_by_test_id("toast-success").filter(has_text="Settings staged").last).to_be_visible()
+    page.get_by_test_id("pending-deploy").click()
+    e(page.get_by_test_id("toast-info").filter(has_text="Applied").last).to_be_visible()
+
+
+def build_log(page: Any, deployment_id: str) -> Any:
+    """Open the deployment card's log; its element."""
+    page.get_by_test_id("tab-deployments").click()
+    card = page.locator(f'[data-testid="deployment"][data-id="{deployment_id}"]')
+    card.get_by_test_id("deployment-log-toggle").click()
+    return card.get_by_test_id("deployment-log")
+
+
+@ui.screenshot_on_failure
+def test_a_settings_only_change_reuses_the_image_and_a_build_change_rebuilds(
+    browser: Any, daemon: ui.Daemon, tmp_path: Path
+) -> None:
+    ui.require_docker(daemon)
+    e = ui.expect()
+    repo = Repo(tmp_path / "repo")
+    run("git", "init", "-q", "-b", "main", str(repo.path))
+    repo.commit({"Dockerfile": dockerfile(), "index.html": "version one\n"}, "first version")
+    api = ui.Api(daemon.url)
+    api.register("Ada Admin", "ada@example.com")
+    pid = api.call("POST", "/projects", {"name": "reuse"}, expect=201)["id"]
+    body = {
+        "name": "site",
+        "source": {"type": "git", "repo_url": repo.url, "branch": "main"},
+        "port": 8080,
+        "health_check": {"type": "http", "path": "/", "interval_s": 1, "timeout_s": 1},
+    }
+    staged = api.call("POST", f"/projects/{pid}/services", body)
+    applied = api.call("POST", f"/projects/{pid}/deploy")
+    sid = applied["temp_id_to_service_id"][staged["target_temp_id"]]
+    svc = f"/projects/{pid}/services/{sid}"
+    [first_id] = applied["created_deployments"]
+    first = settled(api, svc, first_id)
+    assert first["status"] == "healthy", (first["failure_reason"], first["log_tail"])
+    built = image_id(first["image"])
+
+    page = ui.new_page(browser)
+    ui.sign_in(page, daemon.url, api.tokens, f"/projects/{pid}")
+    e(page.get_by_test_id("canvas-page")).to_have_attribute("data-synced", "true")
+    page.locator('[data-testid="service-node"][data-name="site"]').click()
+    e(build_log(page, first_id)).to_contain_text("COPY index.html", timeout=30_000)
+
+    # Replicas and the health check's interval only: the running commit's image starts as it is.
+    deploy_from_settings(page, {"svc-replicas": "2", "svc-hcInterval": "2"})
+    reused_id = wait_for_sync(
+        lambda: next((d["id"] for d in api.call("GET", f"{svc}/deployments?limit=5")["data"] if d["id"] != first_id), None),
+        within=30,
+        message="the settings' deployment",
+    )
+    reused = settled(api, svc, reused_id)
+    assert reused["status"] == "healthy", (reused["failure_reason"], reused["log_tail"])
+    assert (reused["image"], reused["commit_sha"], reused["replicas"]) == (first["image"], first["commit_sha"], 2)
+    assert running_image_ids(reused_id) == {built}
+    log = build_log(page, reused_id)
+    e(log).to_be_visible()
+    e(log).not_to_contain_text("COPY index.html")
+    e(page.locator(f'[data-testid="deployment"][data-id="{reused_id}"]')).to_have_attribute("data-role", "active")
+
+    # The Dockerfile's path is a build setting: that builds again, into a new image.
+    deploy_from_settings(page, {"svc-dockerfile_path": "./Dockerfile"})
+    rebuilt_id = wait_for_sync(
+        lambda: next(
+            (d["id"] for d in api.call("GET", f"{svc}/deployments?limit=5")["data"] if d["id"] not in (first_id, reused_id)),
+            None,
+        ),
+        within=30,
+        message="the rebuild's deployment",
+    )
+    rebuilt = settled(api, svc, rebuilt_id)
+    assert rebuilt["status"] == "healthy", (rebuilt["failure_reason"], rebuilt["log_tail"])
+    assert rebuilt["image"] != first["image"]
+    assert running_image_ids(rebuilt_id) == {image_id(rebuilt["image"])}
+    e(build_log(page, rebuilt_id)).to_contain_text("COPY index.html", timeout=30_000)
