@@ -12,6 +12,7 @@ from typing import Annotated, Any
 import typer
 from dotenv import dotenv_values
 
+from deploykit.drift import ENV_PREFIX
 from deploykit.envvar import EnvVar, EnvVarFilter, Scope
 from deploykit.errors import FieldErrors, ValidationError
 from deploykit.health import HealthCheck, HealthCheckType
@@ -26,7 +27,6 @@ from deploykit.service import (
     ServiceUpdate,
     Source,
 )
-from deploykit.drift import ENV_PREFIX
 from deploykit.staged_diff import DiffStatus, EnvOp, FieldDiff, ScopeDiff
 from deploykit.staging import ServiceStage, ServiceTarget
 from deploykit_cli import output

@@ -24,11 +24,11 @@ from deploykit.service import Unset
 from deploykit.staging import applied_node_data
 from deploykit_sqlite.canvas import find_node, rekey_node, remove_node, save_node, sync_env_edges
 from deploykit_sqlite.db import Tx, dumps
-from deploykit_sqlite.sealed_config import decode_config
 from deploykit_sqlite.deployment import insert_deployment, load_deployment
 from deploykit_sqlite.domain import sync_generated_domain
 from deploykit_sqlite.envvar import delete_env_var, insert_env_var, project_env, resolve_for_service, update_env_var
 from deploykit_sqlite.project import rename_project
+from deploykit_sqlite.sealed_config import decode_config
 from deploykit_sqlite.service import deployed_row, insert_service, load_service, project_services, save_service
 
 

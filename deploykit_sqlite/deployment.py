@@ -20,11 +20,11 @@ from deploykit.deployment import (
     clip_log,
 )
 from deploykit.drift import change_summary
+from deploykit.envvar import EnvVarCreate, EnvVarUpdate, Scope
 from deploykit.errors import CONFLICT, INVALID, Error, not_found
 from deploykit.service import ImageSource, Service
 from deploykit_sqlite.canvas import sync_env_edges
 from deploykit_sqlite.db import DB, Tx, dumps, from_text, to_text
-from deploykit.envvar import EnvVarCreate, EnvVarUpdate, Scope
 from deploykit_sqlite.envvar import delete_env_var, insert_env_var, resolve_for_service, scope_vars, update_env_var
 from deploykit_sqlite.sealed_config import decode_config, encode_config
 from deploykit_sqlite.service import deployed_row, load_service, save_service, with_deploy_state

@@ -16,12 +16,12 @@ from typing import Any
 
 from deploykit.bus import Event, EventType
 from deploykit.canvas import CanvasEdge, CanvasNode, EdgeType, NodeType
+from deploykit.drift import env_drift
 from deploykit.env_edit import AppliedVar, EnvEdit, EnvEditResult, plan_env_edit
 from deploykit.envvar import Scope
 from deploykit.errors import NOT_FOUND, Error, not_found
 from deploykit.pending_change import ApplyResult, ChangeKind, PendingChange, PendingChangeCreate
 from deploykit.project import Project
-from deploykit.drift import env_drift
 from deploykit.staged_diff import FieldDiff, ScopeDiff, staged_diff
 from deploykit.staging import (
     ServiceStage,
@@ -35,8 +35,8 @@ from deploykit.staging import (
 from deploykit_sqlite.apply import apply_changes, load_plan, staged_node_groups
 from deploykit_sqlite.canvas import find_node, remove_node, row_to_edge, save_node
 from deploykit_sqlite.db import DB, Tx, dumps, from_text, to_text
-from deploykit_sqlite.project import load_project
 from deploykit_sqlite.envvar import project_env
+from deploykit_sqlite.project import load_project
 from deploykit_sqlite.service import load_service, project_services, with_deploy_state
 
 

@@ -314,7 +314,9 @@ def test_deployment_cards_name_who_deployed(browser: Any, daemon: ui.Daemon, api
     sid = api.call("GET", f"/projects/{pid}/services")["data"][0]["id"]
     key = api.call("POST", "/api-keys", {"description": "ci"}, expect=201)["token"]
     ui.Api(daemon.url, {"access_token": key}).call("POST", f"/projects/{pid}/services/{sid}/redeploy", expect=201)
-    api.call("POST", "/users", {"email": "max@example.com", "name": "Max Member", "password": ui.PASSWORD, "role": "member"})
+    api.call(
+        "POST", "/users", {"email": "max@example.com", "name": "Max Member", "password": ui.PASSWORD, "role": "member"}
+    )
     api.as_user("max@example.com").call("POST", f"/projects/{pid}/services/{sid}/redeploy", expect=201)
 
     page = ui.new_page(browser)

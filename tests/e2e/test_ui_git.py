@@ -220,7 +220,9 @@ def test_a_settings_only_change_reuses_the_image_and_a_build_change_rebuilds(
     # Replicas and the health check's interval only: the running commit's image starts as it is.
     deploy_from_settings(page, {"svc-replicas": "2", "svc-hcInterval": "2"})
     reused_id = wait_for_sync(
-        lambda: next((d["id"] for d in api.call("GET", f"{svc}/deployments?limit=5")["data"] if d["id"] != first_id), None),
+        lambda: next(
+            (d["id"] for d in api.call("GET", f"{svc}/deployments?limit=5")["data"] if d["id"] != first_id), None
+        ),
         within=30,
         message="the settings' deployment",
     )
@@ -237,7 +239,11 @@ def test_a_settings_only_change_reuses_the_image_and_a_build_change_rebuilds(
     deploy_from_settings(page, {"svc-dockerfile_path": "./Dockerfile"})
     rebuilt_id = wait_for_sync(
         lambda: next(
-            (d["id"] for d in api.call("GET", f"{svc}/deployments?limit=5")["data"] if d["id"] not in (first_id, reused_id)),
+            (
+                d["id"]
+                for d in api.call("GET", f"{svc}/deployments?limit=5")["data"]
+                if d["id"] not in (first_id, reused_id)
+            ),
             None,
         ),
         within=30,
