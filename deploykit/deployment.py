@@ -100,7 +100,7 @@ class Deployment:
     changes: tuple[str, ...] = ()
     """What changed against the service's previous deployment (``drift.change_summary``)."""
     actor: str | None = None
-    """Who asked for it, as recorded then: a user's name, ``API key <description>``, ``webhook``;
+    """Who asked for it, as recorded then: a user's name, ``API key <description>``, ``GitHub webhook``;
     None for deployments made before it was recorded (``created_by`` is the user's id)."""
     service_env: dict[str, str] | None = None
     """The service's own variables as written (references unresolved) when it was created: a

@@ -223,7 +223,7 @@ class Receiver:
                 commit_sha=push.commit_sha,
                 commit_message=push.message,
                 trigger=DeploymentTrigger.WEBHOOK,
-                actor=f"{hook.provider.value} webhook",
+                actor="GitHub webhook" if hook.provider == Provider.GITHUB else "GitLab webhook",
             )
         except Error as exc:
             await self._record(base, DeliveryStatus.FAILED, error_message(exc))

@@ -218,7 +218,7 @@ class DeploymentOut(ConfigOut):
     rollback_of: str | None
     created_by: str | None
     actor: str | None
-    """Who asked for it, as recorded then: a user's name, ``API key <description>``, ``webhook``;
+    """Who asked for it, as recorded then: a user's name, ``API key <description>``, ``GitHub webhook``;
     null for deployments older than the record."""
     trigger: DeploymentTrigger
     """deploy (staged changes applied), redeploy, webhook, rollback or retry."""

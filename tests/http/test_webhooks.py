@@ -131,7 +131,7 @@ def make_git(world: World) -> Git:
         actor: str | None = None,
     ) -> Deployment:
         assert trigger == DeploymentTrigger.WEBHOOK
-        assert actor in ("github webhook", "gitlab webhook")
+        assert actor in ("GitHub webhook", "GitLab webhook")
         g.redeployed.append((service_id, commit_sha, commit_message))
         return Deployment("dep-new", service_id, "p1", DeploymentStatus.PENDING, GIT_SERVICE.config)
 

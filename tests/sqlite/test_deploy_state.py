@@ -308,7 +308,7 @@ async def test_a_rollback_puts_the_services_own_variables_back(store: Store, pro
 async def test_each_deployment_records_who_asked_for_it(store: Store, project: Project, web: Service) -> None:
     deployed = await store.deployments.get_deployment(await set_service_var(store, project, web, "A", "1"))
     redeployed = await store.deployments.redeploy(web.id, "user-1", actor="API key ci")
-    webhook = await store.deployments.redeploy(web.id, None, trigger=DeploymentTrigger.WEBHOOK, actor="github webhook")
+    webhook = await store.deployments.redeploy(web.id, None, trigger=DeploymentTrigger.WEBHOOK, actor="GitHub webhook")
     retried = await store.deployments.retry(web.id, redeployed.id, "user-1", "Ada")
-    assert [d.actor for d in (deployed, redeployed, webhook, retried)] == ["Ada", "API key ci", "github webhook", "Ada"]
+    assert [d.actor for d in (deployed, redeployed, webhook, retried)] == ["Ada", "API key ci", "GitHub webhook", "Ada"]
     assert (await store.deployments.get_deployment(redeployed.id)).actor == "API key ci"

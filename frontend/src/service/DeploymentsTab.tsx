@@ -19,7 +19,7 @@ function triggerText(d: Deployment, meId: string | undefined): string {
   const by = who ? ` by ${who}` : "";
   switch (d.trigger) {
     case "webhook":
-      return d.actor ? `Push (${d.actor})` : "Push webhook";
+      return d.actor ? `Push via ${d.actor}` : "Push webhook";
     case "rollback":
       return `Rollback${d.rollback_of ? ` to ${d.rollback_of.slice(0, 8)}` : ""}${by}`;
     case "retry":
