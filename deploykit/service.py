@@ -415,6 +415,9 @@ class ServiceFilter:
     name: str | None = None
     include_previews: bool = False
     """Also the hidden services that run pull-request previews (the reconciler's view)."""
+    with_env: bool = False
+    """Also resolve each service's variables now (``Service.env``, for drift): what the API shows;
+    the reconciler, which lists every service on each resync, has no use for it."""
     offset: int = 0
     limit: int = 100
 

@@ -8,6 +8,8 @@ import uuid
 from typing import TYPE_CHECKING
 
 from deploykit.bus import Event, EventType
+from deploykit.env_reference import find_references, overlay, resolve_env
+from deploykit.envvar import Scope
 from deploykit.errors import not_found
 from deploykit.service import Service, ServiceConfig, ServiceFilter, ServiceStatus, conflict_message, name_key
 from deploykit.slug import MAX_SLUG_LENGTH, service_slug
@@ -72,21 +74,40 @@ async def deployed_env(tx: Tx, service: Service) -> dict[str, str] | None:
     return None if row is None else dict(json.loads(tx.unseal(row["env_vars"])))
 
 
-async def with_deploy_state(tx: Tx, service: Service, env: ProjectEnv | None = None) -> Service:
+async def with_deploy_state(
+    tx: Tx, service: Service, env: ProjectEnv | None = None, *, resolve: bool = True
+) -> Service:
     """``service`` with what it deploys: ``deployed_config``, ``deployed_env``, ``env`` (resolved
-    now; ``env`` is the project's ``envvar.ProjectEnv`` when the caller has it) and
-    ``last_deployment_status``."""
-    from deploykit_sqlite.envvar import resolve_for_service  # envvar reads services through this module
-
+    now, unless not ``resolve``; ``env`` is the project's ``envvar.ProjectEnv`` when the caller has
+    it, which holds no previews) and ``last_deployment_status``."""
     row = await deployed_row(tx, service)
     if row is not None:
         service.deployed_config = decode_config(tx, row["config"])
         service.deployed_env = dict(json.loads(tx.unseal(row["env_vars"])))
-        service.env = (await resolve_for_service(tx, service, env)).values
+        if resolve:
+            service.env = await resolved_env(tx, service, env)
     service.last_deployment_status = await tx.scalar(
         "SELECT status FROM deployments WHERE service_id = ? ORDER BY seq DESC LIMIT 1", (service.id,)
     )
     return service
+
+
+async def resolved_env(tx: Tx, service: Service, env: ProjectEnv | None) -> dict[str, str]:
+    """The variables a deployment of ``service`` would get now. The project's other services are
+    read only when a value refers to one (one service's read stays a few small queries)."""
+    from deploykit_sqlite.envvar import project_env, scope_vars  # envvar reads services through this module
+
+    own = env.addresses.get(service.name) if env is not None else None
+    if env is not None and own is not None and own.host == service.slug:  # a listing: no query per service
+        return resolve_env({}, {}, env.envs[service.name], env.addresses, env.envs).values
+    layers = (
+        await scope_vars(tx, service.project_id, Scope.PROJECT, service.project_id),
+        await scope_vars(tx, service.project_id, Scope.GROUP, service.group_id),
+        await scope_vars(tx, service.project_id, Scope.SERVICE, service.id),
+    )
+    if env is None and any(find_references(v) for v in overlay(*layers).values()):
+        env = await project_env(tx, service.project_id)
+    return resolve_env(*layers, env.addresses if env else {}, env.envs if env else {}).values
 
 
 async def project_services(tx: Tx, project_id: str) -> list[Service]:
@@ -214,6 +235,8 @@ class ServiceStore:
             from deploykit_sqlite.envvar import project_env  # envvar reads services through this module
 
             services = [row_to_service(tx, r) for r in rows]
+            if not filt.with_env:
+                return [await with_deploy_state(tx, s, resolve=False) for s in services], total
             envs = {pid: await project_env(tx, pid) for pid in {s.project_id for s in services}}
             return [await with_deploy_state(tx, s, envs[s.project_id]) for s in services], total
 

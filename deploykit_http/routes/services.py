@@ -43,7 +43,7 @@ def endpoints(ctx: Context) -> list[Endpoint]:
         q: m.Paging = call.query
         project = await ctx.project(call.params["project_id"])
         items, total = await services.list_services(
-            ServiceFilter(project_id=project.id, offset=q.offset, limit=q.limit)
+            ServiceFilter(project_id=project.id, offset=q.offset, limit=q.limit, with_env=True)
         )
         base = ctx.settings.base_domain
         return page([service_out(s, project.slug, base) for s in items], total, q.offset, q.limit)

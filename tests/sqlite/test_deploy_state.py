@@ -14,7 +14,7 @@ from deploykit.envvar import EnvVarFilter
 from deploykit.errors import Error
 from deploykit.pending_change import ChangeKind
 from deploykit.project import Project
-from deploykit.service import ImageSource, Service
+from deploykit.service import ImageSource, Service, ServiceFilter
 from deploykit_sqlite import Store
 from tests.sqlite.support import deploy_services, stage
 
@@ -312,3 +312,18 @@ async def test_each_deployment_records_who_asked_for_it(store: Store, project: P
     retried = await store.deployments.retry(web.id, redeployed.id, "user-1", "Ada")
     assert [d.actor for d in (deployed, redeployed, webhook, retried)] == ["Ada", "API key ci", "GitHub webhook", "Ada"]
     assert (await store.deployments.get_deployment(redeployed.id)).actor == "API key ci"
+
+
+async def test_a_service_read_resolves_its_variables_now_and_a_listing_only_when_asked(
+    store: Store, project: Project, web: Service
+) -> None:
+    await stage(store, project.id, K.ENV_VAR_CREATE, {"scope": "project", "key": "P", "value": "1"})
+    payload = {"scope": "service", "scope_id": web.id, "key": "SELF", "value": "${{web.HOST}}:${{web.PORT}}"}
+    await stage(store, project.id, K.ENV_VAR_CREATE, payload)
+    await store.pending_changes.apply_pending_changes(project.id, None)
+    want = {"P": "1", "SELF": f"{web.slug}:80"}
+    assert (await store.services.get_service(web.id)).env == want
+    [listed], _ = await store.services.list_services(ServiceFilter(project_id=project.id, with_env=True))
+    assert (listed.env, listed.deployed_env) == (want, want)
+    [plain], _ = await store.services.list_services(ServiceFilter(project_id=project.id))
+    assert (plain.env, plain.deployed_env) == (None, want)
