@@ -149,13 +149,27 @@ class ContainerState:
     exit_code: int | None = None
     restart_count: int = 0
     ip_address: str | None = None
+    """Where the replica is reached: the container's address on its network (one engine), or the
+    address of the node it runs on (a swarm, with ``ports``)."""
     started_at: datetime | None = None
     finished_at: datetime | None = None
     oom_killed: bool = False
+    ports: dict[int, int] = field(default_factory=dict)
+    """Container port -> the port at ``ip_address`` that reaches it, where they differ (a port
+    published on the node: the Swarm runtime). Empty: the container's own ports."""
 
     @property
     def running(self) -> bool:
         return self.state == "running"
+
+    def port_for(self, port: int) -> int:
+        """The port at ``ip_address`` that reaches the container's ``port``."""
+        return self.ports.get(port, port)
+
+    def endpoint(self, port: int) -> str | None:
+        """``address:port`` that reaches the container's ``port`` (Caddy's upstream, the probes'
+        target), or None while it has no address."""
+        return f"{self.ip_address}:{self.port_for(port)}" if self.ip_address else None
 
     @property
     def project_id(self) -> str | None:

@@ -66,6 +66,8 @@ class _Replica:
     check: HealthCheck
     port: int
     address: str | None
+    reach_port: int
+    """The port at ``address`` that reaches ``port`` (another one when published on a node)."""
     running: bool
     next_probe: float
     since: datetime
@@ -169,13 +171,18 @@ class HealthMonitor:
                     check=check,
                     port=port,
                     address=x.ip_address,
+                    reach_port=x.port_for(port),
                     running=x.state == "running",
                     next_probe=now + check.interval_s,
                     since=self._clock.now(),
                 )
                 self._wake.set()
-            elif not r.acting and (r.address, r.running) != (x.ip_address, x.state == "running"):
-                r.address, r.running = x.ip_address, x.state == "running"
+            elif not r.acting and (r.address, r.reach_port, r.running) != (
+                x.ip_address,
+                x.port_for(port),
+                x.state == "running",
+            ):
+                r.address, r.reach_port, r.running = x.ip_address, x.port_for(port), x.state == "running"
                 self._wake.set()  # it may have become probeable
             fresh[x.id] = r
         for gone in old.keys() - fresh.keys():
@@ -315,7 +322,7 @@ class HealthMonitor:
         started = self._clock.monotonic()
         try:
             async with asyncio.timeout(check.timeout_s + PROBE_SLACK_S):
-                result = await self._probe.probe(address, r.port, check)
+                result = await self._probe.probe(address, r.reach_port, check)
         except TimeoutError:
             result = HealthResult(ok=False, latency_ms=0.0, error=f"timed out after {check.timeout_s:g} s")
         except Exception as exc:  # the Protocol says never; a bug must not stop the monitor
@@ -396,6 +403,7 @@ class HealthMonitor:
                 log.warning("inspecting restarted replica %s failed: %s", r.container_id[:12], err.message)
                 break
             r.address, r.running = state.ip_address, state.state == "running"
+            r.reach_port = state.port_for(r.port)
             if (r.running and r.address) or self._clock.monotonic() > deadline:
                 break
             await asyncio.sleep(self._s.readiness_poll_s)

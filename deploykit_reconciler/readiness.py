@@ -163,7 +163,7 @@ class ReadinessGate:
         if not c.ip_address:
             self._failing(r, "the container has no address on its network")
             return
-        result = await self._probe.probe(c.ip_address, check_port, check)
+        result = await self._probe.probe(c.ip_address, c.port_for(check_port), check)
         if result.ok:
             r.failing = 0
             r.misses = 0

@@ -66,7 +66,7 @@ class RouteTable:
         port = deployment.config.port
         if self._ingress is None or port is None:
             return
-        upstreams = sorted(f"{x.ip_address}:{port}" for x in ready if x.ip_address)
+        upstreams = sorted(e for x in ready if (e := x.endpoint(port)))
         hostnames: list[str] = []
         if self._domains is not None:
             hostnames = [d.hostname for d in await self._domains.list_domains(service_id)]

@@ -98,7 +98,8 @@ def steady(view: ServiceView, *, with_ingress: bool) -> bool:
     if any(records[c.id].state != c.state or records[c.id].ip_address != c.ip_address for c in view.containers):
         return False
     if with_ingress and active.config.port is not None:
-        upstreams = sorted(f"{c.ip_address}:{active.config.port}" for c in view.containers if c.id not in view.held_out)
+        port = active.config.port
+        upstreams = sorted(e for c in view.containers if c.id not in view.held_out and (e := c.endpoint(port)))
         if view.route != upstreams:
             return False
     return True

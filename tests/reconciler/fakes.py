@@ -86,6 +86,7 @@ def container(
     restarts: int = 0,
     exit_code: int | None = None,
     started_at: datetime | None = None,
+    ports: dict[int, int] | None = None,
 ) -> ContainerState:
     return ContainerState(
         id=id,
@@ -96,4 +97,5 @@ def container(
         restart_count=restarts,
         exit_code=exit_code,
         started_at=started_at,
+        ports=dict(ports or {}),
     )

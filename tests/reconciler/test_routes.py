@@ -55,6 +55,19 @@ async def test_a_route_is_sent_only_when_its_upstreams_or_hostnames_change() -> 
     assert routes.upstreams("s1") == ["10.0.0.2:8080"]
 
 
+async def test_replicas_published_on_their_node_are_routed_at_the_nodes_port() -> None:
+    """A Swarm replica's address is its node's, on the port published for the service's port."""
+    ingress = Ingress()
+    routes = RouteTable(ingress=ingress)
+    a = container("c1", ip="192.0.2.2", ports={8080: 32768})
+    b = container("c2", replica=1, ip="198.18.77.2", ports={8080: 32768})
+    c = container("c3", replica=2, ip="192.0.2.2", ports={8080: 32771})
+
+    await routes.point(deployment(port=8080), [a, b, c])
+
+    assert ingress.sent[0].upstreams == ["192.0.2.2:32768", "192.0.2.2:32771", "198.18.77.2:32768"]
+
+
 async def test_held_out_replicas_are_not_routable_until_let_in() -> None:
     routes = RouteTable()
     a, b = container("c1"), container("c2", replica=1)
