@@ -23,7 +23,8 @@ LABEL_NODE = "deploykit.node"
 SWARM_SERVICE_ID = "com.docker.swarm.service.id"
 SWARM_TASK_ID = "com.docker.swarm.task.id"
 EDGE_SUFFIX = "_edge"
-"""``dk-{slug}_edge``: the project's swarm-scoped bridge network (no slug contains ``_``)."""
+"""``dk-{slug}_edge``: the project's swarm-scoped bridge network of earlier versions (tasks reached
+from the host there; now each replica's port is published on its node), removed with the project."""
 
 RESTART_CONDITIONS = {"no": "none", "on-failure": "on-failure", "always": "any", "unless-stopped": "any"}
 RESTART_DELAY_NS = 1_000_000_000
@@ -44,9 +45,12 @@ def task_labels(labels: dict[str, str]) -> dict[str, str]:
     return out
 
 
-def service_body(spec: ContainerSpec, *, node_id: str | None) -> dict[str, Any]:
+def service_body(spec: ContainerSpec, *, node_id: str | None, place_on: str | None = None) -> dict[str, Any]:
     """The body of ``POST /services/create`` for ``spec``; ``node_id`` pins it (volumes are
-    node-local: a service that mounts one runs where the volume is)."""
+    node-local: a service that mounts one runs where the volume is). ``place_on`` puts its first
+    task on that node (a constraint the runtime drops once the task is placed, see
+    ``SwarmRuntime.run_container``). The service's port is published in host mode on a port the
+    node picks (``Status.PortStatus`` of the task says which)."""
     container: dict[str, Any] = {
         "Image": spec.image,
         "Labels": task_labels(spec.labels),
@@ -72,15 +76,19 @@ def service_body(spec: ContainerSpec, *, node_id: str | None) -> dict[str, Any]:
             "Delay": RESTART_DELAY_NS,
             "MaxAttempts": 0,
         },
-        "Networks": [
-            {"Target": spec.network, "Aliases": list(spec.aliases)},
-            {"Target": edge_network(spec.network)},
-        ],
+        "Networks": [{"Target": spec.network, "Aliases": list(spec.aliases)}],
         "ForceUpdate": 0,
     }
     if spec.volumes and node_id:
         template["Placement"] = {"Constraints": [f"node.id=={node_id}"]}
         labels[LABEL_NODE] = node_id
+    elif place_on:
+        template["Placement"] = {"Constraints": [placed_on(place_on)]}
+    # Host mode, no published port: the node picks a free one for the task (no routing mesh, which
+    # needs IPVS). Caddy and the probes reach the replica at <its node's address>:<that port>.
+    endpoint: dict[str, Any] = {"Mode": "dnsrr"}
+    if spec.port is not None:
+        endpoint["Ports"] = [{"Protocol": "tcp", "TargetPort": spec.port, "PublishMode": "host"}]
     # Two writers on one data directory corrupt it: a service with volumes is updated stop-first.
     order = "stop-first" if spec.volumes else "start-first"
     update = {"Parallelism": 1, "Order": order, "FailureAction": "pause", "Monitor": 0}
@@ -92,8 +100,25 @@ def service_body(spec: ContainerSpec, *, node_id: str | None) -> dict[str, Any]:
         "UpdateConfig": update,
         "RollbackConfig": update,
         # DNS round robin, no virtual IP: a VIP needs IPVS (the routing mesh), absent here.
-        "EndpointSpec": {"Mode": "dnsrr"},
+        "EndpointSpec": endpoint,
     }
+
+
+def placed_on(node_id: str) -> str:
+    return f"node.id=={node_id}"
+
+
+def placed_node(service: dict[str, Any]) -> str | None:
+    """The node a ``placed_on`` constraint (not yet dropped) puts the service's task on."""
+    placement = (((service.get("Spec") or {}).get("TaskTemplate") or {}).get("Placement")) or {}
+    for c in placement.get("Constraints") or []:
+        if (
+            isinstance(c, str)
+            and c.startswith("node.id==")
+            and not (service.get("Spec") or {}).get("Labels", {}).get(LABEL_NODE)
+        ):
+            return c.removeprefix("node.id==")
+    return None
 
 
 def parse_time(value: Any) -> datetime | None:
@@ -135,24 +160,45 @@ def failed_task_ids(tasks: Iterable[dict[str, Any]]) -> set[str]:
     return {str(t["ID"]) for t in tasks if _task_state(t) in FAILED}
 
 
-def container_ips(containers: Iterable[dict[str, Any]]) -> dict[str, str]:
-    """Task id -> the task container's address on its project's edge bridge (``GET
-    /containers/json``; only this node's tasks are listed)."""
+def node_addresses(nodes: Iterable[dict[str, Any]]) -> dict[str, str]:
+    """Node id -> the address the node advertises (``GET /nodes``: ``Status.Addr``; a manager
+    may report 0.0.0.0 there, its ``ManagerStatus.Addr`` then says)."""
     out: dict[str, str] = {}
-    for c in containers:
-        task = (c.get("Labels") or {}).get(SWARM_TASK_ID)
-        networks = (c.get("NetworkSettings") or {}).get("Networks") or {}
-        for name, net in networks.items():
-            ip = (net or {}).get("IPAddress")
-            if task and ip and name.endswith(EDGE_SUFFIX):
-                out[str(task)] = str(ip)
+    for n in nodes:
+        addr = str((n.get("Status") or {}).get("Addr") or "")
+        if addr in {"", "0.0.0.0"}:
+            manager = str((n.get("ManagerStatus") or {}).get("Addr") or "")
+            addr = manager.rsplit(":", 1)[0].strip("[]") if manager else ""
+        if addr:
+            out[str(n["ID"])] = addr
     return out
 
 
+def published_ports(task: dict[str, Any]) -> dict[int, int]:
+    """Container port -> the node's port published for it (the task's ``Status.PortStatus``).
+
+    The engine lists the IPv4 binding first and then the IPv6 one, and 20.10 may pick a different
+    random port for each (``0.0.0.0:32807->8080, [::]:32805->8080``); nodes advertise IPv4
+    addresses here, so the first is the one."""
+    out: dict[int, int] = {}
+    for p in ((task.get("Status") or {}).get("PortStatus") or {}).get("Ports") or []:
+        if p.get("PublishMode") == "host" and p.get("TargetPort") and p.get("PublishedPort"):
+            out.setdefault(int(p["TargetPort"]), int(p["PublishedPort"]))
+    return out
+
+
+def published_targets(service: dict[str, Any]) -> set[int]:
+    """The container ports the service publishes."""
+    ports = (((service.get("Spec") or {}).get("EndpointSpec") or {}).get("Ports")) or []
+    return {int(p["TargetPort"]) for p in ports if p.get("TargetPort")}
+
+
 def state_of(
-    service: dict[str, Any], tasks: list[dict[str, Any]], ips: dict[str, str], restarts: int
+    service: dict[str, Any], tasks: list[dict[str, Any]], nodes: dict[str, str], restarts: int
 ) -> ContainerState:
-    """One Swarm service (of one task) as the container the reconciler expects.
+    """One Swarm service (of one task) as the container the reconciler expects. ``nodes``: node id
+    -> address (``node_addresses``); a running task is reached at its node's address, on the ports
+    published for it (none yet: no address).
 
     ``running`` while its task runs; ``restarting`` while Swarm schedules, starts or replaces the
     task (the reconciler keeps such a replica and looks again); ``exited`` when scaled to 0 (a
@@ -167,6 +213,7 @@ def state_of(
     failures = [t for t in ordered if _task_state(t) in FAILED]
     last_failure = failures[-1] if failures else None
     ip: str | None = None
+    ports: dict[int, int] = {}
     started_at = finished_at = None
     if replicas_of(service) == 0:
         state = "exited"
@@ -178,7 +225,9 @@ def state_of(
         task_state = _task_state(current)
         if task_state == "running":
             state = "running"
-            ip = ips.get(str(current["ID"]))
+            ports = published_ports(current)
+            if published_targets(service) <= ports.keys():
+                ip = nodes.get(str(current.get("NodeID") or ""))
             started_at = parse_time((current.get("Status") or {}).get("Timestamp"))
         elif task_state in FAILED and condition == "none":
             state = "exited"
@@ -198,6 +247,7 @@ def state_of(
         ip_address=ip,
         started_at=started_at,
         finished_at=finished_at,
+        ports=ports,
     )
 
 

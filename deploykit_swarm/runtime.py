@@ -6,18 +6,26 @@ How the parts map:
   Swarm restarts and places its task, the reconciler's rollout is unchanged (see ``convert``).
 - A project's network ``dk-{slug}`` is an attachable overlay: services reach each other by name
   (DNS round robin, ``dnsrr``) from any node. No virtual IPs, no routing mesh: both need IPVS.
-- Ingress: Caddy runs on the host, and an overlay address is not routable from the host (the
-  overlay's bridge lives in its own network namespace). Each task therefore also joins the
-  project's *edge* network ``dk-{slug}_edge``: a swarm-scoped ``bridge`` network, created on every
-  node the task lands on, whose addresses the node's host reaches directly. That address is the
-  "container" address the reconciler probes and hands to Caddy, on the service's own port, as
-  with one engine. It is listed by ``GET /containers/json``, so only tasks on this node (the
-  manager, where the daemon and Caddy run) get one; see docs/scale-out.md for more nodes.
+- Ingress: Caddy runs on the manager's host, and an overlay address is not routable from a host
+  (the overlay's bridge lives in its own network namespace), on this node or any other. Each
+  replica's service therefore publishes its port in *host* mode with no published port: the node
+  its task runs on picks a free port and forwards it to the task (like ``docker run -p``; no
+  routing mesh). The replica's address is ``<its node's address>:<that port>`` (the node's
+  ``Status.Addr``, the task's ``Status.PortStatus``): ``ContainerState.ip_address`` and
+  ``ports``, which the readiness gate, the health monitor and Caddy's upstreams all use. It is
+  the same for a task on the manager and on any worker, and it follows a task that Swarm moves
+  to another node (new node, new port).
+- Placement: Swarm's scheduler places each one-task service on its own, so two replicas of a
+  service would both go to the emptiest node. ``run_container`` puts a new replica on the active
+  node running the fewest replicas of the same deployment (then the fewest tasks), with a
+  ``node.id==`` constraint that it drops as soon as the task has been placed: Swarm does not
+  restart a task for a change of constraints its node still meets, and without the constraint
+  Swarm moves the task to another node when its node goes down.
 - Volumes and images are node-local: they are the local engine's (``engine``, the Docker
   runtime), and a service that mounts a volume is pinned to this node (a placement constraint,
   and the label ``deploykit.node`` on the service).
 
-A steady resync costs three list calls (services, tasks, this node's task containers).
+A steady resync costs three list calls (services, tasks, nodes).
 """
 
 from __future__ import annotations
@@ -38,7 +46,9 @@ from aiodocker.exceptions import DockerError
 from deploykit.errors import CONFLICT, INVALID, NOT_FOUND, UNAVAILABLE, Error
 from deploykit.logs import LogLine
 from deploykit.runtime import (
+    LABEL_DEPLOYMENT_ID,
     LABEL_MANAGED_BY,
+    LABEL_SERVICE_ID,
     MANAGED_BY,
     ContainerSpec,
     ContainerState,
@@ -65,6 +75,8 @@ class SwarmSettings:
     start_timeout_s: float = 60.0
     """``run_container`` waits this long for the new task to run (or fail) before returning."""
     poll_s: float = 0.25
+    place_timeout_s: float = 30.0
+    """A new replica's ``node.id==`` constraint is dropped once its task is placed, or after this."""
     remove_timeout_s: float = 15.0
     """``remove_container`` waits this long past the stop grace for the task containers to go."""
 
@@ -84,6 +96,7 @@ class SwarmRuntime:
         """Service id -> ids of its failed tasks ever seen (Swarm prunes old tasks; counts only grow)."""
         self._labels: dict[str, dict[str, str]] = {}
         self._network_locks: dict[str, asyncio.Lock] = {}
+        self._placing = asyncio.Lock()
         self.api_calls: Counter[str] = Counter()
 
     async def open(self) -> None:
@@ -193,10 +206,9 @@ class SwarmRuntime:
 
     async def ensure_network(self, name: str, labels: dict[str, str]) -> None:
         await self._ensure_one(name, "overlay", labels)
-        edge = {k: v for k, v in labels.items() if k != LABEL_MANAGED_BY}
-        await self._ensure_one(convert.edge_network(name), "bridge", {**edge, convert.LABEL_RUNTIME: "edge"})
 
     async def remove_network(self, name: str) -> None:
+        # The edge bridge of earlier versions goes with the project too.
         for net in (convert.edge_network(name), name):
             for data in await self._networks_named(net):
                 labels = data.get("Labels") or {}
@@ -263,12 +275,76 @@ class SwarmRuntime:
         )
         return data
 
-    def _state(self, service: dict[str, Any], tasks: list[dict[str, Any]], ips: dict[str, str]) -> ContainerState:
+    async def _nodes(self) -> list[dict[str, Any]]:
+        data: list[dict[str, Any]] = await self._call("node_list", "GET", "nodes", "swarm nodes")
+        return data
+
+    async def _node_addresses(self) -> dict[str, str]:
+        return convert.node_addresses(await self._nodes())
+
+    def _state(self, service: dict[str, Any], tasks: list[dict[str, Any]], nodes: dict[str, str]) -> ContainerState:
         sid = str(service["ID"])
         failed = self._failed.setdefault(sid, set())
         failed |= convert.failed_task_ids(tasks)
         self._labels[sid] = dict((service.get("Spec") or {}).get("Labels") or {})
-        return convert.state_of(service, tasks, ips, len(failed))
+        return convert.state_of(service, tasks, nodes, len(failed))
+
+    async def _spread_node(self, spec: ContainerSpec) -> str | None:
+        """The node a new replica of ``spec`` goes to: of the ready, active nodes, the one running
+        the fewest replicas of the same deployment, then the fewest tasks (then the lowest id).
+        None when there is one such node or fewer (Swarm places it as it will)."""
+        eligible = sorted(
+            str(n["ID"])
+            for n in await self._nodes()
+            if (n.get("Status") or {}).get("State") == "ready" and (n.get("Spec") or {}).get("Availability") == "active"
+        )
+        if len(eligible) < 2:
+            return None
+        key = LABEL_DEPLOYMENT_ID if spec.labels.get(LABEL_DEPLOYMENT_ID) else LABEL_SERVICE_ID
+        params = {"filters": json.dumps({"desired-state": ["running"]})}
+        tasks: list[dict[str, Any]] = await self._call("task_list", "GET", "tasks", "swarm tasks", params=params)
+        load = {n: [0, 0] for n in eligible}
+        node_of: dict[str, str] = {}
+        for t in tasks:
+            node = str(t.get("NodeID") or "")
+            node_of[str(t.get("ServiceID"))] = node
+            if node in load:
+                load[node][1] += 1
+        if spec.labels.get(key):
+            filters = json.dumps({"label": [f"{key}={spec.labels[key]}"]})
+            listed = await self._call("service_list", "GET", "services", "swarm services", params={"filters": filters})
+            for sibling in listed:
+                # Placed by this runtime a moment ago (its constraint still there), or where its task is.
+                node = convert.placed_node(sibling) or node_of.get(str(sibling["ID"]), "")
+                if node in load:
+                    load[node][0] += 1
+        return min(eligible, key=lambda n: (load[n][0], load[n][1], n))
+
+    async def _release(self, sid: str, node_id: str) -> None:
+        """Drop the ``node.id==`` constraint that placed the service's first task (once it is placed:
+        Swarm keeps a task whose node still meets the new constraints), so that Swarm may move it."""
+        deadline = asyncio.get_running_loop().time() + self._settings.place_timeout_s
+
+        async def placed() -> bool:
+            return any(t.get("NodeID") for t in await self._tasks([sid]))
+
+        await self._until(placed, deadline)
+        service = await self._service(sid)
+        spec = service["Spec"]
+        placement = (spec.get("TaskTemplate") or {}).get("Placement") or {}
+        constraints = [c for c in placement.get("Constraints") or [] if c != convert.placed_on(node_id)]
+        if constraints == list(placement.get("Constraints") or []):
+            return
+        placement["Constraints"] = constraints
+        version = (service.get("Version") or {}).get("Index")
+        await self._call(
+            "service_update",
+            "POST",
+            f"services/{sid}/update",
+            f"swarm service {sid}",
+            params={"version": str(version)},
+            body=json.dumps(spec),
+        )
 
     async def run_container(
         self, spec: ContainerSpec, *, before_start: Callable[[], Awaitable[None]] | None = None
@@ -278,9 +354,13 @@ class SwarmRuntime:
             await before_start()
         if spec.volumes and self._node_id is None:
             await self.require_manager()
-        body = json.dumps(convert.service_body(spec, node_id=self._node_id))
-        created = await self._call("service_create", "POST", "services/create", what, body=body)
+        async with self._placing:  # replicas started together see each other's placement
+            place_on = None if spec.volumes else await self._spread_node(spec)
+            body = json.dumps(convert.service_body(spec, node_id=self._node_id, place_on=place_on))
+            created = await self._call("service_create", "POST", "services/create", what, body=body)
         sid = str(created["ID"])
+        if place_on is not None:
+            await self._release(sid, place_on)
         # Wait for the task to run (or to fail): like a container's create + start.
         deadline = asyncio.get_running_loop().time() + self._settings.start_timeout_s
         while True:
@@ -378,8 +458,7 @@ class SwarmRuntime:
         service = await self._service(id)
         sid = str(service["ID"])
         tasks = await self._tasks([sid])
-        ips = convert.container_ips(await self._task_containers(sid))
-        return self._state(service, tasks, ips)
+        return self._state(service, tasks, await self._node_addresses())
 
     async def list_containers(self) -> list[ContainerState]:
         services = await self._call(
@@ -391,8 +470,8 @@ class SwarmRuntime:
         for task in await self._tasks(None):
             if str(task.get("ServiceID")) in by_service:
                 by_service[str(task["ServiceID"])].append(task)
-        ips = convert.container_ips(await self._task_containers())
-        return [self._state(s, by_service[str(s["ID"])], ips) for s in services]
+        nodes = await self._node_addresses()
+        return [self._state(s, by_service[str(s["ID"])], nodes) for s in services]
 
     async def events(self) -> AsyncIterator[RuntimeEvent]:
         filters = json.dumps({"type": ["container", "service"]})

@@ -31,7 +31,7 @@ async def test_deploy_runs_the_service_with_labels_env_and_an_address_caddy_can_
     assert c.labels[LABEL_DEPLOYMENT_ID] == deployment.id
     assert c.ip_address is not None
     # Reached from the host (where Caddy runs) at the service's own port.
-    assert await http_get(c.ip_address, 8080, "/greeting.txt") == (200, "hello\n")
+    assert await http_get(c.ip_address, c.port_for(8080), "/greeting.txt") == (200, "hello\n")
     (record,) = await harness.records(service.id)
     assert (record.id, record.state, record.ip_address) == (c.id, "running", c.ip_address)
 
@@ -50,10 +50,10 @@ async def test_a_service_reaches_another_by_name(harness: Harness) -> None:
     await harness.wait_status(client.id, "running", within=40)
     (c,) = await harness.running(client.id)
     assert c.ip_address is not None
-    ip = c.ip_address
+    ip, port = c.ip_address, c.port_for(8081)
 
     async def fetched() -> tuple[int, str] | None:
-        answer = await http_get(ip, 8081, "/fetched.txt")
+        answer = await http_get(ip, port, "/fetched.txt")
         return answer if answer is not None and answer[0] == 200 else None
 
     assert await wait_for(fetched, within=20, message="client fetched api by name") == (200, "deploykit test image\n")
@@ -96,4 +96,4 @@ async def test_update_replaces_the_replicas_and_serves_the_new_version(harness: 
     assert not before & {c.id for c in after}
     for c in after:
         assert c.ip_address is not None
-        assert await http_get(c.ip_address, 8080, "/color.txt") == (200, "green\n")
+        assert await http_get(c.ip_address, c.port_for(8080), "/color.txt") == (200, "green\n")

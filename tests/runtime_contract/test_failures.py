@@ -20,7 +20,7 @@ async def serving(harness: Harness, service: Service, deployment_id: str | None 
         running = await harness.running(service.id, deployment_id)
         if len(running) != 1 or running[0].ip_address is None:
             return None
-        answer = await http_get(running[0].ip_address, 8080, "/")
+        answer = await http_get(running[0].ip_address, running[0].port_for(8080), "/")
         return running[0] if answer == (200, f"{INDEX}\n") else None
 
     return await wait_for(check, within=40, message=f"{service.name} serving HTTP")

@@ -95,7 +95,8 @@ async def test_volume_is_kept_over_a_stop_first_redeploy_and_the_replica_is_pinn
         running = await harness.running(service.id, deployment_id)
         if len(running) != 1 or running[0].ip_address is None:
             return False
-        return await http_get(running[0].ip_address, 8080, "/note.txt") == (200, "kept\n")
+        got = await http_get(running[0].ip_address, running[0].port_for(8080), "/note.txt")
+        return got == (200, "kept\n")
 
     redeploy = await harness.store.deployments.redeploy(service.id, None)
     await harness.wait_deployment(redeploy.id, "healthy", within=40)
