@@ -6,7 +6,7 @@ from labels only; DeployKit's built images, which have none, by their name.
 
 Under ``--runtime swarm`` two kinds of DeployKit's objects carry ``deploykit.runtime`` instead of
 ``managed-by`` (so that a plain Docker runtime on the same engine never adopts them): Swarm task
-containers (``swarm``) and the projects' edge bridges ``dk-{slug}_edge`` (``edge``). They are
+containers (``swarm``) and the projects' edge bridges ``dk-{slug}_edge`` that earlier versions made (``edge``). They are
 DeployKit's all the same, with the owner their other labels name; a task container's detail names
 its Swarm service. On a swarm manager the Swarm services are listed too (``GET /services``),
 DeployKit's by their ``managed-by`` label as everything else.

@@ -1,8 +1,9 @@
 """A daemon with ``--runtime swarm`` on the real single-node swarm, through its API and in Chromium:
 
 - the Engine page (``GET /api/system/engine``) shows the Swarm service of a replica, its task
-  container, the project's overlay network and its ``_edge`` bridge as DeployKit's (managed, with their owner), not
-  as unmanaged objects, and a prune leaves them, and the Swarm service's task, as they were;
+  container and the project's overlay network as DeployKit's (managed, with their owner), not as
+  unmanaged objects, and a prune leaves them, and the Swarm service's task, as they were (no
+  ``_edge`` bridge: replicas are reached on ports published on their node);
 - the service panel of a service with a volume says it is pinned to one node (the manager);
 - Admin → Nodes lists the manager with its role, availability and state, and the join command.
 """
@@ -90,7 +91,6 @@ def test_swarm_objects_are_deploykits_on_the_engine_page_and_the_ui_says_pinned_
     swarm_service = docker("inspect", "--format", '{{index .Config.Labels "com.docker.swarm.service.name"}}', task)
     tasks_before = docker("service", "ps", "-q", swarm_service).split()
     overlay = f"dk-{project['slug']}"
-    edge = f"{overlay}_edge"
     owner = {"project_id": project["id"], "project_name": "Swarm"}
 
     usage = api.call("GET", "/system/engine")
@@ -107,9 +107,7 @@ def test_swarm_objects_are_deploykits_on_the_engine_page_and_the_ui_says_pinned_
         "service_name": None,
     }
     assert networks[overlay]["detail"] == "overlay, swarm scope"
-    assert networks[edge]["managed"]
-    assert networks[edge]["owner"] == networks[overlay]["owner"]
-    assert networks[edge]["detail"] == "bridge, swarm scope"
+    assert f"{overlay}_edge" not in networks
     node_id = docker("info", "--format", "{{.Swarm.NodeID}}")
     service = by_name(usage, "service")[swarm_service]
     assert service["managed"]
@@ -121,7 +119,7 @@ def test_swarm_objects_are_deploykits_on_the_engine_page_and_the_ui_says_pinned_
     api.call("POST", "/system/engine/prune", {"dangling_images": True, "build_cache": True})
     assert running_container(instance, sid) == task
     assert docker("service", "ps", "-q", swarm_service).split() == tasks_before, "the prune left the task alone"
-    assert {overlay, edge} <= set(docker("network", "ls", "--format", "{{.Name}}").split())
+    assert overlay in docker("network", "ls", "--format", "{{.Name}}").split()
 
     page = ui.new_page(browser)
     ui.sign_in(page, swarm_daemon.url, api.tokens, "/admin")
@@ -134,10 +132,9 @@ def test_swarm_objects_are_deploykits_on_the_engine_page_and_the_ui_says_pinned_
     e(service_row).to_have_attribute("data-managed", "yes")
     e(service_row.get_by_test_id("engine-owner")).to_have_text("Swarm / db")
     networks_card = page.get_by_test_id("engine-networks")
-    for name, detail in ((overlay, "overlay, swarm scope"), (edge, "bridge, swarm scope")):
-        net = networks_card.get_by_test_id("engine-row").filter(has_text=name).filter(has_text=detail)
-        e(net).to_have_attribute("data-managed", "yes")
-        e(net.get_by_test_id("engine-owner")).to_have_text("Swarm")
+    net = networks_card.get_by_test_id("engine-row").filter(has_text=overlay).filter(has_text="overlay, swarm scope")
+    e(net).to_have_attribute("data-managed", "yes")
+    e(net.get_by_test_id("engine-owner")).to_have_text("Swarm")
 
     # Admin -> Nodes: the manager (the leader; the shared swarm may hold other helpers' workers).
     hostname = docker("info", "--format", "{{.Name}}")
