@@ -3,10 +3,14 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
+
+from tests.notify.receivers import self_signed_cert
 
 LAZY = ["httpx", "boto3", "botocore", "cryptography", "yaml", "aiosmtplib", "rich", "pygments"]
 LAZY_MODULES = [
@@ -44,3 +48,71 @@ def test_sealing_and_opening_secrets_does_not_import_cryptography() -> None:
     )
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True)
     assert "cryptography" not in out.stdout.split()
+
+
+def test_the_daemon_loads_neither_the_ca_bundle_nor_the_cpp_runtime_at_start() -> None:
+    """aiohttp's default TLS contexts are made without the CA bundle (read on their first use) and
+    frozenlist is its pure-Python one (its extension links libstdc++): ~3 MB resident (deploykitd/lean.py)."""
+    script = (
+        "import os, sys, deploykitd.main, aiohttp.connector as c\n"
+        "stores = [ctx.cert_store_stats()['x509'] for ctx in (c._SSL_CONTEXT_VERIFIED, c._SSL_CONTEXT_UNVERIFIED)]\n"
+        "maps = open(f'/proc/{os.getpid()}/maps').read()\n"
+        "print(stores, 'frozenlist._frozenlist' in sys.modules, 'libstdc++' in maps,"
+        " 'FROZENLIST_NO_EXTENSIONS' in os.environ)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "FROZENLIST_NO_EXTENSIONS"}
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True, env=env
+    )
+    assert out.stdout.split("\n")[0] == "[0, 0] False False False"
+
+
+HTTPS_GET = """
+import asyncio, ssl, sys
+import deploykitd.main
+import aiohttp
+
+async def main() -> None:
+    served = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    served.load_cert_chain(sys.argv[1])
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            await reader.readuntil(b"\\r\\n\\r\\n")
+            writer.write(b"HTTP/1.1 200 OK\\r\\nContent-Length: 2\\r\\nConnection: close\\r\\n\\r\\nok")
+            await writer.drain()
+        except (OSError, asyncio.IncompleteReadError, ssl.SSLError):
+            pass
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(answer, "127.0.0.1", 0, ssl=served)
+    port = server.sockets[0].getsockname()[1]
+    async with aiohttp.ClientSession() as session:
+        for _ in range(2):  # the second connection finds the trust already loaded
+            try:
+                async with session.get(f"https://127.0.0.1:{port}/") as response:
+                    print(response.status, await response.text())
+            except aiohttp.ClientConnectorCertificateError:
+                print("untrusted")
+    server.close()
+
+asyncio.run(main())
+"""
+
+
+@pytest.mark.parametrize("trusted", [True, False])
+def test_aiohttp_verifies_tls_against_the_default_trust_as_before(tmp_path: Path, trusted: bool) -> None:
+    """The CA bundle deferred by deploykitd/lean.py is the one a verified connection checks:
+    ``SSL_CERT_FILE`` (read when it is first used) makes a self-signed server trusted, and without
+    it the same server is refused."""
+    cert = self_signed_cert(tmp_path)
+    env = {k: v for k, v in os.environ.items() if k not in ("SSL_CERT_FILE", "SSL_CERT_DIR")}
+    if trusted:
+        env["SSL_CERT_FILE"] = str(cert)
+    out = subprocess.run(
+        [sys.executable, "-c", HTTPS_GET, str(cert)], capture_output=True, text=True, timeout=120, env=env
+    )
+    assert out.returncode == 0, out.stderr
+    expected = ["200 ok", "200 ok"] if trusted else ["untrusted", "untrusted"]
+    assert out.stdout.splitlines() == expected
