@@ -8,7 +8,6 @@ import asyncio
 import logging
 import os
 import shutil
-import tarfile
 import tempfile
 import time
 from collections.abc import Callable
@@ -30,7 +29,6 @@ from deploykit.backup import (
     volume_member,
 )
 from deploykit.errors import CONFLICT, INVALID, NOT_FOUND, UNAVAILABLE, Error
-from deploykit_backup.archive import CHUNK, ArchiveWriter, read_archive
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +55,8 @@ class BackupSources:
 
 
 def _copy(src: IO[bytes], dest: Path, mode: int = 0o600) -> None:
+    from deploykit_backup.archive import CHUNK
+
     fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
     with os.fdopen(fd, "wb") as out:
         shutil.copyfileobj(src, out, CHUNK)
@@ -66,6 +66,8 @@ async def create_backup(sources: BackupSources, out: Path) -> BackupReport:
     """Write one archive to ``out``: the database snapshot, the key, then each volume (its users
     paused only while it is copied), then the manifest. Raises ``unavailable`` when a part cannot be
     read; a file at ``out`` is only ever a complete archive."""
+    from deploykit_backup.archive import ArchiveWriter  # zstandard: loaded by the first backup
+
     started = time.monotonic()
     if not sources.key_file.is_file():
         raise Error(UNAVAILABLE, f"There is no encryption key at {sources.key_file}.")
@@ -124,6 +126,10 @@ def _check_target(data_dir: Path, *, force: bool) -> None:
 
 def _volume_tar_problem(src: IO[bytes]) -> str | None:
     """Why a volume member is not a readable tar, or None."""
+    import tarfile
+
+    from deploykit_backup.archive import CHUNK
+
     try:
         with tarfile.open(fileobj=src, mode="r|") as tar:
             for member in tar:
@@ -152,6 +158,8 @@ async def verify_backup(archive: Path, database: DatabaseArchiver) -> tuple[Mani
                 problem = _volume_tar_problem(src)
                 if problem is not None:
                     problems.append(f"{name}: not a readable tar ({problem})")
+
+        from deploykit_backup.archive import read_archive
 
         manifest, found = await asyncio.to_thread(read_archive, archive, handle)
         problems = found + problems
@@ -206,6 +214,8 @@ async def restore_backup(
                 asyncio.run_coroutine_threadsafe(coro, loop).result()
                 part.unlink()
                 restored.append(entry.name)
+
+        from deploykit_backup.archive import read_archive
 
         _, problems = await asyncio.to_thread(read_archive, archive, handle)
         if problems:  # changed since it was verified

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import io
 
-from dotenv.parser import parse_stream
-
 from deploykit.errors import FieldErrors
 
 
@@ -14,6 +12,8 @@ def parse_dotenv(text: str, field_name: str = "dotenv") -> dict[str, str]:
     """The variables of ``text``, in order; a later line wins over an earlier one with the same
     key, as in a shell. A line with a key and no ``=`` is an empty value. Raises ``invalid``
     naming every line that is not ``KEY=value``."""
+    from dotenv.parser import parse_stream  # pasted .env text is rare: the daemon does not carry it idle
+
     values: dict[str, str] = {}
     errors = FieldErrors()
     for binding in parse_stream(io.StringIO(text)):

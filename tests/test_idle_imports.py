@@ -12,17 +12,19 @@ import pytest
 
 from tests.notify.receivers import self_signed_cert
 
-LAZY = ["httpx", "boto3", "botocore", "cryptography", "yaml", "aiosmtplib", "rich", "pygments"]
+LAZY = ["httpx", "boto3", "botocore", "cryptography", "yaml", "aiosmtplib", "rich", "pygments", "zstandard", "dotenv"]
 LAZY_MODULES = [
     "deploykit_swarm",
     "deploykit.compose",
     "deploykit_http.openapi",
     "deploykit_http.shapes.canvas",
     "ctypes",
+    "deploykit_backup.archive",
 ]
 """Of ours and the standard library's: the Swarm adapter (``--runtime swarm``), the compose
 translation (its route), the OpenAPI document and the canvas messages' schemas it documents
-(``/api/openapi.json``), ctypes (the first sealed secret, ``deploykit_sqlite.aesgcm``)."""
+(``/api/openapi.json``), ctypes (the first sealed secret, ``deploykit_sqlite.aesgcm``), the backup
+archive format and zstandard (the first backup, verify or restore)."""
 
 
 @pytest.mark.parametrize("module", ["deploykitd.main", "deploykitd.__main__"])
