@@ -6,6 +6,14 @@ container of the service answers; in the same run, ``docker run -d`` starts the 
 hand and is polled likewise. Both are timed from the docker command's start. The reconciler runs
 with production settings (30 s resync): repairs come from Docker events. Goal: the median repair
 <= 1.2x the median ``docker run`` (issue 18). Never passes or fails on time.
+
+A repair also holds what the engine does for the kill, which a bare ``docker run`` does not: the
+signal, the process's exit (the ``die`` event) and the clean-up of the dead container (its
+network above all), during which a start on the same network is held up (a replacement started
+before the clean-up ends answers no sooner than one started after it). So beside the issue's
+figure the bench times the repair a perfect supervisor would make: ``docker kill`` of the
+container started by hand and, at once, ``docker run`` of its replacement, until that answers
+(no detection delay at all). Repair / that is what DeployKit adds to the engine's own time.
 """
 
 from __future__ import annotations
@@ -45,25 +53,32 @@ async def serving(runtime: DockerRuntime, service_id: str, not_id: str | None) -
     return None
 
 
-async def docker_run(runtime: DockerRuntime, network: str, cleanups: list[float]) -> float:
-    """``docker run -d`` of the service's image and command on its network -> first 200 (seconds).
-    Then (beside the timing) ``docker kill`` of it -> the engine done with the dead container (an
-    inspect waits for its clean-up), appended to ``cleanups``: the part of a repair before any
-    replacement can start well (a start during that clean-up is slower)."""
-    started = time.perf_counter()
+async def run_by_hand(runtime: DockerRuntime, network: str, started: float, ids: list[str]) -> float:
+    """``docker run -d`` of the service's image and command on its network -> first 200, in
+    seconds since ``started``; the container's id is appended to ``ids`` (for removal)."""
     proc = await asyncio.create_subprocess_exec(
         "docker", "run", "-d", "--network", network, TEST_IMAGE, "sh", "-c", HTTPD_SCRIPT,
         stdout=asyncio.subprocess.PIPE,
     )  # fmt: skip
     out, _ = await proc.communicate()
     cid = out.decode().strip()
+    ids.append(cid)
+    while True:
+        ip = (await runtime.inspect_container(cid)).ip_address
+        if ip and await http_ok(ip, 8080, POLL_TIMEOUT_S):
+            return time.perf_counter() - started
+        await asyncio.sleep(0.01)
+
+
+async def docker_run(runtime: DockerRuntime, network: str, cleanups: list[float], kill_and_runs: list[float]) -> float:
+    """``docker run -d`` of the service's image and command on its network -> first 200 (seconds).
+    Then (beside that timing) ``docker kill`` of it and at once ``docker run`` of a replacement ->
+    its first 200, appended to ``kill_and_runs``; meanwhile the kill -> the engine done with the
+    dead container (an inspect waits for its clean-up), appended to ``cleanups``."""
+    ids: list[str] = []
     try:
-        while True:
-            ip = (await runtime.inspect_container(cid)).ip_address
-            if ip and await http_ok(ip, 8080, POLL_TIMEOUT_S):
-                answered = time.perf_counter() - started
-                break
-            await asyncio.sleep(0.01)
+        answered = await run_by_hand(runtime, network, time.perf_counter(), ids)
+        cid = ids[0]
         killed = time.perf_counter()
         kill = await asyncio.create_subprocess_exec("docker", "kill", cid, stdout=asyncio.subprocess.DEVNULL)
         await kill.wait()
@@ -71,11 +86,16 @@ async def docker_run(runtime: DockerRuntime, network: str, cleanups: list[float]
         async def dead() -> bool:
             return (await runtime.inspect_container(cid)).state != "running"
 
-        await wait_for(dead, within=30, interval=0.001, message="the killed container to be cleaned up")
-        cleanups.append(time.perf_counter() - killed)
+        async def cleaned_up() -> None:
+            await wait_for(dead, within=30, interval=0.001, message="the killed container to be cleaned up")
+            cleanups.append(time.perf_counter() - killed)
+
+        _, replaced = await asyncio.gather(cleaned_up(), run_by_hand(runtime, network, killed, ids))
+        kill_and_runs.append(replaced)
         return answered
     finally:
-        await runtime.remove_container(cid)
+        for cid in ids:
+            await runtime.remove_container(cid)
 
 
 async def main() -> None:
@@ -92,6 +112,7 @@ async def main() -> None:
     repairs: list[float] = []
     by_hand: list[float] = []
     cleanups: list[float] = []
+    kill_and_runs: list[float] = []
     try:
         payload = {
             "name": "web",
@@ -115,7 +136,7 @@ async def main() -> None:
             victim = await serving(runtime, service_id, None)
         for i in range(RUNS):
             if i % 2:  # which goes first alternates, so that drift in the engine hits both alike
-                by_hand.append(await docker_run(runtime, project.network_name, cleanups))
+                by_hand.append(await docker_run(runtime, project.network_name, cleanups, kill_and_runs))
             started = time.perf_counter()
             proc = await asyncio.create_subprocess_exec("docker", "kill", victim.id, stdout=asyncio.subprocess.DEVNULL)
             await proc.wait()
@@ -129,7 +150,7 @@ async def main() -> None:
             # Let the reconciler settle (records, status) before the next kill.
             await reconciler.wait_idle()
             if i % 2 == 0:
-                by_hand.append(await docker_run(runtime, project.network_name, cleanups))
+                by_hand.append(await docker_run(runtime, project.network_name, cleanups, kill_and_runs))
     finally:
         await reconciler.stop()
         for c in await runtime.list_containers():
@@ -150,6 +171,12 @@ async def main() -> None:
     cleanup = statistics.median(cleanups)
     print(f"  engine: docker kill -> dead container cleaned up   median {cleanup:.3f} s")
     print(f"  DeployKit's share: repair - clean-up - docker run = {repair - cleanup - hand:+.3f} s")
+    both = statistics.median(kill_and_runs)
+    print(
+        f"  docker kill, docker run at once -> first HTTP 200   median {both:.3f} s"
+        f" (min {min(kill_and_runs):.3f}, max {max(kill_and_runs):.3f})"
+    )
+    print(f"  ratio repair / (kill, run at once): {repair / both:.2f}x (DeployKit's overhead on the engine's time)")
 
 
 if __name__ == "__main__":
