@@ -103,11 +103,14 @@ class Converger:
                 raise
             await self.teardown_service(service_id)
             return None
-        actual = await self.replicas.observe(service_id)
         in_flight, _ = await c.deployments.list_deployments(
             DeploymentFilter(service_id=service_id, statuses=IN_FLIGHT, limit=100)
         )
         active = await self._active(service)
+        # Keeping a deployment running: a killed replica is replaced without waiting for the
+        # engine's clean-up of it first (the replacement is created meanwhile; see observe).
+        repairing = not service.stopped and not in_flight and active is not None
+        actual = await self.replicas.observe(service_id, killed_as_dead=repairing)
         if service.stopped:
             self._unwatch(service_id)
             await self.replicas.retire([x for x in actual if x.state in LIVE_STATES], keep=True)

@@ -408,6 +408,9 @@ class Reconciler:
                         self.converger.replicas.note_killed(event.container_id)
                     if event.action == "die":
                         died.append(event.container_id)
+                        self.converger.replicas.note_died(event.container_id)
+                    if event.action == "start":
+                        self.converger.replicas.note_started(event.container_id)
                     if event.action in NETWORK_ACTIONS:
                         if event.action == "network_disconnect" and event.container_id in died:
                             continue  # the engine's clean-up of a container whose death woke its service

@@ -9,7 +9,6 @@ module knows how its containers come and go.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import logging
 from collections.abc import Sequence
@@ -17,7 +16,7 @@ from collections.abc import Sequence
 from deploykit.clock import Clock
 from deploykit.container import ContainerFilter, ContainerRecord, ContainerService
 from deploykit.deployment import Deployment, DeploymentService
-from deploykit.errors import NOT_FOUND, Error
+from deploykit.errors import CONFLICT, NOT_FOUND, Error
 from deploykit.project import Project
 from deploykit.runtime import (
     LABEL_PROJECT_ID,
@@ -58,6 +57,7 @@ class Replicas:
         self._s = settings
         self._replacements: dict[tuple[str, int], list[float]] = {}
         self._killed: set[str] = set()
+        self._died: set[str] = set()
 
     def note_killed(self, container_id: str) -> None:
         """Docker reported a kill (someone's ``docker kill``): its death is not a crash."""
@@ -65,11 +65,32 @@ class Replicas:
             self._killed.clear()
         self._killed.add(container_id)
 
-    async def observe(self, service_id: str) -> list[ContainerState]:
-        """The service's containers, inspected (restart counts and start times are not listed)."""
+    def note_died(self, container_id: str) -> None:
+        """Docker reported the container's death (its ``die`` event)."""
+        if len(self._died) > 10_000:
+            self._died.clear()
+        self._died.add(container_id)
+
+    def note_started(self, container_id: str) -> None:
+        """Docker reported a start: a death noted before is over."""
+        self._died.discard(container_id)
+
+    async def observe(self, service_id: str, *, killed_as_dead: bool = False) -> list[ContainerState]:
+        """The service's containers, inspected (restart counts and start times are not listed).
+
+        With ``killed_as_dead``, a container whose kill and death the engine reported, but which
+        is still listed as live, is taken as exited without an inspect: the engine lists a
+        container that just died as running, and holds an inspect of it, while it cleans up after
+        it (its network above all, 50-150 ms). A repair then creates the replacement meanwhile
+        and waits for the clean-up only before starting it (``_run``), which also checks that
+        the engine did not start the old one again (a ``docker restart``)."""
         listed = [x for x in await self.managed() if x.service_id == service_id]
         out: list[ContainerState] = []
         for item in listed:
+            dying = item.id in self._died and item.id in self._killed
+            if killed_as_dead and dying and item.state in LIVE_STATES:
+                out.append(dataclasses.replace(item, state="exited", ip_address=None))
+                continue
             try:
                 out.append(await self._runtime.inspect_container(item.id))
             except Error as err:
@@ -123,6 +144,8 @@ class Replicas:
                 started = await asyncio.gather(*runs)
                 for i, state in zip(missing, started, strict=True):
                     keep[i] = state
+                    if any(x.id == state.id for x in replaced[i]):
+                        continue  # taken for dead, but running again (see _run): nothing was started
                     if not attempt and i in crashed:
                         self._replacements.setdefault((deployment.id, i), []).append(self._clock.monotonic())
                 if attempt:
@@ -178,7 +201,10 @@ class Replicas:
     ) -> ContainerState:
         """Start the replica; the stopped containers it replaces go once it started. Until then they
         stay: an engine that is shutting down stops every container and refuses the replacement,
-        and restarts the old ones (their restart policy) when it is back."""
+        and restarts the old ones (their restart policy) when it is back. Should one of them run
+        again by the time the replacement would start (``observe`` took a killed one for dead
+        before the engine said so, and it was restarted), the replacement goes and that one is
+        returned instead."""
         spec = self.spec(project, service, deployment, replica)
         taken = {x.name for x in replaced}
         generation = 1
@@ -187,16 +213,25 @@ class Replicas:
             name = container_name(project.slug, service.slug, replica, deployment.id, generation)
             spec = dataclasses.replace(spec, name=name)
 
+        revived: list[ContainerState] = []
+
         async def settled() -> None:
             # A container that just died is still being cleaned up by the engine (its network above
-            # all); a start beside that is slower than one after it. Inspecting waits for it.
+            # all); a start beside that is no sooner up than one after it. Inspecting waits for it.
             for x in replaced:
-                with contextlib.suppress(Error):
-                    await self._runtime.inspect_container(x.id)
+                try:
+                    now = await self._runtime.inspect_container(x.id)
+                except Error:
+                    continue
+                if now.state in LIVE_STATES:
+                    revived.append(now)
+                    raise Error(CONFLICT, f"Container {now.name} runs again.")
 
         try:
             state = await self._runtime.run_container(spec, before_start=settled if replaced else None)
         except Error as err:
+            if revived:  # the created replacement is gone again (run_container removes it)
+                return revived[0]
             if err.code != "conflict":
                 raise
             # A leftover with the same name (a crash between create and bookkeeping): replace it.
