@@ -89,7 +89,12 @@ async def test_drift_a_killed_container_is_replaced_and_recorded(harness: Harnes
 
     replacement = await wait_for(replaced, within=40, message="a replacement serving")
     assert replacement.deployment_id == victim.deployment_id
-    assert len(await harness.containers(service_id=service.id)) == 1
+
+    async def only_one() -> bool:
+        # The killed one goes once its replacement started, which may answer before that removal ends.
+        return len(await harness.containers(service_id=service.id)) == 1
+
+    await wait_for(only_one, within=20, message="the killed container to be removed")
     await harness.wait_status(service.id, "running")
 
     async def records_follow() -> bool:
