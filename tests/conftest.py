@@ -55,5 +55,26 @@ def test_image() -> str:
     return TEST_IMAGE
 
 
+SWARM_TESTS = (
+    "tests/nodes/",
+    "tests/runtime_contract/",
+    "tests/e2e/test_swarm_traffic.py",
+    "tests/e2e/test_backup_swarm.py",
+    "tests/e2e/test_ui_swarm.py",
+)
+"""Tests that create and remove Swarm services on the shared engine. The suite runs on several
+pytest-xdist workers (``--dist loadgroup``, see the Makefile); these run one at a time on one of
+them, because swarmkit of Docker 20.10 has crashed when services were removed while other
+services' tasks were being reaped (moby/swarmkit#3216), and tests/nodes/ joins a second node."""
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        path = item.path.resolve()
+        relative = path.relative_to(config.rootpath).as_posix() if path.is_relative_to(config.rootpath) else ""
+        if relative.startswith(SWARM_TESTS):
+            item.add_marker(pytest.mark.xdist_group("swarm"))
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(CollectionGuard(Path(__file__).parent), "deploykit-collection-guard")
