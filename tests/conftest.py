@@ -63,8 +63,9 @@ SWARM_TESTS = (
     "tests/e2e/test_ui_swarm.py",
 )
 """Tests that create and remove Swarm services on the shared engine. The suite runs on several
-pytest-xdist workers (``--dist loadgroup``, see the Makefile); these run one at a time on one of
-them, because swarmkit of Docker 20.10 has crashed when services were removed while other
+pytest-xdist workers (``--dist loadgroup``, see the Makefile), a file's tests together; these
+files run one at a time on one worker, because swarmkit of Docker 20.10 has crashed when services
+were removed while other
 services' tasks were being reaped (moby/swarmkit#3216), and tests/nodes/ joins a second node."""
 
 
@@ -72,8 +73,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         path = item.path.resolve()
         relative = path.relative_to(config.rootpath).as_posix() if path.is_relative_to(config.rootpath) else ""
-        if relative.startswith(SWARM_TESTS):
-            item.add_marker(pytest.mark.xdist_group("swarm"))
+        # A file's tests stay together, in order, on one worker: several share a module-scoped
+        # daemon or machine that earlier tests leave in the state later ones start from.
+        item.add_marker(pytest.mark.xdist_group("swarm" if relative.startswith(SWARM_TESTS) else relative))
 
 
 def pytest_configure(config: pytest.Config) -> None:
