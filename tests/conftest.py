@@ -65,10 +65,10 @@ SWARM_TESTS = (
 """Tests that create and remove Swarm services on the shared engine. The suite runs on several
 pytest-xdist workers (``--dist loadgroup``, see the Makefile), a file's tests together; these
 files run one at a time on one worker, because swarmkit of Docker 20.10 has crashed when services
-were removed while other
-services' tasks were being reaped (moby/swarmkit#3216), and tests/nodes/ joins a second node."""
+were removed while other services' tasks were being reaped (moby/swarmkit#3216), and tests/nodes/ joins a second node."""
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's own, which reads the groups into the node ids
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         path = item.path.resolve()
