@@ -62,11 +62,11 @@ dev-frontend:
 	cd frontend && npm ci && npx vite
 
 # Most of a test's time is spent waiting on Docker, Caddy and Chromium, not on the CPU: the suite runs
-# on TEST_WORKERS pytest-xdist workers (0: in this process); tests that touch the shared swarm run one at a
-# time on one worker (tests/conftest.py).
+# on TEST_WORKERS pytest-xdist workers (0: in this process), a test file at a time; the files that touch the
+# shared swarm take turns (tests/conftest.py).
 TEST_WORKERS ?= 3
 test: install system swarm test-image debian-image frontend frontend-test
-	$(BIN)/python -m pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check .

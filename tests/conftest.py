@@ -3,9 +3,12 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import subprocess
+import tempfile
+from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
 
@@ -62,20 +65,26 @@ SWARM_TESTS = (
     "tests/e2e/test_backup_swarm.py",
     "tests/e2e/test_ui_swarm.py",
 )
-"""Tests that create and remove Swarm services on the shared engine. The suite runs on several
-pytest-xdist workers (``--dist loadgroup``, see the Makefile), a file's tests together; these
-files run one at a time on one worker, because swarmkit of Docker 20.10 has crashed when services
-were removed while other services' tasks were being reaped (moby/swarmkit#3216), and tests/nodes/ joins a second node."""
+"""Test files that create and remove Swarm services on the shared engine. The suite runs on several
+pytest-xdist workers, a file at a time (``--dist loadfile``, see the Makefile: several files share
+a module-scoped daemon or machine that earlier tests leave in the state later ones start from);
+these files run one at a time, under a lock, because swarmkit of Docker 20.10 has crashed when
+services were removed while other services' tasks were being reaped (moby/swarmkit#3216), and
+tests/nodes/ joins a second node."""
+
+SWARM_LOCK = Path(tempfile.gettempdir()) / "deploykit-tests-swarm.lock"
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist's own, which reads the groups into the node ids
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    for item in items:
-        path = item.path.resolve()
-        relative = path.relative_to(config.rootpath).as_posix() if path.is_relative_to(config.rootpath) else ""
-        # A file's tests stay together, in order, on one worker: several share a module-scoped
-        # daemon or machine that earlier tests leave in the state later ones start from.
-        item.add_marker(pytest.mark.xdist_group("swarm" if relative.startswith(SWARM_TESTS) else relative))
+@pytest.fixture(scope="module", autouse=True)
+def one_swarm_file_at_a_time(request: pytest.FixtureRequest) -> Iterator[None]:
+    path = request.path.resolve()
+    root = request.config.rootpath
+    if not (path.is_relative_to(root) and path.relative_to(root).as_posix().startswith(SWARM_TESTS)):
+        yield
+        return
+    with SWARM_LOCK.open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        yield
 
 
 def pytest_configure(config: pytest.Config) -> None:
