@@ -11,7 +11,12 @@ where the symbols cannot be found (an interpreter without OpenSSL): the cipher t
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import ctypes
 
 TAG_BYTES = 16
 KEY_BYTES = 32
@@ -40,13 +45,8 @@ class OpenSSLAESGCM:
         import ctypes
 
         lib = self._lib
-        ctx = lib.EVP_CIPHER_CTX_new()
-        if not ctx:
-            raise MemoryError("EVP_CIPHER_CTX_new")
-        try:
-            out = ctypes.create_string_buffer(len(data) + TAG_BYTES)
-            n = ctypes.c_int(0)
-            tail = ctypes.c_int(0)
+        with self._context() as ctx:
+            out, n, tail = _buffers(len(data))
             ok = lib.EVP_EncryptInit_ex(ctx, lib.EVP_aes_256_gcm(), None, self._key, nonce) == 1
             ok = ok and lib.EVP_EncryptUpdate(ctx, out, ctypes.byref(n), data, len(data)) == 1
             ok = ok and lib.EVP_EncryptFinal_ex(ctx, ctypes.byref(out, n.value), ctypes.byref(tail)) == 1
@@ -56,8 +56,6 @@ class OpenSSLAESGCM:
             if not ok or size != len(data):
                 raise RuntimeError("OpenSSL failed to seal a value")
             return out.raw[:size] + tag.raw
-        finally:
-            lib.EVP_CIPHER_CTX_free(ctx)
 
     def decrypt(self, nonce: bytes, data: bytes, associated_data: None) -> bytes:
         if associated_data is not None:
@@ -68,13 +66,8 @@ class OpenSSLAESGCM:
         import ctypes
 
         lib = self._lib
-        ctx = lib.EVP_CIPHER_CTX_new()
-        if not ctx:
-            raise MemoryError("EVP_CIPHER_CTX_new")
-        try:
-            out = ctypes.create_string_buffer(len(body) + TAG_BYTES)
-            n = ctypes.c_int(0)
-            tail = ctypes.c_int(0)
+        with self._context() as ctx:
+            out, n, tail = _buffers(len(body))
             if (
                 lib.EVP_DecryptInit_ex(ctx, lib.EVP_aes_256_gcm(), None, self._key, nonce) != 1
                 or lib.EVP_DecryptUpdate(ctx, out, ctypes.byref(n), body, len(body)) != 1
@@ -85,8 +78,24 @@ class OpenSSLAESGCM:
             if lib.EVP_DecryptFinal_ex(ctx, ctypes.byref(out, n.value), ctypes.byref(tail)) != 1:
                 raise InvalidTag
             return out.raw[: n.value + tail.value]
+
+    @contextmanager
+    def _context(self) -> Iterator[Any]:
+        """A fresh EVP cipher context, freed afterwards (one per call: thread-safe)."""
+        ctx = self._lib.EVP_CIPHER_CTX_new()
+        if not ctx:
+            raise MemoryError("EVP_CIPHER_CTX_new")
+        try:
+            yield ctx
         finally:
-            lib.EVP_CIPHER_CTX_free(ctx)
+            self._lib.EVP_CIPHER_CTX_free(ctx)
+
+
+def _buffers(size: int) -> tuple[ctypes.Array[ctypes.c_char], ctypes.c_int, ctypes.c_int]:
+    """The output buffer (room for the tag too) and the two length counters EVP fills in."""
+    import ctypes  # at run time, on first use (see load())
+
+    return ctypes.create_string_buffer(size + TAG_BYTES), ctypes.c_int(0), ctypes.c_int(0)
 
 
 def _bind(lib: Any) -> None:
