@@ -16,6 +16,7 @@ import subprocess
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -43,6 +44,14 @@ def dockerfile(*steps: str) -> str:
             "",
         ]
     )
+
+
+def first_version_repo(path: Path) -> Repo:
+    """A git repository at ``path`` on branch main with one commit: a Dockerfile serving "version one"."""
+    repo = Repo(path)
+    run("git", "init", "-q", "-b", "main", str(repo.path))
+    repo.commit({"Dockerfile": dockerfile(), "index.html": "version one\n"}, "first version")
+    return repo
 
 
 @dataclass
@@ -154,7 +163,13 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     repo.path.mkdir()
     run("git", "init", "-q", "-b", "main", str(repo.path))
     first_sha = repo.commit(
-        {"Dockerfile": dockerfile("RUN echo built-from-git-marker"), "index.html": "version one\n"}, "first version"
+        {
+            # Unique to this run: a cached step prints nothing, and the engine keeps the build cache of
+            # earlier runs and of other daemons building the same files (parallel suites).
+            "Dockerfile": dockerfile(f"RUN echo built-from-git-marker {uuid.uuid4().hex}"),
+            "index.html": "version one\n",
+        },
+        "first version",
     )
     # An instance id of its own: other daemons on this engine (parallel suites) leave its containers alone.
     args = [
@@ -267,16 +282,9 @@ def test_a_signed_github_push_deploys_the_pushed_commit(world: World) -> None:
             lines = [e["line"] for e in events if "line" in e]
         else:
             lines = json.loads(s.read())["log"].splitlines()
-    assert lines[:1] == [f"$ git clone --depth 1 --branch main {world.repo.url}"], lines
-    dep = world.settled(dep_id)
-    if not any("built-from-git-marker" in line for line in lines):
-        # Seen twice in full parallel runs, never alone: the stream ended after the first build lines
-        # (a known issue, under investigation). The stored log must still have the whole build.
-        with world.client() as c:
-            stored = c.get(f"{world.svc}/deployments/{dep_id}/logs").json()["log"].splitlines()
-        assert set(lines) <= set(stored), (lines, stored)
-        lines = stored
     assert any("built-from-git-marker" in line for line in lines), lines
+
+    dep = world.settled(dep_id)
     assert (dep["status"], dep["commit_sha"], dep["commit_message"]) == ("healthy", sha, "second version")
     assert served(dep_id) == "version two\n"
     assert world.deliveries()[0]["deployment_id"] == dep_id

@@ -16,10 +16,10 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.builder.conftest import Repo, run
+from tests.builder.conftest import run
 from tests.e2e import ui_support as ui
 from tests.e2e.support import instance_id_for, remove_engine_objects
-from tests.e2e.test_git_deploy import dockerfile
+from tests.e2e.test_git_deploy import first_version_repo
 from tests.wait import wait_for_sync
 
 spa_built, playwright_instance, browser = ui.spa_built, ui.playwright_instance, ui.browser
@@ -68,9 +68,7 @@ def signed_push(hook: dict[str, str], sha: str, message: str) -> httpx.Response:
 def test_a_webhook_set_up_in_the_ui_deploys_a_signed_push(browser: Any, daemon: ui.Daemon, tmp_path: Path) -> None:
     ui.require_docker(daemon)
     e = ui.expect()
-    repo = Repo(tmp_path / "repo")
-    run("git", "init", "-q", "-b", "main", str(repo.path))
-    repo.commit({"Dockerfile": dockerfile(), "index.html": "version one\n"}, "first version")
+    repo = first_version_repo(tmp_path / "repo")
     api = ui.Api(daemon.url)
     api.register("Ada Admin", "ada@example.com")
     project = api.call("POST", "/projects", {"name": "git ui"}, expect=201)
@@ -190,9 +188,7 @@ def test_a_settings_only_change_reuses_the_image_and_a_build_change_rebuilds(
 ) -> None:
     ui.require_docker(daemon)
     e = ui.expect()
-    repo = Repo(tmp_path / "repo")
-    run("git", "init", "-q", "-b", "main", str(repo.path))
-    repo.commit({"Dockerfile": dockerfile(), "index.html": "version one\n"}, "first version")
+    repo = first_version_repo(tmp_path / "repo")
     api = ui.Api(daemon.url)
     api.register("Ada Admin", "ada@example.com")
     pid = api.call("POST", "/projects", {"name": "reuse"}, expect=201)["id"]

@@ -15,10 +15,10 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.builder.conftest import Repo, run
+from tests.builder.conftest import run
 from tests.e2e import ui_support as ui
 from tests.e2e.support import instance_id_for, remove_engine_objects
-from tests.e2e.test_git_deploy import dockerfile
+from tests.e2e.test_git_deploy import first_version_repo
 from tests.payloads import github_headers, github_pull_request
 
 spa_built, playwright_instance, browser = ui.spa_built, ui.playwright_instance, ui.browser
@@ -44,9 +44,7 @@ def test_previews_turned_on_in_the_ui_list_a_signed_pull_request(
 ) -> None:
     ui.require_docker(daemon)
     e = ui.expect()
-    repo = Repo(tmp_path / "repo")
-    run("git", "init", "-q", "-b", "main", str(repo.path))
-    repo.commit({"Dockerfile": dockerfile(), "index.html": "version one\n"}, "first version")
+    repo = first_version_repo(tmp_path / "repo")
     api = ui.Api(daemon.url)
     api.register("Ada Admin", "ada@example.com")
     project = api.call("POST", "/projects", {"name": "previews ui"}, expect=201)
