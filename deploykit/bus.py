@@ -29,6 +29,9 @@ class EventType(StrEnum):
     CONTAINER_CREATED = "container.created"
     CONTAINER_DELETED = "container.deleted"
     BUILD_LOG = "build.log"
+    """payload: ``deployment_id``, ``line`` (the text appended to its log, without the final
+    newline; several lines at times), ``start`` and ``end`` (its positions: ``DeploymentLog``).
+    Published by the store after the append commits, in the order of the appends."""
     PROJECT_CREATED = "project.created"
     PROJECT_DELETED = "project.deleted"
     PENDING_CHANGE_ADDED = "pending_change.added"

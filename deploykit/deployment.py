@@ -152,6 +152,19 @@ class DeploymentFilter:
 
 
 @dataclass(frozen=True)
+class DeploymentLog:
+    """A deployment's stored build/start log as one read saw it, and where it ends.
+
+    ``end`` counts every character ever appended to the log; clipping drops old text from
+    ``text`` but never lowers ``end``, so ``text`` holds positions ``end - len(text)`` to ``end``.
+    Each append publishes a ``build.log`` event whose ``start`` and ``end`` are on this scale: a
+    live reader reads the log after subscribing and skips the events that end at or before it."""
+
+    text: str
+    end: int
+
+
+@dataclass(frozen=True)
 class DeploymentFailure:
     reason: str
     exit_code: int | None = None
@@ -243,9 +256,16 @@ class DeploymentService(Protocol):
         ...
 
     async def append_log(self, id: str, text: str) -> None:
-        """Append to the deployment's stored build/start log. Raises ``not_found``."""
+        """Append whole lines (each ending in a newline) to the deployment's stored build/start
+        log. Publishes ``build.log`` after commit, payload ``{deployment_id, line, start, end}``:
+        ``line`` is ``text`` without its final newline, ``start``/``end`` its positions (see
+        ``DeploymentLog``). Raises ``not_found``."""
         ...
 
     async def get_log(self, id: str) -> str:
         """The whole stored build/start log. Raises ``not_found``."""
+        ...
+
+    async def read_log(self, id: str) -> DeploymentLog:
+        """The stored build/start log and its end position, read together. Raises ``not_found``."""
         ...

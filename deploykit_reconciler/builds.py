@@ -5,8 +5,13 @@ so that a long build holds no worker. When a build ends the service is reconcile
 deployment is then ``starting`` with the built tag (or ``failed`` with the build's output).
 
 ``BuildPipeline`` is the ``BuildScheduler`` the daemon hands the reconciler: it puts the daemon's
-limits (timeout, memory) on every build, publishes each output line as a ``build.log`` event for
-live subscribers, and prunes the service's old images while it builds.
+limits (timeout, memory) on every build and prunes the service's old images while it builds.
+
+Each output line is appended to the deployment's stored log, in order, by one writer per build;
+the store publishes it as a ``build.log`` event once stored, which is what live log streams follow
+(a line published before it was stored could be missed, or shown twice, by a stream that reads the
+stored log meanwhile). The build's outcome is recorded only after every line is stored, so that a
+stream that ends with the deployment has shown them all.
 """
 
 from __future__ import annotations
@@ -18,7 +23,6 @@ import logging
 from collections.abc import Callable
 
 from deploykit.build import BuildRequest, BuildResult, BuildScheduler, DeployKeyService, ImagePruner
-from deploykit.bus import Event, EventBus, EventType
 from deploykit.deployment import Deployment, DeploymentFailure, DeploymentFilter, DeploymentService, DeploymentStatus
 from deploykit.errors import CONFLICT, INVALID, NOT_FOUND, Error, error_code, error_message
 from deploykit.project import Project
@@ -109,18 +113,21 @@ class BuildDriver:
     async def _run(self, service_id: str, req: BuildRequest, credentials_of: str) -> None:
         lines: asyncio.Queue[str | None] = asyncio.Queue()
         writer = asyncio.create_task(self._write_log(req.deployment_id, lines))
+        failure: Exception | None = None
         try:
             result = await self._builds.build(service_id, req, lines.put_nowait)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            await self._failed(service_id, req, exc)
-            self._done(service_id, req)
-            return
+            failure = exc
         finally:
             lines.put_nowait(None)
             with contextlib.suppress(Exception):
                 await writer
+        if failure is not None:
+            await self._failed(service_id, req, failure)
+            self._done(service_id, req)
+            return
         try:
             await self._deployments.mark_starting(
                 req.deployment_id,
@@ -180,8 +187,7 @@ class BuildDriver:
 
 class BuildPipeline:
     """A ``BuildScheduler`` in front of another: applies ``timeout_s`` and ``memory_mb`` to every
-    build, publishes its output as ``build.log`` events (payload ``{deployment_id, line}``) on
-    ``bus``, and while it builds removes the service's older images beyond the newest
+    build, and while it builds removes the service's older images beyond the newest
     ``keep_images`` (counting the one being built), never the image of an in-flight deployment
     nor of the newest ``keep_images - 1`` that were healthy once (the rollback targets).
     Construction does no I/O."""
@@ -191,7 +197,6 @@ class BuildPipeline:
         builds: BuildScheduler,
         *,
         deployments: DeploymentService,
-        bus: EventBus | None = None,
         pruner: ImagePruner | None = None,
         timeout_s: float = 900.0,
         memory_mb: int = 2048,
@@ -199,7 +204,6 @@ class BuildPipeline:
     ) -> None:
         self._builds = builds
         self._deployments = deployments
-        self._bus = bus
         self._pruner = pruner
         self.timeout_s = timeout_s
         self.memory_mb = memory_mb
@@ -207,22 +211,10 @@ class BuildPipeline:
 
     async def build(self, service_id: str, req: BuildRequest, on_log: Callable[[str], None]) -> BuildResult:
         req = dataclasses.replace(req, timeout_s=self.timeout_s, memory_mb=self.memory_mb)
-        project_id: str | None = None
-        if self._bus is not None:
-            with contextlib.suppress(Error):
-                project_id = (await self._deployments.get_deployment(req.deployment_id)).project_id
-        bus = self._bus
-
-        def publish(line: str) -> None:
-            on_log(line)
-            if bus is not None:
-                payload = {"deployment_id": req.deployment_id, "line": line.rstrip("\n")}
-                bus.publish(Event(EventType.BUILD_LOG, project_id, service_id, payload))
-
         # Pruning runs beside the build, so that it costs the rollout nothing.
         prune = asyncio.create_task(self._prune(service_id, req.tag), name=f"prune-{service_id[:8]}")
         try:
-            result = await self._builds.build(service_id, req, publish)
+            result = await self._builds.build(service_id, req, on_log)
         except BaseException:
             prune.cancel()
             await asyncio.gather(prune, return_exceptions=True)

@@ -14,6 +14,7 @@ from deploykit.deployment import (
     DeploymentCreate,
     DeploymentFailure,
     DeploymentFilter,
+    DeploymentLog,
     DeploymentStatus,
     DeploymentTrigger,
     check_transition,
@@ -390,13 +391,20 @@ class DeploymentStore:
 
     async def append_log(self, id: str, text: str) -> None:
         async with self.db.tx() as tx:
-            log = await tx.scalar("SELECT log FROM deployments WHERE id = ?", (id,))
-            if log is None:
+            row = await tx.fetchone("SELECT log, log_end, service_id, project_id FROM deployments WHERE id = ?", (id,))
+            if row is None:
                 raise not_found("Deployment")
-            combined = str(log) + text
+            if not text:
+                return
+            combined = str(row["log"]) + text
             if len(combined.encode()) > MAX_LOG_BYTES:
                 combined = clip_log(combined, MAX_LOG_BYTES)
-            await tx.execute("UPDATE deployments SET log = ? WHERE id = ?", (combined, id))
+            start = int(row["log_end"])
+            end = start + len(text)
+            await tx.execute("UPDATE deployments SET log = ?, log_end = ? WHERE id = ?", (combined, end, id))
+            # Published after commit, while no other append can commit: the events keep the log's order.
+            payload = {"deployment_id": id, "line": text.removesuffix("\n"), "start": start, "end": end}
+            tx.publish(Event(EventType.BUILD_LOG, row["project_id"], row["service_id"], payload))
 
     async def get_log(self, id: str) -> str:
         async with self.db.read() as tx:
@@ -404,3 +412,11 @@ class DeploymentStore:
         if log is None:
             raise not_found("Deployment")
         return str(log)
+
+    async def read_log(self, id: str) -> DeploymentLog:
+        async with self.db.read() as tx:
+            # One statement: the text and its end come from the same commit.
+            row = await tx.fetchone("SELECT log, log_end FROM deployments WHERE id = ?", (id,))
+        if row is None:
+            raise not_found("Deployment")
+        return DeploymentLog(text=str(row["log"]), end=int(row["log_end"]))

@@ -253,8 +253,8 @@ class Main:
         return swarm
 
     async def _open_builds(self) -> BuildPipeline:
-        """Git builds: the Docker builder behind a bounded FIFO queue, with the daemon's limits,
-        live ``build.log`` events and image pruning (``BuildPipeline``)."""
+        """Git builds: the Docker builder behind a bounded FIFO queue, with the daemon's limits
+        and image pruning (``BuildPipeline``); the store publishes each stored line as ``build.log``."""
         assert self.store is not None
         cfg = self.config
         self.builder = DockerBuilder(
@@ -275,7 +275,6 @@ class Main:
         return BuildPipeline(
             BuildQueue(builder, max_concurrent=cfg.max_builds),
             deployments=self.store.deployments,
-            bus=self.bus,
             pruner=self.builder,
             timeout_s=cfg.build_timeout_s,
             memory_mb=cfg.build_memory_mb,

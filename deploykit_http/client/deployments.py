@@ -11,6 +11,7 @@ from deploykit.deployment import (
     DeploymentCreate,
     DeploymentFailure,
     DeploymentFilter,
+    DeploymentLog,
     DeploymentTrigger,
 )
 from deploykit.errors import INVALID, Error
@@ -23,7 +24,7 @@ from deploykit_http.client.transport import PAGE, Transport, events, is_event_st
 
 class DeploymentClient:
     """``deploykit.deployment.DeploymentService`` over the API. The lifecycle steps (``mark_*``)
-    are the reconciler's and raise ``forbidden``."""
+    are the reconciler's and raise ``forbidden``, as do ``append_log`` and ``read_log``."""
 
     def __init__(self, t: Transport) -> None:
         self.t = t
@@ -122,6 +123,10 @@ class DeploymentClient:
     async def get_log(self, id: str) -> str:
         """The build and start log; for a deployment in flight, once it has finished."""
         return "".join([line + "\n" async for line in self.follow_log(id)])
+
+    async def read_log(self, id: str) -> DeploymentLog:
+        # The log's position counts what the daemon stored; the API streams the lines instead.
+        raise not_offered("Reading a deployment's log position")
 
     async def follow_log(self, id: str) -> AsyncIterator[str]:
         """The build and start log line by line, following it while the deployment is in flight."""

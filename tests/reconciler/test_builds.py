@@ -98,14 +98,18 @@ async def test_a_successful_build_marks_the_deployment_starting_with_the_built_t
 @pytest.mark.parametrize(
     ("error", "expected"),
     [
-        (Error(INVALID, "step 2 failed: exit 3\nbroken"), ["building", "failed"]),
-        (Error(CONFLICT, "superseded"), ["building"]),
-        (Error(UNAVAILABLE, "The Docker engine is not reachable."), ["building"]),
+        (Error(INVALID, "step 2 failed: exit 3\nbroken"), ["building", "log", "failed"]),
+        (Error(CONFLICT, "superseded"), ["building", "log"]),
+        (Error(UNAVAILABLE, "The Docker engine is not reachable."), ["building", "log"]),
     ],
     ids=["build-error-fails-it", "superseded-leaves-it", "engine-down-retries"],
 )
 async def test_a_failed_build(error: Error, expected: list[str]) -> None:
+    """Its output is stored before its failure is recorded: a live log ends with the deployment,
+    and it shows only what is stored."""
+
     async def build(service_id: str, req: BuildRequest, on_log: Callable[[str], None]) -> BuildResult:
+        on_log("Step 2/2 : RUN exit 3")
         raise error
 
     deployments, done, driver = await drive(build)

@@ -13,6 +13,7 @@ from deploykit.deployment import (
     DeploymentCreate,
     DeploymentFailure,
     DeploymentFilter,
+    DeploymentLog,
     DeploymentStatus,
 )
 from deploykit.errors import Error
@@ -20,6 +21,7 @@ from deploykit.pending_change import ChangeKind
 from deploykit.project import Project
 from deploykit.service import GitSource, Service, ServiceConfig
 from deploykit_sqlite import Store
+from deploykit_sqlite.deployment import MAX_LOG_BYTES
 from tests.sqlite.support import ManualClock, RecordingBus, deploy_services, image_service, stage
 
 S = DeploymentStatus
@@ -242,6 +244,7 @@ async def test_logs_attempts(store: Store, service: Service) -> None:
     assert (await store.deployments.record_attempt(id)).attempt_count == 1
     for call in (
         store.deployments.get_log("nope"),
+        store.deployments.read_log("nope"),
         store.deployments.append_log("nope", "x"),
         store.deployments.record_attempt("nope"),
         store.deployments.mark_building("nope"),
@@ -249,3 +252,33 @@ async def test_logs_attempts(store: Store, service: Service) -> None:
         with pytest.raises(Error) as info:
             await call
         assert (info.value.code, info.value.message) == ("not_found", "Deployment not found.")
+
+
+async def test_each_append_is_published_once_stored_with_its_position_in_the_log(
+    store: Store, service: Service, bus: RecordingBus
+) -> None:
+    id = await first_deployment(store, service)
+    bus.clear()
+    await store.deployments.append_log(id, "$ git clone\n")
+    await store.deployments.append_log(id, "")  # nothing appended, nothing published
+    await store.deployments.append_log(id, "step 1\nstep 2\n")
+    assert await store.deployments.read_log(id) == DeploymentLog(text="$ git clone\nstep 1\nstep 2\n", end=26)
+    assert [(e.project_id, e.service_id, e.payload) for e in bus.of(EventType.BUILD_LOG)] == [
+        (service.project_id, service.id, {"deployment_id": id, "line": "$ git clone", "start": 0, "end": 12}),
+        (service.project_id, service.id, {"deployment_id": id, "line": "step 1\nstep 2", "start": 12, "end": 26}),
+    ]
+
+
+async def test_a_clipped_log_keeps_counting_its_end(store: Store, service: Service, bus: RecordingBus) -> None:
+    id = await first_deployment(store, service)
+    line = "x" * 65535 + "\n"
+    for _ in range(MAX_LOG_BYTES // len(line)):
+        await store.deployments.append_log(id, line)
+    await store.deployments.append_log(id, "last\n")
+    log = await store.deployments.read_log(id)
+    assert log.end == MAX_LOG_BYTES + 5
+    assert log.text.endswith(line + "last\n")
+    assert len(log.text.encode()) <= MAX_LOG_BYTES
+    assert log.text == await store.deployments.get_log(id)
+    last = {"deployment_id": id, "line": "last", "start": MAX_LOG_BYTES, "end": log.end}
+    assert bus.of(EventType.BUILD_LOG)[-1].payload == last
