@@ -149,29 +149,60 @@ async def deployment_log(
     ping_s: float,
     shutdown: asyncio.Event,
 ) -> AsyncIterator[str]:
-    """The stored log so far, then new build/start lines until the deployment finishes."""
+    """The stored log so far, then each line stored after it, until the deployment finishes.
+
+    Every line is shown once, in order, whenever the stream starts: it subscribes before it reads
+    the stored log, and the store publishes each append once stored with its position
+    (``DeploymentLog``), so an event that ends at or before the read's end is already shown and
+    is skipped. An event that starts beyond what was shown (the bus dropped some for this stream)
+    sends the stream back to the stored log for what it missed."""
     sub = bus.subscribe(frozenset({EventType.BUILD_LOG, *FINISHED_EVENTS}), maxsize=5000)
     queue: asyncio.Queue[str | None] = asyncio.Queue()
 
-    async def pump() -> None:
-        async for event in sub:
-            if event.service_id not in (None, service_id) or _event_deployment(event) not in (None, deployment_id):
-                continue
-            if event.type == EventType.BUILD_LOG:
-                text = event.payload.get("line", event.payload.get("text", ""))
-                for line in str(text).splitlines() or [""]:
-                    await queue.put(data({"line": line}))
-            else:
-                await queue.put(None)
-                return
+    async def put_lines(text: str) -> None:
+        for line in text.splitlines():
+            await queue.put(data({"line": line}))
 
-    task = asyncio.create_task(pump(), name=f"deployment-log-{deployment_id[:8]}")
+    async def pump(shown: int) -> None:
+        """Queue the lines stored after position ``shown``, then None when the deployment ends."""
+        try:
+            async for event in sub:
+                if event.service_id not in (None, service_id) or _event_deployment(event) not in (None, deployment_id):
+                    continue
+                if event.type != EventType.BUILD_LOG:
+                    break
+                text = str(event.payload.get("line", event.payload.get("text", ""))) + "\n"
+                start, end = event.payload.get("start"), event.payload.get("end")
+                if not (isinstance(start, int) and isinstance(end, int)):
+                    await put_lines(text)  # a publisher that does not say where its line is
+                    continue
+                if end <= shown:
+                    continue
+                if start > shown:
+                    stored = await deployments.read_log(deployment_id)
+                    first = stored.end - len(stored.text)  # clipping dropped what was before
+                    await put_lines(stored.text[max(shown - first, 0) :])
+                    shown = stored.end
+                    continue  # this line was stored before that read, so it was in it
+                await put_lines(text)
+                shown = end
+        except Exception:
+            log.exception("following the log of deployment %s failed", deployment_id[:8])
+        await queue.put(None)
+
+    task: asyncio.Task[None] | None = None
     try:
-        for line in (await deployments.get_log(deployment_id)).splitlines():
+        # The status before the log: a deployment that finished before this read has stored the
+        # lines printed before it finished; one that finishes later says so on the bus.
+        status = (await deployments.get_deployment(deployment_id)).status
+        stored = await deployments.read_log(deployment_id)
+        for line in stored.text.splitlines():
             yield data({"line": line})
-        if (await deployments.get_deployment(deployment_id)).status in FINISHED:
+        if status in FINISHED:
             yield END
             return
+        # Events published meanwhile wait in the subscription's queue.
+        task = asyncio.create_task(pump(stored.end), name=f"deployment-log-{deployment_id[:8]}")
         while True:
             item = await _next_or_stop(queue, shutdown, ping_s)
             if item is None or item == "":
@@ -181,5 +212,6 @@ async def deployment_log(
             yield END
     finally:
         sub.close()
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)

@@ -98,6 +98,7 @@ FakeDeployments = fake(
     "record_attempt",
     "append_log",
     "get_log",
+    "read_log",
 )
 FakeContainers = fake("FakeContainers", "upsert_container", "list_containers", "delete_container")
 FakeCanvas = fake(

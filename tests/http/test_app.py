@@ -11,7 +11,7 @@ from datetime import timedelta
 import pytest
 
 from deploykit.auth import Identity
-from deploykit.deployment import Deployment, DeploymentStatus, DeploymentTrigger
+from deploykit.deployment import Deployment, DeploymentLog, DeploymentStatus, DeploymentTrigger
 from deploykit.errors import UNAUTHORIZED, Error
 from deploykit.logs import LogLine
 from deploykit.service import Service
@@ -311,21 +311,22 @@ async def test_an_in_flight_deployment_log_streams_until_the_deployment_finishes
     dep = Deployment(id="d1", service_id="s1", project_id="p1", status=DeploymentStatus.BUILDING, config=SERVICE.config)
     world.deployments.get_deployment_fn = lambda id: dep
 
-    async def get_log(id: str) -> str:
-        # The build goes on while the client reads: a line, then the end.
+    def line(deployment_id: str, text: str, start: int) -> Event:
+        payload = {"deployment_id": deployment_id, "line": text, "start": start, "end": start + len(text) + 1}
+        return Event(EventType.BUILD_LOG, "p1", "s1", payload)
+
+    async def read_log(id: str) -> DeploymentLog:
+        # The build goes on while the client reads: the line just read, a new one, the end.
         loop = asyncio.get_running_loop()
-        loop.call_later(
-            0.05, world.bus.publish, Event(EventType.BUILD_LOG, "p1", "s1", {"deployment_id": "d1", "line": "step 2"})
-        )
-        loop.call_later(
-            0.1, world.bus.publish, Event(EventType.BUILD_LOG, "p1", "s1", {"deployment_id": "d9", "line": "other"})
-        )
+        loop.call_later(0.05, world.bus.publish, line("d1", "step 1", 0))
+        loop.call_later(0.05, world.bus.publish, line("d1", "step 2", 7))
+        loop.call_later(0.1, world.bus.publish, line("d9", "other", 0))
         loop.call_later(
             0.15, world.bus.publish, Event(EventType.DEPLOYMENT_HEALTHY, "p1", "s1", {"deployment_id": "d1"})
         )
-        return "step 1\n"
+        return DeploymentLog(text="step 1\n", end=7)
 
-    world.deployments.get_log_fn = get_log
+    world.deployments.read_log_fn = read_log
     async with client_for(make_app(world, settings)) as c:
         r = await c.get("/projects/p1/services/s1/deployments/d1/logs")
     assert r.headers["content-type"].startswith("text/event-stream")
