@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -52,7 +53,7 @@ PROBE_SLACK_S = 1.0
 
 Reroute = Callable[[str], Awaitable[None]]
 """Point a service's route at its ready replicas minus those held out (``Converger.reroute``)."""
-ServiceLock = Callable[[str], asyncio.Lock]
+ServiceLock = Callable[[str], AbstractAsyncContextManager[None]]
 """The lock a reconcile of the service holds (``WorkQueue.lock``)."""
 
 

@@ -10,13 +10,19 @@
 - A handler may return a delay in seconds to be run again after it, without counting a failure.
 - ``stop()`` drains: no new work starts, running work gets ``timeout_s`` to finish, then it is
   cancelled.
+
+Its idle cost is small per key, since a daemon whose engine is away holds a retry for every
+service: retries wait in one heap behind one timer (not a timer each), and a key's lock exists
+only while somebody holds it or waits for it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import heapq
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from deploykit.errors import error_code, error_message
@@ -46,8 +52,13 @@ class WorkQueue:
         self._running: set[str] = set()
         self._dirty: set[str] = set()
         self._failures: dict[str, int] = {}
-        self._timers: dict[str, asyncio.TimerHandle] = {}
-        self._locks: dict[str, asyncio.Lock] = {}
+        self._due: dict[str, float] = {}
+        """Keys waiting for a retry, and when (loop time); ``_heap`` orders them, ``_timer`` wakes
+        for the soonest. The heap may hold stale entries (a key since run or rescheduled sooner):
+        an entry counts only while ``_due`` agrees with it."""
+        self._heap: list[tuple[float, str]] = []
+        self._timer: asyncio.TimerHandle | None = None
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
         self._workers: list[asyncio.Task[None]] = []
         self._idle = asyncio.Event()
         self._closed = False
@@ -58,12 +69,10 @@ class WorkQueue:
         """Never blocks."""
         if self._closed:
             return
-        timer = self._timers.get(key)
-        if timer is not None:
+        if key in self._due:
             if not force:
                 return
-            timer.cancel()
-            del self._timers[key]
+            del self._due[key]
         if key in self._running:
             self._dirty.add(key)
             return
@@ -79,32 +88,78 @@ class WorkQueue:
         if self._closed:
             return
         loop = asyncio.get_running_loop()
-        existing = self._timers.get(key)
         when = loop.time() + delay_s
-        if existing is not None:
-            if existing.when() <= when:
-                return
-            existing.cancel()
+        existing = self._due.get(key)
+        if existing is not None and existing <= when:
+            return
         self._idle.clear()
-        self._timers[key] = loop.call_at(when, self._fire, key)
+        self._due[key] = when
+        if len(self._heap) > 2 * len(self._due) + 64:  # mostly stale: rebuild from what is due
+            self._heap = [(w, k) for k, w in self._due.items()]
+            heapq.heapify(self._heap)
+        else:
+            heapq.heappush(self._heap, (when, key))
+        self._arm(loop)
 
     def retry_now(self) -> None:
         """Run every key that waits for a retry now (the cause of the failures went away)."""
-        timers, self._timers = self._timers, {}
-        for key, timer in timers.items():
-            timer.cancel()
+        due, self._due = self._due, {}
+        self._disarm()
+        for key in due:
             self.add(key)
 
-    def _fire(self, key: str) -> None:
-        self._timers.pop(key, None)
-        self.add(key)
+    @property
+    def waiting(self) -> int:
+        """How many keys wait for a retry."""
+        return len(self._due)
 
-    def lock(self, key: str) -> asyncio.Lock:
-        """The lock a worker holds while it handles ``key``; hold it to exclude the worker."""
-        lock = self._locks.get(key)
-        if lock is None:
-            lock = self._locks[key] = asyncio.Lock()
-        return lock
+    def _arm(self, loop: asyncio.AbstractEventLoop) -> None:
+        heap = self._heap
+        while heap and self._due.get(heap[0][1]) != heap[0][0]:
+            heapq.heappop(heap)
+        if not heap:
+            self._disarm()
+            return
+        soonest = heap[0][0]
+        if self._timer is not None:
+            if self._timer.when() <= soonest:
+                return
+            self._timer.cancel()
+        self._timer = loop.call_at(soonest, self._fire)
+
+    def _disarm(self) -> None:
+        self._heap.clear()
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _fire(self) -> None:
+        self._timer = None
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        heap = self._heap
+        while heap and heap[0][0] <= now:
+            when, key = heapq.heappop(heap)
+            if self._due.get(key) == when:
+                del self._due[key]
+                self.add(key)
+        self._arm(loop)
+
+    @asynccontextmanager
+    async def lock(self, key: str) -> AsyncIterator[None]:
+        """Held by a worker while it handles ``key``; hold it to exclude the worker. The lock
+        is forgotten once nobody holds or waits for it."""
+        lock, users = self._locks.get(key) or (asyncio.Lock(), 0)
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[key]
+            if users == 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)
 
     def failures(self, key: str) -> int:
         return self._failures.get(key, 0)
@@ -133,9 +188,8 @@ class WorkQueue:
 
     async def stop(self, timeout_s: float) -> None:
         self._closed = True
-        for timer in self._timers.values():
-            timer.cancel()
-        self._timers.clear()
+        self._due.clear()
+        self._disarm()
         workers, self._workers = self._workers, []
         if not workers:
             return

@@ -183,3 +183,73 @@ async def test_retry_now_runs_keys_waiting_for_their_backoff_at_once() -> None:
     await asyncio.wait_for(q.wait_idle(), 1)
     assert sorted(calls) == ["a", "a", "b", "b"]
     await q.stop(1)
+
+
+async def test_keys_waiting_for_a_retry_run_in_the_order_they_are_due() -> None:
+    """Many keys wait at once (every service while the engine is away): each runs again after its
+    own delay, soonest first, and none is left waiting."""
+    order: list[str] = []
+    seen: set[str] = set()
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+
+    async def handle(key: str) -> float | None:
+        if key in seen:
+            order.append(key)
+            return None
+        seen.add(key)
+        # Due at a fixed time from the start, the last key added first.
+        return max(0.0, start + 2.0 - 0.005 * int(key) - loop.time())
+
+    q = WorkQueue(handle, workers=4, backoff=Backoff(10.0, 30.0))
+    q.start()
+    for i in range(200):
+        q.add(str(i))
+    await wait_for(lambda: len(order) == 200, within=30, message="every key's second run")
+    assert order == [str(i) for i in reversed(range(200))]
+    assert q.waiting == 0
+    await q.stop(1)
+
+
+async def test_a_sooner_retry_replaces_a_later_one_and_a_later_one_never_postpones() -> None:
+    calls = 0
+
+    async def handle(key: str) -> float | None:
+        nonlocal calls
+        calls += 1
+        return 60.0 if calls == 1 else None
+
+    q = WorkQueue(handle, workers=1, backoff=Backoff(10.0, 30.0))
+    q.start()
+    q.add("svc")
+    await wait_for(lambda: q.waiting == 1, within=20, message="the run in a minute to be scheduled")
+    q.add_after("svc", 3600)  # later: ignored
+    q.add_after("svc", 0.01)  # sooner: replaces it
+    await wait_for(lambda: calls == 2, within=20, message="the sooner run")
+    assert q.waiting == 0
+    await q.stop(1)
+
+
+async def test_holding_a_key_lock_keeps_the_worker_out_until_it_is_released() -> None:
+    ran = asyncio.Event()
+
+    async def handle(key: str) -> None:
+        ran.set()
+
+    q = WorkQueue(handle, workers=1, backoff=Backoff(10.0, 30.0))
+    q.start()
+
+    async def hold_then_fail() -> None:
+        async with q.lock("svc"):
+            q.add("svc")
+            for _ in range(3):  # yield to the worker, which takes the key and waits for the lock
+                await asyncio.sleep(0)
+            assert not ran.is_set()
+            raise RuntimeError("a failure inside the lock releases it")
+
+    with pytest.raises(RuntimeError):
+        await hold_then_fail()
+    await asyncio.wait_for(ran.wait(), 5)
+    async with q.lock("svc"):  # free again, and usable again
+        pass
+    await q.stop(1)
