@@ -12,7 +12,19 @@ import pytest
 
 from tests.notify.receivers import self_signed_cert
 
-LAZY = ["httpx", "boto3", "botocore", "cryptography", "yaml", "aiosmtplib", "rich", "pygments", "zstandard", "dotenv"]
+LAZY = [
+    "httpx",
+    "boto3",
+    "botocore",
+    "cryptography",
+    "yaml",
+    "aiosmtplib",
+    "rich",
+    "pygments",
+    "zstandard",
+    "dotenv",
+    "click",
+]
 LAZY_MODULES = [
     "deploykit_swarm",
     "deploykit.compose",
@@ -20,11 +32,14 @@ LAZY_MODULES = [
     "deploykit_http.shapes.canvas",
     "ctypes",
     "deploykit_backup.archive",
+    "multiprocessing",
+    "uvicorn.main",
 ]
 """Of ours and the standard library's: the Swarm adapter (``--runtime swarm``), the compose
 translation (its route), the OpenAPI document and the canvas messages' schemas it documents
 (``/api/openapi.json``), ctypes (the first sealed secret, ``deploykit_sqlite.aesgcm``), the backup
-archive format and zstandard (the first backup, verify or restore)."""
+archive format and zstandard (the first backup, verify or restore), uvicorn's command line with
+click and multiprocessing (never: the daemon runs ``uvicorn.Server`` itself, deploykitd/lean.py)."""
 
 
 @pytest.mark.parametrize("module", ["deploykitd.main", "deploykitd.__main__"])
@@ -67,6 +82,22 @@ def test_the_daemon_loads_neither_the_ca_bundle_nor_the_cpp_runtime_at_start() -
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True, env=env
     )
     assert out.stdout.split("\n")[0] == "[0, 0] False False False"
+
+
+def test_uvicorn_keeps_its_command_line_for_whoever_calls_it() -> None:
+    """deploykitd/lean.py imports uvicorn without ``uvicorn.main``: ``uvicorn.main`` still runs
+    uvicorn's command line, and importing ``uvicorn.main`` gives the real module."""
+    calls = (
+        "import sys, deploykitd.main, uvicorn\nprint('click' in sys.modules, flush=True)\nuvicorn.main(['--version'])\n"
+    )
+    out = subprocess.run([sys.executable, "-c", calls], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[0] == "False"
+    assert lines[1].startswith("Running uvicorn ")
+    imports = "import deploykitd.main, uvicorn\nfrom uvicorn.main import Server, main\nprint(Server is uvicorn.Server, main.name)\n"
+    out = subprocess.run([sys.executable, "-c", imports], capture_output=True, text=True, timeout=120, check=True)
+    assert out.stdout.split() == ["True", "main"]
 
 
 HTTPS_GET = """
