@@ -15,6 +15,7 @@ from deploykit_docker.git import redact
 
 ANSI_RE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 BOOKKEEPING = (" ---> ", "Removing intermediate container ")
+TAGGED = "Successfully tagged "
 
 
 class BuildStream:
@@ -26,6 +27,8 @@ class BuildStream:
         self.step: collections.deque[str] = collections.deque(maxlen=error_lines)
         self.error: str | None = None
         self.image_id: str | None = None
+        self.tagged: set[str] = set()
+        """The names the engine said it tagged the image with (``Successfully tagged <name>``)."""
         self._utf8 = codecs.getincrementaldecoder("utf-8")(errors="replace")
         self._pending = ""
         self._text = ""
@@ -67,6 +70,8 @@ class BuildStream:
             return
         if line.startswith("Step "):
             self.step.clear()
+        elif line.startswith(TAGGED):
+            self.tagged.add(line.removeprefix(TAGGED).strip())
         if not line.startswith(BOOKKEEPING):  # the builder's own, noise in an error message
             self.step.append(line)
         self.on_log(line)

@@ -49,6 +49,7 @@ class DockerBuilder:
             self._docker = aiodocker.Docker(url=self.docker_url)
 
     async def close(self) -> None:
+        await self.cloner.drain()
         if self._docker is not None:
             docker, self._docker = self._docker, None
             await docker.close()
@@ -138,7 +139,8 @@ class DockerBuilder:
                         # a build we stopped waiting for: it kills the running step's container.
                         resp.close()
                 parser.end()
-                await self.docker.images.inspect(req.tag)
+                if req.tag not in parser.tagged:  # the engine said nothing of the tag: look
+                    await self.docker.images.inspect(req.tag)
             except aiodocker.DockerError as exc:
                 error = build_error(exc)
                 on_log(error.message)

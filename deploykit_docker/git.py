@@ -27,6 +27,8 @@ SHA_RE = re.compile(r"^[0-9a-fA-F]{4,64}$")
 SCP_LIKE_RE = re.compile(r"^(?:[^@/:\s]+@)?(?P<host>[^@/:\s]+):(?!//)")
 SSH_SCHEMES = frozenset({"ssh", "git+ssh", "ssh+git"})
 REMOTE_PROTOCOLS = "git:http:https:ssh"
+KEY_FILE = "deploy_key"
+"""Where a checkout's directory holds the deploy key ssh reads (0600)."""
 UNREACHABLE = "the repository could not be reached or read (check the URL, and that the server answers and has it)"
 # What git prints when a remote does not answer or does not serve a repository there. One message for
 # all of them, so that a clone cannot tell an open port from a closed one.
@@ -89,6 +91,7 @@ class GitCloner:
     def __init__(self, *, work_dir: Path, settings: GitSettings | None = None) -> None:
         self.work_dir = work_dir
         self.settings = settings or GitSettings()
+        self._removals: set[asyncio.Future[None]] = set()
 
     @contextlib.asynccontextmanager
     async def checkout(
@@ -103,7 +106,8 @@ class GitCloner:
         on_log: Callable[[str], None],
     ) -> AsyncIterator[Checkout]:
         """Check out ``branch``'s head, or ``commit_sha`` when given, into a fresh directory named after
-        ``name`` (a deployment id) that is removed when the block exits, cancelled or not.
+        ``name`` (a deployment id) that is removed when the block exits: at once when it failed or was
+        cancelled, beside what follows when it ended normally (``drain()`` waits for that).
 
         Raises ``invalid`` ("git clone failed: <last lines>", likewise fetch/checkout) when git fails."""
         if url.startswith("-") or branch.startswith("-"):
@@ -143,15 +147,26 @@ class GitCloner:
             on_log(f"Checked out {sha[:12]}: {message.splitlines()[0] if message else ''}")
             pinned = (root / "known_hosts").read_text() if host is not None else None
             yield Checkout(path=repo, commit_sha=sha, commit_message=message, known_hosts=pinned or known_hosts)
-        finally:
-            # Shielded so that a cancelled build still removes its checkout (and its key) from disk
-            # before it lets go.
+        except BaseException:
+            # Shielded so that a failed or cancelled build still removes its checkout (and its
+            # key) from disk before it lets go.
             removal = asyncio.ensure_future(asyncio.to_thread(shutil.rmtree, root, True))
             try:
                 await asyncio.shield(removal)
             except asyncio.CancelledError:
                 await asyncio.wait([removal])
-                raise
+            raise
+        # A checkout that served its build goes beside what follows (the rollout), which need not
+        # wait for it; ``drain()`` waits for those still going. Its deploy key goes now.
+        (root / KEY_FILE).unlink(missing_ok=True)
+        task = asyncio.ensure_future(asyncio.to_thread(shutil.rmtree, root, True))
+        self._removals.add(task)
+        task.add_done_callback(self._removals.discard)
+
+    async def drain(self) -> None:
+        """Until every finished checkout is off the disk."""
+        while self._removals:
+            await asyncio.wait(list(self._removals))
 
     async def _fetch_commit(
         self,
@@ -246,7 +261,7 @@ class GitCloner:
             "-o", f"ConnectTimeout={self.settings.connect_timeout_s}",
         ]  # fmt: skip
         if deploy_key:
-            key_file = root / "deploy_key"
+            key_file = root / KEY_FILE
             fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "w") as f:
                 f.write(deploy_key if deploy_key.endswith("\n") else deploy_key + "\n")

@@ -25,13 +25,15 @@ async def test_clone_of_a_branch_checks_out_its_head_and_is_removed_afterwards(
     repo = make_repo("v1\n")
     head = repo.commit({"index.html": "v2\n"}, "second commit\n\nwith a body")
     logs: list[str] = []
-    async with cloner(tmp_path).checkout("dep-1", repo.url, "main", on_log=logs.append) as co:
+    git = cloner(tmp_path)
+    async with git.checkout("dep-1", repo.url, "main", on_log=logs.append) as co:
         assert (co.path / "index.html").read_text() == "v2\n"
         assert co.commit_sha == head
         assert co.commit_message == "second commit\n\nwith a body"
         assert co.known_hosts is None
         assert co.path.parent.name.startswith("dep-1-")
         checkout_root = co.path.parent
+    await git.drain()  # removed beside what follows the build
     assert not checkout_root.exists()
     assert logs[0] == f"$ git clone --depth 1 --branch main {repo.url}"
     assert f"Checked out {head[:12]}: second commit" in logs

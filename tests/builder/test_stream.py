@@ -61,3 +61,12 @@ def test_a_successful_stream_records_the_image() -> None:
     stream.feed(b'{"aux":{"ID":"sha256:abc"}}\r\n{"stream":"Successfully built abc\\n"}\r\n')
     stream.end()
     assert stream.image_id == "sha256:abc"
+
+
+def test_the_tags_the_engine_reports_are_recorded() -> None:
+    """A build that reports its tag needs no inspect to know the image is there."""
+    stream = BuildStream(lambda _: None, error_lines=20)
+    stream.feed(b'{"aux":{"ID":"sha256:abc"}}\r\n{"stream":"Successfully built abc\\n"}\r\n')
+    stream.feed(b'{"stream":"Successfully tagged deploykit/p_web:0123456789ab\\n"}\r\n')
+    stream.end()
+    assert stream.tagged == {"deploykit/p_web:0123456789ab"}
