@@ -164,10 +164,20 @@ class BuildDriver:
         await asyncio.sleep(self._retry_s)
 
     async def _write_log(self, deployment_id: str, lines: asyncio.Queue[str | None]) -> None:
-        while (line := await lines.get()) is not None:
-            text = line if line.endswith("\n") else line + "\n"
-            with contextlib.suppress(Error):
-                await self._deployments.append_log(deployment_id, text)
+        """Store the build's lines in order; the lines that came while one append ran go in the
+        next one together (a build prints its last steps in a burst, and its end waits for them)."""
+        ended = False
+        while not ended:
+            batch = [await lines.get()]
+            while not lines.empty():
+                batch.append(lines.get_nowait())
+            if None in batch:
+                ended = True
+                batch = batch[: batch.index(None)]
+            text = "".join(line if line.endswith("\n") else line + "\n" for line in batch if line is not None)
+            if text:
+                with contextlib.suppress(Error):
+                    await self._deployments.append_log(deployment_id, text)
 
     async def _key(self, service_id: str) -> str | None:
         if self._deploy_keys is None:
@@ -187,10 +197,10 @@ class BuildDriver:
 
 class BuildPipeline:
     """A ``BuildScheduler`` in front of another: applies ``timeout_s`` and ``memory_mb`` to every
-    build, and while it builds removes the service's older images beyond the newest
-    ``keep_images`` (counting the one being built), never the image of an in-flight deployment
-    nor of the newest ``keep_images - 1`` that were healthy once (the rollback targets).
-    Construction does no I/O."""
+    build, and after a build that succeeded removes (in the background, ``drain()`` waits) the
+    service's older images beyond the newest ``keep_images`` (counting the one just built), never
+    the image of an in-flight deployment nor of the newest ``keep_images - 1`` that were healthy
+    once (the rollback targets). Construction does no I/O."""
 
     def __init__(
         self,
@@ -208,31 +218,34 @@ class BuildPipeline:
         self.timeout_s = timeout_s
         self.memory_mb = memory_mb
         self.keep_images = keep_images
+        self._pruning: set[asyncio.Task[None]] = set()
 
     async def build(self, service_id: str, req: BuildRequest, on_log: Callable[[str], None]) -> BuildResult:
         req = dataclasses.replace(req, timeout_s=self.timeout_s, memory_mb=self.memory_mb)
-        # Pruning runs beside the build, so that it costs the rollout nothing.
+        result = await self._builds.build(service_id, req, on_log)
+        # Pruning follows a build that succeeded, beside the rollout rather than before it: beside
+        # the build it slowed the clone (the engine deleting layers while git ran) by a tenth.
         prune = asyncio.create_task(self._prune(service_id, req.tag), name=f"prune-{service_id[:8]}")
-        try:
-            result = await self._builds.build(service_id, req, on_log)
-        except BaseException:
-            prune.cancel()
-            await asyncio.gather(prune, return_exceptions=True)
-            raise
-        await prune
+        self._pruning.add(prune)
+        prune.add_done_callback(self._pruning.discard)
         return result
+
+    async def drain(self) -> None:
+        """Until the prunes under way are done."""
+        while self._pruning:
+            await asyncio.wait(list(self._pruning))
 
     async def _prune(self, service_id: str, tag: str) -> None:
         if self._pruner is None:
             return
         try:
-            keep = max(self.keep_images - 1, 0)  # the image being built is the last one kept
+            keep = max(self.keep_images - 1, 0)  # older ones: the image just built is the last one kept
             items, _ = await self._deployments.list_deployments(DeploymentFilter(service_id=service_id, limit=10_000))
             # The rollback targets kept are the newest deployments that were healthy once (listed
             # newest first); keeping every one would let a busy service fill the disk.
             targets = [d.image for d in items if d.image and d.was_healthy][:keep]
-            in_use = frozenset(targets) | {d.image for d in items if d.image and d.in_flight}
-            removed = await self._pruner.prune_images(tag.rpartition(":")[0], keep=keep, in_use=in_use)
+            in_use = frozenset(targets) | {d.image for d in items if d.image and d.in_flight} | {tag}
+            removed = await self._pruner.prune_images(tag.rpartition(":")[0], keep=keep + 1, in_use=in_use)
         except Exception as exc:  # pruning is housekeeping: never fail the build for it
             log.warning("pruning images of service %s failed: %s", service_id[:8], error_message(exc))
             return

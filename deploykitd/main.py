@@ -75,6 +75,7 @@ class Main:
         self.pusher: RegistryPusher | None = None
         """``--registry`` on a swarm: built images are pushed where every node pulls them."""
         self.builder: DockerBuilder | None = None
+        self.builds: BuildPipeline | None = None
         self.reconciler: Reconciler | None = None
         self.system: SystemInfo | None = None
         self.backups: BackupScheduler | None = None
@@ -272,13 +273,14 @@ class Main:
             self.pusher = RegistryPusher(cfg.registry, cfg.docker_host)
             await self.pusher.open()
             builder = RegistryBuilder(self.builder, self.pusher)
-        return BuildPipeline(
+        self.builds = BuildPipeline(
             BuildQueue(builder, max_concurrent=cfg.max_builds),
             deployments=self.store.deployments,
             pruner=self.builder,
             timeout_s=cfg.build_timeout_s,
             memory_mb=cfg.build_memory_mb,
         )
+        return self.builds
 
     async def run(self, stop: asyncio.Event) -> None:
         """Serve until ``stop`` is set (or the server fails), then shut down gracefully."""
@@ -335,6 +337,9 @@ class Main:
                 await self.reconciler.stop()
         with contextlib.suppress(Exception):
             await self.traffic.close()
+        if self.builds is not None:
+            with contextlib.suppress(Exception):
+                await self.builds.drain()  # a prune under way, before its engine client goes
         if self.builder is not None:
             with contextlib.suppress(Exception):
                 await self.builder.close()

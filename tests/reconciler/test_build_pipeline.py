@@ -92,9 +92,21 @@ async def test_pruning_keeps_the_newest_rollback_targets_and_in_flight_images() 
         dep("d8", "deploykit/shop-api:never-healthy", DeploymentStatus.FAILED, False),
         *healthy_once,
     ]
-    await pipeline(Scheduler(), pruner, items).build("s1", REQ, lambda _: None)
-    kept = {"deploykit/shop-api:starting", *(f"deploykit/shop-api:h{i}" for i in (6, 5, 4, 3))}
-    assert pruner.calls == [("deploykit/shop-api", 4, frozenset(kept))]
+    p = pipeline(Scheduler(), pruner, items)
+    await p.build("s1", REQ, lambda _: None)
+    await p.drain()  # the prune follows the build, beside the rollout
+    # The image just built is the newest of the five kept, with four rollback targets.
+    kept = {REQ.tag, "deploykit/shop-api:starting", *(f"deploykit/shop-api:h{i}" for i in (6, 5, 4, 3))}
+    assert pruner.calls == [("deploykit/shop-api", 5, frozenset(kept))]
+
+
+async def test_a_failed_build_prunes_nothing() -> None:
+    pruner = Pruner()
+    p = pipeline(Scheduler(error=Error(INVALID, "step 2 failed")), pruner, [])
+    with pytest.raises(Error):
+        await p.build("s1", REQ, lambda _: None)
+    await p.drain()
+    assert pruner.calls == []
 
 
 @pytest.mark.parametrize(
@@ -107,6 +119,7 @@ async def test_a_failed_prune_never_fails_the_build_and_a_failed_build_still_fai
     p = pipeline(Scheduler(error=build_error), Pruner(error=prune_error), [])
     if build_error is None:
         assert (await p.build("s1", REQ, lambda _: None)).image == REQ.tag
+        await p.drain()  # the prune's failure stays its own
     else:
         with pytest.raises(Error) as err:
             await p.build("s1", REQ, lambda _: None)

@@ -87,8 +87,7 @@ async def test_a_successful_build_marks_the_deployment_starting_with_the_built_t
 
     assert deployments.calls == [
         ("building", GIT.id),
-        ("log", "Step 1/2\n"),
-        ("log", "Step 2/2\n"),
+        ("log", "Step 1/2\nStep 2/2\n"),  # printed in one go: stored in one append
         ("starting", ("deploykit/shop-a1b2c3_api:d1234567aaaa", {"commit_sha": "abc", "commit_message": "first"})),
     ]
     assert done == ["s1"]
