@@ -212,8 +212,26 @@ def expect(*, timeout_ms: int = 15_000) -> Any:
 def new_page(browser: Any, *, width: int = 1280, height: int = 720) -> Any:
     ctx = browser.new_context(viewport={"width": width, "height": height})
     page = ctx.new_page()
+    page.goto = _through_network_changes(page.goto)
     _open_pages.append(page)
     return page
+
+
+def _through_network_changes(goto: Callable[..., Any]) -> Callable[..., Any]:
+    """Chromium aborts a navigation with ``net::ERR_NETWORK_CHANGED`` whenever an interface of
+    the host comes or goes, which the suite's other tests do all the time (Docker networks,
+    namespaces): such a navigation is made again, at most twice more. Any other failure stands."""
+
+    def goto_again(url: str, **kwargs: Any) -> Any:
+        for attempt in range(3):
+            try:
+                return goto(url, **kwargs)
+            except Exception as exc:
+                if "ERR_NETWORK_CHANGED" not in str(exc) or attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    return goto_again
 
 
 def sign_in(page: Any, base: str, tokens: dict[str, Any], path: str = "/") -> None:
