@@ -197,7 +197,7 @@ class BuildDriver:
 
 class BuildPipeline:
     """A ``BuildScheduler`` in front of another: applies ``timeout_s`` and ``memory_mb`` to every
-    build, and after a build that succeeded removes (in the background, ``drain()`` waits) the
+    build, and a moment after a build that succeeded removes (in the background) the
     service's older images beyond the newest ``keep_images`` (counting the one just built), never
     the image of an in-flight deployment nor of the newest ``keep_images - 1`` that were healthy
     once (the rollback targets). Construction does no I/O."""
@@ -211,6 +211,7 @@ class BuildPipeline:
         timeout_s: float = 900.0,
         memory_mb: int = 2048,
         keep_images: int = 5,
+        prune_delay_s: float = 1.0,
     ) -> None:
         self._builds = builds
         self._deployments = deployments
@@ -218,14 +219,17 @@ class BuildPipeline:
         self.timeout_s = timeout_s
         self.memory_mb = memory_mb
         self.keep_images = keep_images
+        self.prune_delay_s = prune_delay_s
+        """How long after its build a prune begins: the rollout's container start is the engine's
+        work too, and a rollout takes about this long to answer."""
         self._pruning: set[asyncio.Task[None]] = set()
 
     async def build(self, service_id: str, req: BuildRequest, on_log: Callable[[str], None]) -> BuildResult:
         req = dataclasses.replace(req, timeout_s=self.timeout_s, memory_mb=self.memory_mb)
         result = await self._builds.build(service_id, req, on_log)
-        # Pruning follows a build that succeeded, beside the rollout rather than before it: beside
-        # the build it slowed the clone (the engine deleting layers while git ran) by a tenth.
-        prune = asyncio.create_task(self._prune(service_id, req.tag), name=f"prune-{service_id[:8]}")
+        # Pruning follows a build that succeeded, once its rollout is under way: beside the build
+        # it slowed the clone (the engine deleting layers while git ran) by a tenth.
+        prune = asyncio.create_task(self._prune_later(service_id, req.tag), name=f"prune-{service_id[:8]}")
         self._pruning.add(prune)
         prune.add_done_callback(self._pruning.discard)
         return result
@@ -234,6 +238,16 @@ class BuildPipeline:
         """Until the prunes under way are done."""
         while self._pruning:
             await asyncio.wait(list(self._pruning))
+
+    async def stop(self) -> None:
+        """Drop the prunes under way: the next build's prune takes their images."""
+        for task in self._pruning:
+            task.cancel()
+        await asyncio.gather(*self._pruning, return_exceptions=True)
+
+    async def _prune_later(self, service_id: str, tag: str) -> None:
+        await asyncio.sleep(self.prune_delay_s)
+        await self._prune(service_id, tag)
 
     async def _prune(self, service_id: str, tag: str) -> None:
         if self._pruner is None:

@@ -339,7 +339,7 @@ class Main:
             await self.traffic.close()
         if self.builds is not None:
             with contextlib.suppress(Exception):
-                await self.builds.drain()  # a prune under way, before its engine client goes
+                await self.builds.stop()  # a prune under way, before its engine client goes
         if self.builder is not None:
             with contextlib.suppress(Exception):
                 await self.builder.close()

@@ -65,6 +65,7 @@ def pipeline(scheduler: Scheduler, pruner: Pruner, items: list[Deployment]) -> B
         timeout_s=60.0,
         memory_mb=512,
         keep_images=5,
+        prune_delay_s=0.0,
     )
 
 
@@ -106,6 +107,19 @@ async def test_a_failed_build_prunes_nothing() -> None:
     with pytest.raises(Error):
         await p.build("s1", REQ, lambda _: None)
     await p.drain()
+    assert pruner.calls == []
+
+
+async def test_stopping_drops_the_prunes_under_way() -> None:
+    pruner = Pruner()
+    p = BuildPipeline(
+        Scheduler(),
+        deployments=Deployments([]),  # type: ignore[arg-type]
+        pruner=pruner,
+        prune_delay_s=3600.0,
+    )
+    await p.build("s1", REQ, lambda _: None)
+    await asyncio.wait_for(p.stop(), 5)
     assert pruner.calls == []
 
 
