@@ -213,10 +213,11 @@ class Converger:
             return await self._after_failure(project, service, active)
         assert isinstance(outcome, Ready)
         await self.routes.point(target, outcome.containers)
+        # The log's last line before the status: a live log (SSE) ends at the healthy event.
+        await c.deployments.append_log(target.id, f"healthy: {len(outcome.containers)} replica(s) ready\n")
         healthy = await c.deployments.mark_healthy(target.id)
         if self.monitor is not None:
             self.monitor.track(healthy, outcome.containers)
-        await c.deployments.append_log(target.id, f"healthy: {len(outcome.containers)} replica(s) ready\n")
         if others:
             # The new deployment serves: the old replicas finish their requests, then stop.
             await self._set_status(service, ServiceStatus.DRAINING)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from deploykit.bus import EventType
 from deploykit.runtime import (
     LABEL_DEPLOYMENT_ID,
     LABEL_MANAGED_BY,
@@ -122,3 +123,29 @@ async def test_a_new_project_and_an_apply_reach_the_reconciler_through_the_bus_a
     await wait_for(network_made, within=10, message="project.created to make the project network")
     service = await harness.create_service(project, "web", port=8080, command=httpd())
     await harness.wait_status(service.id, "running")
+
+
+async def test_the_last_log_line_of_a_healthy_deployment_comes_before_its_healthy_event(harness: Harness) -> None:
+    # A live log (SSE) ends at the deployment's healthy event: the line saying so must be
+    # published before it, or the browser never shows it.
+    project = await harness.project("Last line")
+    events = harness.bus.subscribe(
+        frozenset({EventType.BUILD_LOG, EventType.DEPLOYMENT_HEALTHY}), project_id=project.id, maxsize=10_000
+    )
+    try:
+        await harness.create_service(project, "web", port=8080, command=httpd())
+
+        lines: list[str] = []
+
+        async def healthy_seen() -> bool:
+            while events.pending():
+                event = await anext(events)
+                if event.type == EventType.DEPLOYMENT_HEALTHY:
+                    return True
+                lines.append(str(event.payload["line"]))
+            return False
+
+        await wait_for(healthy_seen, within=20, message="the deployment's healthy event")
+    finally:
+        events.close()
+    assert lines[-1:] == ["healthy: 1 replica(s) ready"]
