@@ -155,7 +155,9 @@ async def deployment_log(
     the stored log, and the store publishes each append once stored with its position
     (``DeploymentLog``), so an event that ends at or before the read's end is already shown and
     is skipped. An event that starts beyond what was shown (the bus dropped some for this stream)
-    sends the stream back to the stored log for what it missed."""
+    sends the stream back to the stored log for what it missed. Should the bus drop the event
+    that says the deployment finished (a full queue), the stream still ends: at each ping it asks
+    the store, and when the deployment has finished it shows the rest of the stored log and ends."""
     sub = bus.subscribe(frozenset({EventType.BUILD_LOG, *FINISHED_EVENTS}), maxsize=5000)
     queue: asyncio.Queue[str | None] = asyncio.Queue()
 
@@ -163,8 +165,12 @@ async def deployment_log(
         for line in text.splitlines():
             await queue.put(data({"line": line}))
 
+    position = 0
+    """Where the lines queued so far end in the stored log."""
+
     async def pump(shown: int) -> None:
         """Queue the lines stored after position ``shown``, then None when the deployment ends."""
+        nonlocal position
         try:
             async for event in sub:
                 if event.service_id not in (None, service_id) or _event_deployment(event) not in (None, deployment_id):
@@ -182,10 +188,10 @@ async def deployment_log(
                     stored = await deployments.read_log(deployment_id)
                     first = stored.end - len(stored.text)  # clipping dropped what was before
                     await put_lines(stored.text[max(shown - first, 0) :])
-                    shown = stored.end
+                    shown = position = stored.end
                     continue  # this line was stored before that read, so it was in it
                 await put_lines(text)
-                shown = end
+                shown = position = end
         except Exception:
             log.exception("following the log of deployment %s failed", deployment_id[:8])
         await queue.put(None)
@@ -202,10 +208,23 @@ async def deployment_log(
             yield END
             return
         # Events published meanwhile wait in the subscription's queue.
+        position = stored.end
         task = asyncio.create_task(pump(stored.end), name=f"deployment-log-{deployment_id[:8]}")
         while True:
             item = await _next_or_stop(queue, shutdown, ping_s)
             if item is None or item == "":
+                break
+            if item == PING and (await deployments.get_deployment(deployment_id)).status in FINISHED:
+                # Finished, and the bus has not said so (it dropped the event): the rest is stored.
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+                while not queue.empty():
+                    if queued := queue.get_nowait():
+                        yield queued
+                rest = await deployments.read_log(deployment_id)
+                first = rest.end - len(rest.text)
+                for line in rest.text[max(position - first, 0) :].splitlines():
+                    yield data({"line": line})
                 break
             yield item
         if not shutdown.is_set():

@@ -151,7 +151,7 @@ async def start_build(world: World) -> None:
     await world.driver.ensure(world.project, service, world.deployment)
 
 
-def follow(world: World, bus: EventBus | None = None) -> asyncio.Task[list[str]]:
+def follow(world: World, bus: EventBus | None = None, ping_s: float = 30.0) -> asyncio.Task[list[str]]:
     """The live log of the world's deployment as a browser reads it: its lines, up to the end."""
 
     async def read() -> list[str]:
@@ -162,7 +162,7 @@ def follow(world: World, bus: EventBus | None = None) -> asyncio.Task[list[str]]
             bus or world.bus,
             dep.id,
             dep.service_id,
-            30.0,
+            ping_s,
             asyncio.Event(),
         )
         async for item in stream:
@@ -235,3 +235,19 @@ async def test_the_last_line_of_a_deployment_that_fails_as_the_browser_connects_
     await world.store.deployments.mark_failed(dep.id, DeploymentFailure(reason="exit 3", exit_code=3))
     deployments.status_gate.opened.set()
     assert await asyncio.wait_for(stream, WITHIN) == ["failed: exit 3"]
+
+
+async def test_a_stream_whose_finished_event_the_bus_dropped_ends_with_the_rest_of_the_log(world: World) -> None:
+    dep = world.deployment
+    await world.store.deployments.append_log(dep.id, "before\n")
+    lossy = EventBus()  # the stream's bus: it gets only what the test forwards
+    stream = follow(world, lossy, ping_s=0.05)
+    await held(world.deployments.read)
+    published = world.bus.subscribe(frozenset({EventType.BUILD_LOG}))
+    for line in ("seen\n", "lost\n", "failed: exit 3\n"):
+        await world.store.deployments.append_log(dep.id, line)
+    first = await asyncio.wait_for(anext(published), WITHIN)
+    lossy.publish(first)  # the rest, and the deployment failing, never reach the stream
+    await world.store.deployments.mark_failed(dep.id, DeploymentFailure(reason="exit 3", exit_code=3))
+    lines = await asyncio.wait_for(stream, WITHIN)
+    assert lines == ["before", "seen", "lost", "failed: exit 3"]
