@@ -19,6 +19,7 @@ from typing import Any
 from deploykit.bus import Event, EventBus, EventType
 from deploykit.clock import isoformat
 from deploykit.deployment import DeploymentService, DeploymentStatus
+from deploykit.errors import NOT_FOUND, Error
 from deploykit.logs import LogStreamer
 
 log = logging.getLogger("deploykit_http")
@@ -196,6 +197,17 @@ async def deployment_log(
             log.exception("following the log of deployment %s failed", deployment_id[:8])
         await queue.put(None)
 
+    async def finished() -> bool:
+        """Whether the store says the deployment has finished (or is gone); a failing look (the
+        database busy) keeps the stream."""
+        try:
+            return (await deployments.get_deployment(deployment_id)).status in FINISHED
+        except Error as err:
+            if err.code == NOT_FOUND:
+                return True
+            log.warning("deployment %s's status: %s", deployment_id[:8], err.message)
+            return False
+
     task: asyncio.Task[None] | None = None
     try:
         # The status before the log: a deployment that finished before this read has stored the
@@ -214,14 +226,17 @@ async def deployment_log(
             item = await _next_or_stop(queue, shutdown, ping_s)
             if item is None or item == "":
                 break
-            if item == PING and (await deployments.get_deployment(deployment_id)).status in FINISHED:
+            if item == PING and await finished():
                 # Finished, and the bus has not said so (it dropped the event): the rest is stored.
                 task.cancel()
                 await asyncio.gather(task, return_exceptions=True)
                 while not queue.empty():
                     if queued := queue.get_nowait():
                         yield queued
-                rest = await deployments.read_log(deployment_id)
+                try:
+                    rest = await deployments.read_log(deployment_id)
+                except Error:  # gone meanwhile (its service deleted): nothing more to show
+                    break
                 first = rest.end - len(rest.text)
                 for line in rest.text[max(position - first, 0) :].splitlines():
                     yield data({"line": line})

@@ -24,6 +24,7 @@ from deploykit.deployment import (
     DeploymentLog,
     DeploymentService,
 )
+from deploykit.errors import NOT_FOUND, Error
 from deploykit.project import Project, ProjectCreate
 from deploykit.service import GitSource
 from deploykit_events import EventBus
@@ -251,3 +252,17 @@ async def test_a_stream_whose_finished_event_the_bus_dropped_ends_with_the_rest_
     await world.store.deployments.mark_failed(dep.id, DeploymentFailure(reason="exit 3", exit_code=3))
     lines = await asyncio.wait_for(stream, WITHIN)
     assert lines == ["before", "seen", "lost", "failed: exit 3"]
+
+
+async def test_a_stream_whose_deployment_is_gone_ends_at_its_next_ping(world: World) -> None:
+    dep, deployments = world.deployment, world.deployments
+    await world.store.deployments.append_log(dep.id, "before\n")
+    stream = follow(world, EventBus(), ping_s=0.05)  # a bus that never says the deployment ended
+    await held(deployments.read)
+
+    async def gone(id: str) -> Any:
+        raise Error(NOT_FOUND, f"No deployment {id}.")
+
+    deployments.get_deployment = gone  # type: ignore[method-assign]  # its service was deleted
+    deployments.read_log = gone  # type: ignore[method-assign]
+    assert await asyncio.wait_for(stream, WITHIN) == ["before"]
