@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 
 import pytest
 
@@ -74,7 +75,8 @@ async def test_a_slow_key_holds_one_worker_and_never_delays_another() -> None:
     await q.stop(1)
 
 
-async def test_failures_back_off_and_a_success_resets_the_count() -> None:
+async def test_failures_back_off_and_a_success_resets_the_count(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING, logger="deploykit_reconciler.queue")
     outcomes = [False, False, True, False]
     stamps: list[float] = []
     loop = asyncio.get_running_loop()
@@ -84,14 +86,20 @@ async def test_failures_back_off_and_a_success_resets_the_count() -> None:
         if not outcomes.pop(0):
             raise Error(UNAVAILABLE, "The Docker engine is not reachable.")
 
-    q = WorkQueue(handle, workers=1, backoff=Backoff(0.05, 1.0))
+    q = WorkQueue(handle, workers=1, backoff=Backoff(0.1, 1.0))
     q.start()
     q.add("svc")
     await wait_for(lambda: len(stamps) >= 3, within=20, message="three attempts")
     assert q.failures("svc") == 0
+    # The delays the queue chose double; no retry came before its delay (a loaded machine may
+    # make one later, so no upper bound).
+    assert [m for m in caplog.messages if "retrying in" in m] == [
+        "reconcile svc failed (attempt 1): The Docker engine is not reachable.; retrying in 0.1 s",
+        "reconcile svc failed (attempt 2): The Docker engine is not reachable.; retrying in 0.2 s",
+    ]
     gaps = [b - a for a, b in itertools.pairwise(stamps)]
-    assert 0.05 <= gaps[0] < 0.09
-    assert 0.1 <= gaps[1] < 0.15
+    assert gaps[0] >= 0.1 - 0.001
+    assert gaps[1] >= 0.2 - 0.001
     q.add("svc")
     await wait_for(lambda: q.failures("svc") == 1, within=20, message="the failure counted")
     assert len(stamps) == 4  # counted from zero again
