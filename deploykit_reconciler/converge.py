@@ -268,13 +268,15 @@ class Converger:
         await self.replicas.sync_records(service, replicas)
         await self._set_status(service, serving_status(len(up), active.config.replicas))
         troubled = [x.replica_index for x in replicas if x not in up] + held_back
+        # A replica the engine said died but still lists as running: look again shortly.
+        recheck = self._s.readiness_poll_s if any(self.replicas.unconfirmed(x) for x in replicas) else None
         if not troubled:
-            return None
+            return recheck
         # Look again once a fresh restart has had time to prove itself; back off a crash loop.
         loops = max(len(self.replicas.recent(active.id, i)) for i in troubled)
         self._announce_crash_loops(active, replicas, troubled)
         delay = self._s.crash_window_s * 2 ** max(0, loops - self._s.bad_observations)
-        return float(min(self._s.backoff_max_s, delay))
+        return float(min(self._s.backoff_max_s, delay, recheck or delay))
 
     def _announce_crash_loops(
         self, active: Deployment, replicas: Sequence[ContainerState], troubled: list[int]

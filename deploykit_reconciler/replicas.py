@@ -57,7 +57,8 @@ class Replicas:
         self._s = settings
         self._replacements: dict[tuple[str, int], list[float]] = {}
         self._killed: set[str] = set()
-        self._died: set[str] = set()
+        self._died: dict[str, float] = {}
+        """Containers whose death the engine reported, and when (monotonic); gone at a start."""
 
     def note_killed(self, container_id: str) -> None:
         """Docker reported a kill (someone's ``docker kill``): its death is not a crash."""
@@ -69,11 +70,20 @@ class Replicas:
         """Docker reported the container's death (its ``die`` event)."""
         if len(self._died) > 10_000:
             self._died.clear()
-        self._died.add(container_id)
+        self._died[container_id] = self._clock.monotonic()
 
     def note_started(self, container_id: str) -> None:
         """Docker reported a start: a death noted before is over."""
-        self._died.discard(container_id)
+        self._died.pop(container_id, None)
+
+    def unconfirmed(self, x: ContainerState) -> bool:
+        """The engine reported ``x``'s death (and no start since) in the last crash window, yet
+        lists it live: its state has not caught up, and the replica wants another look soon.
+        Swarm reports a task's end, and its replacement's restart count and published port, a
+        little after Docker's ``die`` event; until then it lists the service's dead task as
+        running. Bounded by the window should the ``start`` event have been lost."""
+        died = self._died.get(x.id)
+        return died is not None and x.state in LIVE_STATES and self._clock.monotonic() - died < self._s.crash_window_s
 
     async def observe(self, service_id: str, *, killed_as_dead: bool = False) -> list[ContainerState]:
         """The service's containers, inspected (restart counts and start times are not listed).

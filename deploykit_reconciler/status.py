@@ -97,6 +97,9 @@ def steady(view: ServiceView, *, with_ingress: bool) -> bool:
         return False
     if any(records[c.id].state != c.state or records[c.id].ip_address != c.ip_address for c in view.containers):
         return False
+    # Docker's list carries no restart count (0); Swarm's does, and a record behind it is stale.
+    if any(records[c.id].restart_count < c.restart_count for c in view.containers):
+        return False
     if with_ingress and active.config.port is not None:
         port = active.config.port
         upstreams = sorted(e for c in view.containers if c.id not in view.held_out and (e := c.endpoint(port)))

@@ -72,12 +72,12 @@ class Store:
         pass
 
 
-def replicas_on(engine: Engine) -> Replicas:
+def replicas_on(engine: Engine, clock: ManualClock | None = None) -> Replicas:
     return Replicas(
         runtime=engine,  # type: ignore[arg-type]
         deployments=Store(),  # type: ignore[arg-type]
         containers=Store(),  # type: ignore[arg-type]
-        clock=ManualClock(),
+        clock=clock or ManualClock(),
         settings=ReconcilerSettings(),
     )
 
@@ -153,3 +153,22 @@ async def test_a_started_replica_is_inspected_again() -> None:
 
     assert engine.calls == ["inspect old"]
     assert [x.state for x in actual] == ["running"]
+
+
+def test_a_replica_reported_dead_but_listed_running_is_unconfirmed_until_it_starts_or_the_window_ends() -> None:
+    """Swarm lists a service whose task Docker reported dead as running for a while (then shows
+    the restarted task, its restart count and port): the converger looks again meanwhile."""
+    old = container("old")
+    clock = ManualClock()
+    replicas = replicas_on(Engine(old, after=old), clock)
+
+    assert not replicas.unconfirmed(old)
+    replicas.note_died("old")
+    assert replicas.unconfirmed(old)
+    assert not replicas.unconfirmed(dataclasses.replace(old, state="exited", ip_address=None))
+    replicas.note_started("old")
+    assert not replicas.unconfirmed(old)
+
+    replicas.note_died("old")
+    clock.advance(ReconcilerSettings().crash_window_s)
+    assert not replicas.unconfirmed(old)  # a start event lost: the doubt does not last

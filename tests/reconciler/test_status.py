@@ -68,6 +68,8 @@ GOOD = ServiceView(service=service(), containers=[R0, R1], active=ACTIVE, record
         (replace(GOOD, service=service(ServiceStatus.DEGRADED)), False, False),
         (replace(GOOD, records=[record(R0)]), False, False),
         (replace(GOOD, records=[record(R0), replace(record(R1), state="exited")]), False, False),
+        (replace(GOOD, containers=[R0, replace(R1, restart_count=1)]), False, False),
+        (replace(GOOD, records=[record(R0), replace(record(R1), restart_count=3)]), False, True),
         (GOOD, True, False),
         (replace(GOOD, route=["10.0.0.2:8080", "10.0.0.3:8080"]), True, True),
         (
@@ -93,6 +95,8 @@ GOOD = ServiceView(service=service(), containers=[R0, R1], active=ACTIVE, record
         "stale-status",
         "record-missing",
         "record-stale",
+        "record-behind-a-listed-restart-count",
+        "record-ahead-of-a-list-without-restart-counts",
         "ingress-never-told",
         "ingress-up-to-date",
         "stopped-and-down",
