@@ -58,6 +58,8 @@ want=()
 command -v python3 >/dev/null || want+=(python3)
 python3 -c 'import ensurepip, venv' 2>/dev/null || want+=(python3-venv)
 command -v caddy >/dev/null || want+=(caddy)
+# The keeper port on each project network's bridge (deploykit_docker/keeper.py).
+[ -x /usr/sbin/ip ] || [ -x /sbin/ip ] || [ -x /usr/bin/ip ] || [ -x /bin/ip ] || want+=(iproute2)
 command -v python3 >/dev/null && docker_answers || want+=(docker.io)
 if [ ${#want[@]} -gt 0 ]; then
   say "installing ${want[*]} from the distribution's packages ..."

@@ -35,6 +35,7 @@ from deploykit.runtime import (
 )
 from deploykit_docker import containers as convert
 from deploykit_docker.errors import translate, translate_pull
+from deploykit_docker.keeper import BridgeKeepers, bridge_of
 from deploykit_docker.logs import lines as log_lines
 
 log = logging.getLogger(__name__)
@@ -64,6 +65,7 @@ class DockerRuntime:
         self._docker: aiodocker.Docker | None = None
         self.api_calls: Counter[str] = Counter()
         self._network_locks: dict[str, asyncio.Lock] = {}
+        self.keepers = BridgeKeepers()
 
     async def open(self) -> None:
         if self._docker is None:
@@ -171,14 +173,22 @@ class DockerRuntime:
     async def ensure_network(self, name: str, labels: dict[str, str]) -> None:
         # The engine's duplicate check is racy: two concurrent creates can both succeed.
         async with self._network_locks.setdefault(name, asyncio.Lock()):
-            if await self._networks_named(name):
-                return
-            body = {"Name": name, "Driver": "bridge", "CheckDuplicate": True, "Labels": labels}
-            try:
-                await self._call("network_create", "POST", "networks/create", f"network {name}", body=json.dumps(body))
-            except Error as err:
-                if err.code != CONFLICT:
-                    raise
+            networks = await self._networks_named(name)
+            if not networks:
+                body = {"Name": name, "Driver": "bridge", "CheckDuplicate": True, "Labels": labels}
+                try:
+                    await self._call(
+                        "network_create", "POST", "networks/create", f"network {name}", body=json.dumps(body)
+                    )
+                except Error as err:
+                    if err.code != CONFLICT:
+                        raise
+                networks = await self._networks_named(name)
+            # Its bridge keeps its carrier when the project's only container is replaced (keeper.py).
+            for network in networks:
+                bridge = bridge_of(network)
+                if bridge is not None:
+                    await self.keepers.ensure(str(network["Id"]), bridge)
 
     async def remove_network(self, name: str) -> None:
         for data in await self._networks_named(name):
@@ -188,11 +198,13 @@ class DockerRuntime:
                 await self._call("network_remove", "DELETE", f"networks/{data['Id']}", f"network {name}")
             except Error as err:
                 if err.code == NOT_FOUND:
+                    await self.keepers.remove(str(data["Id"]))
                     continue
                 if err.code == UNAVAILABLE:
                     # The engine answers 403/500 for a network with endpoints.
                     raise Error(CONFLICT, f"Network {name} is still in use.") from err
                 raise
+            await self.keepers.remove(str(data["Id"]))
 
     async def list_networks(self) -> list[NetworkInfo]:
         data = await self._call("network_list", "GET", "networks", "networks", params={"filters": MANAGED_FILTER})

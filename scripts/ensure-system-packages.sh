@@ -8,6 +8,7 @@ want=()
 command -v caddy >/dev/null 2>&1 || want+=(caddy)
 command -v chromium >/dev/null 2>&1 || want+=(chromium)
 command -v git >/dev/null 2>&1 || want+=(git)
+command -v ip >/dev/null 2>&1 || [ -x /usr/sbin/ip ] || [ -x /sbin/ip ] || want+=(iproute2)
 [ -x /usr/sbin/sshd ] || want+=(openssh-server)
 command -v ssh-keygen >/dev/null 2>&1 || want+=(openssh-client)
 # A static busybox: ldd exits non-zero on it (a dynamic one would need libraries inside the image).

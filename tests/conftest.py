@@ -8,13 +8,17 @@ import os
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from tests.collection_guard import CollectionGuard
+
+if TYPE_CHECKING:
+    from deploykit_docker import DockerRuntime
 
 pytest_plugins = ["pytester"]
 
@@ -56,6 +60,19 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 @pytest.fixture
 def test_image() -> str:
     return TEST_IMAGE
+
+
+@pytest.fixture
+async def runtime() -> AsyncIterator[DockerRuntime]:
+    """A DockerRuntime on the local engine, closed afterwards."""
+    from deploykit_docker import DockerRuntime
+
+    rt = DockerRuntime()
+    await rt.open()
+    try:
+        yield rt
+    finally:
+        await rt.close()
 
 
 SWARM_TESTS = (

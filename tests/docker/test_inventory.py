@@ -7,7 +7,6 @@ import asyncio
 import os
 import threading
 import uuid
-from collections.abc import AsyncIterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
@@ -31,16 +30,6 @@ from tests.conftest import TEST_IMAGE
 from tests.reconciler.support import docker_cli
 
 pytestmark = pytest.mark.docker
-
-
-@pytest.fixture
-async def runtime() -> AsyncIterator[DockerRuntime]:
-    rt = DockerRuntime()
-    await rt.open()
-    try:
-        yield rt
-    finally:
-        await rt.close()
 
 
 async def build(tag: str, labels: dict[str, str]) -> str:

@@ -4,7 +4,6 @@ limit are sampled, stored in SQLite and read back per replica and summed; a stop
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
@@ -18,16 +17,6 @@ from deploykit_sqlite import Store
 from deploykit_sysinfo import MetricsSampler, MetricsSettings
 
 pytestmark = pytest.mark.docker
-
-
-@pytest.fixture
-async def runtime() -> AsyncIterator[DockerRuntime]:
-    rt = DockerRuntime()
-    await rt.open()
-    try:
-        yield rt
-    finally:
-        await rt.close()
 
 
 async def test_a_running_container_s_stats_are_stored_and_read_back(runtime: DockerRuntime, test_image: str) -> None:
