@@ -75,11 +75,11 @@ class BridgeKeepers:
         port, peer = keeper_names(network_id)
         commands = [
             f"link del {port}",  # a leftover, not a port of this bridge (fails when there is none)
-            f"link add {port} type veth peer name {peer}",
+            # A port of the bridge from the start: never an orphan to another instance's sweep.
+            f"link add {port} master {bridge} type veth peer name {peer}",
             # Silent before it is up: no ARP, no IPv6 link-local address (no neighbour discovery).
             f"link set {port} arp off addrgenmode none",
             f"link set {peer} arp off addrgenmode none",
-            f"link set {port} master {bridge}",
             f"link set {port} type bridge_slave learning off flood off mcast_flood off bcast_flood off mcast_router 0",
             f"link set {peer} up",
             f"link set {port} up",
