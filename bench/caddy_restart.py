@@ -26,8 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import httpx
 
 from deploykit.ingress import Route
-from deploykit_caddy import CaddyIngress, CaddySettings, CaddySupervisor, SupervisorSettings
-from tests.caddy.conftest import CADDY_BIN, free_port
+from deploykit_caddy import CaddyIngress, CaddySupervisor, SupervisorSettings
+from tests.caddy.conftest import CADDY_BIN, free_port, loopback_settings
 from tests.wait import wait_for
 
 ROUTES = 50
@@ -54,13 +54,7 @@ async def main() -> None:
     logging.getLogger("deploykit_caddy").setLevel(logging.ERROR)  # "Caddy exited (-9)" is the point
     data_dir = Path(tempfile.mkdtemp(prefix="dkb-"))  # short: the admin socket's path must fit
     server, address = await upstream()
-    settings = CaddySettings(
-        http_port=free_port(),
-        https_port=free_port(),
-        listen_host="127.0.0.1",
-        redirect_http=False,
-        storage_dir=str(data_dir / "storage"),
-    )
+    settings = loopback_settings(data_dir)
     sup_settings = SupervisorSettings(data_dir=str(data_dir), caddy_bin=CADDY_BIN, stable_after_s=STABLE_AFTER_S)
     ingress = CaddyIngress(sup_settings.admin_url, settings=settings)
     hosts = [f"r{i}.localhost" for i in range(ROUTES)]

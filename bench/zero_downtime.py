@@ -55,7 +55,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._load import HEADER, Load, report, report_load, within
 from deploykit.ingress import Route
-from deploykit_caddy import CaddyIngress, CaddySettings, CaddySupervisor, SupervisorSettings, tcp_migrate_req
+from deploykit_caddy import CaddyIngress, CaddySupervisor, SupervisorSettings, tcp_migrate_req
+from tests.caddy.conftest import loopback_settings
 
 IMAGE = os.environ.get("DEPLOYKIT_TEST_IMAGE", "deploykit-test/busybox:latest")
 HOST = "web.localhost"
@@ -327,13 +328,7 @@ async def main(args: argparse.Namespace) -> int:
         return await through_daemon(args, caddy_bin)
 
     data_dir = Path(tempfile.mkdtemp(prefix="dkb-"))
-    settings = CaddySettings(
-        http_port=free_port(),
-        https_port=free_port(),
-        listen_host="127.0.0.1",
-        redirect_http=False,
-        storage_dir=str(data_dir / "storage"),
-    )
+    settings = loopback_settings(data_dir)
     sup_settings = SupervisorSettings(data_dir=str(data_dir), caddy_bin=caddy_bin)
     ingress = CaddyIngress(sup_settings.admin_url, settings=settings)
     await ingress.open()

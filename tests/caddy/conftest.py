@@ -82,14 +82,19 @@ def caddy_dir() -> Iterator[Path]:
     shutil.rmtree(path, ignore_errors=True)
 
 
-async def start_proxy(data_dir: Path, *, redirect_http: bool = False) -> Proxy:
-    settings = CaddySettings(
+def loopback_settings(data_dir: Path, *, redirect_http: bool = False) -> CaddySettings:
+    """A Caddy serving on free loopback ports, its storage under ``data_dir``."""
+    return CaddySettings(
         http_port=free_port(),
         https_port=free_port(),
         listen_host="127.0.0.1",
         redirect_http=redirect_http,
         storage_dir=str(data_dir / "storage"),
     )
+
+
+async def start_proxy(data_dir: Path, *, redirect_http: bool = False) -> Proxy:
+    settings = loopback_settings(data_dir, redirect_http=redirect_http)
     sup_settings = SupervisorSettings(data_dir=str(data_dir), caddy_bin=CADDY_BIN, backoff_initial_s=0.05)
     ingress = CaddyIngress(sup_settings.admin_url, settings=settings)
     proxy: Proxy
