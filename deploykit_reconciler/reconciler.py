@@ -399,6 +399,8 @@ class Reconciler:
                 # The engine answers again: events were missed, and work that failed on the dead
                 # engine waits for its backoff. Look at everything now.
                 log.info("Docker engine reachable again; resyncing")
+                # A start may have gone unreported meanwhile: deaths noted before are no guide.
+                self.converger.replicas.forget_deaths()
                 self.queue.retry_now()
                 self.trigger()
             try:

@@ -76,6 +76,11 @@ class Replicas:
         """Docker reported a start: a death noted before is over."""
         self._died.pop(container_id, None)
 
+    def forget_deaths(self) -> None:
+        """The event stream broke: whether a container started since its death is unknown (the
+        resync that follows inspects what runs)."""
+        self._died.clear()
+
     def unconfirmed(self, x: ContainerState) -> bool:
         """The engine reported ``x``'s death (and no start since) in the last crash window, yet
         lists it live: its state has not caught up, and the replica wants another look soon.
