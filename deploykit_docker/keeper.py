@@ -73,8 +73,9 @@ class BridgeKeepers:
         if self.kept(network_id, bridge):
             return True
         port, peer = keeper_names(network_id)
-        commands = [
-            f"link del {port}",  # a leftover, not a port of this bridge (fails when there is none)
+        # A leftover of that name is no port of this bridge (the bridge was recreated): it goes.
+        commands = [f"link del {port}"] if (self._sys / port).exists() else []
+        commands += [
             # A port of the bridge from the start: never an orphan to another instance's sweep.
             f"link add {port} master {bridge} type veth peer name {peer}",
             # Silent before it is up: no ARP, no IPv6 link-local address (no neighbour discovery).

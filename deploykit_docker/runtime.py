@@ -197,13 +197,11 @@ class DockerRuntime:
             try:
                 await self._call("network_remove", "DELETE", f"networks/{data['Id']}", f"network {name}")
             except Error as err:
-                if err.code == NOT_FOUND:
-                    await self.keepers.remove(str(data["Id"]))
-                    continue
                 if err.code == UNAVAILABLE:
                     # The engine answers 403/500 for a network with endpoints.
                     raise Error(CONFLICT, f"Network {name} is still in use.") from err
-                raise
+                if err.code != NOT_FOUND:
+                    raise
             await self.keepers.remove(str(data["Id"]))
 
     async def list_networks(self) -> list[NetworkInfo]:

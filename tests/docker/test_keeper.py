@@ -123,6 +123,10 @@ async def test_a_lost_keeper_comes_back_at_the_next_ensure_and_goes_with_its_net
         assert not (SYS / port).exists()
         await runtime.ensure_network(name, labels)
         assert os.path.basename(os.readlink(SYS / port / "master")) == f"br-{network_id[:12]}"
+        await ip_cli("link", "set", port, "nomaster")  # a leftover of a bridge the engine recreated
+        await runtime.ensure_network(name, labels)
+        assert os.path.basename(os.readlink(SYS / port / "master")) == f"br-{network_id[:12]}"
+        assert read(SYS / port / "brport" / "learning") == "0"
     finally:
         await runtime.remove_network(name)
     assert not (SYS / port).exists()
