@@ -80,7 +80,8 @@ class ScopeDiff:
     running: tuple[FieldDiff, ...] = ()
     """A service's fields whose value after this Deploy differs from the deployment it runs
     (before: the running value), staged or not: a config that failed to deploy shows here, and
-    this Deploy deploys it. A service with such a difference is listed even with nothing staged."""
+    this Deploy deploys it. A service with such a difference is listed even with nothing staged.
+    A staged field already in ``fields`` with the same values (it ran as it was) is not repeated."""
 
 
 @dataclass
@@ -287,7 +288,8 @@ class _Differ:
             status = DiffStatus.DELETED if e.deleted else DiffStatus.CREATED if e.created else DiffStatus.CHANGED
             fields = [] if e.deleted or e.after is None else field_diffs(e.before, e.after, e.created)
             after = shown(e.after) if e.scope == Scope.SERVICE and not e.deleted else None
-            drift = running.get(e.id, ()) if e.scope == Scope.SERVICE else ()
+            # A staged field whose running value is its value before is said once, as staged.
+            drift = [d for d in running.get(e.id, ()) if e.scope == Scope.SERVICE and d not in fields]
             out.append(
                 ScopeDiff(
                     e.scope,
@@ -298,7 +300,7 @@ class _Differ:
                     tuple(env_diffs(e.env, refs)),
                     tuple(e.change_ids),
                     after,
-                    drift,
+                    tuple(drift),
                 )
             )
         return out

@@ -247,6 +247,26 @@ async def service_vars(store: Store, project: Project, service: Service) -> dict
     return {v.key: v.value for v in applied}
 
 
+async def test_a_staged_setting_of_a_running_service_is_listed_once_and_a_failed_one_twice(
+    store: Store, project: Project, web: Service
+) -> None:
+    await stage(store, project.id, K.SERVICE_UPDATE, {"replicas": 2}, target_id=web.id)
+    [diff] = await store.pending_changes.diff_pending_changes(project.id)
+    assert [(d.field, d.before, d.after) for d in diff.fields] == [("replicas", 1, 2)]
+    assert diff.running == ()  # what runs is the value before: nothing more to say
+
+    await store.pending_changes.discard_pending_changes(project.id)
+    await stage(
+        store, project.id, K.SERVICE_UPDATE, {"source": {"type": "image", "image": "web:bad"}}, target_id=web.id
+    )
+    [failed] = (await store.pending_changes.apply_pending_changes(project.id, None)).created_deployments
+    await store.deployments.mark_failed(failed, DeploymentFailure(reason="image not found"))
+    await stage(store, project.id, K.SERVICE_UPDATE, {"source": {"type": "image", "image": "web:2"}}, target_id=web.id)
+    [diff] = await store.pending_changes.diff_pending_changes(project.id)
+    assert [(d.field, d.before, d.after) for d in diff.fields] == [("source.image", "web:bad", "web:2")]
+    assert [(d.field, d.before, d.after) for d in diff.running] == [("source.image", "web:1", "web:2")]
+
+
 async def test_a_variable_whose_value_failed_to_deploy_differs_from_what_runs_and_revert_restores_it(
     store: Store, project: Project, web: Service
 ) -> None:
