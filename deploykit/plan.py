@@ -15,6 +15,7 @@ a new deployment. Nothing here does I/O: ``tests/domain/test_plan.py`` tests it 
 from __future__ import annotations
 
 import logging
+import math
 import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -128,6 +129,25 @@ def optional_id(payload: dict[str, Any], key: str) -> str | None:
     if value is not None and not isinstance(value, str):
         raise malformed(key)
     return value
+
+
+def parse_origin(value: Any) -> dict[str, Any] | None:
+    """A move's ``origin``: where the service's node was before it was dragged (its group and its
+    position there), so that discarding the move puts the node back. Optional; raises ``invalid``."""
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise malformed("origin")
+    at: dict[str, float] = {}
+    for axis in ("x", "y"):
+        v = value.get(axis)
+        if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
+            raise ValidationError({f"origin.{axis}": ["must be a finite number"]})
+        at[axis] = float(v)
+    parent = value.get("parent_id")
+    if parent is not None and not isinstance(parent, str):
+        raise malformed("origin.parent_id")
+    return {"parent_id": parent, **at}
 
 
 @dataclass(frozen=True)
@@ -300,7 +320,11 @@ class Plan:
             group_id = optional_id(payload, "group_id")
             self.check_group(group_id)
             draft.group_id = group_id
-            return Step(kind, {"group_id": group_id}, target_id, target_temp_id, before, service=replace(draft))
+            moved: dict[str, Any] = {"group_id": group_id}
+            origin = parse_origin(payload.get("origin"))
+            if origin is not None:
+                moved["origin"] = origin
+            return Step(kind, moved, target_id, target_temp_id, before, service=replace(draft))
         upd = parse_update(payload)
         config = updated_config(upd, draft.config)
         if upd.name is not None:

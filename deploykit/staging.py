@@ -29,10 +29,19 @@ def target_key(change: PendingChange | PendingChangeCreate) -> str | None:
     return change.target_id if change.target_id is not None else change.target_temp_id
 
 
-def superseded_moves(existing: Iterable[PendingChange], move: PendingChangeCreate) -> list[str]:
-    """Only the latest move of a service counts: the ids of the earlier ones it replaces."""
+def superseded_moves(existing: Iterable[PendingChange], move: PendingChangeCreate) -> list[PendingChange]:
+    """Only the latest move of a service counts: the earlier ones it replaces, oldest first."""
     key = target_key(move)
-    return [c.id for c in existing if c.kind == ChangeKind.SERVICE_MOVE and target_key(c) == key]
+    return [c for c in existing if c.kind == ChangeKind.SERVICE_MOVE and target_key(c) == key]
+
+
+def superseding_payload(earlier: list[PendingChange], move: PendingChangeCreate) -> dict[str, Any]:
+    """``move``'s payload, with the origin of the first move it replaces: discarding the last of a
+    service's moves puts its node back where it was before the first."""
+    payload = dict(move.payload)
+    if earlier and isinstance(earlier[0].payload, dict) and earlier[0].payload.get("origin") is not None:
+        payload["origin"] = earlier[0].payload["origin"]
+    return payload
 
 
 def with_dependents(changes: list[PendingChange], id: str) -> list[PendingChange]:

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 from deploykit.canvas import CanvasEdge, CanvasNode, EdgeType, NodePosition, NodeType
 from deploykit.errors import INVALID, NOT_FOUND, Error
 from deploykit.pending_change import ChangeKind, PendingChangeCreate
+from deploykit.plan import parse_origin
 from deploykit.service import ServiceConfig
 from deploykit.staging import ServiceStage, staged_creation
 from deploykit_http.context import Collaborators, HTTPSettings
@@ -33,6 +34,8 @@ class Outbox(Protocol):
     def queue(self, client: Client, text: str) -> None: ...
 
     def record_moves(self, project_id: str, positions: list[NodePosition]) -> None: ...
+
+    async def flush_positions(self) -> None: ...
 
 
 class CanvasMessages:
@@ -91,6 +94,10 @@ class CanvasMessages:
     async def _upsert_node(self, client: Client, p: dict[str, Any]) -> None:
         pid = client.project_id
         node_id = str(p.get("id") or uuid.uuid4())
+        origin = parse_origin(p.get("origin"))
+        # The moves of a drag are written behind; an upsert that ends the drag (joining a group,
+        # in the group's coordinates) must not be overwritten by them afterwards.
+        await self.hub.flush_positions()
         try:
             existing: CanvasNode | None = await self._c.canvas.get_node(pid, node_id)
         except Error as exc:
@@ -120,9 +127,13 @@ class CanvasMessages:
         )
         saved = await self._c.canvas.upsert_node(node)
         if node_type == NodeType.SERVICE and existing is not None and existing.parent_id != saved.parent_id:
-            await self._stage_move(client, saved)
+            # Where the node was, to put it back if the move is discarded: as the client saw it
+            # when the drag began, else as stored (the last position written behind).
+            if origin is None:
+                origin = {"parent_id": existing.parent_id, "x": existing.position_x, "y": existing.position_y}
+            await self._stage_move(client, saved, origin)
 
-    async def _stage_move(self, client: Client, node: CanvasNode) -> None:
+    async def _stage_move(self, client: Client, node: CanvasNode, origin: dict[str, Any]) -> None:
         """Moving an applied service into or out of a group changes which env it gets: staged."""
         try:
             await self._c.services.get_service(node.id)
@@ -134,7 +145,7 @@ class CanvasMessages:
             PendingChangeCreate(
                 project_id=client.project_id,
                 kind=ChangeKind.SERVICE_MOVE,
-                payload={"group_id": node.parent_id},
+                payload={"group_id": node.parent_id, "origin": origin},
                 target_id=node.id,
                 created_by=client.user_id,
             )

@@ -108,6 +108,8 @@ class CanvasHub:
         self._positions: dict[str, dict[str, NodePosition]] = {}
         """Moves not yet written to the store: project -> node -> latest position."""
         self._positions_wanted = asyncio.Event()
+        self._positions_written = asyncio.Lock()
+        """Held while moves are written: a flush waits for one under way (order is kept)."""
         self.messages = CanvasMessages(self, c, settings)
 
     # --- lifecycle ------------------------------------------------------------------------------
@@ -384,14 +386,16 @@ class CanvasHub:
                 await asyncio.sleep(1)
 
     async def flush_positions(self) -> None:
-        """Write every pending move to the store (unknown nodes are skipped by the store)."""
-        pending, self._positions = self._positions, {}
-        for project_id, by_node in pending.items():
-            try:
-                await self._c.canvas.move_nodes(project_id, list(by_node.values()))
-            except Error as exc:
-                if exc.code != NOT_FOUND:  # a project deleted meanwhile
-                    raise
+        """Write every pending move to the store (unknown nodes are skipped by the store); when
+        this returns, every move recorded before the call is stored."""
+        async with self._positions_written:
+            pending, self._positions = self._positions, {}
+            for project_id, by_node in pending.items():
+                try:
+                    await self._c.canvas.move_nodes(project_id, list(by_node.values()))
+                except Error as exc:
+                    if exc.code != NOT_FOUND:  # a project deleted meanwhile
+                        raise
 
     async def _check_sessions(self) -> None:
         while not self.shutdown_event.is_set():

@@ -59,6 +59,20 @@ async def find_node(tx: Tx, project_id: str, id: str) -> CanvasNode | None:
     return None if row is None else row_to_node(row)
 
 
+async def absolute_position(tx: Tx, project_id: str, id: str | None) -> tuple[float, float]:
+    """Where node ``id`` is on the canvas (its position is relative to its group's); the origin
+    for None or an unknown node."""
+    x = y = 0.0
+    seen: set[str] = set()
+    while id is not None and id not in seen:
+        seen.add(id)
+        node = await find_node(tx, project_id, id)
+        if node is None:
+            break
+        x, y, id = x + node.position_x, y + node.position_y, node.parent_id
+    return x, y
+
+
 async def load_node(tx: Tx, project_id: str, id: str) -> CanvasNode:
     node = await find_node(tx, project_id, id)
     if node is None:

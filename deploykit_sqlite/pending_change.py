@@ -30,10 +30,11 @@ from deploykit.staging import (
     staged_creation,
     staged_node_data,
     superseded_moves,
+    superseding_payload,
     with_dependents,
 )
 from deploykit_sqlite.apply import apply_changes, load_plan, staged_node_groups
-from deploykit_sqlite.canvas import find_node, remove_node, row_to_edge, save_node
+from deploykit_sqlite.canvas import absolute_position, find_node, remove_node, row_to_edge, save_node
 from deploykit_sqlite.db import DB, Tx, dumps, from_text, to_text
 from deploykit_sqlite.envvar import project_env
 from deploykit_sqlite.project import load_project
@@ -215,16 +216,19 @@ class PendingChangeStore:
         await load_project(tx, project_id)
         kind = ChangeKind(create.kind)
         existing = await staged_changes(tx, project_id)
+        payload = dict(create.payload)
         if kind == ChangeKind.SERVICE_MOVE:
             earlier = superseded_moves(existing, create)
-            for id in earlier:
+            payload = superseding_payload(earlier, create)
+            gone = [c.id for c in earlier]
+            for id in gone:
                 await tx.execute("DELETE FROM pending_changes WHERE id = ?", (id,))
-            if earlier:
-                event(tx, EventType.PENDING_CHANGES_REMOVED, project_id, ids=earlier)
-            existing = [c for c in existing if c.id not in earlier]
+            if gone:
+                event(tx, EventType.PENDING_CHANGES_REMOVED, project_id, ids=gone)
+            existing = [c for c in existing if c.id not in gone]
         plan = await load_plan(tx, project_id)
         plan.replay(existing, strict=False)
-        step = plan.stage(kind, dict(create.payload), create.target_id, create.target_temp_id)
+        step = plan.stage(kind, payload, create.target_id, create.target_temp_id)
         change = PendingChange(
             id=str(uuid.uuid4()),
             project_id=project_id,
@@ -281,13 +285,28 @@ class PendingChangeStore:
 
     @staticmethod
     async def _unmove_node(tx: Tx, project_id: str, change: PendingChange) -> None:
-        """A discarded move puts the service's node back into the group it really is in."""
+        """A discarded move puts the service's node back into the group it really is in, where it
+        was before it was dragged (the move's origin); without one, where it is on the canvas."""
         assert change.target_id is not None
         node = await find_node(tx, project_id, change.target_id)
+        if node is None:
+            return
         group_id = (change.before or {}).get("group_id")
-        if node is not None and node.parent_id != group_id:
-            node.parent_id = group_id
-            event(tx, EventType.NODE_UPSERTED, project_id, node=await save_node(tx, node))
+        if group_id is not None and await find_node(tx, project_id, group_id) is None:
+            group_id = None  # the group was deleted meanwhile
+        origin = change.payload.get("origin") if isinstance(change.payload, dict) else None
+        if isinstance(origin, dict) and origin.get("parent_id") == group_id:
+            x, y = float(origin["x"]), float(origin["y"])
+        elif node.parent_id != group_id:
+            nx, ny = await absolute_position(tx, project_id, node.id)
+            gx, gy = await absolute_position(tx, project_id, group_id)
+            x, y = nx - gx, ny - gy
+        else:
+            return
+        if (node.parent_id, node.position_x, node.position_y) == (group_id, x, y):
+            return
+        node.parent_id, node.position_x, node.position_y = group_id, x, y
+        event(tx, EventType.NODE_UPSERTED, project_id, node=await save_node(tx, node))
 
     async def discard_pending_changes(self, project_id: str, id: str | None = None) -> list[str]:
         async with self.db.tx() as tx:

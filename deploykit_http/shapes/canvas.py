@@ -343,8 +343,18 @@ class NodeMoveMessage(TypedDict):
     payload: NodeMove
 
 
+class NodeOrigin(TypedDict):
+    """Where a node was when a drag began: its group and its position there."""
+
+    parent_id: str | None
+    x: float
+    y: float
+
+
 class NodeUpsert(TypedDict, total=False):
-    """A node to create or change: omitted fields keep their value (a new node: their default)."""
+    """A node to create or change: omitted fields keep their value (a new node: their default).
+    A deployed service's node that changes group stages a ``service.move``; ``origin`` says where
+    the node was before the drag, so that discarding the move puts it back there."""
 
     id: str
     type: Literal["group", "note", "label", "service"]
@@ -354,6 +364,7 @@ class NodeUpsert(TypedDict, total=False):
     height: float | None
     parent_id: str | None
     data: dict[str, Any]
+    origin: NodeOrigin
 
 
 class NodeUpsertMessage(TypedDict):

@@ -6,15 +6,16 @@ from typing import Any
 
 import pytest
 
-from deploykit.errors import Error
+from deploykit.errors import Error, ValidationError
 from deploykit.pending_change import ChangeKind, PendingChange, PendingChangeCreate
-from deploykit.plan import EnvSlot, Plan, deploy_order
+from deploykit.plan import EnvSlot, Plan, deploy_order, parse_origin
 from deploykit.service import ImageSource, Service, ServiceConfig
 from deploykit.staging import (
     ServiceStage,
     ServiceTarget,
     applied_node_data,
     superseded_moves,
+    superseding_payload,
     with_dependents,
 )
 
@@ -171,7 +172,49 @@ def test_a_new_move_replaces_the_earlier_moves_of_the_same_service() -> None:
     move = PendingChangeCreate(
         project_id=P, kind=ChangeKind.SERVICE_MOVE, payload={"group_id": None}, target_id="s-api"
     )
-    assert superseded_moves(log, move) == ["m1"]
+    assert [c.id for c in superseded_moves(log, move)] == ["m1"]
+
+
+def test_a_move_that_replaces_another_keeps_the_first_origin() -> None:
+    first = {"group_id": "g1", "origin": {"parent_id": None, "x": 40.0, "y": 40.0}}
+    log = [
+        change(ChangeKind.SERVICE_MOVE, first, id="m1", target_id="s-api"),
+        change(
+            ChangeKind.SERVICE_MOVE,
+            {"group_id": "g2", "origin": {"parent_id": "g1", "x": 5, "y": 5}},
+            id="m2",
+            target_id="s-api",
+        ),
+    ]
+    move = PendingChangeCreate(
+        project_id=P,
+        kind=ChangeKind.SERVICE_MOVE,
+        payload={"group_id": "g3", "origin": {"parent_id": "g2", "x": 9, "y": 9}},
+        target_id="s-api",
+    )
+    assert superseding_payload(superseded_moves(log, move), move) == {"group_id": "g3", "origin": first["origin"]}
+    assert superseding_payload([], move) == move.payload
+
+
+@pytest.mark.parametrize(
+    ("origin", "error"),
+    [
+        ("left", "origin: is malformed"),
+        ({"x": 1, "y": "2"}, "origin.y: must be a finite number"),
+        ({"x": float("inf"), "y": 2}, "origin.x: must be a finite number"),
+        ({"x": True, "y": 2}, "origin.x: must be a finite number"),
+        ({"x": 1, "y": 2, "parent_id": 7}, "origin.parent_id: is malformed"),
+    ],
+)
+def test_a_malformed_move_origin_is_refused_with_its_field(origin: object, error: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        parse_origin(origin)
+    assert caught.value.message == error
+
+
+def test_a_move_origin_is_normalized() -> None:
+    assert parse_origin(None) is None
+    assert parse_origin({"x": 1, "y": 2.5}) == {"parent_id": None, "x": 1.0, "y": 2.5}
 
 
 def test_an_applied_node_keeps_what_users_set_and_drops_the_preview() -> None:

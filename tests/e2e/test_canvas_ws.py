@@ -191,3 +191,47 @@ async def test_deleting_a_deployed_service_node_stages_its_deletion(daemon: Daem
         assert (change["kind"], change["target_id"]) == ("service.delete", sid)
     with admin.client() as c:
         assert c.get(f"/projects/{pid}/services/{sid}").status_code == 200
+
+
+async def test_a_discarded_move_puts_the_node_back_where_the_drag_began(daemon: Daemon, admin: Account) -> None:
+    pid = create_project(admin, "Discarded move")["id"]
+    with admin.client() as c:
+        body = {"name": "api", "source": {"type": "image", "image": "nginx"}, "position_x": 40, "position_y": 50}
+        temp = c.post(f"/projects/{pid}/services", json=body).json()["target_temp_id"]
+        sid = c.post(f"/projects/{pid}/deploy").json()["temp_id_to_service_id"][temp]
+    async with CanvasClient(daemon, pid, admin.token) as ws:
+        group = {"id": "g1", "type": "group", "position_x": 300, "position_y": 200, "width": 460, "height": 300}
+        await ws.send("node:upsert", group)
+        await ws.expect("node:upserted", lambda p: p["id"] == "g1")
+        # A drag: moves written behind, then the drop that joins the group, in its coordinates.
+        await ws.send("node:move", {"positions": [{"id": sid, "position_x": 330, "position_y": 240}]})
+        drop = {"id": sid, "parent_id": "g1", "position_x": 30, "position_y": 40}
+        await ws.send("node:upsert", {**drop, "origin": {"parent_id": None, "x": 40, "y": 50}})
+        move = await ws.expect("pending-change:added", lambda p: p["kind"] == "service.move")
+        assert move["payload"] == {"group_id": "g1", "origin": {"parent_id": None, "x": 40.0, "y": 50.0}}
+    async with CanvasClient(daemon, pid, admin.token) as ws:
+        [node] = [n for n in ws.received[0]["payload"]["nodes"] if n["id"] == sid]
+        assert (node["parent_id"], node["position_x"], node["position_y"]) == ("g1", 30.0, 40.0)
+        with admin.client() as c:
+            assert c.delete(f"/projects/{pid}/pending-changes").status_code in (200, 204)
+        back = await ws.expect("node:upserted", lambda p: p["id"] == sid)
+        assert (back["parent_id"], back["position_x"], back["position_y"]) == (None, 40.0, 50.0)
+
+
+async def test_a_malformed_move_origin_gets_an_error_and_nothing_changes(daemon: Daemon, admin: Account) -> None:
+    pid = create_project(admin, "Bad origin")["id"]
+    with admin.client() as c:
+        body = {"name": "api", "source": {"type": "image", "image": "nginx"}, "position_x": 40, "position_y": 50}
+        temp = c.post(f"/projects/{pid}/services", json=body).json()["target_temp_id"]
+        sid = c.post(f"/projects/{pid}/deploy").json()["temp_id_to_service_id"][temp]
+    async with CanvasClient(daemon, pid, admin.token) as ws:
+        await ws.send("node:upsert", {"id": "g1", "type": "group", "position_x": 300, "position_y": 200})
+        await ws.expect("node:upserted", lambda p: p["id"] == "g1")
+        await ws.send("node:upsert", {"id": sid, "parent_id": "g1", "origin": {"parent_id": None, "x": "left"}})
+        error = await ws.expect("error")
+        assert error["message"] == "origin.x: must be a finite number"
+    with admin.client() as c:
+        assert c.get(f"/projects/{pid}/pending-changes").json()["data"] == []
+    async with CanvasClient(daemon, pid, admin.token) as ws:
+        [node] = [n for n in ws.received[0]["payload"]["nodes"] if n["id"] == sid]
+        assert (node["parent_id"], node["position_x"], node["position_y"]) == (None, 40.0, 50.0)

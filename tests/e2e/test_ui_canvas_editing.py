@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from tests.e2e import ui_support as ui
+from tests.wait import wait_for_sync
 
 spa_built, daemon, playwright_instance, browser, api = (
     ui.spa_built,
@@ -19,6 +20,16 @@ spa_built, daemon, playwright_instance, browser, api = (
 )
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+def box_of(locator: Any) -> dict[str, float]:
+    box = locator.bounding_box()
+    assert box is not None
+    return dict(box)
+
+
+def offset(box: dict[str, float], of: dict[str, float]) -> tuple[float, float]:
+    return box["x"] - of["x"], box["y"] - of["y"]
 
 
 def discard_all(page: Any) -> None:
@@ -40,6 +51,7 @@ def test_notes_groups_staged_delete_settings_and_discard(browser: Any, daemon: u
         {
             "name": "api",
             "source": {"type": "image", "image": ui.TEST_IMAGE},
+            "command": ["sh", "-c", "mkdir -p /www; echo ok > /www/index.html; httpd -f -p 8080 -h /www"],
             "port": 8080,
             "position_x": 40,
             "position_y": 40,
@@ -50,7 +62,7 @@ def test_notes_groups_staged_delete_settings_and_discard(browser: Any, daemon: u
     ui.sign_in(page, daemon.url, api.tokens, f"/projects/{pid}")
     e(page.get_by_test_id("canvas-page")).to_have_attribute("data-synced", "true")
     node = page.locator('[data-testid="service-node"][data-name="api"]')
-    e(node).not_to_have_attribute("data-status", "staged")
+    e(node).to_have_attribute("data-status", "running")
     pane = page.locator(".react-flow__pane")
 
     # A note, written in place, is stored on the server.
@@ -69,22 +81,34 @@ def test_notes_groups_staged_delete_settings_and_discard(browser: Any, daemon: u
     page.get_by_test_id("ctx-add-group").click()
     group = page.get_by_test_id("group-node")
     e(group).to_have_count(1)
-    gbox = group.bounding_box()
-    nbox = node.bounding_box()
-    assert gbox is not None
-    assert nbox is not None
+    # All in view: a drop near the pane's edge would pan the canvas under the pointer.
+    page.locator(".react-flow__controls-fitview").click()
+    gbox, nbox = box_of(group), box_of(node)
+    target = (gbox["x"] + gbox["width"] / 2, gbox["y"] + gbox["height"] / 2)
     page.mouse.move(nbox["x"] + 60, nbox["y"] + 20)
     page.mouse.down()
     for i in range(1, 11):
         page.mouse.move(
-            nbox["x"] + 60 + (gbox["x"] + 140 - nbox["x"] - 60) * i / 10,
-            nbox["y"] + 20 + (gbox["y"] + 80 - nbox["y"] - 20) * i / 10,
+            nbox["x"] + 60 + (target[0] - nbox["x"] - 60) * i / 10,
+            nbox["y"] + 20 + (target[1] - nbox["y"] - 20) * i / 10,
         )
     page.mouse.up()
     e(page.get_by_test_id("pending-count")).to_contain_text("1 pending change")
     page.get_by_test_id("pending-toggle").click()
     e(page.get_by_test_id("pending-diff")).to_contain_text("group_id")
     discard_all(page)
+
+    # Discarding the move puts the node back where the drag began, out of the group.
+    began = offset(nbox, gbox)
+    wait_for_sync(
+        lambda: max(abs(a - b) for a, b in zip(offset(box_of(node), box_of(group)), began, strict=True)) < 1,
+        within=15,
+        message="the node back where the drag began",
+    )
+    page.reload()  # and stored so: after a reload it is still clear of the group
+    e(page.get_by_test_id("canvas-page")).to_have_attribute("data-synced", "true")
+    box, home = box_of(node), box_of(group)
+    assert box["y"] + box["height"] <= home["y"] or box["x"] + box["width"] <= home["x"]
 
     # Group variables are edited from the group's menu and staged like the others.
     group.locator(".group-handle").click(button="right")

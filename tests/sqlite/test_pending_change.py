@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from deploykit.bus import EventType
-from deploykit.canvas import EdgeType, NodeType
+from deploykit.canvas import CanvasNode, EdgeType, NodeType
 from deploykit.deployment import DeploymentFilter
 from deploykit.envvar import EnvVarFilter, Scope
 from deploykit.errors import Error
@@ -428,16 +428,82 @@ async def test_move_applies_group_and_parent(store: Store, project: Project) -> 
     assert [n.id for n in await store.canvas.list_nodes(project.id)] == [group.id, api.id]
 
 
-async def test_discarding_a_move_puts_the_node_back_in_its_real_group(store: Store, project: Project) -> None:
+async def drag_into(store: Store, project: Project, node_id: str, group_id: str | None, x: float, y: float) -> None:
+    """What the canvas does on a drop: the node joins the group, at a position in its coordinates."""
+    node = await store.canvas.get_node(project.id, node_id)
+    node.parent_id, node.position_x, node.position_y = group_id, x, y
+    await store.canvas.upsert_node(node)
+
+
+async def test_discarding_a_move_puts_the_node_back_where_it_was(store: Store, project: Project) -> None:
     [api], _ = await deploy_services(store, project.id, image_service("api"))
     group = await add_group(store, project.id)
-    node = await store.canvas.get_node(project.id, api.id)
-    node.parent_id = group.id
-    await store.canvas.upsert_node(node)  # the canvas moves the node, then stages the move
-    move = await stage(store, project.id, K.SERVICE_MOVE, {"group_id": group.id}, target_id=api.id)
+    await drag_into(store, project, api.id, group.id, 30, 20)
+    origin = {"parent_id": None, "x": 40, "y": 50}
+    move = await stage(store, project.id, K.SERVICE_MOVE, {"group_id": group.id, "origin": origin}, target_id=api.id)
+    assert move.payload["origin"] == {"parent_id": None, "x": 40.0, "y": 50.0}
     assert await store.pending_changes.discard_pending_changes(project.id, move.id) == [move.id]
-    assert (await store.canvas.get_node(project.id, api.id)).parent_id is None
+    node = await store.canvas.get_node(project.id, api.id)
+    assert (node.parent_id, node.position_x, node.position_y) == (None, 40.0, 50.0)
     assert (await store.services.get_service(api.id)).group_id is None
+
+
+async def test_discarding_the_last_of_several_moves_goes_back_to_before_the_first(
+    store: Store, project: Project
+) -> None:
+    [api], _ = await deploy_services(store, project.id, image_service("api"))
+    g1 = await add_group(store, project.id, "g1")
+    g2 = await add_group(store, project.id, "g2")
+    await drag_into(store, project, api.id, g1.id, 10, 10)
+    first = {"parent_id": None, "x": 40, "y": 50}
+    await stage(store, project.id, K.SERVICE_MOVE, {"group_id": g1.id, "origin": first}, target_id=api.id)
+    await drag_into(store, project, api.id, g2.id, 15, 15)
+    second = {"parent_id": g1.id, "x": 10, "y": 10}
+    last = await stage(store, project.id, K.SERVICE_MOVE, {"group_id": g2.id, "origin": second}, target_id=api.id)
+    assert [c.id for c in await store.pending_changes.list_pending_changes(project.id)] == [last.id]
+    await store.pending_changes.discard_pending_changes(project.id)
+    node = await store.canvas.get_node(project.id, api.id)
+    assert (node.parent_id, node.position_x, node.position_y) == (None, 40.0, 50.0)
+
+
+async def test_a_discarded_move_without_origin_keeps_the_node_where_it_is_on_the_canvas(
+    store: Store, project: Project
+) -> None:
+    [api], _ = await deploy_services(store, project.id, image_service("api"))
+    group = await store.canvas.upsert_node(
+        CanvasNode(id="g", project_id=project.id, type=NodeType.GROUP, position_x=300, position_y=200)
+    )
+    await drag_into(store, project, api.id, group.id, 30, 20)  # at (330, 220) on the canvas
+    move = await stage(store, project.id, K.SERVICE_MOVE, {"group_id": group.id}, target_id=api.id)
+    await store.pending_changes.discard_pending_changes(project.id, move.id)
+    node = await store.canvas.get_node(project.id, api.id)
+    assert (node.parent_id, node.position_x, node.position_y) == (None, 330.0, 220.0)
+
+
+async def test_a_discarded_move_out_of_a_deleted_group_leaves_the_node_at_the_top(
+    store: Store, project: Project
+) -> None:
+    [api], _ = await deploy_services(store, project.id, image_service("api"))
+    home = await add_group(store, project.id, "home")
+    other = await add_group(store, project.id, "other")
+    await stage(store, project.id, K.SERVICE_MOVE, {"group_id": home.id}, target_id=api.id)
+    await store.pending_changes.apply_pending_changes(project.id, None)
+    await drag_into(store, project, api.id, other.id, 5, 5)
+    origin = {"parent_id": home.id, "x": 20, "y": 30}
+    move = await stage(store, project.id, K.SERVICE_MOVE, {"group_id": other.id, "origin": origin}, target_id=api.id)
+    await store.canvas.delete_node(project.id, home.id)  # while the move is staged
+    assert await store.pending_changes.discard_pending_changes(project.id, move.id) == [move.id]
+    node = await store.canvas.get_node(project.id, api.id)
+    assert node.parent_id is None
+
+
+async def test_a_malformed_move_origin_is_refused_and_nothing_is_staged(store: Store, project: Project) -> None:
+    [api], _ = await deploy_services(store, project.id, image_service("api"))
+    group = await add_group(store, project.id)
+    with pytest.raises(Error) as caught:
+        await stage(store, project.id, K.SERVICE_MOVE, {"group_id": group.id, "origin": {"x": "a"}}, target_id=api.id)
+    assert caught.value.message == "origin.x: must be a finite number"
+    assert await store.pending_changes.list_pending_changes(project.id) == []
 
 
 async def test_a_staged_service_node_shows_its_source_and_port(store: Store, project: Project) -> None:

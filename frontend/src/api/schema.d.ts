@@ -2724,6 +2724,18 @@ export interface components {
             type: "node:moved";
             payload: components["schemas"]["NodesMoved"];
         };
+        /**
+         * NodeOrigin
+         * @description Where a node was when a drag began: its group and its position there.
+         */
+        NodeOrigin: {
+            /** Parent Id */
+            parent_id: string | null;
+            /** X */
+            x: number;
+            /** Y */
+            y: number;
+        };
         /** NodeOut */
         NodeOut: {
             /** Id */
@@ -2775,6 +2787,8 @@ export interface components {
         /**
          * NodeUpsert
          * @description A node to create or change: omitted fields keep their value (a new node: their default).
+         *     A deployed service's node that changes group stages a ``service.move``; ``origin`` says where
+         *     the node was before the drag, so that discarding the move puts it back there.
          */
         NodeUpsert: {
             /** Id */
@@ -2798,6 +2812,7 @@ export interface components {
             data?: {
                 [key: string]: unknown;
             };
+            origin?: components["schemas"]["NodeOrigin"];
         };
         /** NodeUpsertMessage */
         NodeUpsertMessage: {

@@ -214,6 +214,7 @@ function Canvas({ projectId }: { projectId: string }) {
             nodeTypes={nodeTypes}
             onNodesChange={live.onNodesChange}
             onEdgesChange={sync.onEdgesChange}
+            onNodeDragStart={edit.onNodeDragStart}
             onNodeDragStop={edit.onNodeDragStop}
             onNodeClick={onNodeClick}
             onPaneContextMenu={onPaneContextMenu}

@@ -10,6 +10,7 @@ import { labelOf, serviceKeyOf, type FlowNode } from "./model";
 import type { Send } from "./socket";
 
 type Point = { x: number; y: number };
+type Origin = { parent_id: string | null; x: number; y: number };
 
 /**
  * Edits of the canvas's nodes and edges, each sent to the server (which answers every client,
@@ -52,9 +53,21 @@ export function useNodeActions({
     [rf, send, setNodes],
   );
 
-  /** A node dropped over a group joins it; dropped outside every group, it leaves its group. */
+  /** Where each dragged node was when the drag began (its group, its position there). */
+  const dragOrigins = useRef(new Map<string, Origin>());
+  const onNodeDragStart = useCallback((_: unknown, _node: FlowNode, dragged: FlowNode[]) => {
+    dragOrigins.current = new Map(dragged.map((n) => [n.id, { parent_id: n.parentId ?? null, x: n.position.x, y: n.position.y }]));
+  }, []);
+
+  /**
+   * A node dropped over a group joins it; dropped outside every group, it leaves its group. A
+   * deployed service's change of group is staged, with where the node was, so that discarding
+   * the move puts it back there.
+   */
   const onNodeDragStop = useCallback(
     (_: unknown, node: FlowNode) => {
+      const origin = dragOrigins.current.get(node.id);
+      dragOrigins.current = new Map();
       flushMoves();
       if (node.type === "group") return;
       const abs = rf.getInternalNode(node.id)?.internals.positionAbsolute ?? node.position;
@@ -90,7 +103,7 @@ export function useNodeActions({
         if (!newParent) delete updated.parentId;
         return [...rest, updated];
       });
-      send("node:upsert", next);
+      send("node:upsert", origin ? { ...next, origin } : next);
     },
     [rf, send, setNodes, flushMoves],
   );
@@ -212,5 +225,5 @@ export function useNodeActions({
     placeNew();
   };
 
-  return { upsertNode, onNodeDragStop, addNote, addGroup, deleteNode, onConnect, deleteReference, placeCreated };
+  return { upsertNode, onNodeDragStart, onNodeDragStop, addNote, addGroup, deleteNode, onConnect, deleteReference, placeCreated };
 }
