@@ -323,7 +323,7 @@ class Runtime(Protocol):
         ...
 
     async def stats(self, id: str) -> ContainerStats:
-        """One-shot stats. Raises ``not_found``."""
+        """One-shot stats. Raises ``not_found`` for a container that is gone or not running."""
         ...
 
 

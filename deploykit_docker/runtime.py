@@ -427,6 +427,10 @@ class DockerRuntime:
             f"container {id[:12]}",
             params={"stream": "0"},
         )
+        if str(data.get("read") or "").startswith("0001-"):
+            # The engine answers a container that is not running with blank stats (no memory, no
+            # time), not an error: a sample of them would chart a replica that stopped as zero.
+            raise Error(NOT_FOUND, f"Container {id[:12]} is not running.")
         return convert.stats_from_json(id, data)
 
     # -- logs -------------------------------------------------------------------------------------

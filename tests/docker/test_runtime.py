@@ -273,6 +273,17 @@ async def test_stats_are_one_shot(engine: Engine) -> None:
     assert 0 < stats.memory_bytes <= stats.memory_limit_bytes
 
 
+async def test_stats_of_a_stopped_container_are_not_found_not_zero(engine: Engine) -> None:
+    # The engine answers blank stats for a container that is not running; a metrics sample of
+    # them would show the replica's memory falling to 0.
+    state = await engine.runtime.run_container(engine.spec("stopped-stats", ["sleep", "3600"]))
+    await engine.runtime.stop_container(state.id, grace_s=0)
+    with pytest.raises(Error) as caught:
+        await engine.runtime.stats(state.id)
+    assert caught.value.code == NOT_FOUND
+    assert caught.value.message == f"Container {state.id[:12]} is not running."
+
+
 async def test_probe_http_and_tcp_against_a_container(engine: Engine) -> None:
     cmd = ["sh", "-c", "mkdir -p /www; echo ok > /www/health; exec httpd -f -p 8080 -h /www"]
     state = await engine.runtime.run_container(engine.spec("probe", cmd, port=8080))
