@@ -29,6 +29,15 @@ from the host there; now each replica's port is published on its node), removed 
 RESTART_CONDITIONS = {"no": "none", "on-failure": "on-failure", "always": "any", "unless-stopped": "any"}
 RESTART_DELAY_NS = 1_000_000_000
 PENDING = frozenset({"new", "allocated", "pending", "assigned", "accepted", "preparing", "ready", "starting"})
+
+
+def to_reap(task: dict[str, Any]) -> bool:
+    """A task that still runs (or is starting) or that the task reaper will delete (a scale-down
+    marks it ``remove``); a stopped task of the slot's history is neither."""
+    state = (task.get("Status") or {}).get("State")
+    return task.get("DesiredState") == "remove" or state in PENDING or state == "running"
+
+
 FAILED = frozenset({"failed", "rejected", "complete", "orphaned"})
 """Task ends that were not asked for (``shutdown`` is: a stop, a scale-down, a forced update)."""
 LIVE_DESIRED = frozenset({"running", "ready", "accepted"})

@@ -417,7 +417,10 @@ class SwarmRuntime:
 
         Removing a service whose tasks the task reaper is deleting at that moment crashes the
         20.10 engine (a nil task in swarmkit's ``SetServiceTasksRemove``, moby/swarmkit#3216: the
-        whole dockerd exits); a service with no tasks left never meets that race."""
+        whole dockerd exits). The reaper deletes the tasks a scale-down marks ``remove`` once they
+        have stopped, and never the slot's history (earlier tasks, shut down: a crash loop leaves
+        several), so a service is removed once it has no task left to reap: at once for a crash
+        loop, rather than after the whole timeout waiting for history that stays."""
         try:
             service = await self._service(id)
         except Error as err:
@@ -432,15 +435,16 @@ class SwarmRuntime:
         try:
             if convert.replicas_of(service):
                 await self._scale(sid, 0)
-            await self._until(lambda: self._no_tasks(sid), deadline)
+            await self._until(lambda: self._nothing_to_reap(sid), deadline)
             await self._call("service_remove", "DELETE", f"services/{sid}", f"swarm service {id}")
         except Error as err:
             if err.code != NOT_FOUND:
                 raise
         await self._until(lambda: self._no_task_containers(sid), deadline)
 
-    async def _no_tasks(self, sid: str) -> bool:
-        return not await self._tasks([sid])
+    async def _nothing_to_reap(self, sid: str) -> bool:
+        """No task of ``sid`` runs, is starting, or waits for the reaper (marked ``remove``)."""
+        return not any(convert.to_reap(t) for t in await self._tasks([sid]))
 
     async def _no_task_containers(self, sid: str) -> bool:
         return not await self._task_containers(sid)

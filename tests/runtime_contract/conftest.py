@@ -18,7 +18,7 @@ from deploykit.runtime import Runtime
 from deploykit_docker import DockerRuntime
 from deploykit_events.bus import EventBus
 from deploykit_sqlite import Store
-from deploykit_swarm import SwarmRuntime
+from deploykit_swarm import SwarmRuntime, SwarmSettings
 from tests.conftest import docker_required
 from tests.reconciler.support import FAST, Harness, docker_cli
 
@@ -41,7 +41,9 @@ def swarm_problem() -> str | None:
     return None
 
 
-async def open_runtime(kind: str) -> tuple[Runtime, list[DockerRuntime | SwarmRuntime]]:
+async def open_runtime(
+    kind: str, swarm_settings: SwarmSettings | None = None
+) -> tuple[Runtime, list[DockerRuntime | SwarmRuntime]]:
     """The runtime under test and what to close after."""
     engine = DockerRuntime()
     await engine.open()
@@ -53,7 +55,7 @@ async def open_runtime(kind: str) -> tuple[Runtime, list[DockerRuntime | SwarmRu
         if docker_required():
             pytest.fail(f"DEPLOYKIT_REQUIRE_DOCKER=1 but {problem}", pytrace=False)
         pytest.skip(problem)
-    swarm = SwarmRuntime(engine)
+    swarm = SwarmRuntime(engine, settings=swarm_settings)
     await swarm.open()
     await swarm.require_manager()
     return swarm, [swarm, engine]

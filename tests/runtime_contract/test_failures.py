@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import uuid
+
 import pytest
 
-from deploykit.runtime import ContainerState
+from deploykit.runtime import LABEL_INSTANCE, ContainerSpec, ContainerState, container_labels, managed_labels
 from deploykit.service import Service
+from deploykit_swarm import SwarmSettings
 from tests.reconciler.support import INDEX, Harness, docker_cli, http_get, httpd
-from tests.runtime_contract.conftest import engine_container
+from tests.runtime_contract.conftest import engine_container, open_runtime
 from tests.wait import wait_for
 
 pytestmark = pytest.mark.docker
@@ -129,3 +133,37 @@ async def test_steady_resync_costs_a_few_list_calls_and_no_inspects(harness: Har
     calls = dict(harness.runtime.api_calls)
     assert not [op for op in calls if "inspect" in op]
     assert sum(calls.values()) <= 4, calls
+
+
+async def test_a_crash_looped_swarm_replica_is_removed_without_waiting_out_its_task_history(
+    test_image: str,
+) -> None:
+    # A crash loop leaves the slot a history of failed tasks that Swarm's task reaper never deletes
+    # (only the task a scale-down marks ``remove``). Removal waits for the reaper, not for them:
+    # with a removal timeout of an hour, it still returns (it used to wait the timeout out, and
+    # a failed deployment's service showed "deploying" meanwhile).
+    runtime, closers = await open_runtime("swarm", SwarmSettings(remove_timeout_s=3600))
+    tag = f"t{uuid.uuid4().hex[:10]}"
+    network = f"dk-{tag}-net"
+    labels = {**container_labels("p-" + tag, "s-" + tag, "d-" + tag, 0), LABEL_INSTANCE: tag}
+    try:
+        await runtime.ensure_network(network, {**managed_labels(), LABEL_INSTANCE: tag})
+        spec = ContainerSpec(
+            name=f"dk-{tag}-loop", image=test_image, labels=labels, network=network, command=["sh", "-c", "exit 3"]
+        )
+        replica = await runtime.run_container(spec)
+
+        async def history() -> bool:
+            return len((await docker_cli("service", "ps", "-q", replica.id)).split()) >= 3
+
+        await wait_for(history, within=60, message="three tasks of the crash-looping replica")
+        await asyncio.wait_for(runtime.remove_container(replica.id), timeout=120)
+        assert (await docker_cli("service", "ls", "-q", "--filter", f"label={LABEL_INSTANCE}={tag}")).split() == []
+        assert (await docker_cli("ps", "-aq", "--filter", f"label={LABEL_INSTANCE}={tag}")).split() == []
+    finally:
+        for c in await runtime.list_containers():
+            if c.labels.get(LABEL_INSTANCE) == tag:
+                await runtime.remove_container(c.id)
+        await runtime.remove_network(network)
+        for closer in closers:
+            await closer.close()

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from deploykit.runtime import ContainerSpec, VolumeMount, container_labels
 from deploykit_swarm import convert
 
@@ -80,3 +82,19 @@ def test_a_running_task_is_reached_at_its_nodes_address_on_the_first_published_p
     assert state.endpoint(8080) == "198.18.77.2:32807"
     # Running but its port not reported yet: no address, so nothing routes or probes it.
     assert convert.state_of(service, [task("w", [])], nodes, 0).ip_address is None
+
+
+@pytest.mark.parametrize(
+    ("desired", "state", "to_reap"),
+    [
+        ("running", "running", True),
+        ("running", "starting", True),
+        ("remove", "running", True),  # scaled down, stopping: the reaper deletes it once stopped
+        ("remove", "shutdown", True),
+        ("shutdown", "running", True),  # replaced, not stopped yet
+        ("shutdown", "failed", False),  # a crash loop's history: stays until the service goes
+        ("shutdown", "complete", False),
+    ],
+)
+def test_a_task_is_waited_for_while_it_runs_or_the_reaper_has_it(desired: str, state: str, to_reap: bool) -> None:
+    assert convert.to_reap({"DesiredState": desired, "Status": {"State": state}}) is to_reap
