@@ -101,8 +101,21 @@ def test_open_on_the_node_reaches_the_service(browser: Any, ingress_daemon: tupl
     wait_for_sync(
         answers, within=60, interval=0.5, message=f"{host} to answer through Caddy", retry_on=(httpx.HTTPError,)
     )
-    page = open_canvas(browser, daemon, api, pid)
+    # Until the SPA knows the daemon's public ports, the node offers no link: one to the default
+    # port would lead elsewhere (this daemon's HTTP port is not 80).
+    page = ui.new_page(browser)
+    held: list[Any] = []
+    page.route("**/api/health", lambda route: held.append(route))
+    ui.sign_in(page, daemon.url, api.tokens, f"/projects/{pid}")
+    e(page.get_by_test_id("canvas-page")).to_have_attribute("data-synced", "true")
     node = page.locator('[data-testid="service-node"][data-name="web"]')
+    e(node.get_by_test_id("service-node-url")).to_have_text(host)
+    wait_for_sync(lambda: held, within=15, message="the SPA to ask for the daemon's ports")
+    e(node.get_by_test_id("service-node-open")).to_have_count(0)
+    assert node.get_by_test_id("service-node-url").get_attribute("href") is None
+    for route in held:
+        route.continue_()
+    page.unroute("**/api/health")
     with page.expect_popup() as popup_info:
         node.get_by_test_id("service-node-open").click()
     e(popup_info.value.locator("body")).to_contain_text("hello-from-web")

@@ -50,6 +50,7 @@ export const ServiceNode = memo(function ServiceNode({ data, selected }: NodePro
   const tone = creating ? "staged" : serviceTone(status);
   const replicas = svc?.replicas ?? (raw["replicas"] as number | undefined) ?? 1;
   const domain = domainText(svc);
+  const url = domain ? serviceUrl(domain, ctx.ports) : undefined;
   const lastFailed = !creating && svc?.last_deployment_status === "failed";
   const drifted = (svc?.drift?.length ?? 0) > 0;
   const pendingTitle = creating ? null : staged?.pending ? "Staged changes: Deploy to apply" : drifted ? "Settings differ from the running deployment" : null;
@@ -83,12 +84,14 @@ export const ServiceNode = memo(function ServiceNode({ data, selected }: NodePro
       </div>
       {domain ? (
         <div className="svc-domain-row">
-          <a className="svc-domain nodrag" href={serviceUrl(domain, ctx.ports)} target="_blank" rel="noreferrer" title={domain} data-testid="service-node-url">
+          <a className="svc-domain nodrag" href={url} target="_blank" rel="noreferrer" title={domain} data-testid="service-node-url">
             {domain}
           </a>
-          <a className="svc-open nodrag" href={serviceUrl(domain, ctx.ports)} target="_blank" rel="noreferrer" data-testid="service-node-open" aria-label={`Open ${name}`}>
-            Open ↗
-          </a>
+          {url ? (
+            <a className="svc-open nodrag" href={url} target="_blank" rel="noreferrer" data-testid="service-node-open" aria-label={`Open ${name}`}>
+              Open ↗
+            </a>
+          ) : null}
         </div>
       ) : null}
       <div className="svc-foot">

@@ -9,6 +9,8 @@ describe("serviceUrl", () => {
   it("leaves out the default ports", () => {
     expect(serviceUrl("web.localhost", { http: 80, https: 443 })).toBe("http://web.localhost/");
     expect(serviceUrl("shop.example.com", { http: 80, https: 443 }, "active")).toBe("https://shop.example.com/");
-    expect(serviceUrl("web.localhost", undefined)).toBe("http://web.localhost/");
+  });
+  it("offers no address until the ports are known", () => {
+    expect(serviceUrl("web.localhost", undefined)).toBeUndefined();
   });
 });

@@ -21,11 +21,13 @@ export function usePublicPorts(): PublicPorts | undefined {
 /**
  * The address a service's domain answers at: HTTPS (on the HTTPS port) once its certificate is
  * publicly trusted, else plain HTTP on the HTTP port (which Caddy redirects when it serves HTTPS).
- * A non-default port is written out; without ports known yet, the defaults.
+ * A non-default port is written out. Undefined until the ports are known: a link to the default
+ * port would lead elsewhere when the daemon runs with `--http-port`, so none is offered meanwhile.
  */
-export function serviceUrl(hostname: string, ports: PublicPorts | undefined, tlsStatus?: string | null): string {
-  const https = tlsStatus === "active" && ports?.https !== null;
-  const port = https ? (ports?.https ?? 443) : (ports?.http ?? 80);
+export function serviceUrl(hostname: string, ports: PublicPorts | undefined, tlsStatus?: string | null): string | undefined {
+  if (ports === undefined) return undefined;
+  const https = tlsStatus === "active" && ports.https !== null;
+  const port = https ? (ports.https ?? 443) : (ports.http ?? 80);
   const fallback = https ? 443 : 80;
   return `${https ? "https" : "http"}://${hostname}${port === fallback ? "" : `:${port}`}/`;
 }
