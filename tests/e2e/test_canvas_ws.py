@@ -10,6 +10,16 @@ import websockets
 from tests.e2e.support import Account, CanvasClient, Daemon, close_of, create_member, create_project, login
 
 
+def deployed_service(admin: Account, project: str, name: str) -> tuple[str, str]:
+    """A new project with one deployed service (its node at 40, 50): their ids."""
+    pid = create_project(admin, project)["id"]
+    with admin.client() as c:
+        body = {"name": name, "source": {"type": "image", "image": "nginx"}, "position_x": 40, "position_y": 50}
+        temp = c.post(f"/projects/{pid}/services", json=body).json()["target_temp_id"]
+        sid = c.post(f"/projects/{pid}/deploy").json()["temp_id_to_service_id"][temp]
+    return pid, sid
+
+
 async def test_two_clients_see_presence_cursors_moves_and_drafts(daemon: Daemon, admin: Account) -> None:
     bob = create_member(admin, "bob@example.com", "Bob")
     pid = create_project(admin, "Together")["id"]
@@ -180,11 +190,7 @@ async def test_an_unknown_project_closes_with_4004(daemon: Daemon, admin: Accoun
 
 
 async def test_deleting_a_deployed_service_node_stages_its_deletion(daemon: Daemon, admin: Account) -> None:
-    pid = create_project(admin, "Staged delete")["id"]
-    with admin.client() as c:
-        body = {"name": "keep", "source": {"type": "image", "image": "nginx"}}
-        temp = c.post(f"/projects/{pid}/services", json=body).json()["target_temp_id"]
-        sid = c.post(f"/projects/{pid}/deploy").json()["temp_id_to_service_id"][temp]
+    pid, sid = deployed_service(admin, "Staged delete", "keep")
     async with CanvasClient(daemon, pid, admin.token) as ws:
         await ws.send("node:delete", {"id": sid})
         change = await ws.expect("pending-change:added")
@@ -194,11 +200,7 @@ async def test_deleting_a_deployed_service_node_stages_its_deletion(daemon: Daem
 
 
 async def test_a_discarded_move_puts_the_node_back_where_the_drag_began(daemon: Daemon, admin: Account) -> None:
-    pid = create_project(admin, "Discarded move")["id"]
-    with admin.client() as c:
-        body = {"name": "api", "source": {"type": "image", "image": "nginx"}, "position_x": 40, "position_y": 50}
-        temp = c.post(f"/projects/{pid}/services", json=body).json()["target_temp_id"]
-        sid = c.post(f"/projects/{pid}/deploy").json()["temp_id_to_service_id"][temp]
+    pid, sid = deployed_service(admin, "Discarded move", "api")
     async with CanvasClient(daemon, pid, admin.token) as ws:
         group = {"id": "g1", "type": "group", "position_x": 300, "position_y": 200, "width": 460, "height": 300}
         await ws.send("node:upsert", group)
@@ -219,11 +221,7 @@ async def test_a_discarded_move_puts_the_node_back_where_the_drag_began(daemon: 
 
 
 async def test_a_malformed_move_origin_gets_an_error_and_nothing_changes(daemon: Daemon, admin: Account) -> None:
-    pid = create_project(admin, "Bad origin")["id"]
-    with admin.client() as c:
-        body = {"name": "api", "source": {"type": "image", "image": "nginx"}, "position_x": 40, "position_y": 50}
-        temp = c.post(f"/projects/{pid}/services", json=body).json()["target_temp_id"]
-        sid = c.post(f"/projects/{pid}/deploy").json()["temp_id_to_service_id"][temp]
+    pid, sid = deployed_service(admin, "Bad origin", "api")
     async with CanvasClient(daemon, pid, admin.token) as ws:
         await ws.send("node:upsert", {"id": "g1", "type": "group", "position_x": 300, "position_y": 200})
         await ws.expect("node:upserted", lambda p: p["id"] == "g1")

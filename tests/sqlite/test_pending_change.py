@@ -11,7 +11,7 @@ from deploykit.canvas import CanvasNode, EdgeType, NodeType
 from deploykit.deployment import DeploymentFilter
 from deploykit.envvar import EnvVarFilter, Scope
 from deploykit.errors import Error
-from deploykit.pending_change import ChangeKind
+from deploykit.pending_change import ChangeKind, PendingChange
 from deploykit.project import Project
 from deploykit.service import ServiceConfig, ServiceFilter
 from deploykit_sqlite import Store
@@ -428,23 +428,30 @@ async def test_move_applies_group_and_parent(store: Store, project: Project) -> 
     assert [n.id for n in await store.canvas.list_nodes(project.id)] == [group.id, api.id]
 
 
-async def drag_into(store: Store, project: Project, node_id: str, group_id: str | None, x: float, y: float) -> None:
-    """What the canvas does on a drop: the node joins the group, at a position in its coordinates."""
+async def move_into(
+    store: Store, project: Project, node_id: str, group_id: str, at: tuple[float, float], origin: Any = None
+) -> PendingChange:
+    """What the canvas does on a drop: the node joins the group at ``at`` (in its coordinates),
+    then the move is staged with where the drag began (``origin``, if given)."""
     node = await store.canvas.get_node(project.id, node_id)
-    node.parent_id, node.position_x, node.position_y = group_id, x, y
+    node.parent_id, (node.position_x, node.position_y) = group_id, at
     await store.canvas.upsert_node(node)
+    payload = {"group_id": group_id} if origin is None else {"group_id": group_id, "origin": origin}
+    return await stage(store, project.id, K.SERVICE_MOVE, payload, target_id=node_id)
+
+
+async def place_of(store: Store, project: Project, node_id: str) -> tuple[str | None, float, float]:
+    node = await store.canvas.get_node(project.id, node_id)
+    return node.parent_id, node.position_x, node.position_y
 
 
 async def test_discarding_a_move_puts_the_node_back_where_it_was(store: Store, project: Project) -> None:
     [api], _ = await deploy_services(store, project.id, image_service("api"))
     group = await add_group(store, project.id)
-    await drag_into(store, project, api.id, group.id, 30, 20)
-    origin = {"parent_id": None, "x": 40, "y": 50}
-    move = await stage(store, project.id, K.SERVICE_MOVE, {"group_id": group.id, "origin": origin}, target_id=api.id)
+    move = await move_into(store, project, api.id, group.id, (30, 20), {"parent_id": None, "x": 40, "y": 50})
     assert move.payload["origin"] == {"parent_id": None, "x": 40.0, "y": 50.0}
     assert await store.pending_changes.discard_pending_changes(project.id, move.id) == [move.id]
-    node = await store.canvas.get_node(project.id, api.id)
-    assert (node.parent_id, node.position_x, node.position_y) == (None, 40.0, 50.0)
+    assert await place_of(store, project, api.id) == (None, 40.0, 50.0)
     assert (await store.services.get_service(api.id)).group_id is None
 
 
@@ -454,16 +461,11 @@ async def test_discarding_the_last_of_several_moves_goes_back_to_before_the_firs
     [api], _ = await deploy_services(store, project.id, image_service("api"))
     g1 = await add_group(store, project.id, "g1")
     g2 = await add_group(store, project.id, "g2")
-    await drag_into(store, project, api.id, g1.id, 10, 10)
-    first = {"parent_id": None, "x": 40, "y": 50}
-    await stage(store, project.id, K.SERVICE_MOVE, {"group_id": g1.id, "origin": first}, target_id=api.id)
-    await drag_into(store, project, api.id, g2.id, 15, 15)
-    second = {"parent_id": g1.id, "x": 10, "y": 10}
-    last = await stage(store, project.id, K.SERVICE_MOVE, {"group_id": g2.id, "origin": second}, target_id=api.id)
+    await move_into(store, project, api.id, g1.id, (10, 10), {"parent_id": None, "x": 40, "y": 50})
+    last = await move_into(store, project, api.id, g2.id, (15, 15), {"parent_id": g1.id, "x": 10, "y": 10})
     assert [c.id for c in await store.pending_changes.list_pending_changes(project.id)] == [last.id]
     await store.pending_changes.discard_pending_changes(project.id)
-    node = await store.canvas.get_node(project.id, api.id)
-    assert (node.parent_id, node.position_x, node.position_y) == (None, 40.0, 50.0)
+    assert await place_of(store, project, api.id) == (None, 40.0, 50.0)
 
 
 async def test_a_discarded_move_without_origin_keeps_the_node_where_it_is_on_the_canvas(
@@ -473,11 +475,9 @@ async def test_a_discarded_move_without_origin_keeps_the_node_where_it_is_on_the
     group = await store.canvas.upsert_node(
         CanvasNode(id="g", project_id=project.id, type=NodeType.GROUP, position_x=300, position_y=200)
     )
-    await drag_into(store, project, api.id, group.id, 30, 20)  # at (330, 220) on the canvas
-    move = await stage(store, project.id, K.SERVICE_MOVE, {"group_id": group.id}, target_id=api.id)
+    move = await move_into(store, project, api.id, group.id, (30, 20))  # at (330, 220) on the canvas
     await store.pending_changes.discard_pending_changes(project.id, move.id)
-    node = await store.canvas.get_node(project.id, api.id)
-    assert (node.parent_id, node.position_x, node.position_y) == (None, 330.0, 220.0)
+    assert await place_of(store, project, api.id) == (None, 330.0, 220.0)
 
 
 async def test_a_discarded_move_out_of_a_deleted_group_leaves_the_node_at_the_top(
@@ -488,13 +488,10 @@ async def test_a_discarded_move_out_of_a_deleted_group_leaves_the_node_at_the_to
     other = await add_group(store, project.id, "other")
     await stage(store, project.id, K.SERVICE_MOVE, {"group_id": home.id}, target_id=api.id)
     await store.pending_changes.apply_pending_changes(project.id, None)
-    await drag_into(store, project, api.id, other.id, 5, 5)
-    origin = {"parent_id": home.id, "x": 20, "y": 30}
-    move = await stage(store, project.id, K.SERVICE_MOVE, {"group_id": other.id, "origin": origin}, target_id=api.id)
+    move = await move_into(store, project, api.id, other.id, (5, 5), {"parent_id": home.id, "x": 20, "y": 30})
     await store.canvas.delete_node(project.id, home.id)  # while the move is staged
     assert await store.pending_changes.discard_pending_changes(project.id, move.id) == [move.id]
-    node = await store.canvas.get_node(project.id, api.id)
-    assert node.parent_id is None
+    assert (await place_of(store, project, api.id))[0] is None
 
 
 async def test_a_malformed_move_origin_is_refused_and_nothing_is_staged(store: Store, project: Project) -> None:
