@@ -41,6 +41,7 @@ def test_a_failed_backup_is_shown_on_the_admin_page_with_its_reason(
     schedule.locator("input[name=s3_endpoint]").fill(f"http://127.0.0.1:{ui.free_port()}")
     page.get_by_test_id("backup-schedule-save").click()
     e(page.get_by_test_id("field-error-keep")).to_have_count(0)
+    e(page.get_by_test_id("toast-success").last).to_be_visible()  # saved (the first save was refused)
     stored = api.call("GET", "/system/backups/schedule")
     assert (stored["keep"], stored["destination"]) == (3, "s3://nowhere/deploykit")
 
