@@ -13,7 +13,7 @@ from deploykit.envvar import EnvVarFilter, Scope
 from deploykit.errors import Error
 from deploykit.pending_change import ChangeKind, PendingChange
 from deploykit.project import Project
-from deploykit.service import ServiceConfig, ServiceFilter
+from deploykit.service import Service, ServiceConfig, ServiceFilter
 from deploykit_sqlite import Store
 from deploykit_sqlite.service import insert_service
 from tests.sqlite.support import RecordingBus, add_group, deploy_services, image_service, stage
@@ -440,14 +440,19 @@ async def move_into(
     return await stage(store, project.id, K.SERVICE_MOVE, payload, target_id=node_id)
 
 
+async def deployed_with_groups(store: Store, project: Project, *group_ids: str) -> tuple[Service, list[CanvasNode]]:
+    """A deployed service ``api`` and empty groups of these ids."""
+    [api], _ = await deploy_services(store, project.id, image_service("api"))
+    return api, [await add_group(store, project.id, g) for g in group_ids]
+
+
 async def place_of(store: Store, project: Project, node_id: str) -> tuple[str | None, float, float]:
     node = await store.canvas.get_node(project.id, node_id)
     return node.parent_id, node.position_x, node.position_y
 
 
 async def test_discarding_a_move_puts_the_node_back_where_it_was(store: Store, project: Project) -> None:
-    [api], _ = await deploy_services(store, project.id, image_service("api"))
-    group = await add_group(store, project.id)
+    api, [group] = await deployed_with_groups(store, project, "group-1")
     move = await move_into(store, project, api.id, group.id, (30, 20), {"parent_id": None, "x": 40, "y": 50})
     assert move.payload["origin"] == {"parent_id": None, "x": 40.0, "y": 50.0}
     assert await store.pending_changes.discard_pending_changes(project.id, move.id) == [move.id]
@@ -458,9 +463,7 @@ async def test_discarding_a_move_puts_the_node_back_where_it_was(store: Store, p
 async def test_discarding_the_last_of_several_moves_goes_back_to_before_the_first(
     store: Store, project: Project
 ) -> None:
-    [api], _ = await deploy_services(store, project.id, image_service("api"))
-    g1 = await add_group(store, project.id, "g1")
-    g2 = await add_group(store, project.id, "g2")
+    api, [g1, g2] = await deployed_with_groups(store, project, "g1", "g2")
     await move_into(store, project, api.id, g1.id, (10, 10), {"parent_id": None, "x": 40, "y": 50})
     last = await move_into(store, project, api.id, g2.id, (15, 15), {"parent_id": g1.id, "x": 10, "y": 10})
     assert [c.id for c in await store.pending_changes.list_pending_changes(project.id)] == [last.id]
@@ -483,9 +486,7 @@ async def test_a_discarded_move_without_origin_keeps_the_node_where_it_is_on_the
 async def test_a_discarded_move_out_of_a_deleted_group_leaves_the_node_at_the_top(
     store: Store, project: Project
 ) -> None:
-    [api], _ = await deploy_services(store, project.id, image_service("api"))
-    home = await add_group(store, project.id, "home")
-    other = await add_group(store, project.id, "other")
+    api, [home, other] = await deployed_with_groups(store, project, "home", "other")
     await stage(store, project.id, K.SERVICE_MOVE, {"group_id": home.id}, target_id=api.id)
     await store.pending_changes.apply_pending_changes(project.id, None)
     move = await move_into(store, project, api.id, other.id, (5, 5), {"parent_id": home.id, "x": 20, "y": 30})
