@@ -19,9 +19,14 @@ Two more figures say where the rest goes. The ``docker kill`` command's own time
 signal, the engine's wait for the exit) is part of every repair as timed here. And the same kill
 and run at once by hand, with the network held by a holder container (``--network
 container:<holder>``, as a Kubernetes pod's pause container does): the dead container then has no
-network of its own to clean up and the replacement none to set up. DeployKit does not run holders
-(each would cost a containerd shim, about 2.5 MB private memory per replica); the line measures
-what they would buy.
+network of its own to clean up and the replacement none to set up. DeployKit does not run holders;
+the line measures what they would buy. Each costs a containerd shim and a sleeping process (3.7 MB
+PSS, 2.5 MB private memory per replica, measured). Tried in DeployKit itself, they brought its
+repairs to 0.58x ``docker run`` but slowed every engine restart (every service answering 2.2 s
+after the engine, against 0.04-0.8 s without; ``bench/engine_restart``): the engine would start a
+replica before the holder it joins, so replicas had to be left to DeployKit to start again, and a
+replica joined to its holder while the engine shut down outlived the shutdown, which the engine's
+next start then waited out.
 """
 
 from __future__ import annotations

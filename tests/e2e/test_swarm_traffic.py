@@ -7,6 +7,7 @@ a manager refuses to start and says why.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import socket
@@ -21,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+from deploykit_swarm.convert import to_reap
 from tests.e2e.support import UNSETTLED, Daemon, create_project, free_port, register_admin, remove_engine_objects
 from tests.e2e.test_traffic import (
     CADDY_BIN,
@@ -52,9 +54,17 @@ def remove_swarm_services(instance_id: str) -> None:
     subprocess.run(["docker", "service", "scale", "-d", *(f"{i}=0" for i in ids)], capture_output=True, timeout=60)
 
     def reaped() -> bool:
-        return not subprocess.run(
-            ["docker", "service", "ps", "-q", *ids], capture_output=True, text=True, timeout=30
+        """Nothing the reaper still has to delete (a crash-looped slot's failed tasks stay: Swarm
+        keeps that history, and waiting for it to vanish would wait out the deadline)."""
+        tasks = subprocess.run(
+            ["docker", "service", "ps", "-q", "--no-trunc", *ids], capture_output=True, text=True, timeout=30
         ).stdout.split()
+        if not tasks:
+            return True
+        found = subprocess.run(
+            ["docker", "inspect", "--type", "task", *tasks], capture_output=True, text=True, timeout=30
+        )
+        return not any(to_reap(t) for t in json.loads(found.stdout or "[]"))
 
     with contextlib.suppress(AssertionError):
         wait_for_sync(reaped, within=30, message="the services' tasks to be reaped")
