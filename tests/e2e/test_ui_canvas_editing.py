@@ -175,3 +175,63 @@ def test_notes_groups_staged_delete_settings_and_discard(browser: Any, daemon: u
     page.get_by_test_id("svc-drain").fill("4")
     page.get_by_test_id("svc-drain-save").click()
     e(page.get_by_test_id("pending-count")).to_contain_text("2 pending changes")
+
+
+def center(box: dict[str, float]) -> tuple[float, float]:
+    return box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+
+
+def drag(page: Any, start: tuple[float, float], end: tuple[float, float], steps: int = 10) -> None:
+    page.mouse.move(*start)
+    page.mouse.down()
+    for i in range(1, steps + 1):
+        page.mouse.move(start[0] + (end[0] - start[0]) * i / steps, start[1] + (end[1] - start[1]) * i / steps)
+    page.mouse.up()
+
+
+@ui.screenshot_on_failure
+def test_a_selection_dragged_into_a_group_joins_it_whole(browser: Any, daemon: ui.Daemon, api: ui.Api) -> None:
+    e = ui.expect()
+    api.register("Ada Admin", "ada-select@example.com")
+    pid = api.call("POST", "/projects", {"name": "selection"}, expect=201)["id"]
+    page = ui.new_page(browser)
+    ui.sign_in(page, daemon.url, api.tokens, f"/projects/{pid}")
+    e(page.get_by_test_id("canvas-page")).to_have_attribute("data-synced", "true")
+    pane = page.locator(".react-flow__pane")
+    pane.click(button="right", position={"x": 120, "y": 80})
+    page.get_by_test_id("ctx-add-note").click()
+    pane.click(button="right", position={"x": 360, "y": 80})
+    page.get_by_test_id("ctx-add-note").click()
+    pane.click(button="right", position={"x": 600, "y": 300})
+    page.get_by_test_id("ctx-add-group").click()
+    notes, group = page.get_by_test_id("note-node"), page.get_by_test_id("group-node")
+    e(notes).to_have_count(2)
+    e(group).to_have_count(1)
+    page.locator(".react-flow__controls-fitview").click()  # all in view: no auto-pan at the drop
+
+    # Both notes selected (Control+click), the first dragged: the pair lands centred in the group.
+    first, second = notes.nth(0), notes.nth(1)
+    first.click()
+    page.keyboard.down("Control")
+    second.click()
+    page.keyboard.up("Control")
+    e(page.locator(".note-node.selected")).to_have_count(2)
+    a, b, g = center(box_of(first)), center(box_of(second)), center(box_of(group))
+    mid = ((a[0] + b[0]) / 2, (a[1] + b[1]) / 2)
+    drag(page, a, (a[0] + g[0] - mid[0], a[1] + g[1] - mid[1]))
+
+    # Both joined it, and are stored so: after a reload, dragging the group carries both along.
+    page.reload()
+    e(page.get_by_test_id("canvas-page")).to_have_attribute("data-synced", "true")
+    page.locator(".react-flow__controls-fitview").click()
+    before = [box_of(notes.nth(i)) for i in range(2)]
+    handle = center(box_of(group.locator(".group-handle")))
+    drag(page, handle, (handle[0] + 80, handle[1] + 40))
+    moved = box_of(group.locator(".group-handle"))
+    shift = (center(moved)[0] - handle[0], center(moved)[1] - handle[1])
+    assert abs(shift[0]) > 20, shift
+    assert abs(shift[1]) > 10, shift
+    for i, was in enumerate(before):
+        now = box_of(notes.nth(i))
+        assert abs(now["x"] - was["x"] - shift[0]) < 2, (i, was, now, shift)
+        assert abs(now["y"] - was["y"] - shift[1]) < 2, (i, was, now, shift)

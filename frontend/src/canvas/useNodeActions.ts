@@ -60,16 +60,11 @@ export function useNodeActions({
   }, []);
 
   /**
-   * A node dropped over a group joins it; dropped outside every group, it leaves its group. A
-   * deployed service's change of group is staged, with where the node was, so that discarding
-   * the move puts it back there.
+   * The group a node dropped at its current place belongs to (the one under its centre, if any),
+   * and its position there; null when it stays where it was. Groups do not nest.
    */
-  const onNodeDragStop = useCallback(
-    (_: unknown, node: FlowNode) => {
-      const origin = dragOrigins.current.get(node.id);
-      dragOrigins.current = new Map();
-      flushMoves();
-      if (node.type === "group") return;
+  const regrouped = useCallback(
+    (node: FlowNode): { parent?: string; position: Point } | null => {
       const abs = rf.getInternalNode(node.id)?.internals.positionAbsolute ?? node.position;
       const w = node.measured?.width ?? 220;
       const h = node.measured?.height ?? 90;
@@ -83,29 +78,49 @@ export function useNodeActions({
           const gh = g.measured?.height ?? Number(g.style?.height ?? 0);
           return center.x >= gp.x && center.x <= gp.x + gw && center.y >= gp.y && center.y <= gp.y + gh;
         });
-      const newParent = group?.id;
-      if (newParent === node.parentId) return;
-      let position = abs;
-      if (group) {
-        const gp = rf.getInternalNode(group.id)?.internals.positionAbsolute ?? group.position;
-        position = { x: abs.x - gp.x, y: abs.y - gp.y };
-      }
-      const raw = node.data.node;
-      const next = {
-        ...raw,
-        parent_id: newParent ?? null,
-        position_x: Math.round(position.x),
-        position_y: Math.round(position.y),
-      };
-      setNodes((prev) => {
-        const rest = prev.filter((n) => n.id !== node.id);
-        const updated: FlowNode = { ...node, position, data: { node: next }, ...(newParent ? { parentId: newParent } : {}) };
-        if (!newParent) delete updated.parentId;
-        return [...rest, updated];
-      });
-      send("node:upsert", origin ? { ...next, origin } : next);
+      if (group?.id === node.parentId) return null;
+      if (!group) return { position: abs };
+      const gp = rf.getInternalNode(group.id)?.internals.positionAbsolute ?? group.position;
+      return { parent: group.id, position: { x: abs.x - gp.x, y: abs.y - gp.y } };
     },
-    [rf, send, setNodes, flushMoves],
+    [rf],
+  );
+
+  /**
+   * Every node dropped over a group joins it; dropped outside every group, it leaves its group
+   * (each of a dragged selection by where it lands; a member dragged with its group stays in it).
+   * A deployed service's change of group is staged, with where the node was, so that discarding
+   * the move puts it back there.
+   */
+  const onNodeDragStop = useCallback(
+    (_: unknown, node: FlowNode, dragged: FlowNode[] = [node]) => {
+      const origins = dragOrigins.current;
+      dragOrigins.current = new Map();
+      flushMoves();
+      const draggedIds = new Set(dragged.map((n) => n.id));
+      const moves = new Map<string, FlowNode>();
+      for (const n of dragged.length ? dragged : [node]) {
+        if (n.type === "group" || (n.parentId && draggedIds.has(n.parentId))) continue;
+        const to = regrouped(n);
+        if (!to) continue;
+        const raw = n.data.node;
+        const next = {
+          ...raw,
+          parent_id: to.parent ?? null,
+          position_x: Math.round(to.position.x),
+          position_y: Math.round(to.position.y),
+        };
+        const updated: FlowNode = { ...n, position: to.position, data: { node: next }, ...(to.parent ? { parentId: to.parent } : {}) };
+        if (!to.parent) delete updated.parentId;
+        moves.set(n.id, updated);
+        const origin = origins.get(n.id);
+        send("node:upsert", origin ? { ...next, origin } : next);
+      }
+      if (!moves.size) return;
+      // A member after its group: React Flow wants a parent before its children.
+      setNodes((prev) => [...prev.filter((n) => !moves.has(n.id)), ...moves.values()]);
+    },
+    [send, setNodes, flushMoves, regrouped],
   );
 
   const addNote = (at: Point) => {
