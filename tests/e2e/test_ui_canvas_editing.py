@@ -58,9 +58,7 @@ def test_notes_groups_staged_delete_settings_and_discard(browser: Any, daemon: u
         },
     )
     api.call("POST", f"/projects/{pid}/deploy")
-    page = ui.new_page(browser)
-    ui.sign_in(page, daemon.url, api.tokens, f"/projects/{pid}")
-    e(page.get_by_test_id("canvas-page")).to_have_attribute("data-synced", "true")
+    page = ui.open_canvas(browser, daemon, api, pid)
     node = page.locator('[data-testid="service-node"][data-name="api"]')
     e(node).to_have_attribute("data-status", "running")
     pane = page.locator(".react-flow__pane")
@@ -194,9 +192,7 @@ def test_a_selection_dragged_into_a_group_joins_it_whole(browser: Any, daemon: u
     e = ui.expect()
     api.register("Ada Admin", "ada-select@example.com")
     pid = api.call("POST", "/projects", {"name": "selection"}, expect=201)["id"]
-    page = ui.new_page(browser)
-    ui.sign_in(page, daemon.url, api.tokens, f"/projects/{pid}")
-    e(page.get_by_test_id("canvas-page")).to_have_attribute("data-synced", "true")
+    page = ui.open_canvas(browser, daemon, api, pid)
     pane = page.locator(".react-flow__pane")
     pane.click(button="right", position={"x": 120, "y": 80})
     page.get_by_test_id("ctx-add-note").click()

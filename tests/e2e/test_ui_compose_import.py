@@ -26,9 +26,7 @@ def test_import_compose_previews_then_stages(browser: Any, daemon: ui.Daemon, ap
     e = ui.expect()
     api.register("Ada Admin", "ada@example.com")
     pid = api.call("POST", "/projects", {"name": "blog"}, expect=201)["id"]
-    page = ui.new_page(browser)
-    ui.sign_in(page, daemon.url, api.tokens, f"/projects/{pid}")
-    e(page.get_by_test_id("canvas-page")).to_have_attribute("data-synced", "true")
+    page = ui.open_canvas(browser, daemon, api, pid)
 
     page.get_by_test_id("import-compose-button").click()
     dialog = page.get_by_test_id("import-compose-dialog")

@@ -102,9 +102,7 @@ def test_rollback_sticks_and_a_failed_config_shows_until_reverted(browser: Any, 
     api.register("Ada Admin", "ada@example.com")
     project = api.call("POST", "/projects", {"name": "state"}, expect=201)
     pid = project["id"]
-    page = ui.new_page(browser)
-    ui.sign_in(page, daemon.url, api.tokens, f"/projects/{pid}")
-    e(page.get_by_test_id("canvas-page")).to_have_attribute("data-synced", "true")
+    page = ui.open_canvas(browser, daemon, api, pid)
 
     add_image_service(page, "web", command=command("v1"))
     deploy(page)
@@ -234,9 +232,7 @@ def test_a_variable_value_that_differs_from_what_runs_shows_masked_reverts_and_r
     e = ui.expect()
     api.register("Ada Admin", "ada@example.com")
     pid = api.call("POST", "/projects", {"name": "vars"}, expect=201)["id"]
-    page = ui.new_page(browser)
-    ui.sign_in(page, daemon.url, api.tokens, f"/projects/{pid}")
-    e(page.get_by_test_id("canvas-page")).to_have_attribute("data-synced", "true")
+    page = ui.open_canvas(browser, daemon, api, pid)
 
     add_image_service(page, "web", command=TOKEN_COMMAND)
     node = service_node(page, "web")

@@ -242,6 +242,14 @@ def sign_in(page: Any, base: str, tokens: dict[str, Any], path: str = "/") -> No
     page.goto(f"{base}{path}")
 
 
+def open_canvas(browser: Any, daemon: Daemon, api: Api, project_id: str) -> Any:
+    """A new page signed in as ``api``'s user on the project's canvas, once it has synced."""
+    page = new_page(browser)
+    sign_in(page, daemon.url, api.tokens, f"/projects/{project_id}")
+    expect()(page.get_by_test_id("canvas-page")).to_have_attribute("data-synced", "true")
+    return page
+
+
 P = ParamSpec("P")
 R = TypeVar("R")
 
