@@ -190,9 +190,7 @@ def drag(page: Any, start: tuple[float, float], end: tuple[float, float], steps:
 @ui.screenshot_on_failure
 def test_a_selection_dragged_into_a_group_joins_it_whole(browser: Any, daemon: ui.Daemon, api: ui.Api) -> None:
     e = ui.expect()
-    api.register("Ada Admin", "ada-select@example.com")
-    pid = api.call("POST", "/projects", {"name": "selection"}, expect=201)["id"]
-    page = ui.open_canvas(browser, daemon, api, pid)
+    page, _ = ui.new_project_canvas(browser, daemon, api, "selection", email="ada-select@example.com")
     pane = page.locator(".react-flow__pane")
     pane.click(button="right", position={"x": 120, "y": 80})
     page.get_by_test_id("ctx-add-note").click()

@@ -24,9 +24,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 @ui.screenshot_on_failure
 def test_import_compose_previews_then_stages(browser: Any, daemon: ui.Daemon, api: ui.Api) -> None:
     e = ui.expect()
-    api.register("Ada Admin", "ada@example.com")
-    pid = api.call("POST", "/projects", {"name": "blog"}, expect=201)["id"]
-    page = ui.open_canvas(browser, daemon, api, pid)
+    page, pid = ui.new_project_canvas(browser, daemon, api, "blog")
 
     page.get_by_test_id("import-compose-button").click()
     dialog = page.get_by_test_id("import-compose-dialog")

@@ -99,10 +99,7 @@ def active_deployment(api: ui.Api, project_id: str, service_id: str) -> dict[str
 def test_rollback_sticks_and_a_failed_config_shows_until_reverted(browser: Any, daemon: ui.Daemon, api: ui.Api) -> None:
     ui.require_docker(daemon)
     e = ui.expect()
-    api.register("Ada Admin", "ada@example.com")
-    project = api.call("POST", "/projects", {"name": "state"}, expect=201)
-    pid = project["id"]
-    page = ui.open_canvas(browser, daemon, api, pid)
+    page, pid = ui.new_project_canvas(browser, daemon, api, "state")
 
     add_image_service(page, "web", command=command("v1"))
     deploy(page)
@@ -230,9 +227,7 @@ def test_a_variable_value_that_differs_from_what_runs_shows_masked_reverts_and_r
 ) -> None:
     ui.require_docker(daemon)
     e = ui.expect()
-    api.register("Ada Admin", "ada@example.com")
-    pid = api.call("POST", "/projects", {"name": "vars"}, expect=201)["id"]
-    page = ui.open_canvas(browser, daemon, api, pid)
+    page, pid = ui.new_project_canvas(browser, daemon, api, "vars")
 
     add_image_service(page, "web", command=TOKEN_COMMAND)
     node = service_node(page, "web")

@@ -32,15 +32,6 @@ def overlaps(a: dict[str, float], b: dict[str, float]) -> bool:
     )
 
 
-def open_canvas(browser: Any, daemon: ui.Daemon, api: ui.Api, name: str) -> tuple[Any, str]:
-    api.register("Ada Admin", "ada@example.com")
-    pid = str(api.call("POST", "/projects", {"name": name}, expect=201)["id"])
-    page = ui.new_page(browser)
-    ui.sign_in(page, daemon.url, api.tokens, f"/projects/{pid}")
-    ui.expect()(page.get_by_test_id("canvas-page")).to_have_attribute("data-synced", "true")
-    return page, pid
-
-
 def open_add_dialog(page: Any) -> Any:
     page.get_by_test_id("add-service-button").click()
     dialog = page.get_by_test_id("add-service-dialog")
@@ -53,7 +44,7 @@ def test_errors_in_one_place_cleared_when_fixed_and_toasts_bottom_right(
     browser: Any, daemon: ui.Daemon, api: ui.Api
 ) -> None:
     e = ui.expect()
-    page, pid = open_canvas(browser, daemon, api, "feedback")
+    page, pid = ui.new_project_canvas(browser, daemon, api, "feedback")
 
     # The server agrees: a port out of range is about the range, health check or not.
     body = {"name": "web", "source": {"type": "image", "image": ui.TEST_IMAGE}, "port": 70000}
@@ -119,7 +110,7 @@ def test_errors_in_one_place_cleared_when_fixed_and_toasts_bottom_right(
 def test_a_failed_deploy_is_red_and_never_a_success(browser: Any, daemon: ui.Daemon, api: ui.Api) -> None:
     ui.require_docker(daemon)
     e = ui.expect(timeout_ms=90_000)
-    page, pid = open_canvas(browser, daemon, api, "failing")
+    page, pid = ui.new_project_canvas(browser, daemon, api, "failing")
     body = {
         "name": "crash",
         "source": {"type": "image", "image": ui.TEST_IMAGE},

@@ -56,13 +56,6 @@ def deploy_web(api: ui.Api) -> tuple[str, str]:
     return pid, host
 
 
-def open_canvas(browser: Any, daemon: ui.Daemon, api: ui.Api, pid: str) -> Any:
-    page = ui.new_page(browser)
-    ui.sign_in(page, daemon.url, api.tokens, f"/projects/{pid}")
-    ui.expect()(page.get_by_test_id("canvas-page")).to_have_attribute("data-synced", "true")
-    return page
-
-
 @ui.screenshot_on_failure
 def test_service_links_carry_the_ingress_port(browser: Any, ingress_daemon: tuple[ui.Daemon, int, int]) -> None:
     daemon, http_port, https_port = ingress_daemon
@@ -72,7 +65,7 @@ def test_service_links_carry_the_ingress_port(browser: Any, ingress_daemon: tupl
     pid, host = deploy_web(api)
     url = f"http://{host}:{http_port}/"
 
-    page = open_canvas(browser, daemon, api, pid)
+    page = ui.open_canvas(browser, daemon, api, pid)
     node = page.locator('[data-testid="service-node"][data-name="web"]')
     e(node.get_by_test_id("service-node-url")).to_have_attribute("href", url)
     e(node.get_by_test_id("service-node-url")).to_have_text(host)

@@ -250,6 +250,16 @@ def open_canvas(browser: Any, daemon: Daemon, api: Api, project_id: str) -> Any:
     return page
 
 
+def new_project_canvas(
+    browser: Any, daemon: Daemon, api: Api, name: str, *, email: str = "ada@example.com"
+) -> tuple[Any, str]:
+    """Ada Admin registered through ``api`` (``email``: one per test on a shared daemon), a new
+    project ``name``, and a page on its synced canvas; (the page, the project's id)."""
+    api.register("Ada Admin", email)
+    pid = str(api.call("POST", "/projects", {"name": name}, expect=201)["id"])
+    return open_canvas(browser, daemon, api, pid), pid
+
+
 P = ParamSpec("P")
 R = TypeVar("R")
 

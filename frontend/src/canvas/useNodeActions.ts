@@ -93,7 +93,7 @@ export function useNodeActions({
    * the move puts it back there.
    */
   const onNodeDragStop = useCallback(
-    (_: unknown, node: FlowNode, dragged: FlowNode[] = [node]) => {
+    (_: unknown, node: FlowNode, dragged: FlowNode[]) => {
       const origins = dragOrigins.current;
       dragOrigins.current = new Map();
       flushMoves();
